@@ -1,0 +1,318 @@
+//! The matching engine's vocabulary: what goes in, what comes out.
+//!
+//! The engine is synchronous and pure: no I/O, no clock. Every call that can
+//! change state takes `now_ms` (unix milliseconds), so a run is reproducible
+//! from its inputs. Signature and authentication checks happen before an order
+//! reaches the engine; the engine checks everything that depends on market and
+//! account state (tick, size, balance, crossing, duplicates).
+
+use std::collections::BTreeMap;
+
+pub use alloy_primitives::Address;
+use pmbot_core::{ConditionId, FeeModel, OrderId, Price, Side, Size, TickSize, TokenId, Usdc};
+use serde::Serialize;
+
+/// Time in force, spelled as the exchange spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum OrderType {
+    /// Rests until cancelled.
+    Gtc,
+    /// Rests until `expiration` (unix seconds).
+    Gtd,
+    /// Fills entirely at once or is killed.
+    Fok,
+    /// Fills what it can at once; the rest is cancelled.
+    Fak,
+}
+
+/// Which exchange contract (EIP-712 domain) a market's orders are signed for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum ExchangeKind {
+    /// CTF Exchange V2 (domain version "2"), or its neg-risk twin when `neg_risk`.
+    CtfV2,
+    /// Exchange V3 for position-id markets (domain version "3"), never neg-risk.
+    V3,
+}
+
+/// One outcome token of a binary market.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TokenSpec {
+    pub token_id: TokenId,
+    /// "Yes"/"No", "Up"/"Down".
+    pub outcome: String,
+}
+
+/// A binary market as listed on the exchange.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MarketSpec {
+    pub condition_id: ConditionId,
+    pub question_id: ConditionId,
+    pub question: String,
+    pub slug: String,
+    pub description: String,
+    /// `tokens[0]` is the primary outcome ("Yes"/"Up"): the engine keeps one
+    /// book in its terms; `tokens[1]`'s book is its mirror (bid q <-> ask 1 - q).
+    pub tokens: [TokenSpec; 2],
+    /// The tick the market starts with.
+    pub tick: TickSize,
+    /// Minimum shares for a resting (GTC/GTD) order.
+    pub min_order_size: Size,
+    pub fee: FeeModel,
+    pub neg_risk: bool,
+    pub exchange: ExchangeKind,
+    /// When trading stops and the market resolves (unix ms), if known.
+    pub end_ms: Option<i64>,
+    /// Category tag ("crypto", "sports", ...), for `/markets` tags.
+    pub category: String,
+}
+
+/// An order that passed authentication and signature checks, ready to match.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NewOrder {
+    /// The order's EIP-712 hash (`orderID`).
+    pub id: OrderId,
+    /// The funder whose balances pay and receive (`maker` in the signed order).
+    pub maker: Address,
+    /// The address of the API key that posted it; orders belong to this owner.
+    pub owner: Address,
+    /// The API key (uuid text) that posted it, echoed as `owner` in replies.
+    pub api_key: String,
+    pub token: TokenId,
+    pub side: Side,
+    /// Limit price in the order's own token, derived from its signed amounts.
+    pub price: Price,
+    /// Shares: what a BUY wants to receive or a SELL offers.
+    pub size: Size,
+    pub order_type: OrderType,
+    pub post_only: bool,
+    /// Unix seconds; 0 = none (only GTD orders may set it).
+    pub expiration_s: u64,
+}
+
+/// Status of an order as the exchange reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum OrderStatus {
+    /// Resting on the book ("live" in `/order` replies, "LIVE" in user events).
+    Live,
+    /// Fully filled ("matched").
+    Matched,
+    /// Cancelled by its owner, by cancel-all, by the heartbeat watchdog, by
+    /// expiry or by market resolution ("canceled"/"CANCELED").
+    Canceled,
+    /// A FOK/FAK order (or FAK remainder) that did not rest ("unmatched").
+    Unmatched,
+}
+
+/// What the `/order` reply needs after a successful submission.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SubmitOutcome {
+    pub order_id: OrderId,
+    /// `live` if any part rests, `matched` if fully filled, `unmatched` if a
+    /// FAK matched only partly (the rest killed).
+    pub status: OrderStatus,
+    /// Collateral (BUY) or shares (SELL) the order gave up in this call.
+    pub making_amount: Size,
+    /// Shares (BUY) or collateral (SELL) it received in this call, after fees.
+    pub taking_amount: Size,
+    pub trade_ids: Vec<String>,
+}
+
+/// Why the engine refused an order or a cancel. Each maps to the real API's
+/// HTTP status and error text through [`Reject::http_status`] and
+/// [`Reject::message`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Reject {
+    #[error("unknown token")]
+    UnknownToken,
+    #[error("market not accepting orders")]
+    MarketClosed,
+    #[error("price {price} off the {tick} tick")]
+    OffTick { price: Price, tick: TickSize },
+    #[error("price {price} outside [{min}, {max}]")]
+    PriceOutOfRange { price: Price, min: Price, max: Price },
+    #[error("size {size} below minimum {min}")]
+    BelowMinSize { size: Size, min: Size },
+    #[error("notional {notional} below the $1 minimum for marketable orders")]
+    BelowMinNotional { notional: Usdc },
+    #[error("duplicated order")]
+    Duplicate,
+    #[error("not enough balance / allowance")]
+    InsufficientBalance,
+    #[error("post-only order would cross")]
+    PostOnlyCrosses,
+    #[error("post-only needs GTC or GTD")]
+    PostOnlyNotAllowed,
+    #[error("invalid expiration")]
+    InvalidExpiration,
+    #[error("FOK order could not be fully filled")]
+    FokNotFilled,
+    #[error("FAK order found nothing to match")]
+    FakNoMatch,
+    #[error("order not found")]
+    OrderNotFound,
+    #[error("order not owned by caller")]
+    NotOwner,
+}
+
+/// One maker order's part in a trade.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MakerFill {
+    pub order_id: OrderId,
+    pub maker: Address,
+    pub owner: Address,
+    pub api_key: String,
+    /// The maker order's own token, side and price (it may be the other
+    /// outcome: a BUY NO at 0.45 fills a BUY YES at 0.55 by minting).
+    pub token: TokenId,
+    pub side: Side,
+    pub price: Price,
+    pub matched: Size,
+}
+
+/// Trade settlement status: MATCHED, then MINED, then CONFIRMED (or FAILED).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum TradeStatus {
+    Matched,
+    Mined,
+    Confirmed,
+    Retrying,
+    Failed,
+}
+
+/// A taker order's fill against one price level of the book (one or more
+/// maker orders at the same price).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TradeRecord {
+    pub id: String,
+    pub market: ConditionId,
+    pub taker_order_id: OrderId,
+    pub taker_maker: Address,
+    pub taker_owner: Address,
+    pub taker_api_key: String,
+    /// The taker's token, side and fill price (in its own token's terms).
+    pub token: TokenId,
+    pub side: Side,
+    pub price: Price,
+    pub size: Size,
+    /// Fee the taker paid: pUSD for a SELL; for a BUY the same value, taken
+    /// as `fee_shares` shares.
+    pub fee: Usdc,
+    pub fee_shares: Size,
+    /// The market's fee rate in basis points, as trade records carry it.
+    pub fee_rate_bps: u32,
+    pub makers: Vec<MakerFill>,
+    pub status: TradeStatus,
+    pub match_time_ms: i64,
+    pub last_update_ms: i64,
+    /// Fake but well-formed transaction hash, set once MINED.
+    pub transaction_hash: Option<OrderId>,
+}
+
+/// An order as `/data/order` and the user channel report it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OrderRecord {
+    pub id: OrderId,
+    pub status: OrderStatus,
+    pub market: ConditionId,
+    pub token: TokenId,
+    pub outcome: String,
+    pub side: Side,
+    pub price: Price,
+    pub original_size: Size,
+    pub size_matched: Size,
+    pub maker: Address,
+    pub owner: Address,
+    pub api_key: String,
+    pub order_type: OrderType,
+    pub expiration_s: u64,
+    pub created_at_ms: i64,
+    pub associate_trades: Vec<String>,
+}
+
+/// Why a user-channel `order` event was sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum OrderEventKind {
+    Placement,
+    Update,
+    Cancellation,
+}
+
+/// An aggregated price level of one token's book.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Level {
+    pub price: Price,
+    pub size: Size,
+}
+
+/// One token's book as the exchange publishes it (aggregated levels).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BookView {
+    pub market: ConditionId,
+    pub token: TokenId,
+    /// Best (highest) bid first.
+    pub bids: Vec<Level>,
+    /// Best (lowest) ask first.
+    pub asks: Vec<Level>,
+    pub tick: TickSize,
+    pub min_order_size: Size,
+    pub neg_risk: bool,
+    pub last_trade_price: Option<Price>,
+    /// Time of the last change to this book (unix ms).
+    pub timestamp_ms: i64,
+}
+
+/// Collateral or shares held by an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Holding {
+    /// Everything the account owns.
+    pub total: Size,
+    /// Part of it promised to resting orders (BUY collateral, SELL shares).
+    pub reserved: Size,
+}
+
+/// What the engine reports after each change, in order; the server turns
+/// these into market-channel and user-channel messages.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum EngineEvent {
+    /// A price level's total size changed (0 = removed). Emitted for both
+    /// tokens of the market, each in its own terms, with the token's best bid
+    /// and ask after the change.
+    LevelChanged {
+        market: ConditionId,
+        token: TokenId,
+        side: Side,
+        price: Price,
+        size: Size,
+        best_bid: Option<Price>,
+        best_ask: Option<Price>,
+        timestamp_ms: i64,
+    },
+    /// A new trade (status MATCHED) or a later status of it.
+    Trade(TradeRecord),
+    /// An order was placed, partly filled, filled or cancelled.
+    Order { order: OrderRecord, kind: OrderEventKind },
+    TickSizeChanged { market: ConditionId, token: TokenId, old: TickSize, new: TickSize, timestamp_ms: i64 },
+    MarketListed { market: MarketSpec, timestamp_ms: i64 },
+    MarketResolved { market: ConditionId, winning_token: TokenId, timestamp_ms: i64 },
+}
+
+/// Filters for listing orders and trades (`/data/orders`, `/data/trades`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Query {
+    pub id: Option<String>,
+    pub market: Option<ConditionId>,
+    pub token: Option<TokenId>,
+    /// Trades only: after/before this unix second (inclusive bounds).
+    pub after_s: Option<i64>,
+    pub before_s: Option<i64>,
+}
+
+/// Result of a cancel request: what was cancelled and why the rest was not.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct CancelOutcome {
+    pub canceled: Vec<OrderId>,
+    /// Order id text -> reason, as the real API reports it.
+    pub not_canceled: BTreeMap<String, String>,
+}

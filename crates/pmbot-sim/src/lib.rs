@@ -1,0 +1,8 @@
+//! The simulated Polymarket exchange.
+//!
+//! A local server that speaks the CLOB REST and WebSocket protocol closely
+//! enough that the official SDK works against it unchanged. It shares no
+//! protocol code with pmbot's own client: it writes the wire format from the
+//! protocol notes, so a misreading on one side is caught by the other.
+
+pub mod engine;
