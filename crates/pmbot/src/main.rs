@@ -1,1 +1,33 @@
-fn main() {}
+//! `pmbot`: the command-line entry point.
+//!
+//! Every command takes `--config FILE` (default `pmbot.toml` if present),
+//! exits non-zero with a one-line reason on bad input, and never prints a
+//! secret.
+
+mod cli;
+mod config;
+mod sim_cmd;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("pmbot: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(cli::run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line: the reason and its causes, no backtrace.
+            let chain: Vec<String> = e.chain().map(ToString::to_string).collect();
+            eprintln!("pmbot: {}", chain.join(": "));
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! The simulator's heartbeat: steps the market source, the engine's timers
+//! (GTD expiry, trade settlement, market close) and the order-safety
+//! heartbeat watchdog, then publishes what changed.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use pmbot_core::{OrderId, TokenId};
+use tokio::sync::watch;
+
+use super::{Sim, SimState};
+use crate::engine::{Address, BookView, Exchange, OrderRecord};
+use crate::model::{ExchangeView, ModelAction};
+
+/// How long after resolution a market's state is kept before it is freed.
+const KEEP_RESOLVED_MS: i64 = 10 * 60 * 1000;
+
+/// Longest the driver sleeps, so timers (expiry, settlement, heartbeats) stay
+/// timely even when the market source is idle.
+const MAX_SLEEP_MS: i64 = 100;
+
+impl ExchangeView for Exchange {
+    fn book(&self, token: &TokenId) -> Option<BookView> {
+        Exchange::book(self, token)
+    }
+
+    fn order(&self, id: &OrderId) -> Option<OrderRecord> {
+        Exchange::order(self, id)
+    }
+}
+
+/// One account's order-safety heartbeat: once an account has sent one, it
+/// must keep sending them, or all its open orders are cancelled (as on the
+/// real exchange's dead-man switch).
+#[derive(Debug, Clone)]
+struct Heartbeat {
+    owner: Address,
+    id: String,
+    last_ms: i64,
+}
+
+/// Heartbeats by API key.
+#[derive(Debug, Default)]
+pub struct Heartbeats {
+    by_key: BTreeMap<String, Heartbeat>,
+    counter: u64,
+}
+
+/// The reply to a heartbeat.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeartbeatReply {
+    /// Accepted; the id to send next time.
+    Ok(String),
+    /// The id sent does not match the last one issued.
+    InvalidId,
+}
+
+impl Heartbeats {
+    /// Records a heartbeat from `api_key`. An empty or absent id starts (or
+    /// restarts) monitoring; otherwise it must be the id issued last.
+    pub fn beat(&mut self, api_key: &str, owner: Address, id: Option<&str>, now_ms: i64, seed: u64) -> HeartbeatReply {
+        match (id.filter(|s| !s.is_empty()), self.by_key.get_mut(api_key)) {
+            (Some(sent), Some(hb)) if hb.id == sent => {
+                hb.last_ms = now_ms;
+                HeartbeatReply::Ok(hb.id.clone())
+            }
+            (Some(_), _) => HeartbeatReply::InvalidId,
+            (None, _) => {
+                self.counter += 1;
+                let id = uuid::Uuid::new_v5(
+                    &uuid::Uuid::NAMESPACE_OID,
+                    format!("pmbot-sim heartbeat {seed} {api_key} {}", self.counter).as_bytes(),
+                )
+                .to_string();
+                self.by_key.insert(api_key.to_owned(), Heartbeat { owner, id: id.clone(), last_ms: now_ms });
+                HeartbeatReply::Ok(id)
+            }
+        }
+    }
+
+    /// Owners whose heartbeat is older than `timeout_ms`; they stop being
+    /// monitored (a new heartbeat starts again).
+    pub fn expired(&mut self, now_ms: i64, timeout_ms: i64) -> Vec<Address> {
+        let dead: Vec<String> =
+            self.by_key.iter().filter(|(_, hb)| now_ms - hb.last_ms > timeout_ms).map(|(k, _)| k.clone()).collect();
+        dead.into_iter().filter_map(|k| self.by_key.remove(&k)).map(|hb| hb.owner).collect()
+    }
+}
+
+/// Applies a market source's actions to the engine. Refusals are counted, not
+/// fatal: a source quoting into a market that just closed is normal.
+fn apply(state: &SimState, sim: &mut Sim, actions: Vec<ModelAction>, now: i64) {
+    for action in actions {
+        let ok = match action {
+            ModelAction::List(spec) => sim.exchange.list_market(spec, now).is_ok(),
+            ModelAction::Fund { account, amount } => {
+                sim.exchange.fund(account, amount);
+                true
+            }
+            ModelAction::Place(order) => sim.exchange.submit(order, now).is_ok(),
+            ModelAction::Cancel { owner, ids } => {
+                sim.exchange.cancel(owner, &ids, now);
+                true
+            }
+            ModelAction::Resolve { market, winning_token } => {
+                sim.exchange.resolve(&market, &winning_token, now).is_ok()
+            }
+        };
+        if !ok {
+            state.stats.source_rejects.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// One step at the current time.
+pub(super) fn step(state: &SimState) {
+    let now = state.now_ms();
+    let mut sim = state.lock();
+    let sim = &mut *sim;
+    let actions = sim.source.step(now, &sim.exchange);
+    apply(state, sim, actions, now);
+    sim.exchange.tick(now);
+    let timeout = state.config.heartbeat_timeout_ms();
+    for owner in sim.heartbeats.expired(now, timeout) {
+        let out = sim.exchange.cancel_all(owner, now);
+        if !out.canceled.is_empty() {
+            state.stats.heartbeat_cancels.fetch_add(out.canceled.len() as u64, Ordering::Relaxed);
+        }
+    }
+    sim.exchange.prune_resolved(now - KEEP_RESOLVED_MS);
+    let exchange = &sim.exchange;
+    sim.tape.retain(|t| exchange.market_of_token(t).is_some());
+    state.publish(sim);
+}
+
+/// Runs steps until `stop` turns true.
+pub(super) async fn run(state: Arc<SimState>, mut stop: watch::Receiver<bool>) {
+    loop {
+        let now = state.now_ms();
+        let next = state.lock().source.next_step_ms();
+        let wait = (next - now).clamp(1, MAX_SLEEP_MS);
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(wait as u64)) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        step(&state);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heartbeat_ids_are_threaded_and_expire() {
+        let mut hb = Heartbeats::default();
+        let owner = Address::repeat_byte(7);
+        let HeartbeatReply::Ok(id) = hb.beat("k", owner, None, 1_000, 1) else { panic!() };
+        assert_eq!(hb.beat("k", owner, Some("nope"), 2_000, 1), HeartbeatReply::InvalidId);
+        assert_eq!(hb.beat("k", owner, Some(&id), 5_000, 1), HeartbeatReply::Ok(id.clone()));
+        assert!(hb.expired(14_000, 10_000).is_empty());
+        assert_eq!(hb.expired(15_001, 10_000), vec![owner]);
+        assert!(hb.expired(99_000, 10_000).is_empty(), "expired accounts stop being watched");
+    }
+}

@@ -1,0 +1,168 @@
+//! Turns engine events into market- and user-channel frames.
+//!
+//! The engine reports every change in order; this module batches the level
+//! changes of one drain into one `price_change` per market (as the real feed
+//! batches both tokens of a market), follows each trade with `last_trade_price`
+//! and fresh `book` snapshots of the market's tokens, and routes `order` and
+//! `trade` events to the accounts involved. Frames are rendered once and
+//! shared by every connection that wants them.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use pmbot_core::{ConditionId, Price, TokenId};
+use serde_json::Value;
+
+use super::wire;
+use crate::engine::{Address, EngineEvent, Exchange, TradeStatus};
+
+/// A frame for the public market channel.
+#[derive(Debug, Clone)]
+pub struct MarketFrame {
+    pub market: ConditionId,
+    /// The tokens it concerns; a connection gets it if it subscribed to any.
+    pub assets: Vec<TokenId>,
+    /// Sent only to connections that enabled `custom_feature_enabled`.
+    pub custom: bool,
+    pub text: Arc<str>,
+}
+
+/// A frame for one account's user channel.
+#[derive(Debug, Clone)]
+pub struct UserFrame {
+    pub owner: Address,
+    pub market: ConditionId,
+    pub text: Arc<str>,
+}
+
+/// Everything one drain of engine events produced.
+#[derive(Debug, Default)]
+pub struct Frames {
+    pub market: Vec<MarketFrame>,
+    pub user: Vec<UserFrame>,
+}
+
+/// A level change waiting to be folded into its market's `price_change`.
+struct PendingLevel {
+    token: TokenId,
+    side: pmbot_core::Side,
+    price: Price,
+    size: pmbot_core::Size,
+}
+
+/// Renders `events` (drained from `exchange`, which now holds the state after
+/// them) into frames, stamped `now_ms`.
+pub fn render(events: Vec<EngineEvent>, exchange: &Exchange, now_ms: i64) -> Frames {
+    let mut out = Frames::default();
+    // Level changes are batched per market, in order of first appearance.
+    let mut levels: BTreeMap<ConditionId, Vec<PendingLevel>> = BTreeMap::new();
+    let mut level_order: Vec<ConditionId> = Vec::new();
+    let mut traded: Vec<ConditionId> = Vec::new();
+
+    for ev in events {
+        match ev {
+            EngineEvent::LevelChanged { market, token, side, price, size, .. } => {
+                if !levels.contains_key(&market) {
+                    level_order.push(market);
+                }
+                levels.entry(market).or_default().push(PendingLevel { token, side, price, size });
+            }
+            EngineEvent::Trade(t) => {
+                let info = exchange.market(&t.market);
+                if t.status == TradeStatus::Matched {
+                    let m = t.market.to_string();
+                    let text = wire::ws_last_trade(&m, &t.token, t.price, t.side, t.size, t.fee_rate_bps, now_ms);
+                    out.market.push(frame(t.market, vec![t.token.clone()], false, &text));
+                    if !traded.contains(&t.market) {
+                        traded.push(t.market);
+                    }
+                }
+                let mut owners: Vec<Address> = vec![t.taker_owner];
+                for m in &t.makers {
+                    if !owners.contains(&m.owner) {
+                        owners.push(m.owner);
+                    }
+                }
+                for owner in owners {
+                    let text = wire::ws_trade(&t, info.as_ref(), &owner, now_ms);
+                    out.user.push(UserFrame { owner, market: t.market, text: render_text(&text) });
+                }
+            }
+            EngineEvent::Order { order, kind } => {
+                let text = wire::ws_order(&order, kind, now_ms);
+                out.user.push(UserFrame { owner: order.owner, market: order.market, text: render_text(&text) });
+            }
+            EngineEvent::TickSizeChanged { market, token, old, new, timestamp_ms } => {
+                let text = wire::ws_tick_change(&market.to_string(), &token, old, new, timestamp_ms);
+                out.market.push(frame(market, vec![token], false, &text));
+            }
+            EngineEvent::MarketListed { market, timestamp_ms } => {
+                if let Some(info) = exchange.market(&market.condition_id) {
+                    let text = wire::ws_new_market(&info, timestamp_ms);
+                    let assets = market.tokens.iter().map(|t| t.token_id.clone()).collect();
+                    out.market.push(frame(market.condition_id, assets, true, &text));
+                }
+            }
+            EngineEvent::MarketResolved { market, winning_token, timestamp_ms } => {
+                if let Some(info) = exchange.market(&market) {
+                    let text = wire::ws_market_resolved(&info, &winning_token, timestamp_ms);
+                    let assets = info.spec.tokens.iter().map(|t| t.token_id.clone()).collect();
+                    out.market.push(frame(market, assets, true, &text));
+                }
+            }
+        }
+    }
+
+    for market in level_order {
+        let pending = levels.remove(&market).unwrap_or_default();
+        let mut hashes: BTreeMap<TokenId, (String, Option<Price>, Option<Price>)> = BTreeMap::new();
+        let mut entries = Vec::with_capacity(pending.len());
+        let mut assets: Vec<TokenId> = Vec::new();
+        for lvl in pending {
+            let (hash, bid, ask) = hashes
+                .entry(lvl.token.clone())
+                .or_insert_with(|| match exchange.book(&lvl.token) {
+                    Some(view) => {
+                        let bid = view.bids.first().map(|l| l.price);
+                        let ask = view.asks.first().map(|l| l.price);
+                        (wire::book_hash(&view), bid, ask)
+                    }
+                    None => (String::new(), None, None),
+                })
+                .clone();
+            if !assets.contains(&lvl.token) {
+                assets.push(lvl.token.clone());
+            }
+            entries.push(wire::ws_price_change_entry(&lvl.token, lvl.side, lvl.price, lvl.size, &hash, bid, ask));
+        }
+        let text = wire::ws_price_change(&market.to_string(), now_ms, entries);
+        out.market.push(frame(market, assets.clone(), false, &text));
+        // The custom `best_bid_ask` feed follows every change of the touch.
+        for token in assets {
+            if let Some((_, bid, ask)) = hashes.get(&token) {
+                let text = wire::ws_best_bid_ask(&market.to_string(), &token, *bid, *ask, now_ms);
+                out.market.push(frame(market, vec![token], true, &text));
+            }
+        }
+    }
+
+    // After a trade the exchange re-sends the full book of the market's tokens.
+    for market in traded {
+        if let Some(info) = exchange.market(&market) {
+            for t in &info.spec.tokens {
+                if let Some(view) = exchange.book(&t.token_id) {
+                    out.market.push(frame(market, vec![t.token_id.clone()], false, &wire::ws_book(&view)));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn render_text(v: &Value) -> Arc<str> {
+    Arc::from(v.to_string())
+}
+
+fn frame(market: ConditionId, assets: Vec<TokenId>, custom: bool, v: &Value) -> MarketFrame {
+    MarketFrame { market, assets, custom, text: render_text(v) }
+}

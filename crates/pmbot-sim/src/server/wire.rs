@@ -1,0 +1,582 @@
+//! The exchange's JSON, written from the protocol notes.
+//!
+//! Every shape here copies what Polymarket's CLOB sends (polymarket-protocol.md
+//! §1, §5; polymarket-sdk-notes.md §1, §4): prices and sizes are decimal
+//! strings, timestamps are milliseconds as strings on the WebSocket and in
+//! `/book`, seconds elsewhere; REST books list bids ascending and asks
+//! descending (best last). This module shares no code with pmbot's own client
+//! on purpose: a misreading of the protocol on one side shows up as a failure
+//! on the other instead of cancelling out.
+
+use pmbot_core::{Price, Side, Size, TickSize, TokenId};
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+use sha1::{Digest, Sha1};
+
+use crate::engine::{
+    Address, BookView, MakerFill, MarketInfo, OrderEventKind, OrderRecord, OrderStatus, OrderType,
+    TradeRecord, TradeStatus,
+};
+
+/// Max uint256 in decimal: the allowance the simulator reports for every spender.
+pub const MAX_ALLOWANCE: &str = "115792089237316195423570985008687907853269984665640564039457584007913129639935";
+
+/// Spenders whose allowances `/balance-allowance` lists (CTF Exchange V2,
+/// Neg Risk CTF Exchange V2, Neg Risk Adapter).
+pub const SPENDERS: [&str; 3] = [
+    "0xE111180000d2663C0091e4f400237545B87B996B",
+    "0xe2222d279d744050d28e00520010520000310F59",
+    "0xd91E80cF2E7be2e162c6513ceD06f1dD0dA35296",
+];
+
+/// Lowercase `0x` hex of an address, as the exchange writes maker addresses.
+pub fn addr(a: &Address) -> String {
+    format!("{a:#x}")
+}
+
+fn opt_price(p: Option<Price>) -> String {
+    p.map(|p| p.to_string()).unwrap_or_default()
+}
+
+fn level_json(price: Price, size: Size) -> Value {
+    json!({"price": price.to_string(), "size": size.to_string()})
+}
+
+/// The REST `/book` summary of one token, with the server-compatible hash:
+/// SHA-1 of the compact JSON with `hash` empty and keys in this exact order.
+pub fn book_summary(view: &BookView) -> Value {
+    let bids: Vec<Value> = view.bids.iter().rev().map(|l| level_json(l.price, l.size)).collect();
+    let asks: Vec<Value> = view.asks.iter().rev().map(|l| level_json(l.price, l.size)).collect();
+    let market = view.market.to_string();
+    let asset = view.token.to_string();
+    let ts = view.timestamp_ms.to_string();
+    let mos = view.min_order_size.to_string();
+    let ltp = opt_price(view.last_trade_price);
+    let hash = summary_hash(&market, &asset, &ts, &bids, &asks, &mos, view.tick, view.neg_risk, &ltp);
+    json!({
+        "market": market,
+        "asset_id": asset,
+        "timestamp": ts,
+        "hash": hash,
+        "bids": bids,
+        "asks": asks,
+        "min_order_size": mos,
+        "tick_size": view.tick.as_str(),
+        "neg_risk": view.neg_risk,
+        "last_trade_price": ltp,
+    })
+}
+
+/// The hash of a book summary, as the exchange computes it (py-clob-client
+/// `generate_orderbook_summary_hash`).
+#[allow(clippy::too_many_arguments)]
+fn summary_hash(
+    market: &str,
+    asset: &str,
+    ts: &str,
+    bids: &[Value],
+    asks: &[Value],
+    mos: &str,
+    tick: TickSize,
+    neg_risk: bool,
+    ltp: &str,
+) -> String {
+    let text = format!(
+        "{{\"market\":{},\"asset_id\":{},\"timestamp\":{},\"hash\":\"\",\"bids\":{},\"asks\":{},\"min_order_size\":{},\"tick_size\":{},\"neg_risk\":{},\"last_trade_price\":{}}}",
+        Value::from(market),
+        Value::from(asset),
+        Value::from(ts),
+        Value::from(bids.to_vec()),
+        Value::from(asks.to_vec()),
+        Value::from(mos),
+        Value::from(tick.as_str()),
+        neg_risk,
+        Value::from(ltp)
+    );
+    hex_lower(&Sha1::digest(text.as_bytes()))
+}
+
+fn hex_lower(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The hash a `book` or `price_change` message carries for this token's book.
+pub fn book_hash(view: &BookView) -> String {
+    let bids: Vec<Value> = view.bids.iter().rev().map(|l| level_json(l.price, l.size)).collect();
+    let asks: Vec<Value> = view.asks.iter().rev().map(|l| level_json(l.price, l.size)).collect();
+    summary_hash(
+        &view.market.to_string(),
+        view.token.as_str(),
+        &view.timestamp_ms.to_string(),
+        &bids,
+        &asks,
+        &view.min_order_size.to_string(),
+        view.tick,
+        view.neg_risk,
+        &opt_price(view.last_trade_price),
+    )
+}
+
+/// A market-channel `book` message (full snapshot: clients replace, not merge).
+pub fn ws_book(view: &BookView) -> Value {
+    let bids: Vec<Value> = view.bids.iter().rev().map(|l| level_json(l.price, l.size)).collect();
+    let asks: Vec<Value> = view.asks.iter().rev().map(|l| level_json(l.price, l.size)).collect();
+    json!({
+        "event_type": "book",
+        "asset_id": view.token.as_str(),
+        "market": view.market.to_string(),
+        "bids": bids,
+        "asks": asks,
+        "timestamp": view.timestamp_ms.to_string(),
+        "hash": book_hash(view),
+        "tick_size": view.tick.as_str(),
+        "last_trade_price": opt_price(view.last_trade_price),
+    })
+}
+
+/// One entry of a `price_change` message's `price_changes` batch.
+pub fn ws_price_change_entry(
+    token: &TokenId,
+    side: Side,
+    price: Price,
+    size: Size,
+    hash: &str,
+    best_bid: Option<Price>,
+    best_ask: Option<Price>,
+) -> Value {
+    json!({
+        "asset_id": token.as_str(),
+        "price": price.to_string(),
+        "size": size.to_string(),
+        "side": side.as_str(),
+        "hash": hash,
+        "best_bid": best_bid.map(|p| p.to_string()).unwrap_or_else(|| "0".into()),
+        "best_ask": best_ask.map(|p| p.to_string()).unwrap_or_else(|| "1".into()),
+    })
+}
+
+pub fn ws_price_change(market: &str, timestamp_ms: i64, entries: Vec<Value>) -> Value {
+    json!({
+        "event_type": "price_change",
+        "market": market,
+        "price_changes": entries,
+        "timestamp": timestamp_ms.to_string(),
+    })
+}
+
+pub fn ws_last_trade(market: &str, token: &TokenId, price: Price, side: Side, size: Size, fee_bps: u32, ts: i64) -> Value {
+    json!({
+        "event_type": "last_trade_price",
+        "asset_id": token.as_str(),
+        "market": market,
+        "price": price.to_string(),
+        "side": side.as_str(),
+        "size": size.to_string(),
+        "fee_rate_bps": fee_bps.to_string(),
+        "timestamp": ts.to_string(),
+    })
+}
+
+pub fn ws_tick_change(market: &str, token: &TokenId, old: TickSize, new: TickSize, ts: i64) -> Value {
+    json!({
+        "event_type": "tick_size_change",
+        "asset_id": token.as_str(),
+        "market": market,
+        "old_tick_size": old.as_str(),
+        "new_tick_size": new.as_str(),
+        "timestamp": ts.to_string(),
+    })
+}
+
+pub fn ws_best_bid_ask(market: &str, token: &TokenId, bid: Option<Price>, ask: Option<Price>, ts: i64) -> Value {
+    let bid_d = bid.map(Price::to_decimal).unwrap_or(Decimal::ZERO);
+    let ask_d = ask.map(Price::to_decimal).unwrap_or(Decimal::ONE);
+    json!({
+        "event_type": "best_bid_ask",
+        "market": market,
+        "asset_id": token.as_str(),
+        "best_bid": bid_d.normalize().to_string(),
+        "best_ask": ask_d.normalize().to_string(),
+        "spread": (ask_d - bid_d).normalize().to_string(),
+        "timestamp": ts.to_string(),
+    })
+}
+
+fn event_message(info: &MarketInfo) -> Value {
+    json!({
+        "id": gamma_id(info),
+        "ticker": info.spec.slug,
+        "slug": info.spec.slug,
+        "title": info.spec.question,
+        "description": info.spec.description,
+    })
+}
+
+/// A stable numeric id in the style of Gamma's market ids.
+fn gamma_id(info: &MarketInfo) -> String {
+    let b = info.spec.condition_id.0;
+    (u64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) % 1_000_000).to_string()
+}
+
+pub fn ws_new_market(info: &MarketInfo, ts: i64) -> Value {
+    json!({
+        "event_type": "new_market",
+        "id": gamma_id(info),
+        "question": info.spec.question,
+        "market": info.spec.condition_id.to_string(),
+        "slug": info.spec.slug,
+        "description": info.spec.description,
+        "assets_ids": info.spec.tokens.iter().map(|t| t.token_id.as_str()).collect::<Vec<_>>(),
+        "outcomes": info.spec.tokens.iter().map(|t| t.outcome.as_str()).collect::<Vec<_>>(),
+        "event_message": event_message(info),
+        "timestamp": ts.to_string(),
+    })
+}
+
+pub fn ws_market_resolved(info: &MarketInfo, winner: &TokenId, ts: i64) -> Value {
+    let outcome = info
+        .spec
+        .tokens
+        .iter()
+        .find(|t| &t.token_id == winner)
+        .map(|t| t.outcome.clone())
+        .unwrap_or_default();
+    json!({
+        "event_type": "market_resolved",
+        "id": gamma_id(info),
+        "question": info.spec.question,
+        "market": info.spec.condition_id.to_string(),
+        "slug": info.spec.slug,
+        "description": info.spec.description,
+        "assets_ids": info.spec.tokens.iter().map(|t| t.token_id.as_str()).collect::<Vec<_>>(),
+        "outcomes": info.spec.tokens.iter().map(|t| t.outcome.as_str()).collect::<Vec<_>>(),
+        "winning_asset_id": winner.as_str(),
+        "winning_outcome": outcome,
+        "event_message": event_message(info),
+        "timestamp": ts.to_string(),
+    })
+}
+
+/// Status spelling in `/order` replies (lowercase).
+pub fn post_status(s: OrderStatus) -> &'static str {
+    match s {
+        OrderStatus::Live => "live",
+        OrderStatus::Matched => "matched",
+        OrderStatus::Canceled => "canceled",
+        OrderStatus::Unmatched => "unmatched",
+    }
+}
+
+/// Status spelling in `/data/order(s)` and user-channel events (uppercase).
+pub fn record_status(s: OrderStatus) -> &'static str {
+    match s {
+        OrderStatus::Live => "LIVE",
+        OrderStatus::Matched => "MATCHED",
+        OrderStatus::Canceled => "CANCELED",
+        OrderStatus::Unmatched => "UNMATCHED",
+    }
+}
+
+pub fn order_type_str(t: OrderType) -> &'static str {
+    match t {
+        OrderType::Gtc => "GTC",
+        OrderType::Gtd => "GTD",
+        OrderType::Fok => "FOK",
+        OrderType::Fak => "FAK",
+    }
+}
+
+pub fn trade_status_str(s: TradeStatus) -> &'static str {
+    match s {
+        TradeStatus::Matched => "MATCHED",
+        TradeStatus::Mined => "MINED",
+        TradeStatus::Confirmed => "CONFIRMED",
+        TradeStatus::Retrying => "RETRYING",
+        TradeStatus::Failed => "FAILED",
+    }
+}
+
+/// An `OpenOrder` as `/data/order/{id}` and `/data/orders` return it.
+pub fn open_order(o: &OrderRecord) -> Value {
+    json!({
+        "id": o.id.to_string(),
+        "status": record_status(o.status),
+        "owner": o.api_key,
+        "maker_address": addr(&o.maker),
+        "market": o.market.to_string(),
+        "asset_id": o.token.as_str(),
+        "side": o.side.as_str(),
+        "original_size": o.original_size.to_string(),
+        "size_matched": o.size_matched.to_string(),
+        "price": o.price.to_string(),
+        "associate_trades": o.associate_trades,
+        "outcome": o.outcome,
+        "created_at": o.created_at_ms / 1000,
+        "expiration": o.expiration_s.to_string(),
+        "order_type": order_type_str(o.order_type),
+    })
+}
+
+/// A user-channel `order` event.
+pub fn ws_order(o: &OrderRecord, kind: OrderEventKind, ts: i64) -> Value {
+    let kind = match kind {
+        OrderEventKind::Placement => "PLACEMENT",
+        OrderEventKind::Update => "UPDATE",
+        OrderEventKind::Cancellation => "CANCELLATION",
+    };
+    json!({
+        "event_type": "order",
+        "type": kind,
+        "id": o.id.to_string(),
+        "market": o.market.to_string(),
+        "asset_id": o.token.as_str(),
+        "side": o.side.as_str(),
+        "price": o.price.to_string(),
+        "original_size": o.original_size.to_string(),
+        "size_matched": o.size_matched.to_string(),
+        "outcome": o.outcome,
+        "owner": o.api_key,
+        "order_owner": o.api_key,
+        "associate_trades": o.associate_trades,
+        "timestamp": ts.to_string(),
+        "status": record_status(o.status),
+    })
+}
+
+fn maker_order_json(m: &MakerFill, fee_bps: u32, outcome: &str) -> Value {
+    json!({
+        "order_id": m.order_id.to_string(),
+        "owner": m.api_key,
+        "maker_address": addr(&m.maker),
+        "matched_amount": m.matched.to_string(),
+        "price": m.price.to_string(),
+        "fee_rate_bps": fee_bps.to_string(),
+        "asset_id": m.token.as_str(),
+        "outcome": outcome,
+        "side": m.side.as_str(),
+    })
+}
+
+/// Which side of a trade the account asking about it was on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TraderSide {
+    Taker,
+    Maker,
+}
+
+impl TraderSide {
+    pub fn of(t: &TradeRecord, owner: &Address) -> TraderSide {
+        if &t.taker_owner == owner { TraderSide::Taker } else { TraderSide::Maker }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            TraderSide::Taker => "TAKER",
+            TraderSide::Maker => "MAKER",
+        }
+    }
+}
+
+fn outcome_of(info: Option<&MarketInfo>, token: &TokenId) -> String {
+    info.and_then(|i| i.spec.tokens.iter().find(|t| &t.token_id == token))
+        .map(|t| t.outcome.clone())
+        .unwrap_or_default()
+}
+
+/// A `Trade` as `/data/trades` returns it, seen by `viewer`.
+pub fn trade(t: &TradeRecord, info: Option<&MarketInfo>, viewer: &Address) -> Value {
+    let side = TraderSide::of(t, viewer);
+    let (owner, maker_address) = match side {
+        TraderSide::Taker => (t.taker_api_key.clone(), addr(&t.taker_maker)),
+        TraderSide::Maker => {
+            let mine = t.makers.iter().find(|m| &m.owner == viewer);
+            (
+                mine.map(|m| m.api_key.clone()).unwrap_or_default(),
+                mine.map(|m| addr(&m.maker)).unwrap_or_default(),
+            )
+        }
+    };
+    json!({
+        "id": t.id,
+        "taker_order_id": t.taker_order_id.to_string(),
+        "market": t.market.to_string(),
+        "asset_id": t.token.as_str(),
+        "side": t.side.as_str(),
+        "size": t.size.to_string(),
+        "fee_rate_bps": t.fee_rate_bps.to_string(),
+        "price": t.price.to_string(),
+        "status": trade_status_str(t.status),
+        "match_time": (t.match_time_ms / 1000).to_string(),
+        "last_update": (t.last_update_ms / 1000).to_string(),
+        "outcome": outcome_of(info, &t.token),
+        "bucket_index": 0,
+        "owner": owner,
+        "maker_address": maker_address,
+        "maker_orders": t.makers.iter().map(|m| maker_order_json(m, t.fee_rate_bps, &outcome_of(info, &m.token))).collect::<Vec<_>>(),
+        "transaction_hash": t.transaction_hash.map(|h| h.to_string()).unwrap_or_default(),
+        "trader_side": side.as_str(),
+        "error_msg": "",
+    })
+}
+
+/// A user-channel `trade` event for `viewer`.
+pub fn ws_trade(t: &TradeRecord, info: Option<&MarketInfo>, viewer: &Address, ts: i64) -> Value {
+    let side = TraderSide::of(t, viewer);
+    let viewer_key = match side {
+        TraderSide::Taker => t.taker_api_key.clone(),
+        TraderSide::Maker => t.makers.iter().find(|m| &m.owner == viewer).map(|m| m.api_key.clone()).unwrap_or_default(),
+    };
+    json!({
+        "event_type": "trade",
+        "type": "TRADE",
+        "id": t.id,
+        "taker_order_id": t.taker_order_id.to_string(),
+        "market": t.market.to_string(),
+        "asset_id": t.token.as_str(),
+        "side": t.side.as_str(),
+        "size": t.size.to_string(),
+        "price": t.price.to_string(),
+        "fee_rate_bps": t.fee_rate_bps.to_string(),
+        "status": trade_status_str(t.status),
+        "matchtime": (t.match_time_ms / 1000).to_string(),
+        "last_update": (t.last_update_ms / 1000).to_string(),
+        "timestamp": ts.to_string(),
+        "outcome": outcome_of(info, &t.token),
+        "owner": t.taker_api_key,
+        "trade_owner": viewer_key,
+        "maker_orders": t.makers.iter().map(|m| json!({
+            "order_id": m.order_id.to_string(),
+            "owner": m.api_key,
+            "matched_amount": m.matched.to_string(),
+            "price": m.price.to_string(),
+            "asset_id": m.token.as_str(),
+            "outcome": outcome_of(info, &m.token),
+        })).collect::<Vec<_>>(),
+        "transaction_hash": t.transaction_hash.map(|h| h.to_string()).unwrap_or_default(),
+        "trader_side": side.as_str(),
+    })
+}
+
+/// ISO 8601 UTC time of a unix-ms timestamp ("2026-11-27T12:15:00Z").
+pub fn iso8601(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+/// Howard Hinnant's days-to-civil algorithm (proleptic Gregorian).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// A CLOB `/markets` entry.
+pub fn market(info: &MarketInfo) -> Value {
+    let spec = &info.spec;
+    let mid = |i: usize| -> Decimal {
+        match (&info.winner, i) {
+            (Some(w), _) => {
+                if &spec.tokens[i].token_id == w { Decimal::ONE } else { Decimal::ZERO }
+            }
+            (None, 0) => info.last_price.map(Price::to_decimal).unwrap_or(Decimal::new(5, 1)),
+            (None, _) => Decimal::ONE - info.last_price.map(Price::to_decimal).unwrap_or(Decimal::new(5, 1)),
+        }
+    };
+    let tokens: Vec<Value> = spec
+        .tokens
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            json!({
+                "token_id": t.token_id.as_str(),
+                "outcome": t.outcome,
+                "price": mid(i).normalize(),
+                "winner": info.winner.as_ref() == Some(&t.token_id),
+            })
+        })
+        .collect();
+    let base_fee = if spec.fee.rate.is_zero() { 0 } else { 1000 };
+    json!({
+        "enable_order_book": true,
+        "active": !info.closed,
+        "closed": info.closed,
+        "archived": false,
+        "accepting_orders": info.accepting_orders,
+        "accepting_order_timestamp": iso8601(info.listed_ms),
+        "minimum_order_size": spec.min_order_size.to_decimal(),
+        "minimum_tick_size": info.tick.to_decimal(),
+        "condition_id": spec.condition_id.to_string(),
+        "question_id": spec.question_id.to_string(),
+        "question": spec.question,
+        "description": spec.description,
+        "market_slug": spec.slug,
+        "end_date_iso": spec.end_ms.map(iso8601),
+        "game_start_time": Value::Null,
+        "seconds_delay": 0,
+        "fpmm": "",
+        "maker_base_fee": 0,
+        "taker_base_fee": base_fee,
+        "notifications_enabled": true,
+        "neg_risk": spec.neg_risk,
+        "neg_risk_market_id": "",
+        "neg_risk_request_id": "",
+        "icon": "",
+        "image": "",
+        "rewards": {"rates": Value::Null, "min_size": 0, "max_spread": 0},
+        "is_50_50_outcome": false,
+        "tokens": tokens,
+        "tags": [spec.category],
+    })
+}
+
+/// `/clob-markets/{condition_id}`: the short-key market info V2 clients read
+/// tick size, neg-risk and the fee schedule from.
+pub fn clob_market_info(info: &MarketInfo) -> Value {
+    let spec = &info.spec;
+    let mut v = json!({
+        "c": spec.condition_id.to_string(),
+        "t": spec.tokens.iter().map(|t| json!({"t": t.token_id.as_str(), "o": t.outcome})).collect::<Vec<_>>(),
+        "mts": info.tick.to_decimal(),
+        "mos": spec.min_order_size.to_decimal(),
+        "fd": {"r": spec.fee.rate.normalize(), "e": spec.fee.exponent, "to": spec.fee.taker_only},
+        "mbf": 0,
+        "tbf": if spec.fee.rate.is_zero() { 0 } else { 1000 },
+        "rfqe": false,
+    });
+    if spec.neg_risk {
+        v["nr"] = Value::Bool(true);
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso_dates() {
+        assert_eq!(iso8601(0), "1970-01-01T00:00:00Z");
+        assert_eq!(iso8601(1_759_050_000_000), "2025-09-28T09:00:00Z");
+        assert_eq!(iso8601(1_795_780_800_000), "2026-11-27T12:00:00Z");
+    }
+
+    /// The research notes' vector: market 0xaabbcc, asset 100, ts 123456789,
+    /// bids 0.3/0.4 x 100, asks 0.6/0.7 x 100, mos 100, tick 0.01, ltp 0.5.
+    #[test]
+    fn summary_hash_matches_the_servers_recipe() {
+        let bids = vec![json!({"price":"0.3","size":"100"}), json!({"price":"0.4","size":"100"})];
+        let asks = vec![json!({"price":"0.6","size":"100"}), json!({"price":"0.7","size":"100"})];
+        let h = summary_hash("0xaabbcc", "100", "123456789", &bids, &asks, "100", TickSize::Hundredth, false, "0.5");
+        assert_eq!(h, "0458ea5755c9f73d64a14636fa5c36ed460ec394");
+    }
+}

@@ -1,0 +1,286 @@
+//! The market and user WebSocket channels (`/ws/market`, `/ws/user`).
+//!
+//! Protocol (polymarket-protocol.md §5): the client's first text message
+//! subscribes (`{"assets_ids":[..],"type":"market",...}` or, for the user
+//! channel, `{"auth":{..},"markets":[..],"type":"user"}`); later messages carry
+//! `operation: subscribe|unsubscribe`. The client sends the text `PING` and the
+//! server answers `PONG`. A subscription sends each newly subscribed book as a
+//! `book` snapshot (`initial_dump`, default true) in one array frame; later
+//! frames are single objects. A client too slow to keep up is disconnected
+//! rather than silently skipped, so it knows to resync.
+//!
+//! Every outgoing frame passes the connection's fault plan, which may drop the
+//! connection, stall it, corrupt or reorder frames.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::response::Response;
+use futures::stream::SplitSink;
+use futures::{SinkExt, StreamExt};
+use pmbot_core::{ConditionId, TokenId};
+use serde::Deserialize;
+use serde_json::Value;
+use tokio::sync::broadcast::error::RecvError;
+
+use super::SimState;
+use super::wire;
+use crate::faults::{WsConnFaults, WsOutput};
+
+pub async fn market_ws(ws: WebSocketUpgrade, State(state): State<Arc<SimState>>) -> Response {
+    ws.on_upgrade(move |socket| market_conn(socket, state))
+}
+
+pub async fn user_ws(ws: WebSocketUpgrade, State(state): State<Arc<SimState>>) -> Response {
+    ws.on_upgrade(move |socket| user_conn(socket, state))
+}
+
+/// A subscription message of either channel. Fields the simulator does not
+/// use are accepted and ignored, as the real server does.
+#[derive(Debug, Deserialize)]
+struct SubscriptionMsg {
+    #[serde(default, rename = "type")]
+    channel: Option<String>,
+    #[serde(default)]
+    operation: Option<String>,
+    #[serde(default, alias = "asset_ids")]
+    assets_ids: Vec<Value>,
+    #[serde(default)]
+    markets: Vec<String>,
+    #[serde(default)]
+    initial_dump: Option<bool>,
+    #[serde(default)]
+    custom_feature_enabled: Option<bool>,
+    #[serde(default)]
+    auth: Option<WsAuth>,
+}
+
+#[derive(Debug, Deserialize)]
+struct WsAuth {
+    #[serde(rename = "apiKey", alias = "api_key")]
+    api_key: String,
+    secret: String,
+    passphrase: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Subscribe,
+    Unsubscribe,
+}
+
+fn op_of(msg: &SubscriptionMsg) -> Result<Op, ()> {
+    match msg.operation.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("subscribe") => Ok(Op::Subscribe),
+        Some("unsubscribe") => Ok(Op::Unsubscribe),
+        Some(_) => Err(()),
+    }
+}
+
+/// Token ids from `assets_ids`, which clients send as strings (or numbers);
+/// anything that is not a decimal uint256 is ignored, as unknown ids are.
+fn token_ids(values: &[Value]) -> Vec<TokenId> {
+    values
+        .iter()
+        .filter_map(|v| match v {
+            Value::String(s) => TokenId::parse(s).ok(),
+            Value::Number(n) => TokenId::parse(&n.to_string()).ok(),
+            _ => None,
+        })
+        .collect()
+}
+
+type Sink = SplitSink<WebSocket, Message>;
+
+/// Sends `text` through the connection's fault plan. `Err` means the
+/// connection is to be closed (a fault, or the client went away).
+async fn send_faulty(sink: &mut Sink, faults: &mut WsConnFaults, now_ms: i64, text: String) -> Result<(), ()> {
+    for out in faults.on_send(now_ms, text) {
+        match out {
+            WsOutput::Send(frame) => sink.send(Message::Text(frame.into())).await.map_err(|_| ())?,
+            WsOutput::Close => return Err(()),
+        }
+    }
+    Ok(())
+}
+
+async fn market_conn(socket: WebSocket, state: Arc<SimState>) {
+    state.stats.ws_connections.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut rx = state.market_tx.subscribe();
+    let mut faults = state.ws_faults();
+    let (mut sink, mut stream) = socket.split();
+    let mut subs: BTreeSet<TokenId> = BTreeSet::new();
+    let mut custom = false;
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    loop {
+        tokio::select! {
+            incoming = stream.next() => {
+                let text = match incoming {
+                    Some(Ok(Message::Text(t))) => t.to_string(),
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                    Some(Ok(_)) => continue,
+                };
+                let now = state.now_ms();
+                if text.trim() == "PING" {
+                    if faults.answers_ping(now) && sink.send(Message::Text("PONG".into())).await.is_err() {
+                        break;
+                    }
+                    continue;
+                }
+                let msg: SubscriptionMsg = match serde_json::from_str(&text) {
+                    Ok(m) => m,
+                    Err(_) => {
+                        if sink.send(Message::Text("INVALID OPERATION".into())).await.is_err() { break; }
+                        continue;
+                    }
+                };
+                let Ok(op) = op_of(&msg) else {
+                    if sink.send(Message::Text("INVALID OPERATION".into())).await.is_err() { break; }
+                    continue;
+                };
+                if msg.channel.as_deref().is_some_and(|c| !c.eq_ignore_ascii_case("market")) {
+                    if sink.send(Message::Text("INVALID OPERATION".into())).await.is_err() { break; }
+                    continue;
+                }
+                if let Some(c) = msg.custom_feature_enabled {
+                    custom = custom || c;
+                }
+                let ids = token_ids(&msg.assets_ids);
+                match op {
+                    Op::Unsubscribe => {
+                        for id in &ids {
+                            subs.remove(id);
+                        }
+                    }
+                    Op::Subscribe => {
+                        let fresh: Vec<TokenId> = ids.into_iter().filter(|id| subs.insert(id.clone())).collect();
+                        if msg.initial_dump.unwrap_or(true) && !fresh.is_empty() {
+                            let dump = state.book_dump(&fresh);
+                            if !dump.is_empty() {
+                                let text = Value::Array(dump).to_string();
+                                if send_faulty(&mut sink, &mut faults, now, text).await.is_err() { break; }
+                            }
+                        }
+                    }
+                }
+            }
+            frame = rx.recv() => {
+                match frame {
+                    Ok(f) => {
+                        if (f.custom && !custom) || !f.assets.iter().any(|a| subs.contains(a)) {
+                            continue;
+                        }
+                        let now = state.now_ms();
+                        if send_faulty(&mut sink, &mut faults, now, f.text.to_string()).await.is_err() { break; }
+                    }
+                    Err(RecvError::Lagged(_)) => break,
+                    Err(RecvError::Closed) => break,
+                }
+            }
+            _ = tick.tick() => {
+                // Releases frames a stall or a reordering held back.
+                let now = state.now_ms();
+                let mut closed = false;
+                for out in faults.poll(now) {
+                    match out {
+                        WsOutput::Send(frame) => if sink.send(Message::Text(frame.into())).await.is_err() { closed = true; break; },
+                        WsOutput::Close => { closed = true; break; }
+                    }
+                }
+                if closed { break; }
+            }
+        }
+    }
+    state.absorb_ws_fault_counts(&faults);
+}
+
+async fn user_conn(socket: WebSocket, state: Arc<SimState>) {
+    let mut rx = state.user_tx.subscribe();
+    let mut faults = state.ws_faults();
+    let (mut sink, mut stream) = socket.split();
+    let mut owner = None;
+    let mut markets: BTreeSet<ConditionId> = BTreeSet::new();
+    let mut all_markets = false;
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    loop {
+        tokio::select! {
+            incoming = stream.next() => {
+                let text = match incoming {
+                    Some(Ok(Message::Text(t))) => t.to_string(),
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                    Some(Ok(_)) => continue,
+                };
+                let now = state.now_ms();
+                if text.trim() == "PING" {
+                    if faults.answers_ping(now) && sink.send(Message::Text("PONG".into())).await.is_err() {
+                        break;
+                    }
+                    continue;
+                }
+                let Ok(msg) = serde_json::from_str::<SubscriptionMsg>(&text) else {
+                    if sink.send(Message::Text("INVALID OPERATION".into())).await.is_err() { break; }
+                    continue;
+                };
+                let Ok(op) = op_of(&msg) else {
+                    if sink.send(Message::Text("INVALID OPERATION".into())).await.is_err() { break; }
+                    continue;
+                };
+                if let Some(auth) = &msg.auth {
+                    match state.ws_user_auth(&auth.api_key, &auth.secret, &auth.passphrase) {
+                        Some(addr) => owner = Some(addr),
+                        None => {
+                            // Bad credentials: the real server refuses the subscription.
+                            let _ = sink.send(Message::Text("INVALID AUTH".into())).await;
+                            break;
+                        }
+                    }
+                }
+                if owner.is_none() {
+                    let _ = sink.send(Message::Text("INVALID AUTH".into())).await;
+                    break;
+                }
+                let ids: Vec<ConditionId> = msg.markets.iter().filter_map(|m| ConditionId::parse(m).ok()).collect();
+                match op {
+                    Op::Subscribe if ids.is_empty() && msg.markets.is_empty() => all_markets = true,
+                    Op::Subscribe => markets.extend(ids),
+                    Op::Unsubscribe => {
+                        for id in &ids {
+                            markets.remove(id);
+                        }
+                    }
+                }
+            }
+            frame = rx.recv() => {
+                match frame {
+                    Ok(f) => {
+                        let wanted = owner == Some(f.owner) && (all_markets || markets.contains(&f.market));
+                        if !wanted { continue; }
+                        let now = state.now_ms();
+                        if send_faulty(&mut sink, &mut faults, now, f.text.to_string()).await.is_err() { break; }
+                    }
+                    Err(RecvError::Lagged(_)) | Err(RecvError::Closed) => break,
+                }
+            }
+            _ = tick.tick() => {
+                let now = state.now_ms();
+                let mut closed = false;
+                for out in faults.poll(now) {
+                    match out {
+                        WsOutput::Send(frame) => if sink.send(Message::Text(frame.into())).await.is_err() { closed = true; break; },
+                        WsOutput::Close => { closed = true; break; }
+                    }
+                }
+                if closed { break; }
+            }
+        }
+    }
+    state.absorb_ws_fault_counts(&faults);
+}
+
+/// Book snapshots for a subscription's initial dump.
+pub(super) fn dump_books(exchange: &crate::engine::Exchange, ids: &[TokenId]) -> Vec<Value> {
+    ids.iter().filter_map(|id| exchange.book(id)).map(|v| wire::ws_book(&v)).collect()
+}

@@ -1,0 +1,95 @@
+//! `pmbot.toml`: one table per part of the system, overridable by
+//! `PMBOT_<TABLE>__<KEY>` environment variables (for example
+//! `PMBOT_SIM__SEED=7`) and then by command-line flags.
+//!
+//! Unknown keys are errors, so a typo never silently becomes a default.
+//! Secrets are never read from this file's printed form: nothing here is
+//! echoed back except key names.
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use pmbot_sim::SimConfig;
+use serde::Deserialize;
+
+/// The whole configuration file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FileConfig {
+    pub sim: SimConfig,
+}
+
+const DEFAULT_PATH: &str = "pmbot.toml";
+const ENV_PREFIX: &str = "PMBOT_";
+
+/// Loads `path`, or `./pmbot.toml` when no path is given and it exists, then
+/// applies environment overrides.
+pub fn load(path: Option<&Path>) -> Result<FileConfig> {
+    let text = match path {
+        Some(p) => std::fs::read_to_string(p).with_context(|| format!("cannot read config file {}", p.display()))?,
+        None if Path::new(DEFAULT_PATH).exists() => {
+            std::fs::read_to_string(DEFAULT_PATH).with_context(|| format!("cannot read config file {DEFAULT_PATH}"))?
+        }
+        None => String::new(),
+    };
+    let name = path.map(|p| p.display().to_string()).unwrap_or_else(|| DEFAULT_PATH.to_owned());
+    parse(&text, std::env::vars(), &name)
+}
+
+/// Parses `text` with the `PMBOT_*` overrides among `env`.
+pub fn parse(text: &str, env: impl Iterator<Item = (String, String)>, name: &str) -> Result<FileConfig> {
+    let mut table: toml::Table = text.parse().with_context(|| format!("{name} is not valid TOML"))?;
+    for (key, value) in env {
+        let Some(rest) = key.strip_prefix(ENV_PREFIX) else { continue };
+        let Some((section, field)) = rest.split_once("__") else { continue };
+        if section.is_empty() || field.is_empty() {
+            bail!("environment variable {key}: expected PMBOT_<TABLE>__<KEY>");
+        }
+        let section = section.to_ascii_lowercase();
+        let field = field.to_ascii_lowercase();
+        let entry = table.entry(section.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        let toml::Value::Table(t) = entry else { bail!("config key {section} is not a table") };
+        t.insert(field, env_value(&value));
+    }
+    FileConfig::deserialize(toml::Value::Table(table)).with_context(|| format!("invalid configuration in {name}"))
+}
+
+/// An environment value as TOML: a number or boolean if it reads as one,
+/// otherwise a string.
+fn env_value(raw: &str) -> toml::Value {
+    if let Ok(i) = raw.parse::<i64>() {
+        return toml::Value::Integer(i);
+    }
+    if let Ok(b) = raw.parse::<bool>() {
+        return toml::Value::Boolean(b);
+    }
+    toml::Value::String(raw.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Iterator<Item = (String, String)> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect::<Vec<_>>().into_iter()
+    }
+
+    #[test]
+    fn file_then_environment() {
+        let cfg = parse("[sim]\nseed = 3\nport = 9000\n", env(&[("PMBOT_SIM__SEED", "9"), ("HOME", "/x")]), "t").unwrap();
+        assert_eq!(cfg.sim.seed, 9);
+        assert_eq!(cfg.sim.port, 9000);
+    }
+
+    #[test]
+    fn typos_are_errors_naming_the_key() {
+        let err = parse("[sim]\nsede = 3\n", env(&[]), "pmbot.toml").unwrap_err();
+        let text = format!("{err:#}");
+        assert!(text.contains("sede"), "{text}");
+        let err = parse("[simm]\n", env(&[]), "pmbot.toml").unwrap_err();
+        assert!(format!("{err:#}").contains("simm"));
+        assert!(parse("not toml [", env(&[]), "x").is_err());
+        assert!(parse("", env(&[("PMBOT_SIM", "1")]), "x").is_ok(), "no double underscore: not an override");
+        assert!(parse("", env(&[("PMBOT___X", "1")]), "x").is_err());
+    }
+}
