@@ -30,7 +30,7 @@ use tokio::task::JoinHandle;
 pub use error::{ApiError, ErrorBody};
 pub use publish::{MarketFrame, UserFrame};
 
-use crate::auth::keys::ApiKeyStore;
+use crate::auth::{ApiKeyStore, ServerSeed};
 use crate::config::SimConfig;
 use crate::engine::{Address, Exchange};
 use crate::faults::{FaultInjector, FaultSpec, WsConnFaults};
@@ -81,9 +81,9 @@ pub struct Sim {
     pub source: Box<dyn MarketSource>,
     pub keys: ApiKeyStore,
     pub heartbeats: driver::Heartbeats,
-    pub faults: FaultInjector,
-    pub limiter: RateLimiter,
     pub tape: tape::Tape,
+    /// Addresses already given their starting balance.
+    pub funded: std::collections::BTreeSet<Address>,
 }
 
 /// Shared state of a running simulator.
@@ -94,11 +94,17 @@ pub struct SimState {
     clock: Arc<dyn Clock>,
     pub config: SimConfig,
     pub stats: Stats,
-    /// Per-connection WebSocket fault counters, folded in when connections end.
-    ws_fault_counts: Mutex<std::collections::BTreeMap<String, u64>>,
+    /// The fault plan; shared by every connection and request (it keeps its
+    /// own counters and seeded random streams).
+    pub faults: FaultInjector,
+    limiter: Mutex<RateLimiter>,
 }
 
 impl SimState {
+    pub(crate) fn limiter(&self) -> MutexGuard<'_, RateLimiter> {
+        self.limiter.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     pub fn now_ms(&self) -> i64 {
         self.clock.now_ms()
     }
@@ -129,19 +135,7 @@ impl SimState {
     }
 
     pub(crate) fn ws_faults(&self) -> WsConnFaults {
-        let now = self.now_ms();
-        self.lock().faults.ws_connection(now)
-    }
-
-    pub(crate) fn absorb_ws_fault_counts(&self, conn: &WsConnFaults) {
-        let mut counts = self.ws_fault_counts.lock().unwrap_or_else(|e| e.into_inner());
-        for (kind, n) in conn.counts() {
-            *counts.entry(kind.to_string()).or_default() += n;
-        }
-    }
-
-    pub(crate) fn ws_fault_counts(&self) -> std::collections::BTreeMap<String, u64> {
-        self.ws_fault_counts.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.faults.ws_connection(self.now_ms())
     }
 
     pub(crate) fn book_dump(&self, ids: &[TokenId]) -> Vec<Value> {
@@ -150,7 +144,12 @@ impl SimState {
 
     /// The account behind user-channel credentials, if they are right.
     pub(crate) fn ws_user_auth(&self, api_key: &str, secret: &str, passphrase: &str) -> Option<Address> {
-        self.lock().keys.check_raw_credentials(api_key, secret, passphrase)
+        let key: uuid::Uuid = api_key.trim().parse().ok()?;
+        let sim = self.lock();
+        let record = sim.keys.get(&key)?;
+        let creds = record.credentials();
+        let same = |a: &str, b: &str| bool::from(subtle::ConstantTimeEq::ct_eq(a.as_bytes(), b.as_bytes()));
+        (same(creds.secret(), secret) & same(creds.passphrase(), passphrase)).then_some(record.address)
     }
 
     /// Credits collateral to an account (the admin endpoint and `--fund`).
@@ -162,7 +161,7 @@ impl SimState {
 
     /// Replaces the fault plan.
     pub fn set_faults(&self, spec: FaultSpec) {
-        self.lock().faults.set_spec(spec);
+        self.faults.set_spec(spec);
     }
 }
 
@@ -215,12 +214,12 @@ pub async fn start_with_clock(config: SimConfig, clock: Arc<dyn Clock>) -> Resul
     let sim = Sim {
         exchange,
         source,
-        keys: ApiKeyStore::new(config.seed),
+        keys: ApiKeyStore::new(ServerSeed::from_u64(config.seed)),
         heartbeats: driver::Heartbeats::default(),
-        faults,
-        limiter: RateLimiter::new(config.rate_limits.clone()),
         tape: tape::Tape::default(),
+        funded: Default::default(),
     };
+    let limiter = RateLimiter::new(config.rate_limits.clone()).map_err(|e| StartError::Config(e.to_string()))?;
     let (market_tx, _) = broadcast::channel(1 << 16);
     let (user_tx, _) = broadcast::channel(1 << 14);
     let state = Arc::new(SimState {
@@ -230,7 +229,8 @@ pub async fn start_with_clock(config: SimConfig, clock: Arc<dyn Clock>) -> Resul
         clock,
         config: config.clone(),
         stats: Stats::default(),
-        ws_fault_counts: Mutex::new(Default::default()),
+        faults,
+        limiter: Mutex::new(limiter),
     });
     // The first step lists the markets, so clients see books from the start.
     driver::step(&state);

@@ -14,7 +14,6 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
@@ -114,7 +113,6 @@ async fn market_conn(socket: WebSocket, state: Arc<SimState>) {
     let (mut sink, mut stream) = socket.split();
     let mut subs: BTreeSet<TokenId> = BTreeSet::new();
     let mut custom = false;
-    let mut tick = tokio::time::interval(Duration::from_millis(100));
     loop {
         tokio::select! {
             incoming = stream.next() => {
@@ -180,21 +178,8 @@ async fn market_conn(socket: WebSocket, state: Arc<SimState>) {
                     Err(RecvError::Closed) => break,
                 }
             }
-            _ = tick.tick() => {
-                // Releases frames a stall or a reordering held back.
-                let now = state.now_ms();
-                let mut closed = false;
-                for out in faults.poll(now) {
-                    match out {
-                        WsOutput::Send(frame) => if sink.send(Message::Text(frame.into())).await.is_err() { closed = true; break; },
-                        WsOutput::Close => { closed = true; break; }
-                    }
-                }
-                if closed { break; }
-            }
         }
     }
-    state.absorb_ws_fault_counts(&faults);
 }
 
 async fn user_conn(socket: WebSocket, state: Arc<SimState>) {
@@ -204,7 +189,6 @@ async fn user_conn(socket: WebSocket, state: Arc<SimState>) {
     let mut owner = None;
     let mut markets: BTreeSet<ConditionId> = BTreeSet::new();
     let mut all_markets = false;
-    let mut tick = tokio::time::interval(Duration::from_millis(100));
     loop {
         tokio::select! {
             incoming = stream.next() => {
@@ -264,20 +248,8 @@ async fn user_conn(socket: WebSocket, state: Arc<SimState>) {
                     Err(RecvError::Lagged(_)) | Err(RecvError::Closed) => break,
                 }
             }
-            _ = tick.tick() => {
-                let now = state.now_ms();
-                let mut closed = false;
-                for out in faults.poll(now) {
-                    match out {
-                        WsOutput::Send(frame) => if sink.send(Message::Text(frame.into())).await.is_err() { closed = true; break; },
-                        WsOutput::Close => { closed = true; break; }
-                    }
-                }
-                if closed { break; }
-            }
         }
     }
-    state.absorb_ws_fault_counts(&faults);
 }
 
 /// Book snapshots for a subscription's initial dump.

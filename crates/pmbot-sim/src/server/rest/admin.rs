@@ -17,18 +17,7 @@ use crate::engine::Address;
 use crate::faults::FaultSpec;
 
 pub async fn get_faults(State(state): State<Arc<SimState>>) -> Json<Value> {
-    let sim = state.lock();
-    let mut counts = serde_json::Map::new();
-    for (k, v) in sim.faults.counts() {
-        counts.insert(k.to_string(), json!(v));
-    }
-    drop(sim);
-    for (k, v) in state.ws_fault_counts() {
-        let e = counts.entry(k).or_insert(json!(0));
-        *e = json!(e.as_u64().unwrap_or(0) + v);
-    }
-    let spec = state.lock().faults.spec().to_string();
-    Json(json!({"spec": spec, "counts": counts}))
+    Json(serde_json::to_value(state.faults.report()).unwrap_or(Value::Null))
 }
 
 #[derive(Debug, Deserialize)]
