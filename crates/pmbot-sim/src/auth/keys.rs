@@ -72,7 +72,9 @@ impl KeyStoreError {
     /// The HTTP status the real API answers with.
     pub const fn http_status(&self) -> u16 {
         match self {
-            KeyStoreError::AlreadyExists | KeyStoreError::NotFound | KeyStoreError::MalformedSecret => 400,
+            KeyStoreError::AlreadyExists
+            | KeyStoreError::NotFound
+            | KeyStoreError::MalformedSecret => 400,
             KeyStoreError::UnknownKey => 401,
         }
     }
@@ -99,9 +101,17 @@ pub struct ApiCredentials {
 impl ApiCredentials {
     /// Credentials from known values (the SDK tests' fixed key, say). The
     /// secret must be URL-safe base64, as the clients decode it.
-    pub fn new(api_key: Uuid, secret: String, passphrase: String) -> Result<ApiCredentials, KeyStoreError> {
+    pub fn new(
+        api_key: Uuid,
+        secret: String,
+        passphrase: String,
+    ) -> Result<ApiCredentials, KeyStoreError> {
         decode_secret(&secret)?;
-        Ok(ApiCredentials { api_key, secret, passphrase })
+        Ok(ApiCredentials {
+            api_key,
+            secret,
+            passphrase,
+        })
     }
 
     /// The HMAC secret, URL-safe base64 with padding.
@@ -148,9 +158,18 @@ pub struct ApiKeyRecord {
 
 impl ApiKeyRecord {
     /// A record for credentials issued elsewhere (fixtures, imports).
-    pub fn new(address: Address, nonce: U256, credentials: ApiCredentials) -> Result<ApiKeyRecord, KeyStoreError> {
+    pub fn new(
+        address: Address,
+        nonce: U256,
+        credentials: ApiCredentials,
+    ) -> Result<ApiKeyRecord, KeyStoreError> {
         let hmac_key = decode_secret(&credentials.secret)?;
-        Ok(ApiKeyRecord { address, nonce, credentials, hmac_key })
+        Ok(ApiKeyRecord {
+            address,
+            nonce,
+            credentials,
+            hmac_key,
+        })
     }
 
     pub fn api_key(&self) -> Uuid {
@@ -178,7 +197,9 @@ impl fmt::Debug for ApiKeyRecord {
 
 /// Decodes a URL-safe base64 secret the way the official clients do.
 pub(crate) fn decode_secret(secret: &str) -> Result<Vec<u8>, KeyStoreError> {
-    URL_SAFE.decode(secret).map_err(|_| KeyStoreError::MalformedSecret)
+    URL_SAFE
+        .decode(secret)
+        .map_err(|_| KeyStoreError::MalformedSecret)
 }
 
 /// Every API key the simulator has issued.
@@ -190,12 +211,20 @@ pub struct ApiKeyStore {
 
 impl ApiKeyStore {
     pub fn new(seed: ServerSeed) -> ApiKeyStore {
-        ApiKeyStore { seed, by_key: HashMap::new(), by_slot: HashMap::new() }
+        ApiKeyStore {
+            seed,
+            by_key: HashMap::new(),
+            by_slot: HashMap::new(),
+        }
     }
 
     /// `POST /auth/api-key`: issues the key of (address, nonce). Fails, and
     /// changes nothing, if that slot already holds one.
-    pub fn create(&mut self, address: Address, nonce: U256) -> Result<ApiCredentials, KeyStoreError> {
+    pub fn create(
+        &mut self,
+        address: Address,
+        nonce: U256,
+    ) -> Result<ApiCredentials, KeyStoreError> {
         if self.by_slot.contains_key(&(address, nonce)) {
             return Err(KeyStoreError::AlreadyExists);
         }
@@ -207,7 +236,10 @@ impl ApiKeyStore {
 
     /// `GET /auth/derive-api-key`: the key already issued for (address, nonce).
     pub fn derive(&self, address: Address, nonce: U256) -> Result<ApiCredentials, KeyStoreError> {
-        let key = self.by_slot.get(&(address, nonce)).ok_or(KeyStoreError::NotFound)?;
+        let key = self
+            .by_slot
+            .get(&(address, nonce))
+            .ok_or(KeyStoreError::NotFound)?;
         Ok(self.by_key[key].credentials.clone())
     }
 
@@ -242,7 +274,10 @@ impl ApiKeyStore {
     /// `DELETE /auth/api-key`: removes a key. Its slot can be created again,
     /// and yields the same credentials (they depend on the seed alone).
     pub fn delete(&mut self, api_key: &Uuid) -> Result<ApiKeyRecord, KeyStoreError> {
-        let record = self.by_key.remove(api_key).ok_or(KeyStoreError::UnknownKey)?;
+        let record = self
+            .by_key
+            .remove(api_key)
+            .ok_or(KeyStoreError::UnknownKey)?;
         self.by_slot.remove(&(record.address, record.nonce));
         Ok(record)
     }
@@ -282,7 +317,9 @@ impl ApiKeyStore {
 
 impl fmt::Debug for ApiKeyStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ApiKeyStore").field("keys", &self.by_key.len()).finish_non_exhaustive()
+        f.debug_struct("ApiKeyStore")
+            .field("keys", &self.by_key.len())
+            .finish_non_exhaustive()
     }
 }
 

@@ -117,14 +117,21 @@ pub struct L1Identity {
 }
 
 /// Verifies L1 headers signed for `chain_id` against the server's time window.
-pub fn verify(headers: &L1Headers<'_>, chain_id: u64, window: TimeWindow) -> Result<L1Identity, L1Error> {
-    let address = Address::from_str(headers.address.trim()).map_err(|_| L1Error::MalformedAddress)?;
-    let timestamp_s = super::parse_unix_seconds(headers.timestamp).ok_or(L1Error::MalformedTimestamp)?;
+pub fn verify(
+    headers: &L1Headers<'_>,
+    chain_id: u64,
+    window: TimeWindow,
+) -> Result<L1Identity, L1Error> {
+    let address =
+        Address::from_str(headers.address.trim()).map_err(|_| L1Error::MalformedAddress)?;
+    let timestamp_s =
+        super::parse_unix_seconds(headers.timestamp).ok_or(L1Error::MalformedTimestamp)?;
     let nonce = match headers.nonce {
         None => U256::ZERO,
         Some(text) => parse_decimal_u256(text).ok_or(L1Error::MalformedNonce)?,
     };
-    let signature = super::parse_ecdsa(headers.signature.trim(), false).ok_or(L1Error::MalformedSignature)?;
+    let signature =
+        super::parse_ecdsa(headers.signature.trim(), false).ok_or(L1Error::MalformedSignature)?;
     if !window.admits(timestamp_s) {
         return Err(L1Error::StaleTimestamp {
             timestamp_s,

@@ -26,7 +26,9 @@ use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
 use super::keys::{ApiCredentials, ApiKeyRecord, ApiKeyStore, decode_secret};
-use super::{POLY_ADDRESS, POLY_API_KEY, POLY_PASSPHRASE, POLY_SIGNATURE, POLY_TIMESTAMP, TimeWindow};
+use super::{
+    POLY_ADDRESS, POLY_API_KEY, POLY_PASSPHRASE, POLY_SIGNATURE, POLY_TIMESTAMP, TimeWindow,
+};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -155,10 +157,14 @@ pub fn verify_with_key(
     record: &ApiKeyRecord,
     window: TimeWindow,
 ) -> Result<L2Identity, L2Error> {
-    let address = Address::from_str(headers.address.trim()).map_err(|_| L2Error::MalformedAddress)?;
-    let timestamp_s = super::parse_unix_seconds(headers.timestamp).ok_or(L2Error::MalformedTimestamp)?;
+    let address =
+        Address::from_str(headers.address.trim()).map_err(|_| L2Error::MalformedAddress)?;
+    let timestamp_s =
+        super::parse_unix_seconds(headers.timestamp).ok_or(L2Error::MalformedTimestamp)?;
     let api_key = Uuid::from_str(headers.api_key.trim()).map_err(|_| L2Error::MalformedApiKey)?;
-    let claimed = SIGNATURE_B64.decode(headers.signature.trim()).map_err(|_| L2Error::MalformedSignature)?;
+    let claimed = SIGNATURE_B64
+        .decode(headers.signature.trim())
+        .map_err(|_| L2Error::MalformedSignature)?;
     if claimed.len() != 32 {
         return Err(L2Error::MalformedSignature);
     }
@@ -180,15 +186,46 @@ pub fn verify_with_key(
         return Err(L2Error::PassphraseMismatch);
     }
     let signed = |body: &[u8]| {
-        let mac = keyed_mac(record.hmac_key(), headers.timestamp, request.method, request.path, body);
+        let mac = keyed_mac(
+            record.hmac_key(),
+            headers.timestamp,
+            request.method,
+            request.path,
+            body,
+        );
         // `verify_slice` compares in constant time.
         mac.verify_slice(&claimed).is_ok()
     };
-    let matches = signed(request.body) || (request.body.contains(&b'\'') && signed(&quotes_replaced(request.body)));
+    let matches = signed(request.body)
+        || (request.body.contains(&b'\'') && signed(&quotes_replaced(request.body)));
     if !matches {
         return Err(L2Error::SignatureMismatch);
     }
     Ok(L2Identity { address, api_key })
+}
+
+/// Checks the raw credentials a user-channel WebSocket subscription carries
+/// (`{"auth": {"apiKey", "secret", "passphrase"}}`: no HMAC, no address).
+/// Secret and passphrase are compared in constant time.
+pub fn verify_ws_auth(
+    keys: &ApiKeyStore,
+    api_key: &str,
+    secret: &str,
+    passphrase: &str,
+) -> Result<L2Identity, L2Error> {
+    let api_key = Uuid::from_str(api_key.trim()).map_err(|_| L2Error::MalformedApiKey)?;
+    let record = keys.get(&api_key).ok_or(L2Error::UnknownApiKey)?;
+    let creds = record.credentials();
+    if !bool::from(creds.secret().as_bytes().ct_eq(secret.as_bytes())) {
+        return Err(L2Error::SignatureMismatch);
+    }
+    if !bool::from(creds.passphrase().as_bytes().ct_eq(passphrase.as_bytes())) {
+        return Err(L2Error::PassphraseMismatch);
+    }
+    Ok(L2Identity {
+        address: record.address,
+        api_key,
+    })
 }
 
 /// The exact bytes the HMAC covers: `timestamp + METHOD + path + body`.
@@ -204,7 +241,13 @@ pub fn hmac_message(timestamp: &str, method: &str, path: &str, body: &[u8]) -> V
 
 /// `POLY_SIGNATURE` for a request, as the official clients compute it
 /// (including their `'` -> `"` replacement in the body).
-pub fn sign(secret: &str, timestamp: &str, method: &str, path: &str, body: &[u8]) -> Result<String, L2Error> {
+pub fn sign(
+    secret: &str,
+    timestamp: &str,
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> Result<String, L2Error> {
     let key = decode_secret(secret).map_err(|_| L2Error::MalformedSecret)?;
     let mac = keyed_mac(&key, timestamp, method, path, &quotes_replaced(body));
     Ok(URL_SAFE.encode(mac.finalize().into_bytes()))
@@ -249,7 +292,13 @@ pub fn sign_headers(
     let timestamp = timestamp_s.to_string();
     Ok(SignedL2Headers {
         address: address.to_checksum(None),
-        signature: sign(credentials.secret(), &timestamp, request.method, request.path, request.body)?,
+        signature: sign(
+            credentials.secret(),
+            &timestamp,
+            request.method,
+            request.path,
+            request.body,
+        )?,
         timestamp,
         api_key: credentials.api_key.to_string(),
         passphrase: credentials.passphrase().to_owned(),
@@ -273,7 +322,11 @@ fn strip_query(path: &str) -> &str {
 /// The body with every `'` replaced by `"`, as the clients sign it.
 fn quotes_replaced(body: &[u8]) -> Cow<'_, [u8]> {
     if body.contains(&b'\'') {
-        Cow::Owned(body.iter().map(|&b| if b == b'\'' { b'"' } else { b }).collect())
+        Cow::Owned(
+            body.iter()
+                .map(|&b| if b == b'\'' { b'"' } else { b })
+                .collect(),
+        )
     } else {
         Cow::Borrowed(body)
     }

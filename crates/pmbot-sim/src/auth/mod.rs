@@ -76,7 +76,9 @@ pub(crate) fn parse_unix_seconds(text: &str) -> Option<i64> {
 /// v in {27, 28} and a low `s`, as the exchange contract's `ECDSA.recover` does,
 /// so an order the simulator admits is one the chain would settle.
 pub(crate) fn parse_ecdsa(text: &str, strict: bool) -> Option<Signature> {
-    let digits = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X"))?;
+    let digits = text
+        .strip_prefix("0x")
+        .or_else(|| text.strip_prefix("0X"))?;
     let bytes: [u8; 65] = hex::decode_to_array(digits).ok()?;
     ecdsa_from_bytes(&bytes, strict)
 }
@@ -84,7 +86,11 @@ pub(crate) fn parse_ecdsa(text: &str, strict: bool) -> Option<Signature> {
 /// The 65-byte r || s || v form of [`parse_ecdsa`].
 pub(crate) fn ecdsa_from_bytes(bytes: &[u8; 65], strict: bool) -> Option<Signature> {
     let v = bytes[64];
-    let allowed = if strict { matches!(v, 27 | 28) } else { matches!(v, 0 | 1 | 27 | 28) };
+    let allowed = if strict {
+        matches!(v, 27 | 28)
+    } else {
+        matches!(v, 0 | 1 | 27 | 28)
+    };
     if !allowed {
         return None;
     }
