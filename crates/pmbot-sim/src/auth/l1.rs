@@ -15,7 +15,7 @@ use alloy::primitives::{Address, B256, U256};
 use alloy::signers::SignerSync;
 use alloy::sol_types::{Eip712Domain, SolStruct, eip712_domain};
 
-use super::{POLY_ADDRESS, POLY_NONCE, POLY_SIGNATURE, POLY_TIMESTAMP, TimeWindow};
+use super::{EcdsaRules, POLY_ADDRESS, POLY_NONCE, POLY_SIGNATURE, POLY_TIMESTAMP, TimeWindow};
 
 alloy::sol! {
     /// The struct a wallet signs to prove control of its address.
@@ -130,8 +130,8 @@ pub fn verify(
         None => U256::ZERO,
         Some(text) => parse_decimal_u256(text).ok_or(L1Error::MalformedNonce)?,
     };
-    let signature =
-        super::parse_ecdsa(headers.signature.trim(), false).ok_or(L1Error::MalformedSignature)?;
+    let signature = super::parse_ecdsa(headers.signature.trim(), EcdsaRules::Lenient)
+        .ok_or(L1Error::MalformedSignature)?;
     if !window.admits(timestamp_s) {
         return Err(L1Error::StaleTimestamp {
             timestamp_s,

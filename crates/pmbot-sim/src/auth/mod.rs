@@ -71,31 +71,37 @@ pub(crate) fn parse_unix_seconds(text: &str) -> Option<i64> {
     text.parse().ok()
 }
 
-/// Parses `0x` + 130 hex digits (r, s, v) into an ECDSA signature. `v` may be
-/// 27/28 (what every client sends) or 0/1; `strict` additionally demands
-/// v in {27, 28} and a low `s`, as the exchange contract's `ECDSA.recover` does,
-/// so an order the simulator admits is one the chain would settle.
-pub(crate) fn parse_ecdsa(text: &str, strict: bool) -> Option<Signature> {
+/// Which ECDSA encodings are accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EcdsaRules {
+    /// v in {0, 1, 27, 28}, any s: what an off-chain verifier accepts (L1).
+    Lenient,
+    /// v in {27, 28} and a low s, as the exchange contract's `ECDSA.recover`
+    /// demands, so an order the simulator admits is one the chain would settle.
+    Chain,
+}
+
+/// Parses `0x` + 130 hex digits (r, s, v) into an ECDSA signature.
+pub(crate) fn parse_ecdsa(text: &str, rules: EcdsaRules) -> Option<Signature> {
     let digits = text
         .strip_prefix("0x")
         .or_else(|| text.strip_prefix("0X"))?;
     let bytes: [u8; 65] = hex::decode_to_array(digits).ok()?;
-    ecdsa_from_bytes(&bytes, strict)
+    ecdsa_from_bytes(&bytes, rules)
 }
 
 /// The 65-byte r || s || v form of [`parse_ecdsa`].
-pub(crate) fn ecdsa_from_bytes(bytes: &[u8; 65], strict: bool) -> Option<Signature> {
+pub(crate) fn ecdsa_from_bytes(bytes: &[u8; 65], rules: EcdsaRules) -> Option<Signature> {
     let v = bytes[64];
-    let allowed = if strict {
-        matches!(v, 27 | 28)
-    } else {
-        matches!(v, 0 | 1 | 27 | 28)
+    let allowed = match rules {
+        EcdsaRules::Lenient => matches!(v, 0 | 1 | 27 | 28),
+        EcdsaRules::Chain => matches!(v, 27 | 28),
     };
     if !allowed {
         return None;
     }
     let sig = Signature::from_raw_array(bytes).ok()?;
-    if strict && sig.normalize_s().is_some() {
+    if rules == EcdsaRules::Chain && sig.normalize_s().is_some() {
         return None;
     }
     Some(sig)

@@ -12,7 +12,7 @@ use alloy::sol_types::{Eip712Domain, SolStruct, SolValue, eip712_domain};
 use pmbot_core::{Hash32, OrderId, Side};
 
 use super::{ExchangeKind, OrderType, PostOrder, SignatureType, SignedOrder};
-use crate::auth::ecdsa_from_bytes;
+use crate::auth::{EcdsaRules, ecdsa_from_bytes};
 
 pub(super) mod sol {
     alloy::sol! {
@@ -381,9 +381,9 @@ impl PostOrder {
 }
 
 fn recover(bytes: &[u8; 65], digest: B256) -> Result<Address, OrderVerifyError> {
-    let sig = ecdsa_from_bytes(bytes, true).ok_or(OrderVerifyError::MalformedSignature(
-        "ECDSA part needs v 27/28 and a low s",
-    ))?;
+    let sig = ecdsa_from_bytes(bytes, EcdsaRules::Chain).ok_or(
+        OrderVerifyError::MalformedSignature("ECDSA part needs v 27/28 and a low s"),
+    )?;
     sig.recover_address_from_prehash(&digest)
         .map_err(|_| OrderVerifyError::SignerMismatch)
 }
