@@ -5,6 +5,7 @@
 //! protocol code with pmbot's own client: it writes the wire format from the
 //! protocol notes, so a misreading on one side is caught by the other.
 
+pub mod auth;
 pub mod engine;
 pub mod faults;
 pub mod ratelimit;
