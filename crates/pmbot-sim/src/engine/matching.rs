@@ -37,7 +37,12 @@ pub(crate) struct Taker {
 pub(crate) enum Step {
     /// Fill `x` shares against resting order `maker`, which pays (BUY) or
     /// receives (SELL) `maker_collateral`.
-    Fill { maker: u64, x: u64, maker_collateral: u64, kind: Kind },
+    Fill {
+        maker: u64,
+        x: u64,
+        maker_collateral: u64,
+        kind: Kind,
+    },
     /// Cancel the taker funder's own resting order (self-trade policy).
     CancelOwn(u64),
 }
@@ -65,7 +70,13 @@ pub(crate) struct Plan {
 }
 
 /// What executing `taker` against `book` at `now_ms` would do.
-pub(crate) fn plan(book: &Book, orders: &OrderStore, taker: &Taker, now_ms: i64, policy: SelfTradePolicy) -> Plan {
+pub(crate) fn plan(
+    book: &Book,
+    orders: &OrderStore,
+    taker: &Taker,
+    now_ms: i64,
+    policy: SelfTradePolicy,
+) -> Plan {
     let mut plan = Plan::default();
     'levels: for (&price, level) in book.crossing(taker.book_side, taker.limit) {
         let start = plan.steps.len();
@@ -73,7 +84,9 @@ pub(crate) fn plan(book: &Book, orders: &OrderStore, taker: &Taker, now_ms: i64,
         let mut taker_collateral = 0;
         let mut done = false;
         for seq in &level.queue {
-            let Some(maker) = orders.resting.get(seq).filter(|r| !r.is_expired(now_ms)) else { continue };
+            let Some(maker) = orders.resting.get(seq).filter(|r| !r.is_expired(now_ms)) else {
+                continue;
+            };
             plan.crosses = true;
             if maker.maker == taker.maker {
                 match policy {
@@ -91,9 +104,15 @@ pub(crate) fn plan(book: &Book, orders: &OrderStore, taker: &Taker, now_ms: i64,
             }
             let x = maker.remaining.min(taker.size - plan.filled);
             let kind = settlement::kind(taker.outcome, taker.side, maker.outcome, maker.side);
-            let maker_collateral = settlement::maker_collateral(maker.side, maker.price.pips(), maker.rest_filled, x);
+            let maker_collateral =
+                settlement::maker_collateral(maker.side, maker.price.pips(), maker.rest_filled, x);
             taker_collateral += settlement::taker_collateral(kind, x, maker_collateral);
-            plan.steps.push(Step::Fill { maker: *seq, x, maker_collateral, kind });
+            plan.steps.push(Step::Fill {
+                maker: *seq,
+                x,
+                maker_collateral,
+                kind,
+            });
             filled += x;
             plan.filled += x;
             if plan.filled == taker.size {
@@ -103,7 +122,12 @@ pub(crate) fn plan(book: &Book, orders: &OrderStore, taker: &Taker, now_ms: i64,
         }
         if plan.steps.len() > start {
             plan.taker_collateral += taker_collateral;
-            plan.levels.push(PlannedLevel { price, steps: start..plan.steps.len(), filled, taker_collateral });
+            plan.levels.push(PlannedLevel {
+                price,
+                steps: start..plan.steps.len(),
+                filled,
+                taker_collateral,
+            });
         }
         if done {
             break 'levels;
@@ -114,8 +138,19 @@ pub(crate) fn plan(book: &Book, orders: &OrderStore, taker: &Taker, now_ms: i64,
 
 /// Whether any live order lies within `limit` of a taker resting on
 /// `book_side` (the post-only test).
-pub(crate) fn crosses(book: &Book, orders: &OrderStore, book_side: BookSide, limit: u16, now_ms: i64) -> bool {
+pub(crate) fn crosses(
+    book: &Book,
+    orders: &OrderStore,
+    book_side: BookSide,
+    limit: u16,
+    now_ms: i64,
+) -> bool {
     book.crossing(book_side, limit).any(|(_, level)| {
-        level.queue.iter().any(|seq| orders.resting.get(seq).is_some_and(|r| !r.is_expired(now_ms)))
+        level.queue.iter().any(|seq| {
+            orders
+                .resting
+                .get(seq)
+                .is_some_and(|r| !r.is_expired(now_ms))
+        })
     })
 }

@@ -28,7 +28,9 @@ impl Exchange {
         let touched = std::mem::take(&mut self.touched);
         let mut markets: Vec<u32> = Vec::new();
         for &(idx, side, price) in &touched {
-            let Some(market) = self.markets.get_mut(&idx) else { continue };
+            let Some(market) = self.markets.get_mut(&idx) else {
+                continue;
+            };
             market.book_ts_ms = now_ms;
             if !markets.contains(&idx) {
                 markets.push(idx);

@@ -19,11 +19,14 @@ impl Exchange {
 
     /// `owner`'s live orders, oldest first, filtered by `q` (id, market, token).
     pub fn open_orders(&self, owner: Address, q: &Query) -> Vec<OrderRecord> {
-        let Some(open) = self.orders.open_by_owner.get(&owner) else { return Vec::new() };
+        let Some(open) = self.orders.open_by_owner.get(&owner) else {
+            return Vec::new();
+        };
         open.iter()
             .map(|seq| &self.orders.records[&self.orders.resting[seq].id])
             .filter(|r| {
-                q.id.as_ref().is_none_or(|id| OrderId::parse(id).is_ok_and(|id| id == r.id))
+                q.id.as_ref()
+                    .is_none_or(|id| OrderId::parse(id).is_ok_and(|id| id == r.id))
                     && q.market.is_none_or(|m| m == r.market)
                     && q.token.as_ref().is_none_or(|t| *t == r.token)
             })

@@ -36,7 +36,12 @@ pub(crate) enum Kind {
     Merge,
 }
 
-pub(crate) fn kind(taker_outcome: Outcome, taker_side: Side, maker_outcome: Outcome, maker_side: Side) -> Kind {
+pub(crate) fn kind(
+    taker_outcome: Outcome,
+    taker_side: Side,
+    maker_outcome: Outcome,
+    maker_side: Side,
+) -> Kind {
     match (taker_outcome == maker_outcome, taker_side, maker_side) {
         (true, a, b) if a != b => Kind::Transfer,
         (false, Side::Buy, Side::Buy) => Kind::Mint,
@@ -103,7 +108,7 @@ mod tests {
         }
         assert_eq!(filled, size);
         assert_eq!(paid, buy_reservation(size, pips));
-        assert_eq!(paid, 3_333_002); // ceil(10.000003 x 0.3333 = 3.3330009999)
+        assert_eq!(paid, 3_333_001); // ceil(10.000003 x 0.3333 = 3.3330009999)
     }
 
     #[test]

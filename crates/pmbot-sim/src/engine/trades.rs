@@ -40,13 +40,30 @@ impl TradeStore {
     pub(crate) fn next_id(&mut self) -> (u64, String) {
         let seq = self.next;
         self.next += 1;
-        (seq, Uuid::new_v5(&TRADE_ID_NAMESPACE, &seq.to_be_bytes()).to_string())
+        (
+            seq,
+            Uuid::new_v5(&TRADE_ID_NAMESPACE, &seq.to_be_bytes()).to_string(),
+        )
     }
 
     /// Stores a new MATCHED trade, lists it for every participant and queues
     /// its status changes.
-    pub(crate) fn insert(&mut self, seq: u64, record: TradeRecord, participants: &[Address], keep: usize, mined_at: i64) {
-        self.stored.insert(seq, Stored { record, holders: 0, pending: true });
+    pub(crate) fn insert(
+        &mut self,
+        seq: u64,
+        record: TradeRecord,
+        participants: &[Address],
+        keep: usize,
+        mined_at: i64,
+    ) {
+        self.stored.insert(
+            seq,
+            Stored {
+                record,
+                holders: 0,
+                pending: true,
+            },
+        );
         self.to_mine.push_back((seq, mined_at));
         for &owner in participants {
             self.list_for(owner, seq, keep);
@@ -56,7 +73,10 @@ impl TradeStore {
     fn list_for(&mut self, owner: Address, seq: u64, keep: usize) {
         let history = self.history.entry(owner).or_default();
         history.push_back(seq);
-        self.stored.get_mut(&seq).expect("listed trade is stored").holders += 1;
+        self.stored
+            .get_mut(&seq)
+            .expect("listed trade is stored")
+            .holders += 1;
         while history.len() > keep {
             let old = history.pop_front().expect("longer than keep");
             let gone = {
@@ -72,7 +92,12 @@ impl TradeStore {
 
     /// Moves trades whose time has come to MINED (with a fake transaction
     /// hash) and CONFIRMED, emitting the updated record each time.
-    pub(crate) fn advance(&mut self, now_ms: i64, confirm_delay_ms: i64, events: &mut Vec<EngineEvent>) {
+    pub(crate) fn advance(
+        &mut self,
+        now_ms: i64,
+        confirm_delay_ms: i64,
+        events: &mut Vec<EngineEvent>,
+    ) {
         while let Some(&(seq, due)) = self.to_mine.front() {
             if due > now_ms {
                 break;
@@ -83,7 +108,8 @@ impl TradeStore {
             s.record.last_update_ms = now_ms;
             s.record.transaction_hash = Some(fake_tx_hash(seq));
             events.push(EngineEvent::Trade(s.record.clone()));
-            self.to_confirm.push_back((seq, s.record.match_time_ms + confirm_delay_ms));
+            self.to_confirm
+                .push_back((seq, s.record.match_time_ms + confirm_delay_ms));
         }
         while let Some(&(seq, due)) = self.to_confirm.front() {
             if due > now_ms {
@@ -103,7 +129,9 @@ impl TradeStore {
 
     /// `owner`'s trades (as taker or maker), oldest first, filtered by `q`.
     pub(crate) fn list(&self, owner: &Address, q: &Query) -> Vec<TradeRecord> {
-        let Some(history) = self.history.get(owner) else { return Vec::new() };
+        let Some(history) = self.history.get(owner) else {
+            return Vec::new();
+        };
         history
             .iter()
             .filter_map(|seq| self.stored.get(seq))
@@ -123,7 +151,9 @@ fn matches(t: &TradeRecord, q: &Query) -> bool {
     let secs = t.match_time_ms.div_euclid(1000);
     q.id.as_ref().is_none_or(|id| *id == t.id)
         && q.market.is_none_or(|m| m == t.market)
-        && q.token.as_ref().is_none_or(|tok| *tok == t.token || t.makers.iter().any(|m| m.token == *tok))
+        && q.token
+            .as_ref()
+            .is_none_or(|tok| *tok == t.token || t.makers.iter().any(|m| m.token == *tok))
         && q.after_s.is_none_or(|a| secs >= a)
         && q.before_s.is_none_or(|b| secs <= b)
 }

@@ -132,15 +132,31 @@ pub enum Reject {
     #[error("market not accepting orders")]
     MarketClosed,
     #[error("order {order}: price {price} off the {tick} tick")]
-    OffTick { order: OrderId, price: Price, tick: TickSize },
+    OffTick {
+        order: OrderId,
+        price: Price,
+        tick: TickSize,
+    },
     #[error("price {price} outside [{min}, {max}]")]
-    PriceOutOfRange { price: Price, min: Price, max: Price },
+    PriceOutOfRange {
+        price: Price,
+        min: Price,
+        max: Price,
+    },
     #[error("order {order}: size {size} below minimum {min}")]
-    BelowMinSize { order: OrderId, size: Size, min: Size },
+    BelowMinSize {
+        order: OrderId,
+        size: Size,
+        min: Size,
+    },
     /// A marketable order (FOK/FAK, or a GTC/GTD that crosses on arrival)
     /// whose notional `price x size` is below the configured minimum.
     #[error("marketable {side} notional {notional} below the {min} minimum")]
-    BelowMinNotional { side: Side, notional: Usdc, min: Usdc },
+    BelowMinNotional {
+        side: Side,
+        notional: Usdc,
+        min: Usdc,
+    },
     #[error("order {order}: duplicated")]
     Duplicate { order: OrderId },
     #[error("not enough balance / allowance")]
@@ -325,10 +341,26 @@ pub enum EngineEvent {
     /// A new trade (status MATCHED) or a later status of it.
     Trade(TradeRecord),
     /// An order was placed, partly filled, filled or cancelled.
-    Order { order: OrderRecord, kind: OrderEventKind },
-    TickSizeChanged { market: ConditionId, token: TokenId, old: TickSize, new: TickSize, timestamp_ms: i64 },
-    MarketListed { market: MarketSpec, timestamp_ms: i64 },
-    MarketResolved { market: ConditionId, winning_token: TokenId, timestamp_ms: i64 },
+    Order {
+        order: OrderRecord,
+        kind: OrderEventKind,
+    },
+    TickSizeChanged {
+        market: ConditionId,
+        token: TokenId,
+        old: TickSize,
+        new: TickSize,
+        timestamp_ms: i64,
+    },
+    MarketListed {
+        market: MarketSpec,
+        timestamp_ms: i64,
+    },
+    MarketResolved {
+        market: ConditionId,
+        winning_token: TokenId,
+        timestamp_ms: i64,
+    },
 }
 
 /// Filters for listing orders and trades (`/data/orders`, `/data/trades`).
