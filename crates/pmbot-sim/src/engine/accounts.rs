@@ -8,11 +8,10 @@
 //! mint locks 1 pUSD per pair of tokens created and a merge or a winning
 //! share at resolution releases it (see [`super::settlement`]).
 
-use std::collections::HashMap;
-
 use alloy_primitives::Address;
 use pmbot_core::Size;
 
+use super::fasthash::FastMap;
 use super::types::Holding;
 
 /// An amount of collateral or shares (micro-units) with the part promised to
@@ -78,7 +77,7 @@ pub(crate) type Position = [Balance; 2];
 /// Collateral balances of every account that ever held any.
 #[derive(Debug, Default)]
 pub(crate) struct Ledger {
-    pub(crate) collateral: HashMap<Address, Balance>,
+    pub(crate) collateral: FastMap<Address, Balance>,
     /// Net collateral added from outside (`fund`, `set_collateral`), for the
     /// conservation audit.
     pub(crate) funded: i128,

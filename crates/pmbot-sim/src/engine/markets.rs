@@ -4,8 +4,6 @@
 //! until it is pruned, and then from none of them; its book holds only live
 //! orders of its own tokens; `positions` of each token sum to `pairs`.
 
-use std::collections::HashMap;
-
 use alloy_primitives::Address;
 use pmbot_core::{ConditionId, OrderId, TickSize, TokenId};
 use rust_decimal::prelude::ToPrimitive;
@@ -13,6 +11,7 @@ use rust_decimal::prelude::ToPrimitive;
 use super::Exchange;
 use super::accounts::Position;
 use super::book::{Book, Outcome};
+use super::fasthash::FastMap;
 use super::types::{EngineEvent, MarketInfo, MarketSpec, Reject};
 
 #[derive(Debug)]
@@ -26,7 +25,7 @@ pub(crate) struct Market {
     pub(crate) listed_ms: i64,
     pub(crate) resolved_ms: Option<i64>,
     pub(crate) book: Book,
-    pub(crate) positions: HashMap<Address, Position>,
+    pub(crate) positions: FastMap<Address, Position>,
     /// Pairs minted and not merged (collateral locked, 1 pUSD each).
     pub(crate) pairs: u64,
     /// Primary-token price of the last trade, in pips.
@@ -106,7 +105,7 @@ impl Exchange {
                 listed_ms: now_ms,
                 resolved_ms: None,
                 book: Book::default(),
-                positions: HashMap::new(),
+                positions: FastMap::default(),
                 pairs: 0,
                 last_trade: None,
                 book_ts_ms: now_ms,

@@ -25,6 +25,7 @@ mod accounts;
 mod audit;
 mod book;
 mod config;
+mod fasthash;
 mod funds;
 mod lifecycle;
 mod markets;
@@ -42,7 +43,7 @@ mod validate;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 pub use config::{EngineConfig, SelfTradePolicy, TickRule};
 use pmbot_core::{ConditionId, TokenId};
@@ -50,6 +51,7 @@ pub use types::*;
 
 use self::accounts::Ledger;
 use self::book::{BookSide, Outcome};
+use self::fasthash::FastMap;
 use self::markets::Market;
 use self::orders::OrderStore;
 use self::trades::TradeStore;
@@ -61,8 +63,8 @@ pub struct Exchange {
     cfg: EngineConfig,
     /// Listed markets by listing number (so iteration is listing order).
     markets: BTreeMap<u32, Market>,
-    by_condition: HashMap<ConditionId, u32>,
-    by_token: HashMap<TokenId, (u32, Outcome)>,
+    by_condition: FastMap<ConditionId, u32>,
+    by_token: FastMap<TokenId, (u32, Outcome)>,
     next_market: u32,
     /// (end time, market) of markets still accepting orders.
     closing: BTreeSet<(i64, u32)>,
@@ -79,8 +81,8 @@ impl Exchange {
         Exchange {
             cfg,
             markets: BTreeMap::new(),
-            by_condition: HashMap::new(),
-            by_token: HashMap::new(),
+            by_condition: FastMap::default(),
+            by_token: FastMap::default(),
             next_market: 0,
             closing: BTreeSet::new(),
             ledger: Ledger::default(),
@@ -97,6 +99,9 @@ impl Exchange {
 
     /// Everything that happened since the last drain, in order.
     pub fn drain_events(&mut self) -> Vec<EngineEvent> {
-        std::mem::take(&mut self.events)
+        // Start the next batch at this one's size: growing a vector of large
+        // events from empty on every call showed up in the matching profile.
+        let capacity = self.events.len().max(8);
+        std::mem::replace(&mut self.events, Vec::with_capacity(capacity))
     }
 }

@@ -7,12 +7,13 @@
 //! funder's reserved balance. Every order gets a sequence number in arrival
 //! order; listings sort by it, so output never depends on hash order.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use alloy_primitives::Address;
 use pmbot_core::{OrderId, Price, Side};
 
 use super::book::{BookSide, Outcome};
+use super::fasthash::FastMap;
 use super::types::OrderRecord;
 
 /// A live order on a book.
@@ -47,11 +48,11 @@ impl Resting {
 
 #[derive(Debug, Default)]
 pub(crate) struct OrderStore {
-    pub(crate) resting: HashMap<u64, Resting>,
-    pub(crate) records: HashMap<OrderId, OrderRecord>,
+    pub(crate) resting: FastMap<u64, Resting>,
+    pub(crate) records: FastMap<OrderId, OrderRecord>,
     /// Sequence number of each record, for listing in arrival order.
-    pub(crate) seq_of: HashMap<OrderId, u64>,
-    pub(crate) open_by_owner: HashMap<Address, BTreeSet<u64>>,
+    pub(crate) seq_of: FastMap<OrderId, u64>,
+    pub(crate) open_by_owner: FastMap<Address, BTreeSet<u64>>,
     /// (stop time, sequence) of live GTD orders.
     pub(crate) expiries: BTreeSet<(i64, u64)>,
     pub(crate) next_seq: u64,

@@ -6,12 +6,13 @@
 //! memory is bounded however long the exchange runs. Status changes happen in
 //! match order because every trade waits the same delays.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 use alloy_primitives::{Address, keccak256};
 use pmbot_core::Hash32;
 use uuid::Uuid;
 
+use super::fasthash::FastMap;
 use super::types::{EngineEvent, Query, TradeRecord, TradeStatus};
 
 /// Namespace of trade ids: uuid v5 of the trade's sequence number.
@@ -28,8 +29,8 @@ struct Stored {
 
 #[derive(Debug, Default)]
 pub(crate) struct TradeStore {
-    stored: HashMap<u64, Stored>,
-    history: HashMap<Address, VecDeque<u64>>,
+    stored: FastMap<u64, Stored>,
+    history: FastMap<Address, VecDeque<u64>>,
     to_mine: VecDeque<(u64, i64)>,
     to_confirm: VecDeque<(u64, i64)>,
     next: u64,
