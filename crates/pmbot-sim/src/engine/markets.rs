@@ -10,7 +10,7 @@ use rust_decimal::prelude::ToPrimitive;
 
 use super::Exchange;
 use super::accounts::Position;
-use super::book::{Book, Outcome};
+use super::book::{Book, Outcome, own_price};
 use super::fasthash::FastMap;
 use super::types::{EngineEvent, MarketInfo, MarketSpec, Reject};
 
@@ -49,6 +49,7 @@ impl Market {
             accepting_orders: self.accepting,
             closed: self.closed,
             winner: self.winner.map(|o| self.spec.tokens[o].token_id.clone()),
+            last_price: self.last_trade.map(|p| own_price(0, p)),
             listed_ms: self.listed_ms,
             resolved_ms: self.resolved_ms,
         }

@@ -200,6 +200,9 @@ pub struct MarketInfo {
     pub closed: bool,
     /// The winning token once resolved.
     pub winner: Option<TokenId>,
+    /// Price of the last trade in the primary token's terms (`tokens[0]`;
+    /// the other token last traded at `1 - last_price`).
+    pub last_price: Option<Price>,
     pub listed_ms: i64,
     pub resolved_ms: Option<i64>,
 }

@@ -115,6 +115,11 @@ fn mirror_books_show_the_other_token_at_the_complement() {
     assert!(fx.ex.book(&no).unwrap().bids.is_empty());
     assert_eq!(fx.ex.book(&no).unwrap().last_trade_price, Some(p("0.45")));
     assert_eq!(fx.ex.book(&yes).unwrap().last_trade_price, Some(p("0.55")));
+    assert_eq!(
+        fx.ex.market_of_token(&no).unwrap().last_price,
+        Some(p("0.55")),
+        "in Yes terms"
+    );
     fx.audit();
 }
 
