@@ -17,9 +17,10 @@
 //! [`config::TickRule`], rounding in `settlement`, error texts in `reject`).
 //!
 //! Events come out in the order things happened within a call: cancellations
-//! of expired orders, then per price level the trade and its makers' order
-//! updates, then the taker's own order events, then one `LevelChanged` per
-//! touched level (both tokens, final size of the call) and any tick change.
+//! of expired orders, then per price level the cancellations of the taker's
+//! own orders (self-trade rule), the trade and its makers' order updates,
+//! then the taker's own order events, then one `LevelChanged` per touched
+//! level (both tokens, final size of the call) and any tick change.
 
 mod accounts;
 mod audit;
