@@ -118,25 +118,47 @@ pub struct SubmitOutcome {
     pub trade_ids: Vec<String>,
 }
 
-/// Why the engine refused an order or a cancel. Each maps to the real API's
-/// HTTP status and error text through [`Reject::http_status`] and
-/// [`Reject::message`].
+/// Why the engine refused an order, a cancel or an operator call. Each maps
+/// to the real API's HTTP status and error text through
+/// [`Reject::http_status`] and [`Reject::message`] (see `reject.rs` for the
+/// sources of every text).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Reject {
     #[error("unknown token")]
     UnknownToken,
+    /// No market with that condition id (operator calls: `resolve`).
+    #[error("unknown market")]
+    UnknownMarket,
     #[error("market not accepting orders")]
     MarketClosed,
-    #[error("price {price} off the {tick} tick")]
-    OffTick { price: Price, tick: TickSize },
+    #[error("order {order}: price {price} off the {tick} tick")]
+    OffTick {
+        order: OrderId,
+        price: Price,
+        tick: TickSize,
+    },
     #[error("price {price} outside [{min}, {max}]")]
-    PriceOutOfRange { price: Price, min: Price, max: Price },
-    #[error("size {size} below minimum {min}")]
-    BelowMinSize { size: Size, min: Size },
-    #[error("notional {notional} below the $1 minimum for marketable orders")]
-    BelowMinNotional { notional: Usdc },
-    #[error("duplicated order")]
-    Duplicate,
+    PriceOutOfRange {
+        price: Price,
+        min: Price,
+        max: Price,
+    },
+    #[error("order {order}: size {size} below minimum {min}")]
+    BelowMinSize {
+        order: OrderId,
+        size: Size,
+        min: Size,
+    },
+    /// A marketable order (FOK/FAK, or a GTC/GTD that crosses on arrival)
+    /// whose notional `price x size` is below the configured minimum.
+    #[error("marketable {side} notional {notional} below the {min} minimum")]
+    BelowMinNotional {
+        side: Side,
+        notional: Usdc,
+        min: Usdc,
+    },
+    #[error("order {order}: duplicated")]
+    Duplicate { order: OrderId },
     #[error("not enough balance / allowance")]
     InsufficientBalance,
     #[error("post-only order would cross")]
@@ -153,6 +175,36 @@ pub enum Reject {
     OrderNotFound,
     #[error("order not owned by caller")]
     NotOwner,
+    /// `list_market` with a condition id or token id already listed.
+    #[error("market or token already listed")]
+    DuplicateMarket,
+    /// `list_market` with an unusable spec (same token twice, ...).
+    #[error("invalid market: {reason}")]
+    InvalidMarket { reason: &'static str },
+    /// `resolve` on a market that is already resolved.
+    #[error("market already resolved")]
+    AlreadyResolved,
+}
+
+/// A listed market as the engine sees it now: its spec plus the state that
+/// changes while it trades.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MarketInfo {
+    pub spec: MarketSpec,
+    /// The tick orders are validated against now (finer than `spec.tick`
+    /// while the book trades near 0 or 1).
+    pub tick: TickSize,
+    /// New orders are accepted (listed, before `end_ms`, not resolved).
+    pub accepting_orders: bool,
+    /// `end_ms` has passed or the market is resolved.
+    pub closed: bool,
+    /// The winning token once resolved.
+    pub winner: Option<TokenId>,
+    /// Price of the last trade in the primary token's terms (`tokens[0]`;
+    /// the other token last traded at `1 - last_price`).
+    pub last_price: Option<Price>,
+    pub listed_ms: i64,
+    pub resolved_ms: Option<i64>,
 }
 
 /// One maker order's part in a trade.
@@ -292,10 +344,26 @@ pub enum EngineEvent {
     /// A new trade (status MATCHED) or a later status of it.
     Trade(TradeRecord),
     /// An order was placed, partly filled, filled or cancelled.
-    Order { order: OrderRecord, kind: OrderEventKind },
-    TickSizeChanged { market: ConditionId, token: TokenId, old: TickSize, new: TickSize, timestamp_ms: i64 },
-    MarketListed { market: MarketSpec, timestamp_ms: i64 },
-    MarketResolved { market: ConditionId, winning_token: TokenId, timestamp_ms: i64 },
+    Order {
+        order: OrderRecord,
+        kind: OrderEventKind,
+    },
+    TickSizeChanged {
+        market: ConditionId,
+        token: TokenId,
+        old: TickSize,
+        new: TickSize,
+        timestamp_ms: i64,
+    },
+    MarketListed {
+        market: MarketSpec,
+        timestamp_ms: i64,
+    },
+    MarketResolved {
+        market: ConditionId,
+        winning_token: TokenId,
+        timestamp_ms: i64,
+    },
 }
 
 /// Filters for listing orders and trades (`/data/orders`, `/data/trades`).
