@@ -6,3 +6,4 @@
 //! protocol notes, so a misreading on one side is caught by the other.
 
 pub mod engine;
+pub mod model;
