@@ -9,3 +9,4 @@ pub mod auth;
 pub mod engine;
 pub mod faults;
 pub mod ratelimit;
+pub mod model;
