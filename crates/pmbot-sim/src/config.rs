@@ -12,7 +12,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::{Address, EngineConfig};
 use crate::faults::FaultSpec;
-use crate::model::{MarketSource, ReplayOptions, ReplaySource, SyntheticConfig, SyntheticMarkets};
+use crate::model::MarketSource;
+use crate::model::replay::{ReplayOptions, ReplayPace, ReplaySource};
+use crate::model::synthetic::{SyntheticConfig, SyntheticMarkets};
 use crate::ratelimit::RateLimitConfig;
 
 /// Where the simulator's books come from.
@@ -116,13 +118,14 @@ impl SimConfig {
             SourceConfig::Synthetic(cfg) => {
                 let mut cfg = cfg.clone();
                 cfg.seed = self.seed;
-                Ok(Box::new(SyntheticMarkets::new(cfg, now_ms)))
+                let source = SyntheticMarkets::new(cfg, now_ms).map_err(|e| e.to_string())?;
+                Ok(Box::new(source))
             }
             SourceConfig::Replay { dir, speed } => {
                 if !(speed.is_finite() && *speed > 0.0) {
                     return Err(format!("replay speed must be a positive number, not {speed}"));
                 }
-                let opts = ReplayOptions { speed: *speed, start_ms: now_ms, ..ReplayOptions::default() };
+                let opts = ReplayOptions { pace: ReplayPace::RealTime { speed: *speed }, ..ReplayOptions::new(now_ms) };
                 ReplaySource::open(dir, opts).map(|s| Box::new(s) as Box<dyn MarketSource>).map_err(|e| e.to_string())
             }
         }

@@ -10,3 +10,8 @@ pub mod engine;
 pub mod faults;
 pub mod ratelimit;
 pub mod model;
+pub mod config;
+pub mod server;
+
+pub use config::{SimConfig, SourceConfig};
+pub use server::{SimHandle, SimState, StartError, start, start_with_clock};

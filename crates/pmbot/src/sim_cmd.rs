@@ -15,7 +15,7 @@ pub struct SimArgs {
     pub seed: Option<u64>,
     /// Number of synthetic markets to list.
     #[arg(long)]
-    pub markets: Option<usize>,
+    pub markets: Option<u32>,
     /// Loopback port to listen on (0 = any free port).
     #[arg(long)]
     pub port: Option<u16>,

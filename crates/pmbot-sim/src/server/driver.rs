@@ -95,10 +95,7 @@ fn apply(state: &SimState, sim: &mut Sim, actions: Vec<ModelAction>, now: i64) {
     for action in actions {
         let ok = match action {
             ModelAction::List(spec) => sim.exchange.list_market(spec, now).is_ok(),
-            ModelAction::Fund { account, amount } => {
-                sim.exchange.fund(account, amount);
-                true
-            }
+            ModelAction::Fund { account, amount } => sim.exchange.fund(account, amount).is_ok(),
             ModelAction::Place(order) => sim.exchange.submit(order, now).is_ok(),
             ModelAction::Cancel { owner, ids } => {
                 sim.exchange.cancel(owner, &ids, now);

@@ -153,10 +153,11 @@ impl SimState {
     }
 
     /// Credits collateral to an account (the admin endpoint and `--fund`).
-    pub fn fund(&self, account: Address, amount: Usdc) {
+    pub fn fund(&self, account: Address, amount: Usdc) -> Result<(), crate::engine::Reject> {
         let mut sim = self.lock();
-        sim.exchange.fund(account, amount);
+        sim.exchange.fund(account, amount)?;
         self.publish(&mut sim);
+        Ok(())
     }
 
     /// Replaces the fault plan.
@@ -208,8 +209,11 @@ pub async fn start_with_clock(config: SimConfig, clock: Arc<dyn Clock>) -> Resul
     let source = config.build_source(now).map_err(StartError::Source)?;
     let faults = FaultInjector::new(config.faults.clone(), config.seed);
     let mut exchange = Exchange::new(config.engine_config());
+    if config.starting_balance.is_negative() {
+        return Err(StartError::Config("starting_balance must not be negative".into()));
+    }
     for (account, amount) in config.fund_entries().map_err(StartError::Config)? {
-        exchange.fund(account, amount);
+        exchange.fund(account, amount).map_err(|e| StartError::Config(format!("fund {account}: {e}")))?;
     }
     let sim = Sim {
         exchange,

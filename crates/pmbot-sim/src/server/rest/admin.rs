@@ -47,7 +47,7 @@ pub async fn fund(State(state): State<Arc<SimState>>, body: axum::body::Bytes) -
     let req: Fund = serde_json::from_slice(&body).map_err(|_| ApiError::invalid_payload())?;
     let address: Address = req.address.parse().map_err(|_| ApiError::bad_request("invalid address"))?;
     let amount = Usdc::parse_non_negative(&req.amount).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    state.fund(address, amount);
+    state.fund(address, amount).map_err(|e| ApiError::bad_request(e.message()))?;
     let balance = state.lock().exchange.collateral(address);
     Ok(Json(json!({"address": format!("{address:#x}"), "balance": balance.total.to_string()})))
 }

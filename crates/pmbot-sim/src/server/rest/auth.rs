@@ -24,9 +24,12 @@ pub async fn create_api_key(State(state): State<Arc<SimState>>, headers: HeaderM
     let mut sim = state.lock();
     let creds = sim.keys.create(who.address, who.nonce).map_err(|e| ApiError::new(status(e.http_status()), e.message()))?;
     if sim.funded.insert(who.address) {
+        // The starting balance is checked non-negative at start-up, so
+        // crediting it cannot be refused.
         let amount = state.config.starting_balance;
-        sim.exchange.fund(who.address, amount);
-        state.publish(&mut sim);
+        if sim.exchange.fund(who.address, amount).is_ok() {
+            state.publish(&mut sim);
+        }
     }
     Ok(Json(credentials_json(&creds)))
 }

@@ -105,7 +105,7 @@ fn add_headers(resp: &mut Response, pairs: &[(&'static str, String)]) {
 /// endpoints and WebSocket upgrades are exempt from both.
 pub async fn faults_and_limits(
     State(state): State<Arc<SimState>>,
-    peer: Option<ConnectInfo<SocketAddr>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     req: Request,
     next: Next,
 ) -> Response {
@@ -123,9 +123,8 @@ pub async fn faults_and_limits(
 
     let class = EndpointClass::classify(method.as_str(), &path);
     let cost = if method == Method::POST && path == "/orders" { batch_len(&bytes) } else { 1 };
-    let key = limit_key(&parts.headers, peer.map(|ConnectInfo(a)| a));
-    let mut limit_headers = Vec::new();
-    loop {
+    let key = limit_key(&parts.headers, Some(peer));
+    let limit_headers = loop {
         let decision = state.limiter().check(key.as_str(), class, state.now_ms(), cost);
         match decision {
             RateDecision::Limited { retry_after_ms, .. } if state.config.rate_limits.over_limit == OverLimit::Throttle => {
@@ -137,12 +136,9 @@ pub async fn faults_and_limits(
                 add_headers(&mut resp, &d.headers());
                 return resp;
             }
-            d => {
-                limit_headers = d.headers();
-                break;
-            }
+            d => break d.headers(),
         }
-    }
+    };
 
     let mut hold_after = None;
     match state.faults.rest_fault(method.as_str(), &path) {
