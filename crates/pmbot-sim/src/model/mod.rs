@@ -93,10 +93,9 @@ mod tests {
     fn sources_are_send_and_usable_as_trait_objects() {
         assert_send::<SyntheticMarkets>();
         assert_send::<ReplaySource>();
-        let source: Box<dyn MarketSource> =
+        let mut source: Box<dyn MarketSource> =
             Box::new(SyntheticMarkets::new(SyntheticConfig::default(), 0).unwrap());
         let view = testkit::FakeExchange::default();
-        let mut source = source;
         let actions = source.step(0, &view);
         assert!(matches!(actions.first(), Some(ModelAction::Fund { .. })));
         let _ = ReplayOptions::new(0);

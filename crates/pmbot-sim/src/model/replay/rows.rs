@@ -121,13 +121,15 @@ pub(crate) fn read_markets(path: &Path) -> std::io::Result<(Vec<MarketRow>, Vec<
     let mut rows: Vec<MarketRow> = Vec::new();
     let mut errors = Vec::new();
     let mut seen = HashSet::new();
-    for (i, line) in reader.lines().enumerate() {
-        let line = line?;
+    for (i, bytes) in reader.split(b'\n').enumerate() {
+        let bytes = bytes?;
         let number = i as u64 + 1;
-        if line.trim().is_empty() {
-            continue;
-        }
-        match parse_market(&line) {
+        let parsed = match std::str::from_utf8(&bytes) {
+            Ok(line) if line.trim().is_empty() => continue,
+            Ok(line) => parse_market(line),
+            Err(_) => Err(RowProblem::Json("not UTF-8 text".to_owned())),
+        };
+        match parsed {
             Ok(row) if !seen.insert(row.market_id) => errors.push(RowError {
                 file: MARKETS_FILE,
                 line: number,
@@ -259,7 +261,7 @@ pub(crate) fn parse_snapshot(line: &str) -> Result<Snapshot, RowProblem> {
 /// The books file as a lazy stream of valid snapshots of the selected
 /// markets, in time order, with one snapshot of look-ahead.
 pub(crate) struct SnapshotStream {
-    lines: Option<std::io::Lines<BufReader<MultiGzDecoder<File>>>>,
+    lines: Option<std::io::Split<BufReader<MultiGzDecoder<File>>>>,
     line: u64,
     last_ts: Option<i64>,
     peeked: Option<Snapshot>,
@@ -286,7 +288,7 @@ impl SnapshotStream {
     pub fn open(path: &Path) -> std::io::Result<SnapshotStream> {
         let file = File::open(path)?;
         Ok(SnapshotStream {
-            lines: Some(BufReader::new(MultiGzDecoder::new(file)).lines()),
+            lines: Some(BufReader::new(MultiGzDecoder::new(file)).split(b'\n')),
             line: 0,
             last_ts: None,
             peeked: None,
@@ -332,12 +334,9 @@ impl SnapshotStream {
                     }));
                     return None;
                 }
-                Some(Ok(text)) => text,
+                Some(Ok(bytes)) => bytes,
             };
             self.line += 1;
-            if text.trim().is_empty() {
-                continue;
-            }
             let error = |problem| {
                 Skipped::Malformed(RowError {
                     file: BOOKS_FILE,
@@ -345,7 +344,12 @@ impl SnapshotStream {
                     problem,
                 })
             };
-            let snapshot = match parse_snapshot(&text) {
+            let parsed = match std::str::from_utf8(&text) {
+                Ok(line) if line.trim().is_empty() => continue,
+                Ok(line) => parse_snapshot(line),
+                Err(_) => Err(RowProblem::Json("not UTF-8 text".to_owned())),
+            };
+            let snapshot = match parsed {
                 Ok(s) => s,
                 Err(problem) => {
                     skipped(error(problem));

@@ -372,7 +372,10 @@ fn malformed_rows_are_counted_skipped_and_described() {
         book_line(M1, 994_000, "UP", 0.5, 0.52),
     ]
     .join("\n");
-    let dir = scratch("malformed", &markets, books.as_bytes());
+    let mut books = books.into_bytes();
+    // A line that is not text at all, after the last good row.
+    books.extend_from_slice(b"\n\xff\xfe{}");
+    let dir = scratch("malformed", &markets, &books);
     let opts = ReplayOptions {
         pace: ReplayPace::AsFastAsCalled,
         ..ReplayOptions::new(START)
@@ -384,8 +387,8 @@ fn malformed_rows_are_counted_skipped_and_described() {
     } = replay_all(&dir, opts);
     let stats = source.stats();
     // The bad market row, "not json", the bad price, the unknown market and
-    // the row out of time order.
-    assert_eq!(stats.malformed_rows, 5, "{:?}", source.row_errors());
+    // the row out of time order; the binary line.
+    assert_eq!(stats.malformed_rows, 6, "{:?}", source.row_errors());
     assert_eq!(stats.crossed_snapshots, 1);
     assert_eq!(stats.rows_read, 4);
     let described: Vec<String> = source
