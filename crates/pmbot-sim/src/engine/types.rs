@@ -130,11 +130,7 @@ pub enum Reject {
     #[error("price {price} off the {tick} tick")]
     OffTick { price: Price, tick: TickSize },
     #[error("price {price} outside [{min}, {max}]")]
-    PriceOutOfRange {
-        price: Price,
-        min: Price,
-        max: Price,
-    },
+    PriceOutOfRange { price: Price, min: Price, max: Price },
     #[error("size {size} below minimum {min}")]
     BelowMinSize { size: Size, min: Size },
     #[error("notional {notional} below the $1 minimum for marketable orders")]
@@ -296,26 +292,10 @@ pub enum EngineEvent {
     /// A new trade (status MATCHED) or a later status of it.
     Trade(TradeRecord),
     /// An order was placed, partly filled, filled or cancelled.
-    Order {
-        order: OrderRecord,
-        kind: OrderEventKind,
-    },
-    TickSizeChanged {
-        market: ConditionId,
-        token: TokenId,
-        old: TickSize,
-        new: TickSize,
-        timestamp_ms: i64,
-    },
-    MarketListed {
-        market: MarketSpec,
-        timestamp_ms: i64,
-    },
-    MarketResolved {
-        market: ConditionId,
-        winning_token: TokenId,
-        timestamp_ms: i64,
-    },
+    Order { order: OrderRecord, kind: OrderEventKind },
+    TickSizeChanged { market: ConditionId, token: TokenId, old: TickSize, new: TickSize, timestamp_ms: i64 },
+    MarketListed { market: MarketSpec, timestamp_ms: i64 },
+    MarketResolved { market: ConditionId, winning_token: TokenId, timestamp_ms: i64 },
 }
 
 /// Filters for listing orders and trades (`/data/orders`, `/data/trades`).
