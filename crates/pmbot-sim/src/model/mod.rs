@@ -80,3 +80,24 @@ pub trait MarketSource: Send {
     /// One line for logs, e.g. `synthetic: 4 markets, seed 7`.
     fn describe(&self) -> String;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::replay::{ReplayOptions, ReplaySource};
+    use super::synthetic::{SyntheticConfig, SyntheticMarkets};
+    use super::*;
+
+    fn assert_send<T: Send>() {}
+
+    #[test]
+    fn sources_are_send_and_usable_as_trait_objects() {
+        assert_send::<SyntheticMarkets>();
+        assert_send::<ReplaySource>();
+        let mut source: Box<dyn MarketSource> =
+            Box::new(SyntheticMarkets::new(SyntheticConfig::default(), 0).unwrap());
+        let view = testkit::FakeExchange::default();
+        let actions = source.step(0, &view);
+        assert!(matches!(actions.first(), Some(ModelAction::Fund { .. })));
+        let _ = ReplayOptions::new(0);
+    }
+}

@@ -70,20 +70,8 @@ impl FakeExchange {
         }
     }
 
-    pub fn market_tick(&self, market: &ConditionId) -> Option<TickSize> {
-        self.markets.get(market).map(|m| m.tick)
-    }
-
-    pub fn is_open(&self, market: &ConditionId) -> bool {
-        self.markets.get(market).is_some_and(|m| !m.resolved)
-    }
-
     pub fn open_markets(&self) -> usize {
         self.markets.values().filter(|m| !m.resolved).count()
-    }
-
-    pub fn spec(&self, market: &ConditionId) -> Option<&MarketSpec> {
-        self.markets.get(market).map(|m| &m.spec)
     }
 
     fn list(&mut self, spec: &MarketSpec, now_ms: i64) {

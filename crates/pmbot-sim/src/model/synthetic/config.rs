@@ -226,7 +226,8 @@ impl SyntheticConfig {
         if self.resolve_delay_ms < 0 {
             return bad("resolve_delay_ms", "must not be negative");
         }
-        if self.min_order_size.is_zero() || self.min_order_size.micros() % 1_000_000 != 0 {
+        if self.min_order_size.is_zero() || !self.min_order_size.micros().is_multiple_of(1_000_000)
+        {
             return bad(
                 "min_order_size",
                 "must be a positive whole number of shares",
@@ -346,7 +347,8 @@ mod tests {
 
     #[test]
     fn invalid_settings_name_their_field() {
-        let cases: Vec<(&str, Box<dyn Fn(&mut SyntheticConfig)>)> = vec![
+        type Change = Box<dyn Fn(&mut SyntheticConfig)>;
+        let cases: Vec<(&str, Change)> = vec![
             ("markets", Box::new(|c| c.markets = 0)),
             ("step_interval_ms", Box::new(|c| c.step_interval_ms = 0)),
             (
