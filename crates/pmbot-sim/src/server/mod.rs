@@ -160,6 +160,17 @@ impl SimState {
         Ok(())
     }
 
+    /// Runs `f` on the engine at the current time and publishes what it
+    /// changed: how tests and tools act on the exchange directly (as a house
+    /// account would) without going through REST.
+    pub fn with_exchange<R>(&self, f: impl FnOnce(&mut Exchange, i64) -> R) -> R {
+        let now = self.now_ms();
+        let mut sim = self.lock();
+        let out = f(&mut sim.exchange, now);
+        self.publish(&mut sim);
+        out
+    }
+
     /// Replaces the fault plan.
     pub fn set_faults(&self, spec: FaultSpec) {
         self.faults.set_spec(spec);
