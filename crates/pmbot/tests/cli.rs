@@ -1,0 +1,93 @@
+//! The `pmbot` binary as a user runs it: help, bad input, and `pmbot sim`
+//! serving on loopback until its --duration ends.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn pmbot() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_pmbot"))
+}
+
+#[test]
+fn help_lists_the_simulator() {
+    let out = pmbot().arg("--help").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("sim"), "{text}");
+    let out = pmbot().args(["sim", "--help"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    for flag in ["--seed", "--markets", "--port", "--faults", "--replay", "--fund", "--duration", "--config"] {
+        assert!(text.contains(flag), "sim --help lacks {flag}: {text}");
+    }
+}
+
+/// Bad input exits non-zero with one line that says what is wrong.
+#[test]
+fn bad_input_is_one_clear_line() {
+    let cases: [(&[&str], &str); 4] = [
+        (&["sim", "--faults", "rest-5xx=2"], "rest-5xx"),
+        (&["sim", "--fund", "0xabc"], "ADDRESS=AMOUNT"),
+        (&["sim", "--config", "/nonexistent/pmbot.toml"], "/nonexistent/pmbot.toml"),
+        (&["sim", "--replay", "/nonexistent/dir", "--duration", "1s"], "/nonexistent/dir"),
+    ];
+    for (args, needle) in cases {
+        let out = pmbot().args(args).output().unwrap();
+        assert!(!out.status.success(), "{args:?} should fail");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.starts_with("pmbot: "), "{args:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: one line, got {err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn config_typos_are_refused() {
+    let dir = std::env::temp_dir().join(format!("pmbot-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("pmbot.toml");
+    std::fs::write(&file, "[sim]\nsede = 4\n").unwrap();
+    let out = pmbot().arg("--config").arg(&file).args(["sim", "--duration", "1s"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("sede"));
+}
+
+/// The README's main command in miniature: the simulator starts, prints the
+/// address it serves, answers the CLOB's health check, and stops by itself.
+#[test]
+fn sim_serves_and_stops_after_its_duration() {
+    let started = Instant::now();
+    let mut child = pmbot()
+        .args(["sim", "--port", "0", "--seed", "3", "--markets", "2", "--duration", "3s"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().expect("a line").unwrap();
+    let url = first.strip_prefix("listening on ").expect("prints its address").to_owned();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    let ws = lines.next().unwrap().unwrap();
+    assert!(ws.starts_with("websocket ws://127.0.0.1:"), "{ws}");
+
+    let addr = url.trim_start_matches("http://");
+    let body = http_get(addr, "/ok");
+    assert!(body.contains("\"OK\""), "{body}");
+    let markets = http_get(addr, "/markets");
+    assert_eq!(markets.matches("\"condition_id\"").count(), 2, "--markets 2");
+
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    assert!(started.elapsed() < Duration::from_secs(30));
+}
+
+/// A plain HTTP/1.1 GET over a loopback socket; returns the whole response.
+fn http_get(addr: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
