@@ -9,14 +9,12 @@
 //! outcome tokens. No `f64` ever carries what is ordered or owed.
 
 pub mod amount;
-pub mod clock;
 pub mod fees;
 pub mod ids;
 pub mod price;
 pub mod side;
 
 pub use amount::{AmountError, Size, Usdc};
-pub use clock::{Clock, ManualClock, TimestampMs};
 pub use fees::{FeeModel, break_even_probability};
 pub use ids::{ConditionId, Hash32, IdError, OrderId, TokenId};
 pub use price::{Price, PriceError, TickSize};
