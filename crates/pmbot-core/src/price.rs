@@ -203,7 +203,7 @@ impl Price {
 
     /// Whether this price is a whole number of `tick`s.
     pub const fn is_on_tick(self, tick: TickSize) -> bool {
-        self.0 % tick.pips() == 0
+        self.0.is_multiple_of(tick.pips())
     }
 
     /// The price in pips (0.0001).
