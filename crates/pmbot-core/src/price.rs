@@ -203,7 +203,7 @@ impl Price {
 
     /// Whether this price is a whole number of `tick`s.
     pub const fn is_on_tick(self, tick: TickSize) -> bool {
-        self.0 % tick.pips() == 0
+        self.0.is_multiple_of(tick.pips())
     }
 
     /// The price in pips (0.0001).
@@ -321,8 +321,16 @@ fn parse_pips(s: &str) -> Result<u32, PipsError> {
     if int.len() > 4 {
         return Err(PipsError::TooLarge);
     }
-    let whole: u32 = if int.is_empty() { 0 } else { int.parse().map_err(|_| PipsError::Malformed)? };
-    let mut frac_pips: u32 = if frac.is_empty() { 0 } else { frac.parse().map_err(|_| PipsError::Malformed)? };
+    let whole: u32 = if int.is_empty() {
+        0
+    } else {
+        int.parse().map_err(|_| PipsError::Malformed)?
+    };
+    let mut frac_pips: u32 = if frac.is_empty() {
+        0
+    } else {
+        frac.parse().map_err(|_| PipsError::Malformed)?
+    };
     for _ in frac.len()..4 {
         frac_pips *= 10;
     }
@@ -377,14 +385,31 @@ mod tests {
 
     #[test]
     fn refuses_instead_of_rounding() {
-        assert_eq!(Price::parse("0.00001"), Err(PriceError::TooPrecise("0.00001".into())));
-        assert_eq!(Price::parse("0.12345"), Err(PriceError::TooPrecise("0.12345".into())));
+        assert_eq!(
+            Price::parse("0.00001"),
+            Err(PriceError::TooPrecise("0.00001".into()))
+        );
+        assert_eq!(
+            Price::parse("0.12345"),
+            Err(PriceError::TooPrecise("0.12345".into()))
+        );
         assert_eq!(Price::parse("0"), Err(PriceError::OutOfRange("0".into())));
         assert_eq!(Price::parse("1"), Err(PriceError::OutOfRange("1".into())));
-        assert_eq!(Price::parse("1.5"), Err(PriceError::OutOfRange("1.5".into())));
-        assert_eq!(Price::parse("12345.1"), Err(PriceError::OutOfRange("12345.1".into())));
-        for bad in ["", ".", "-0.5", "0.5.1", "abc", "0x10", "1e-2", "+0.5", "0,5"] {
-            assert!(matches!(Price::parse(bad), Err(PriceError::Malformed(_))), "{bad}");
+        assert_eq!(
+            Price::parse("1.5"),
+            Err(PriceError::OutOfRange("1.5".into()))
+        );
+        assert_eq!(
+            Price::parse("12345.1"),
+            Err(PriceError::OutOfRange("12345.1".into()))
+        );
+        for bad in [
+            "", ".", "-0.5", "0.5.1", "abc", "0x10", "1e-2", "+0.5", "0,5",
+        ] {
+            assert!(
+                matches!(Price::parse(bad), Err(PriceError::Malformed(_))),
+                "{bad}"
+            );
         }
     }
 
@@ -409,9 +434,18 @@ mod tests {
         assert_eq!(p.up(1, TickSize::Hundredth).unwrap().to_string(), "0.49");
         assert_eq!(p.down(48, TickSize::Hundredth), None);
         assert_eq!(p.complement().to_string(), "0.52");
-        assert_eq!(Price::parse("0.487").unwrap().floor_to(TickSize::Hundredth), Some(p));
-        assert_eq!(Price::parse("0.471").unwrap().ceil_to(TickSize::Hundredth), Some(p));
-        assert_eq!(Price::parse("0.995").unwrap().ceil_to(TickSize::Hundredth), None);
+        assert_eq!(
+            Price::parse("0.487").unwrap().floor_to(TickSize::Hundredth),
+            Some(p)
+        );
+        assert_eq!(
+            Price::parse("0.471").unwrap().ceil_to(TickSize::Hundredth),
+            Some(p)
+        );
+        assert_eq!(
+            Price::parse("0.995").unwrap().ceil_to(TickSize::Hundredth),
+            None
+        );
         assert_eq!(TickSize::Hundredth.max_price().to_string(), "0.99");
     }
 
