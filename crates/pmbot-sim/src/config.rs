@@ -22,7 +22,7 @@ use crate::ratelimit::RateLimitConfig;
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum SourceConfig {
     /// Seeded synthetic binary markets (the embedded default).
-    Synthetic(SyntheticConfig),
+    Synthetic(Box<SyntheticConfig>),
     /// Real recorded books replayed as the exchange's books.
     Replay {
         dir: PathBuf,
@@ -38,7 +38,7 @@ fn default_speed() -> f64 {
 
 impl Default for SourceConfig {
     fn default() -> Self {
-        SourceConfig::Synthetic(SyntheticConfig::default())
+        SourceConfig::Synthetic(Box::default())
     }
 }
 
@@ -116,7 +116,7 @@ impl SimConfig {
     pub fn build_source(&self, now_ms: i64) -> Result<Box<dyn MarketSource>, String> {
         match &self.source {
             SourceConfig::Synthetic(cfg) => {
-                let mut cfg = cfg.clone();
+                let mut cfg = (**cfg).clone();
                 cfg.seed = self.seed;
                 let source = SyntheticMarkets::new(cfg, now_ms).map_err(|e| e.to_string())?;
                 Ok(Box::new(source))

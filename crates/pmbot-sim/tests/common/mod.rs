@@ -34,13 +34,13 @@ pub fn quiet_config(markets: u32) -> SimConfig {
     s.makers.count = 0;
     s.noise.arrivals_per_min = 0.0;
     s.informed.enabled = false;
-    SimConfig { source: SourceConfig::Synthetic(s), ..SimConfig::default() }
+    SimConfig { source: SourceConfig::Synthetic(Box::new(s)), ..SimConfig::default() }
 }
 
 /// The default, busy synthetic markets.
 pub fn busy_config(markets: u32) -> SimConfig {
     let s = SyntheticConfig { markets, ..SyntheticConfig::default() };
-    SimConfig { source: SourceConfig::Synthetic(s), ..SimConfig::default() }
+    SimConfig { source: SourceConfig::Synthetic(Box::new(s)), ..SimConfig::default() }
 }
 
 pub async fn start(cfg: SimConfig) -> SimHandle {
