@@ -42,11 +42,17 @@ fn level_json(price: Price, size: Size) -> Value {
     json!({"price": price.to_string(), "size": size.to_string()})
 }
 
+/// A book's levels as the exchange lists them: bids ascending and asks
+/// descending, so the best of each is last.
+fn wire_levels(view: &BookView) -> (Vec<Value>, Vec<Value>) {
+    let side = |levels: &[crate::engine::Level]| levels.iter().rev().map(|l| level_json(l.price, l.size)).collect();
+    (side(&view.bids), side(&view.asks))
+}
+
 /// The REST `/book` summary of one token, with the server-compatible hash:
 /// SHA-1 of the compact JSON with `hash` empty and keys in this exact order.
 pub fn book_summary(view: &BookView) -> Value {
-    let bids: Vec<Value> = view.bids.iter().rev().map(|l| level_json(l.price, l.size)).collect();
-    let asks: Vec<Value> = view.asks.iter().rev().map(|l| level_json(l.price, l.size)).collect();
+    let (bids, asks) = wire_levels(view);
     let market = view.market.to_string();
     let asset = view.token.to_string();
     let ts = view.timestamp_ms.to_string();
@@ -102,8 +108,7 @@ fn hex_lower(bytes: &[u8]) -> String {
 
 /// The hash a `book` or `price_change` message carries for this token's book.
 pub fn book_hash(view: &BookView) -> String {
-    let bids: Vec<Value> = view.bids.iter().rev().map(|l| level_json(l.price, l.size)).collect();
-    let asks: Vec<Value> = view.asks.iter().rev().map(|l| level_json(l.price, l.size)).collect();
+    let (bids, asks) = wire_levels(view);
     summary_hash(
         &view.market.to_string(),
         view.token.as_str(),
@@ -119,8 +124,7 @@ pub fn book_hash(view: &BookView) -> String {
 
 /// A market-channel `book` message (full snapshot: clients replace, not merge).
 pub fn ws_book(view: &BookView) -> Value {
-    let bids: Vec<Value> = view.bids.iter().rev().map(|l| level_json(l.price, l.size)).collect();
-    let asks: Vec<Value> = view.asks.iter().rev().map(|l| level_json(l.price, l.size)).collect();
+    let (bids, asks) = wire_levels(view);
     json!({
         "event_type": "book",
         "asset_id": view.token.as_str(),
@@ -459,25 +463,9 @@ pub fn ws_trade(t: &TradeRecord, info: Option<&MarketInfo>, viewer: &Address, ts
 
 /// ISO 8601 UTC time of a unix-ms timestamp ("2026-11-27T12:15:00Z").
 pub fn iso8601(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
-}
-
-/// Howard Hinnant's days-to-civil algorithm (proleptic Gregorian).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
+    chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 /// A CLOB `/markets` entry.
