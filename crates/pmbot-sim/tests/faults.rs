@@ -282,7 +282,16 @@ async fn rest_403_html_blocks_order_posts_only() {
         let m = &markets(&sim)[0];
         let alice = account(&sim, 0).await;
         let raw = alice.signed_limit(m.yes_u256(), SdkSide::Buy, dec!(0.40), dec!(10)).await;
-        let sdk = alice.client.limit_order().token_id(m.yes_u256()).price(dec!(0.41)).size(dec!(10)).side(SdkSide::Buy).build().await.unwrap();
+        let sdk = alice
+            .client
+            .limit_order()
+            .token_id(m.yes_u256())
+            .price(dec!(0.41))
+            .size(dec!(10))
+            .side(SdkSide::Buy)
+            .build()
+            .await
+            .unwrap();
         let sdk = alice.client.sign(&alice.wallet, sdk).await.unwrap();
         set_faults(&sim, "rest-403-html=1").await;
 

@@ -90,7 +90,7 @@ async fn official_sdk_trades_against_the_simulator() {
     // The feed reports the new level as a price change (size = the level's new total).
     let change = timeout(WAIT, prices.next()).await.expect("price change after the bid").unwrap().unwrap();
     let entry = change.price_changes.iter().find(|e| e.asset_id == yes).expect("an entry for Yes");
-    assert_eq!((entry.price, entry.size, entry.side.clone()), (dec!(0.4), Some(dec!(10)), Side::Buy));
+    assert_eq!((entry.price, entry.size, entry.side), (dec!(0.4), Some(dec!(10)), Side::Buy));
     assert_eq!(entry.best_bid, Some(dec!(0.4)));
     let open = alice.orders(&OrdersRequest::builder().build(), None).await.unwrap();
     assert_eq!(open.data.len(), 1);

@@ -49,9 +49,15 @@ async fn subscription_dumps_both_books_in_one_array_frame() {
             let hash = b["hash"].as_str().expect("hash is a string");
             assert!(hash.len() == 40 && hash.bytes().all(|c| c.is_ascii_hexdigit()), "{hash}");
             let levels = |side: &str| -> Vec<(String, String)> {
-                b[side].as_array().unwrap().iter().map(|l| (dec_of(&l["price"]).to_string(), dec_of(&l["size"]).to_string())).collect()
+                b[side]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|l| (dec_of(&l["price"]).to_string(), dec_of(&l["size"]).to_string()))
+                    .collect()
             };
-            let want = |ls: Vec<(&str, &str)>| ls.into_iter().map(|(p, s)| (p.to_owned(), s.to_owned())).collect::<Vec<_>>();
+            let want =
+                |ls: Vec<(&str, &str)>| ls.into_iter().map(|(p, s)| (p.to_owned(), s.to_owned())).collect::<Vec<_>>();
             assert_eq!(levels("bids"), want(bids));
             assert_eq!(levels("asks"), want(asks));
             // Same book, same hash over REST.
@@ -95,9 +101,10 @@ async fn ping_pong_and_invalid_operations_keep_the_connection() {
     .await;
 }
 
-/// `operation: subscribe` adds assets (with their `book` dump) and
-/// `operation: unsubscribe` removes them: after unsubscribing market A's
-/// token, a change on A sends nothing, while a later change on B arrives.
+/// `operation: subscribe` adds assets (with their `book` dump unless
+/// `initial_dump` is false) and `operation: unsubscribe` removes them: after
+/// unsubscribing market A's token, a change on A sends nothing, while a
+/// later change on B arrives.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dynamic_subscribe_and_unsubscribe() {
     bounded(60, async {
@@ -113,6 +120,10 @@ async fn dynamic_subscribe_and_unsubscribe() {
         let dump = ws.recv_json().await;
         assert_eq!(dump.as_array().map(Vec::len), Some(1), "only the newly added book: {dump}");
         assert_eq!(dump[0]["asset_id"], b.yes.as_str());
+
+        // `initial_dump: false` subscribes without the snapshot.
+        ws.send_json(&json!({"operation": "subscribe", "assets_ids": [b.no.as_str()], "initial_dump": false})).await;
+        assert!(ws.sync().await.is_empty(), "no dump asked for");
 
         ws.send_json(&json!({"operation": "unsubscribe", "assets_ids": [a.yes.as_str()]})).await;
         assert!(ws.sync().await.is_empty());
@@ -153,11 +164,17 @@ async fn price_change_entries_carry_level_totals_best_prices_and_hash() {
         assert_eq!(pc["market"], m.cid_hex());
         assert!(pc["timestamp"].as_str().is_some_and(|t| t.parse::<i64>().is_ok()));
         let yes = entry(&pc, &m.yes);
-        assert_eq!((yes["side"].as_str(), dec_of(&yes["price"]), dec_of(&yes["size"])), (Some("BUY"), dec!(0.4), dec!(10)));
+        assert_eq!(
+            (yes["side"].as_str(), dec_of(&yes["price"]), dec_of(&yes["size"])),
+            (Some("BUY"), dec!(0.4), dec!(10))
+        );
         assert_eq!((dec_of(&yes["best_bid"]), dec_of(&yes["best_ask"])), (dec!(0.4), dec!(1)));
         // The bid for Yes is an ask for No at the complement.
         let no = entry(&pc, &m.no);
-        assert_eq!((no["side"].as_str(), dec_of(&no["price"]), dec_of(&no["size"])), (Some("SELL"), dec!(0.6), dec!(10)));
+        assert_eq!(
+            (no["side"].as_str(), dec_of(&no["price"]), dec_of(&no["size"])),
+            (Some("SELL"), dec!(0.6), dec!(10))
+        );
         assert_eq!((dec_of(&no["best_bid"]), dec_of(&no["best_ask"])), (dec!(0), dec!(0.6)));
         for (e, token) in [(&yes, &m.yes), (&no, &m.no)] {
             let rest: Value = get(&sim, &format!("/book?token_id={}", token.as_str())).await.json().await.unwrap();
@@ -191,13 +208,14 @@ async fn trade_sends_last_trade_price_then_fresh_books() {
         // BUY 10 No at 0.60 crosses the Yes bid at 0.40.
         house_order(&sim, taker, &m.no, Buy, "0.60", 10);
         let mut seen_books = BTreeSet::new();
-        let frames = ws.recv_until(|v| {
-            if event_type(v) == "book" {
-                seen_books.insert(v["asset_id"].as_str().unwrap_or("").to_owned());
-            }
-            seen_books.len() == 2
-        })
-        .await;
+        let frames = ws
+            .recv_until(|v| {
+                if event_type(v) == "book" {
+                    seen_books.insert(v["asset_id"].as_str().unwrap_or("").to_owned());
+                }
+                seen_books.len() == 2
+            })
+            .await;
         let ltp_at = frames.iter().position(|f| event_type(f) == "last_trade_price").expect("last_trade_price sent");
         let first_book = frames.iter().position(|f| event_type(f) == "book").unwrap();
         assert!(ltp_at < first_book, "trade print before the fresh books: {frames:?}");
@@ -240,7 +258,8 @@ async fn custom_feature_messages_only_for_clients_that_enable_them() {
         spec.tokens[1].token_id = TokenId::parse("777000002").unwrap();
         spec.slug = "sim-test-new-market".into();
         let winner_outcome = spec.tokens[0].outcome.clone(); // "Up" in synthetic markets
-        let (new_cid, new_yes, new_no) = (spec.condition_id.to_string(), spec.tokens[0].token_id.clone(), spec.tokens[1].token_id.clone());
+        let (new_cid, new_yes, new_no) =
+            (spec.condition_id.to_string(), spec.tokens[0].token_id.clone(), spec.tokens[1].token_id.clone());
 
         let mut plain = WsConn::market(&sim).await;
         let mut custom = WsConn::market(&sim).await;
@@ -252,7 +271,8 @@ async fn custom_feature_messages_only_for_clients_that_enable_them() {
 
         house_order(&sim, h, &a.yes, Buy, "0.40", 10);
         sim.state.with_exchange(|ex, now| ex.list_market(spec, now)).expect("listed");
-        let resolved = admin_post(&sim, "/_sim/resolve", json!({"market": a.cid_hex(), "winning_token": a.yes.as_str()})).await;
+        let resolved =
+            admin_post(&sim, "/_sim/resolve", json!({"market": a.cid_hex(), "winning_token": a.yes.as_str()})).await;
         assert_eq!(resolved["resolved"], a.cid_hex());
         // The marker: a change on the new market.
         house_order(&sim, h, &new_yes, Buy, "0.20", 10);
@@ -266,10 +286,15 @@ async fn custom_feature_messages_only_for_clients_that_enable_them() {
         }
 
         let frames = custom.recv_until(marker).await;
-        let find = |kind: &str| frames.iter().find(|f| event_type(f) == kind).unwrap_or_else(|| panic!("no {kind} in {frames:?}"));
+        let find = |kind: &str| {
+            frames.iter().find(|f| event_type(f) == kind).unwrap_or_else(|| panic!("no {kind} in {frames:?}"))
+        };
         let bba = find("best_bid_ask");
         assert_eq!(bba["asset_id"], a.yes.as_str());
-        assert_eq!((dec_of(&bba["best_bid"]), dec_of(&bba["best_ask"]), dec_of(&bba["spread"])), (dec!(0.4), dec!(1), dec!(0.6)));
+        assert_eq!(
+            (dec_of(&bba["best_bid"]), dec_of(&bba["best_ask"]), dec_of(&bba["spread"])),
+            (dec!(0.4), dec!(1), dec!(0.6))
+        );
         let nm = find("new_market");
         assert_eq!(nm["market"], new_cid);
         assert_eq!(nm["assets_ids"], json!([new_yes.as_str(), new_no.as_str()]));
@@ -301,6 +326,7 @@ async fn tick_size_changes_near_the_edges_and_back() {
         let ask = house_order(&sim, h, &m.no, Buy, "0.02", 10); // Yes ask at 0.98
         assert_eq!(ticks_announced(&mut ws, 2).await, tick_changes(m, "0.01", "0.001"));
         let tick: Value = get(&sim, &format!("/tick-size?token_id={}", m.yes.as_str())).await.json().await.unwrap();
+        assert!(tick["minimum_tick_size"].is_number(), "a JSON number, as the real API sends: {tick}");
         assert_eq!(dec_of_any(&tick["minimum_tick_size"]), dec!(0.001));
 
         house_cancel(&sim, h, &[bid, ask]);
@@ -309,7 +335,16 @@ async fn tick_size_changes_near_the_edges_and_back() {
         // A client that still believes the tick is 0.001 prices at 0.505.
         let alice = account(&sim, 0).await;
         alice.client.set_tick_size(m.yes_u256(), SdkTick::Thousandth);
-        let order = alice.client.limit_order().token_id(m.yes_u256()).price(dec!(0.505)).size(dec!(10)).side(SdkSide::Buy).build().await.unwrap();
+        let order = alice
+            .client
+            .limit_order()
+            .token_id(m.yes_u256())
+            .price(dec!(0.505))
+            .size(dec!(10))
+            .side(SdkSide::Buy)
+            .build()
+            .await
+            .unwrap();
         let err = alice.client.post_order(alice.client.sign(&alice.wallet, order).await.unwrap()).await.unwrap_err();
         let (status, msg) = sdk_status(&err);
         assert_eq!(status, 400);
@@ -455,7 +490,12 @@ async fn user_channel_delivers_only_the_owners_events_for_subscribed_markets() {
 }
 
 /// Posts a 10-share limit order through the SDK; its order id.
-async fn post(who: &Account, token: polymarket_client_sdk_v2::types::U256, side: SdkSide, price: polymarket_client_sdk_v2::types::Decimal) -> String {
+async fn post(
+    who: &Account,
+    token: polymarket_client_sdk_v2::types::U256,
+    side: SdkSide,
+    price: polymarket_client_sdk_v2::types::Decimal,
+) -> String {
     let order = who.client.limit_order().token_id(token).price(price).size(dec!(10)).side(side).build().await.unwrap();
     let r = who.client.post_order(who.client.sign(&who.wallet, order).await.unwrap()).await.unwrap();
     assert!(r.success, "{r:?}");

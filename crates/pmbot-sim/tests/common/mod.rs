@@ -5,21 +5,21 @@
 use std::str::FromStr as _;
 use std::time::Duration;
 
+use futures::{SinkExt as _, StreamExt as _};
+use pmbot_core::{ConditionId, OrderId, Price, Size, TokenId, Usdc};
+use pmbot_sim::auth::ApiCredentials;
+use pmbot_sim::auth::l2::{L2Request, sign_headers};
+use pmbot_sim::engine::{Address, NewOrder, OrderType};
 use pmbot_sim::model::synthetic::SyntheticConfig;
 use pmbot_sim::{SimConfig, SimHandle, SourceConfig};
 use polymarket_client_sdk_v2::POLYGON;
+use polymarket_client_sdk_v2::auth::ExposeSecret as _;
 use polymarket_client_sdk_v2::auth::state::Authenticated;
 use polymarket_client_sdk_v2::auth::{LocalSigner, Normal, Signer as _};
 use polymarket_client_sdk_v2::clob::{Client, Config};
-use polymarket_client_sdk_v2::types::U256;
-use pmbot_core::{ConditionId, OrderId, Price, Size, TokenId, Usdc};
-use pmbot_sim::engine::{Address, NewOrder, OrderType};
-use pmbot_sim::auth::ApiCredentials;
-use pmbot_sim::auth::l2::{L2Request, sign_headers};
-use polymarket_client_sdk_v2::auth::ExposeSecret as _;
-use serde_json::Value;
-use futures::{SinkExt as _, StreamExt as _};
 use polymarket_client_sdk_v2::types::Decimal;
+use polymarket_client_sdk_v2::types::U256;
+use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
 
 pub type Wallet = LocalSigner<alloy::signers::k256::ecdsa::SigningKey>;
@@ -110,7 +110,6 @@ pub async fn bounded<T>(secs: u64, body: impl std::future::Future<Output = T>) -
 // ---------------------------------------------------------------------------
 // The engine, driven directly as a house account would.
 
-
 /// One listed market's ids, read from the engine.
 #[derive(Debug, Clone)]
 pub struct MarketIds {
@@ -160,7 +159,14 @@ static HOUSE_ORDERS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64
 
 /// Rests (or matches) a GTC order for a house account straight on the
 /// engine; the server publishes what it changed. Returns the order id.
-pub fn house_order(sim: &SimHandle, owner: Address, token: &TokenId, side: pmbot_core::Side, price: &str, shares: u64) -> OrderId {
+pub fn house_order(
+    sim: &SimHandle,
+    owner: Address,
+    token: &TokenId,
+    side: pmbot_core::Side,
+    price: &str,
+    shares: u64,
+) -> OrderId {
     let n = HOUSE_ORDERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let mut id = [0u8; 32];
     id[..20].copy_from_slice(owner.as_slice());
@@ -192,7 +198,6 @@ pub fn house_cancel(sim: &SimHandle, owner: Address, ids: &[OrderId]) {
 // ---------------------------------------------------------------------------
 // Raw HTTP, with L2 headers signed by the simulator's own helpers.
 
-
 /// A plain HTTP client; its timeout is far above any delay a test injects.
 pub fn http() -> reqwest::Client {
     reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("http client")
@@ -216,8 +221,9 @@ pub async fn account(sim: &SimHandle, i: usize) -> Account {
     let w = wallet(i);
     let client = authed(sim, &w).await;
     let c = client.credentials();
-    let creds = ApiCredentials::new(c.key(), c.secret().expose_secret().to_owned(), c.passphrase().expose_secret().to_owned())
-        .expect("credentials");
+    let creds =
+        ApiCredentials::new(c.key(), c.secret().expose_secret().to_owned(), c.passphrase().expose_secret().to_owned())
+            .expect("credentials");
     Account { address: w.address(), wallet: w, client, creds }
 }
 
@@ -227,7 +233,14 @@ impl Account {
     }
 
     /// L2 headers for `method path` with `body`, signed now with `creds`.
-    pub fn l2_headers_with(&self, creds: &ApiCredentials, timestamp_s: i64, method: &str, path: &str, body: &[u8]) -> reqwest::header::HeaderMap {
+    pub fn l2_headers_with(
+        &self,
+        creds: &ApiCredentials,
+        timestamp_s: i64,
+        method: &str,
+        path: &str,
+        body: &[u8],
+    ) -> reqwest::header::HeaderMap {
         let req = L2Request { method, path, body };
         let h = sign_headers(creds, self.address, timestamp_s, &req).expect("sign L2 headers");
         let mut map = reqwest::header::HeaderMap::new();
@@ -256,14 +269,35 @@ impl Account {
     }
 
     /// A limit order built and signed by the SDK, as the JSON the SDK would post.
-    pub async fn signed_limit(&self, token: U256, side: polymarket_client_sdk_v2::clob::types::Side, price: Decimal, size: Decimal) -> Value {
-        let order = self.client.limit_order().token_id(token).price(price).size(size).side(side).build().await.expect("build order");
+    pub async fn signed_limit(
+        &self,
+        token: U256,
+        side: polymarket_client_sdk_v2::clob::types::Side,
+        price: Decimal,
+        size: Decimal,
+    ) -> Value {
+        let order = self
+            .client
+            .limit_order()
+            .token_id(token)
+            .price(price)
+            .size(size)
+            .side(side)
+            .build()
+            .await
+            .expect("build order");
         let signed = self.client.sign(&self.wallet, order).await.expect("sign order");
         serde_json::to_value(&signed).expect("SignedOrder serializes")
     }
 }
 
-pub async fn send_raw(sim: &SimHandle, method: &str, path: &str, headers: reqwest::header::HeaderMap, body: &[u8]) -> reqwest::Response {
+pub async fn send_raw(
+    sim: &SimHandle,
+    method: &str,
+    path: &str,
+    headers: reqwest::header::HeaderMap,
+    body: &[u8],
+) -> reqwest::Response {
     let url = format!("http://{}{path}", sim.addr);
     let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
     http()
@@ -279,6 +313,11 @@ pub async fn send_raw(sim: &SimHandle, method: &str, path: &str, headers: reqwes
 /// An unauthenticated GET.
 pub async fn get(sim: &SimHandle, path_and_query: &str) -> reqwest::Response {
     http().get(format!("http://{}{path_and_query}", sim.addr)).send().await.expect("request sent")
+}
+
+/// An unauthenticated GET's JSON reply.
+pub async fn get_json(sim: &SimHandle, path_and_query: &str) -> Value {
+    get(sim, path_and_query).await.json().await.expect("JSON reply")
 }
 
 /// An admin POST under `/_sim/`.
@@ -308,15 +347,22 @@ pub async fn error_of(resp: reqwest::Response) -> (u16, String) {
     (status, msg)
 }
 
-/// Status and message of an SDK call that was refused by the server.
+/// Status and message of an SDK call the server refused: the `error` text
+/// when the body (which the SDK keeps verbatim) is `{"error": ...}`, else
+/// the whole body.
 pub fn sdk_status(err: &polymarket_client_sdk_v2::error::Error) -> (u16, String) {
-    let s = err.downcast_ref::<polymarket_client_sdk_v2::error::Status>().unwrap_or_else(|| panic!("not an HTTP status error: {err:?}"));
-    (s.status_code.as_u16(), s.message.clone())
+    let s = err
+        .downcast_ref::<polymarket_client_sdk_v2::error::Status>()
+        .unwrap_or_else(|| panic!("not an HTTP status error: {err:?}"));
+    let message = serde_json::from_str::<Value>(&s.message)
+        .ok()
+        .and_then(|v| v["error"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| s.message.clone());
+    (s.status_code.as_u16(), message)
 }
 
 // ---------------------------------------------------------------------------
 // A raw WebSocket client (tokio-tungstenite), to see frames exactly as sent.
-
 
 type RawWs = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
@@ -337,7 +383,10 @@ pub struct WsConn {
 impl WsConn {
     pub async fn connect(sim: &SimHandle, channel: &str) -> WsConn {
         let url = format!("{}/ws/{channel}", sim.ws_url());
-        let (ws, _) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(url)).await.expect("connect in time").expect("connect");
+        let (ws, _) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(url))
+            .await
+            .expect("connect in time")
+            .expect("connect");
         WsConn { ws }
     }
 
@@ -481,7 +530,10 @@ pub fn is_valid_market_frame(frame: &str) -> bool {
                 let (bids, asks) = (scalars.remove("bids"), scalars.remove("asks"));
                 levels(bids.as_ref())
                     && levels(asks.as_ref())
-                    && strings(&scalars, &["event_type", "asset_id", "market", "timestamp", "hash", "tick_size", "last_trade_price"])
+                    && strings(
+                        &scalars,
+                        &["event_type", "asset_id", "market", "timestamp", "hash", "tick_size", "last_trade_price"],
+                    )
             }
             Some("price_change") => {
                 let mut scalars = o.clone();
