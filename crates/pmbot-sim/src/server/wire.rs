@@ -34,6 +34,15 @@ pub fn addr(a: &Address) -> String {
     format!("{a:#x}")
 }
 
+/// A decimal as a JSON number, for the fields the real API sends as numbers
+/// (`minimum_tick_size`, `/clob-markets` `mts`/`mos`/`fd.r`, `/markets` token
+/// prices, `/prices-history` points). rust_decimal serializes as a string, so
+/// the number is read back from the exact decimal text, as a client reads it.
+pub fn number(d: Decimal) -> Value {
+    let text = d.normalize().to_string();
+    serde_json::from_str(&text).unwrap_or(Value::String(text))
+}
+
 fn opt_price(p: Option<Price>) -> String {
     p.map(|p| p.to_string()).unwrap_or_default()
 }
@@ -488,7 +497,7 @@ pub fn market(info: &MarketInfo) -> Value {
             json!({
                 "token_id": t.token_id.as_str(),
                 "outcome": t.outcome,
-                "price": mid(i).normalize(),
+                "price": number(mid(i)),
                 "winner": info.winner.as_ref() == Some(&t.token_id),
             })
         })
@@ -501,8 +510,8 @@ pub fn market(info: &MarketInfo) -> Value {
         "archived": false,
         "accepting_orders": info.accepting_orders,
         "accepting_order_timestamp": iso8601(info.listed_ms),
-        "minimum_order_size": spec.min_order_size.to_decimal(),
-        "minimum_tick_size": info.tick.to_decimal(),
+        "minimum_order_size": number(spec.min_order_size.to_decimal()),
+        "minimum_tick_size": number(info.tick.to_decimal()),
         "condition_id": spec.condition_id.to_string(),
         "question_id": spec.question_id.to_string(),
         "question": spec.question,
@@ -534,9 +543,9 @@ pub fn clob_market_info(info: &MarketInfo) -> Value {
     let mut v = json!({
         "c": spec.condition_id.to_string(),
         "t": spec.tokens.iter().map(|t| json!({"t": t.token_id.as_str(), "o": t.outcome})).collect::<Vec<_>>(),
-        "mts": info.tick.to_decimal(),
-        "mos": spec.min_order_size.to_decimal(),
-        "fd": {"r": spec.fee.rate.normalize(), "e": spec.fee.exponent, "to": spec.fee.taker_only},
+        "mts": number(info.tick.to_decimal()),
+        "mos": number(spec.min_order_size.to_decimal()),
+        "fd": {"r": number(spec.fee.rate), "e": spec.fee.exponent, "to": spec.fee.taker_only},
         "mbf": 0,
         "tbf": if spec.fee.rate.is_zero() { 0 } else { 1000 },
         "rfqe": false,

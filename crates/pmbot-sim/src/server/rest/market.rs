@@ -198,7 +198,7 @@ fn market_of_token(state: &SimState, token: &TokenId) -> Result<MarketInfo, ApiE
 pub async fn tick_size(State(state): State<Arc<SimState>>, Query(p): Params) -> Result<Json<Value>, ApiError> {
     let token = token_param(&p)?;
     let info = market_of_token(&state, &token)?;
-    Ok(Json(json!({"minimum_tick_size": info.tick.to_decimal()})))
+    Ok(Json(json!({"minimum_tick_size": wire::number(info.tick.to_decimal())})))
 }
 
 pub async fn neg_risk(State(state): State<Arc<SimState>>, Query(p): Params) -> Result<Json<Value>, ApiError> {
@@ -242,7 +242,7 @@ pub async fn prices_history(State(state): State<Arc<SimState>>, Query(p): Params
         .tape
         .history(&token)
         .filter(|t| t.time_ms / 1000 >= start && t.time_ms / 1000 <= end)
-        .map(|t| json!({"t": t.time_ms / 1000, "p": t.price.to_decimal()}))
+        .map(|t| json!({"t": t.time_ms / 1000, "p": wire::number(t.price.to_decimal())}))
         .collect();
     Ok(Json(json!({ "history": history })))
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -83,12 +83,19 @@ fn is_order_post(method: &Method, path: &str) -> bool {
     method == Method::POST && (path == "/order" || path == "/orders")
 }
 
+/// An injected fault's reply. The injector hands over the complete body (a
+/// `{"error": ...}` document or an HTML page), so it is sent as it is.
 fn fault_response(status_code: u16, body: FaultBody, retry_after_s: Option<u32>) -> Response {
-    let err = match body {
-        FaultBody::Json(msg) => ApiError::new(status(status_code), msg),
-        FaultBody::Html(page) => ApiError::html(status(status_code), page),
+    let content_type = HeaderValue::from_static(body.content_type());
+    let text = match body {
+        FaultBody::Json(doc) => doc,
+        FaultBody::Html(page) => page,
     };
-    let mut resp = ApiError { retry_after_s: retry_after_s.map(u64::from), ..err }.into_response();
+    let mut resp = (status(status_code), text).into_response();
+    resp.headers_mut().insert(header::CONTENT_TYPE, content_type);
+    if let Some(s) = retry_after_s {
+        resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(s));
+    }
     resp.headers_mut().insert("x-sim-fault", HeaderValue::from_static("1"));
     resp
 }
