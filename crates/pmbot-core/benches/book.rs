@@ -63,8 +63,7 @@ struct Scenario {
 }
 
 fn token() -> TokenId {
-    TokenId::parse("71321045679252212594626385532706912750332728571942532289631379312455583992563")
-        .unwrap()
+    TokenId::parse("71321045679252212594626385532706912750332728571942532289631379312455583992563").unwrap()
 }
 
 /// A book of `levels` levels a side around 0.50 on `tick`, and a stream of
@@ -73,53 +72,32 @@ fn token() -> TokenId {
 fn scenario(levels: u32, tick: TickSize, seed: u64) -> Scenario {
     let mut rng = Rng(seed);
     let centre = 5_000 / u32::from(tick.pips()); // 0.50 in ticks
-    let bids: Vec<Level> = (1..=levels)
-        .map(|i| Level::new(Price::from_ticks(centre - i, tick).unwrap(), rng.size()))
-        .collect();
-    let asks: Vec<Level> = (1..=levels)
-        .map(|i| Level::new(Price::from_ticks(centre + i, tick).unwrap(), rng.size()))
-        .collect();
+    let bids: Vec<Level> =
+        (1..=levels).map(|i| Level::new(Price::from_ticks(centre - i, tick).unwrap(), rng.size())).collect();
+    let asks: Vec<Level> =
+        (1..=levels).map(|i| Level::new(Price::from_ticks(centre + i, tick).unwrap(), rng.size())).collect();
     let mut book = OrderBook::new(token(), tick);
     book.apply_snapshot(&bids, &asks, TimestampMs(0)).unwrap();
 
     let (min_levels, max_levels) = ((levels / 2) as usize, (levels * 3 / 2) as usize);
     let mut deltas = Vec::with_capacity(STREAM_LEN);
     while deltas.len() < STREAM_LEN {
-        let side = if rng.below(2) == 0 {
-            Side::Buy
-        } else {
-            Side::Sell
-        };
+        let side = if rng.below(2) == 0 { Side::Buy } else { Side::Sell };
         let count = book.level_count(side);
         let kind = rng.below(100);
         let delta = if (kind < 12 || count >= max_levels) && count > min_levels {
             // Remove one of the best three levels (a level traded or cancelled away).
-            let l = book
-                .levels(side)
-                .nth(rng.below(3.min(count as u64)) as usize)
-                .unwrap();
-            Delta {
-                side,
-                price: l.price,
-                size: Size::ZERO,
-            }
+            let l = book.levels(side).nth(rng.below(3.min(count as u64)) as usize).unwrap();
+            Delta { side, price: l.price, size: Size::ZERO }
         } else if kind < 25 || count <= min_levels {
             // A new level near the touch: up to 3 ticks either side of the best,
             // never crossing the other side. A touch more than 5 ticks from 0.50
             // only moves back towards it, so the book stays centred.
-            let best = book
-                .best(side)
-                .map(|l| l.price.ticks(tick).unwrap())
-                .unwrap_or(centre);
-            let other = book
-                .best(side.opposite())
-                .map(|l| l.price.ticks(tick).unwrap());
+            let best = book.best(side).map(|l| l.price.ticks(tick).unwrap()).unwrap_or(centre);
+            let other = book.best(side.opposite()).map(|l| l.price.ticks(tick).unwrap());
             let offset = i64::from(centre) - i64::from(best);
-            let step = if offset.abs() > 5 {
-                offset.signum() * (1 + rng.below(3) as i64)
-            } else {
-                rng.below(7) as i64 - 3
-            };
+            let step =
+                if offset.abs() > 5 { offset.signum() * (1 + rng.below(3) as i64) } else { rng.below(7) as i64 - 3 };
             let t = (i64::from(best) + step) as u32;
             let crosses = match (side, other) {
                 (Side::Buy, Some(o)) => t >= o,
@@ -127,57 +105,27 @@ fn scenario(levels: u32, tick: TickSize, seed: u64) -> Scenario {
                 _ => false,
             };
             match Price::from_ticks(t, tick) {
-                Some(price) if !crosses => Delta {
-                    side,
-                    price,
-                    size: rng.size(),
-                },
+                Some(price) if !crosses => Delta { side, price, size: rng.size() },
                 _ => continue,
             }
         } else if kind < 90 {
             // Size change at one of the best five levels: the bulk of real traffic.
-            let l = book
-                .levels(side)
-                .nth(rng.below(5.min(count as u64)) as usize)
-                .unwrap();
-            Delta {
-                side,
-                price: l.price,
-                size: rng.size(),
-            }
+            let l = book.levels(side).nth(rng.below(5.min(count as u64)) as usize).unwrap();
+            Delta { side, price: l.price, size: rng.size() }
         } else {
             // Size change anywhere in the book.
-            let l = book
-                .levels(side)
-                .nth(rng.below(count as u64) as usize)
-                .unwrap();
-            Delta {
-                side,
-                price: l.price,
-                size: rng.size(),
-            }
+            let l = book.levels(side).nth(rng.below(count as u64) as usize).unwrap();
+            Delta { side, price: l.price, size: rng.size() }
         };
-        book.apply_delta(
-            delta.side,
-            delta.price,
-            delta.size,
-            TimestampMs(deltas.len() as i64),
-        )
-        .unwrap();
+        book.apply_delta(delta.side, delta.price, delta.size, TimestampMs(deltas.len() as i64)).unwrap();
         deltas.push(delta);
     }
-    Scenario {
-        bids,
-        asks,
-        tick,
-        deltas,
-    }
+    Scenario { bids, asks, tick, deltas }
 }
 
 fn synced_book(s: &Scenario) -> OrderBook {
     let mut book = OrderBook::new(token(), s.tick);
-    book.apply_snapshot(&s.bids, &s.asks, TimestampMs(0))
-        .unwrap();
+    book.apply_snapshot(&s.bids, &s.asks, TimestampMs(0)).unwrap();
     book
 }
 
@@ -185,52 +133,28 @@ fn synced_book(s: &Scenario) -> OrderBook {
 /// a side fit) or 0.001 for the deep book.
 #[divan::bench(args = [20, 40, 400])]
 fn apply_deltas(bencher: Bencher, levels: u32) {
-    let tick = if levels <= 40 {
-        TickSize::Hundredth
-    } else {
-        TickSize::Thousandth
-    };
+    let tick = if levels <= 40 { TickSize::Hundredth } else { TickSize::Thousandth };
     let s = scenario(levels, tick, 0x5EED_0000 + u64::from(levels));
     let fresh = synced_book(&s);
-    bencher
-        .counter(ItemsCount::new(s.deltas.len()))
-        .with_inputs(|| fresh.clone())
-        .bench_local_values(|mut book| {
-            for (i, d) in s.deltas.iter().enumerate() {
-                black_box(
-                    book.apply_delta(d.side, d.price, d.size, TimestampMs(i as i64))
-                        .unwrap(),
-                );
-            }
-            book
-        });
+    bencher.counter(ItemsCount::new(s.deltas.len())).with_inputs(|| fresh.clone()).bench_local_values(|mut book| {
+        for (i, d) in s.deltas.iter().enumerate() {
+            black_box(book.apply_delta(d.side, d.price, d.size, TimestampMs(i as i64)).unwrap());
+        }
+        book
+    });
 }
 
 /// The same stream on a `BTreeMap` per side, for comparison only.
 #[divan::bench(args = [20, 40, 400])]
 fn apply_deltas_btreemap_baseline(bencher: Bencher, levels: u32) {
-    let tick = if levels <= 40 {
-        TickSize::Hundredth
-    } else {
-        TickSize::Thousandth
-    };
+    let tick = if levels <= 40 { TickSize::Hundredth } else { TickSize::Thousandth };
     let s = scenario(levels, tick, 0x5EED_0000 + u64::from(levels));
-    let side_map = |ls: &[Level]| {
-        ls.iter()
-            .map(|l| (l.price, l.size))
-            .collect::<BTreeMap<_, _>>()
-    };
+    let side_map = |ls: &[Level]| ls.iter().map(|l| (l.price, l.size)).collect::<BTreeMap<_, _>>();
     let fresh = (side_map(&s.bids), side_map(&s.asks));
-    bencher
-        .counter(ItemsCount::new(s.deltas.len()))
-        .with_inputs(|| fresh.clone())
-        .bench_local_values(|(mut bids, mut asks)| {
+    bencher.counter(ItemsCount::new(s.deltas.len())).with_inputs(|| fresh.clone()).bench_local_values(
+        |(mut bids, mut asks)| {
             for d in &s.deltas {
-                let side = if d.side == Side::Buy {
-                    &mut bids
-                } else {
-                    &mut asks
-                };
+                let side = if d.side == Side::Buy { &mut bids } else { &mut asks };
                 if d.size.is_zero() {
                     black_box(side.remove(&d.price));
                 } else {
@@ -238,18 +162,15 @@ fn apply_deltas_btreemap_baseline(bencher: Bencher, levels: u32) {
                 }
             }
             (bids, asks)
-        });
+        },
+    );
 }
 
 /// Replacing the book with a snapshot in REST wire order (bids ascending,
 /// asks descending), `levels` a side.
 #[divan::bench(args = [20, 40, 400])]
 fn apply_snapshot(bencher: Bencher, levels: u32) {
-    let tick = if levels <= 40 {
-        TickSize::Hundredth
-    } else {
-        TickSize::Thousandth
-    };
+    let tick = if levels <= 40 { TickSize::Hundredth } else { TickSize::Thousandth };
     let s = scenario(levels, tick, 7);
     let mut wire_bids = s.bids.clone();
     wire_bids.reverse();
@@ -258,10 +179,7 @@ fn apply_snapshot(bencher: Bencher, levels: u32) {
     let mut t = 0;
     bencher.bench_local(|| {
         t += 1;
-        black_box(
-            book.apply_snapshot(black_box(&wire_bids), black_box(&wire_asks), TimestampMs(t))
-                .unwrap(),
-        );
+        black_box(book.apply_snapshot(black_box(&wire_bids), black_box(&wire_asks), TimestampMs(t)).unwrap());
     });
 }
 
@@ -282,11 +200,6 @@ fn touch_queries(bencher: Bencher) {
     let book = synced_book(&s);
     bencher.bench_local(|| {
         let b = black_box(&book);
-        black_box((
-            b.health(TimestampMs(1), 5_000),
-            b.mid(),
-            b.spread_pips(),
-            b.size_within(Side::Buy, 5),
-        ))
+        black_box((b.health(TimestampMs(1), 5_000), b.mid(), b.spread_pips(), b.size_within(Side::Buy, 5)))
     });
 }

@@ -58,23 +58,12 @@ fn parse_micros(s: &str) -> Result<i64, AmountError> {
     }
     let int = int.trim_start_matches('0');
     let overflow = || AmountError::Overflow(s.to_owned());
-    let whole: i64 = if int.is_empty() {
-        0
-    } else {
-        int.parse().map_err(|_| overflow())?
-    };
-    let mut micro: i64 = if frac.is_empty() {
-        0
-    } else {
-        frac.parse().map_err(|_| overflow())?
-    };
+    let whole: i64 = if int.is_empty() { 0 } else { int.parse().map_err(|_| overflow())? };
+    let mut micro: i64 = if frac.is_empty() { 0 } else { frac.parse().map_err(|_| overflow())? };
     for _ in frac.len()..6 {
         micro *= 10;
     }
-    let v = whole
-        .checked_mul(MICROS_PER_UNIT)
-        .and_then(|w| w.checked_add(micro))
-        .ok_or_else(overflow)?;
+    let v = whole.checked_mul(MICROS_PER_UNIT).and_then(|w| w.checked_add(micro)).ok_or_else(overflow)?;
     Ok(if neg { -v } else { v })
 }
 
@@ -301,9 +290,7 @@ impl Usdc {
             return Err(AmountError::TooPrecise(n.to_string()));
         }
         let scaled = n * Decimal::from(MICROS_PER_UNIT);
-        i64::try_from(scaled)
-            .map(Usdc)
-            .map_err(|_| AmountError::Overflow(n.to_string()))
+        i64::try_from(scaled).map(Usdc).map_err(|_| AmountError::Overflow(n.to_string()))
     }
 }
 
@@ -389,16 +376,10 @@ mod tests {
         assert_eq!(Size::parse(".5").unwrap().micros(), 500_000);
         assert_eq!(Size::parse("0").unwrap(), Size::ZERO);
         assert_eq!(Size::parse("12.820000").unwrap().to_string(), "12.82");
-        assert!(matches!(
-            Size::parse("0.0000001"),
-            Err(AmountError::TooPrecise(_))
-        ));
+        assert!(matches!(Size::parse("0.0000001"), Err(AmountError::TooPrecise(_))));
         assert!(matches!(Size::parse("-1"), Err(AmountError::Negative(_))));
         assert!(matches!(Size::parse("1e3"), Err(AmountError::Malformed(_))));
-        assert!(matches!(
-            Size::parse("99999999999999999999"),
-            Err(AmountError::Overflow(_))
-        ));
+        assert!(matches!(Size::parse("99999999999999999999"), Err(AmountError::Overflow(_))));
     }
 
     #[test]
@@ -407,12 +388,7 @@ mod tests {
         assert_eq!(Usdc::from_micros(-1_500_000).to_string(), "-1.5");
         assert_eq!(Usdc::from_micros(17_500).to_string(), "0.0175");
         assert!(Usdc::parse_non_negative("-0.01").is_err());
-        assert_eq!(
-            Usdc::try_from_decimal(Decimal::new(175, 4))
-                .unwrap()
-                .micros(),
-            17_500
-        );
+        assert_eq!(Usdc::try_from_decimal(Decimal::new(175, 4)).unwrap().micros(), 17_500);
         assert!(Usdc::try_from_decimal(Decimal::new(1, 7)).is_err());
     }
 

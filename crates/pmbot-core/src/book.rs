@@ -38,11 +38,7 @@ use crate::side::Side;
 pub enum BookError {
     /// A new level's price is not on the book's tick grid.
     #[error("{side} level at {price} is not on the {tick} tick grid")]
-    OffTick {
-        side: Side,
-        price: Price,
-        tick: TickSize,
-    },
+    OffTick { side: Side, price: Price, tick: TickSize },
     /// A snapshot lists the same price twice on one side.
     #[error("snapshot lists the {side} level at {price} twice")]
     DuplicateLevel { side: Side, price: Price },
@@ -119,10 +115,7 @@ impl BookHealth {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TouchCheck {
     Agrees,
-    Disagrees {
-        ours: (Option<Price>, Option<Price>),
-        theirs: (Option<Price>, Option<Price>),
-    },
+    Disagrees { ours: (Option<Price>, Option<Price>), theirs: (Option<Price>, Option<Price>) },
 }
 
 /// How much of a requested size the book could fill.
@@ -158,8 +151,7 @@ impl AveragePrice {
 
     /// Compares the exact average with a price.
     pub fn cmp_price(self, price: Price) -> Ordering {
-        self.notional_exact
-            .cmp(&(u128::from(price.pips()) * u128::from(self.size_micros)))
+        self.notional_exact.cmp(&(u128::from(price.pips()) * u128::from(self.size_micros)))
     }
 }
 
@@ -188,21 +180,15 @@ impl Sweep {
     /// the total, not per level). Fees are not included.
     pub fn cost(&self) -> Usdc {
         match self.side {
-            Side::Buy => {
-                Usdc::from_micros(self.notional_exact.div_ceil(u128::from(PIPS_PER_UNIT)) as i64)
-            }
-            Side::Sell => {
-                Usdc::from_micros((self.notional_exact / u128::from(PIPS_PER_UNIT)) as i64)
-            }
+            Side::Buy => Usdc::from_micros(self.notional_exact.div_ceil(u128::from(PIPS_PER_UNIT)) as i64),
+            Side::Sell => Usdc::from_micros((self.notional_exact / u128::from(PIPS_PER_UNIT)) as i64),
         }
     }
 
     /// The exact average fill price; `None` if nothing filled.
     pub fn average_price(&self) -> Option<AveragePrice> {
-        (!self.filled.is_zero()).then_some(AveragePrice {
-            notional_exact: self.notional_exact,
-            size_micros: self.filled.micros(),
-        })
+        (!self.filled.is_zero())
+            .then_some(AveragePrice { notional_exact: self.notional_exact, size_micros: self.filled.micros() })
     }
 
     pub fn is_full(&self) -> bool {
@@ -280,17 +266,8 @@ impl OrderBook {
     /// Switches to a new tick size (`tick_size_change`).
     pub fn set_tick_size(&mut self, tick: TickSize) -> TickChangeOutcome {
         self.tick = tick;
-        let off = self
-            .bids
-            .iter()
-            .chain(&self.asks)
-            .filter(|l| !l.price.is_on_tick(tick))
-            .count();
-        if off == 0 {
-            TickChangeOutcome::Clean
-        } else {
-            TickChangeOutcome::OffGridLevels(off)
-        }
+        let off = self.bids.iter().chain(&self.asks).filter(|l| !l.price.is_on_tick(tick)).count();
+        if off == 0 { TickChangeOutcome::Clean } else { TickChangeOutcome::OffGridLevels(off) }
     }
 
     /// Replaces the whole book with a snapshot (levels in any order; size-0
@@ -379,11 +356,7 @@ impl OrderBook {
     }
 
     /// Applies one `price_change` entry for this token.
-    pub fn apply_price_change(
-        &mut self,
-        change: &PriceChange,
-        at: TimestampMs,
-    ) -> Result<DeltaOutcome, BookError> {
+    pub fn apply_price_change(&mut self, change: &PriceChange, at: TimestampMs) -> Result<DeltaOutcome, BookError> {
         self.check_token(&change.token)?;
         self.apply_delta(change.side, change.price, change.size, at)
     }
@@ -392,10 +365,7 @@ impl OrderBook {
         if *token == self.token {
             Ok(())
         } else {
-            Err(BookError::WrongToken {
-                expected: self.token.clone(),
-                got: token.clone(),
-            })
+            Err(BookError::WrongToken { expected: self.token.clone(), got: token.clone() })
         }
     }
 
@@ -416,10 +386,7 @@ impl OrderBook {
         if let (Some(bid), Some(ask)) = (self.best_bid(), self.best_ask())
             && bid.price >= ask.price
         {
-            return BookHealth::Crossed {
-                bid: bid.price,
-                ask: ask.price,
-            };
+            return BookHealth::Crossed { bid: bid.price, ask: ask.price };
         }
         let age_ms = self.last_update.map_or(i64::MAX, |t| now.millis_since(t));
         if age_ms > stale_after_ms {
@@ -427,12 +394,8 @@ impl OrderBook {
         }
         match (self.bids.is_empty(), self.asks.is_empty()) {
             (true, true) => BookHealth::Empty,
-            (true, false) => BookHealth::OneSided {
-                empty_side: Side::Buy,
-            },
-            (false, true) => BookHealth::OneSided {
-                empty_side: Side::Sell,
-            },
+            (true, false) => BookHealth::OneSided { empty_side: Side::Buy },
+            (false, true) => BookHealth::OneSided { empty_side: Side::Sell },
             (false, false) => BookHealth::Synced,
         }
     }
@@ -465,8 +428,7 @@ impl OrderBook {
 
     /// Best ask - best bid as an exact decimal; negative when crossed.
     pub fn spread(&self) -> Option<Decimal> {
-        self.spread_pips()
-            .map(|s| Decimal::new(i64::from(s), 4).normalize())
+        self.spread_pips().map(|s| Decimal::new(i64::from(s), 4).normalize())
     }
 
     /// Number of levels on `side`.
@@ -475,10 +437,7 @@ impl OrderBook {
     }
 
     /// The levels of `side`, best first.
-    pub fn levels(
-        &self,
-        side: Side,
-    ) -> impl ExactSizeIterator<Item = Level> + DoubleEndedIterator + '_ {
+    pub fn levels(&self, side: Side) -> impl ExactSizeIterator<Item = Level> + DoubleEndedIterator + '_ {
         self.side(side).iter().rev().copied()
     }
 
@@ -490,10 +449,7 @@ impl OrderBook {
 
     /// The best `n` levels of each side, best first.
     pub fn depth(&self, n: usize) -> Depth {
-        Depth {
-            bids: self.levels(Side::Buy).take(n).collect(),
-            asks: self.levels(Side::Sell).take(n).collect(),
-        }
+        Depth { bids: self.levels(Side::Buy).take(n).collect(), asks: self.levels(Side::Sell).take(n).collect() }
     }
 
     /// Total size in the best `n` levels of `side`.
@@ -504,17 +460,11 @@ impl OrderBook {
     /// Compares the exchange's reported best bid and ask (from `price_change`
     /// or `best_bid_ask`) with ours.
     pub fn check_touch(&self, best_bid: Option<Price>, best_ask: Option<Price>) -> TouchCheck {
-        let ours = (
-            self.best_bid().map(|l| l.price),
-            self.best_ask().map(|l| l.price),
-        );
+        let ours = (self.best_bid().map(|l| l.price), self.best_ask().map(|l| l.price));
         if ours == (best_bid, best_ask) {
             TouchCheck::Agrees
         } else {
-            TouchCheck::Disagrees {
-                ours,
-                theirs: (best_bid, best_ask),
-            }
+            TouchCheck::Disagrees { ours, theirs: (best_bid, best_ask) }
         }
     }
 
@@ -593,12 +543,7 @@ fn find(levels: &[Level], side: Side, price: Price) -> Result<usize, usize> {
 
 /// Fills `out` with `levels` sorted worst-to-best for `side`, without size-0
 /// entries; returns how many were dropped. Refuses off-tick and duplicate prices.
-fn fill_sorted(
-    out: &mut Vec<Level>,
-    levels: &[Level],
-    side: Side,
-    tick: TickSize,
-) -> Result<usize, BookError> {
+fn fill_sorted(out: &mut Vec<Level>, levels: &[Level], side: Side, tick: TickSize) -> Result<usize, BookError> {
     out.clear();
     let mut dropped = 0;
     for l in levels {
@@ -608,11 +553,7 @@ fn fill_sorted(
         }
         if !l.price.is_on_tick(tick) {
             out.clear();
-            return Err(BookError::OffTick {
-                side,
-                price: l.price,
-                tick,
-            });
+            return Err(BookError::OffTick { side, price: l.price, tick });
         }
         out.push(*l);
     }
@@ -662,18 +603,12 @@ mod tests {
     #[test]
     fn deltas_before_a_snapshot_are_not_applied() {
         let mut b = OrderBook::new(token(), TickSize::Hundredth);
-        assert_eq!(
-            b.apply_delta(Side::Buy, p("0.4"), sz("10"), T(5)),
-            Ok(DeltaOutcome::NoSnapshot)
-        );
+        assert_eq!(b.apply_delta(Side::Buy, p("0.4"), sz("10"), T(5)), Ok(DeltaOutcome::NoSnapshot));
         assert_eq!(b.level_count(Side::Buy), 0);
         assert_eq!(b.last_update(), None);
         assert_eq!(b.health(T(5), 1_000), BookHealth::NoSnapshot);
         // Even an off-tick delta is simply not applied: there is nothing to check it against yet.
-        assert_eq!(
-            b.apply_delta(Side::Buy, p("0.405"), sz("10"), T(5)),
-            Ok(DeltaOutcome::NoSnapshot)
-        );
+        assert_eq!(b.apply_delta(Side::Buy, p("0.405"), sz("10"), T(5)), Ok(DeltaOutcome::NoSnapshot));
     }
 
     #[test]
@@ -696,42 +631,23 @@ mod tests {
     #[test]
     fn mid_can_fall_on_a_half_pip_and_stays_exact() {
         let mut b = OrderBook::new(token(), TickSize::TenThousandth);
-        b.apply_snapshot(&[lv("0.4801", "1")], &[lv("0.4804", "1")], T(0))
-            .unwrap();
+        b.apply_snapshot(&[lv("0.4801", "1")], &[lv("0.4804", "1")], T(0)).unwrap();
         assert_eq!(b.mid(), Some("0.48025".parse().unwrap()));
         assert_eq!(b.spread(), Some("0.0003".parse().unwrap()));
         let mut b = OrderBook::new(token(), TickSize::Hundredth);
-        b.apply_snapshot(&[lv("0.48", "1")], &[lv("0.51", "1")], T(0))
-            .unwrap();
+        b.apply_snapshot(&[lv("0.48", "1")], &[lv("0.51", "1")], T(0)).unwrap();
         assert_eq!(b.mid(), Some("0.495".parse().unwrap()));
     }
 
     #[test]
     fn snapshot_replaces_never_merges() {
         let mut b = book();
-        let s = b
-            .apply_snapshot(
-                &[lv("0.30", "5")],
-                &[lv("0.70", "6"), lv("0.71", "0")],
-                T(2_000),
-            )
-            .unwrap();
+        let s = b.apply_snapshot(&[lv("0.30", "5")], &[lv("0.70", "6"), lv("0.71", "0")], T(2_000)).unwrap();
         assert_eq!(
             s,
-            SnapshotSummary {
-                bid_levels: 1,
-                ask_levels: 1,
-                empty_levels_dropped: 1,
-                replaced_previous: true
-            }
+            SnapshotSummary { bid_levels: 1, ask_levels: 1, empty_levels_dropped: 1, replaced_previous: true }
         );
-        assert_eq!(
-            b.depth(10),
-            Depth {
-                bids: vec![lv("0.3", "5")],
-                asks: vec![lv("0.7", "6")]
-            }
-        );
+        assert_eq!(b.depth(10), Depth { bids: vec![lv("0.3", "5")], asks: vec![lv("0.7", "6")] });
         assert_eq!(b.last_update(), Some(T(2_000)));
     }
 
@@ -739,71 +655,29 @@ mod tests {
     fn bad_snapshots_change_nothing() {
         let mut b = book();
         let before = b.depth(10);
-        let err = b
-            .apply_snapshot(&[lv("0.305", "5")], &[], T(9))
-            .unwrap_err();
-        assert_eq!(
-            err,
-            BookError::OffTick {
-                side: Side::Buy,
-                price: p("0.305"),
-                tick: TickSize::Hundredth
-            }
-        );
-        let err = b
-            .apply_snapshot(
-                &[lv("0.3", "5")],
-                &[lv("0.6", "1"), lv("0.7", "1"), lv("0.6", "2")],
-                T(9),
-            )
-            .unwrap_err();
-        assert_eq!(
-            err,
-            BookError::DuplicateLevel {
-                side: Side::Sell,
-                price: p("0.6")
-            }
-        );
+        let err = b.apply_snapshot(&[lv("0.305", "5")], &[], T(9)).unwrap_err();
+        assert_eq!(err, BookError::OffTick { side: Side::Buy, price: p("0.305"), tick: TickSize::Hundredth });
+        let err =
+            b.apply_snapshot(&[lv("0.3", "5")], &[lv("0.6", "1"), lv("0.7", "1"), lv("0.6", "2")], T(9)).unwrap_err();
+        assert_eq!(err, BookError::DuplicateLevel { side: Side::Sell, price: p("0.6") });
         assert_eq!(b.depth(10), before);
         assert_eq!(b.last_update(), Some(T(1_000)));
         // The scratch buffers were left clean: a good snapshot still works.
-        b.apply_snapshot(&[lv("0.3", "5")], &[lv("0.6", "1")], T(10))
-            .unwrap();
-        assert_eq!(
-            b.depth(10),
-            Depth {
-                bids: vec![lv("0.3", "5")],
-                asks: vec![lv("0.6", "1")]
-            }
-        );
+        b.apply_snapshot(&[lv("0.3", "5")], &[lv("0.6", "1")], T(10)).unwrap();
+        assert_eq!(b.depth(10), Depth { bids: vec![lv("0.3", "5")], asks: vec![lv("0.6", "1")] });
     }
 
     #[test]
     fn deltas_insert_update_remove() {
         let mut b = book();
-        assert_eq!(
-            b.apply_delta(Side::Buy, p("0.49"), sz("10"), T(1_100)),
-            Ok(DeltaOutcome::Inserted)
-        );
+        assert_eq!(b.apply_delta(Side::Buy, p("0.49"), sz("10"), T(1_100)), Ok(DeltaOutcome::Inserted));
         assert_eq!(b.best_bid(), Some(lv("0.49", "10")));
-        assert_eq!(
-            b.apply_delta(Side::Buy, p("0.47"), sz("55"), T(1_200)),
-            Ok(DeltaOutcome::Updated)
-        );
+        assert_eq!(b.apply_delta(Side::Buy, p("0.47"), sz("55"), T(1_200)), Ok(DeltaOutcome::Updated));
         assert_eq!(b.size_at(Side::Buy, p("0.47")), Some(sz("55")));
-        assert_eq!(
-            b.apply_delta(Side::Sell, p("0.50"), Size::ZERO, T(1_300)),
-            Ok(DeltaOutcome::Removed)
-        );
+        assert_eq!(b.apply_delta(Side::Sell, p("0.50"), Size::ZERO, T(1_300)), Ok(DeltaOutcome::Removed));
         assert_eq!(b.best_ask(), Some(lv("0.51", "30")));
-        assert_eq!(
-            b.apply_delta(Side::Sell, p("0.52"), Size::ZERO, T(1_400)),
-            Ok(DeltaOutcome::RemovedAbsent)
-        );
-        assert_eq!(
-            b.apply_delta(Side::Sell, p("0.53"), sz("7"), T(1_500)),
-            Ok(DeltaOutcome::Inserted)
-        );
+        assert_eq!(b.apply_delta(Side::Sell, p("0.52"), Size::ZERO, T(1_400)), Ok(DeltaOutcome::RemovedAbsent));
+        assert_eq!(b.apply_delta(Side::Sell, p("0.53"), sz("7"), T(1_500)), Ok(DeltaOutcome::Inserted));
         let asks: Vec<_> = b.levels(Side::Sell).map(|l| l.price.to_string()).collect();
         assert_eq!(asks, ["0.51", "0.53", "0.55"]);
         assert_eq!(b.last_update(), Some(T(1_500)));
@@ -814,17 +688,8 @@ mod tests {
     fn off_tick_insert_is_refused_and_changes_nothing() {
         let mut b = book();
         let before = b.depth(10);
-        let err = b
-            .apply_delta(Side::Buy, p("0.485"), sz("1"), T(5_000))
-            .unwrap_err();
-        assert_eq!(
-            err,
-            BookError::OffTick {
-                side: Side::Buy,
-                price: p("0.485"),
-                tick: TickSize::Hundredth
-            }
-        );
+        let err = b.apply_delta(Side::Buy, p("0.485"), sz("1"), T(5_000)).unwrap_err();
+        assert_eq!(err, BookError::OffTick { side: Side::Buy, price: p("0.485"), tick: TickSize::Hundredth });
         assert_eq!(b.depth(10), before);
         assert_eq!(b.last_update(), Some(T(1_000)));
     }
@@ -832,93 +697,44 @@ mod tests {
     #[test]
     fn tick_changes_report_levels_left_off_grid() {
         let mut b = book();
-        assert_eq!(
-            b.set_tick_size(TickSize::Thousandth),
-            TickChangeOutcome::Clean
-        );
-        assert_eq!(
-            b.apply_delta(Side::Buy, p("0.485"), sz("1"), T(1_001)),
-            Ok(DeltaOutcome::Inserted)
-        );
-        assert_eq!(
-            b.set_tick_size(TickSize::Hundredth),
-            TickChangeOutcome::OffGridLevels(1)
-        );
+        assert_eq!(b.set_tick_size(TickSize::Thousandth), TickChangeOutcome::Clean);
+        assert_eq!(b.apply_delta(Side::Buy, p("0.485"), sz("1"), T(1_001)), Ok(DeltaOutcome::Inserted));
+        assert_eq!(b.set_tick_size(TickSize::Hundredth), TickChangeOutcome::OffGridLevels(1));
         // The stale level can still be removed, though not re-added.
-        assert_eq!(
-            b.apply_delta(Side::Buy, p("0.485"), Size::ZERO, T(1_002)),
-            Ok(DeltaOutcome::Removed)
-        );
-        assert!(
-            b.apply_delta(Side::Buy, p("0.485"), sz("1"), T(1_003))
-                .is_err()
-        );
+        assert_eq!(b.apply_delta(Side::Buy, p("0.485"), Size::ZERO, T(1_002)), Ok(DeltaOutcome::Removed));
+        assert!(b.apply_delta(Side::Buy, p("0.485"), sz("1"), T(1_003)).is_err());
     }
 
     #[test]
     fn health_reports_crossed_stale_empty_and_one_sided() {
         let mut b = book();
-        assert_eq!(
-            b.health(T(2_001), 1_000),
-            BookHealth::Stale { age_ms: 1_001 }
-        );
+        assert_eq!(b.health(T(2_001), 1_000), BookHealth::Stale { age_ms: 1_001 });
         assert_eq!(b.health(T(2_000), 1_000), BookHealth::Synced);
         // A bid at the best ask locks the book: reported as crossed.
-        b.apply_delta(Side::Buy, p("0.50"), sz("1"), T(2_000))
-            .unwrap();
-        assert_eq!(
-            b.health(T(2_000), 1_000),
-            BookHealth::Crossed {
-                bid: p("0.5"),
-                ask: p("0.5")
-            }
-        );
-        b.apply_delta(Side::Buy, p("0.52"), sz("1"), T(2_000))
-            .unwrap();
-        assert_eq!(
-            b.health(T(2_000), 1_000),
-            BookHealth::Crossed {
-                bid: p("0.52"),
-                ask: p("0.5")
-            }
-        );
+        b.apply_delta(Side::Buy, p("0.50"), sz("1"), T(2_000)).unwrap();
+        assert_eq!(b.health(T(2_000), 1_000), BookHealth::Crossed { bid: p("0.5"), ask: p("0.5") });
+        b.apply_delta(Side::Buy, p("0.52"), sz("1"), T(2_000)).unwrap();
+        assert_eq!(b.health(T(2_000), 1_000), BookHealth::Crossed { bid: p("0.52"), ask: p("0.5") });
         assert_eq!(b.spread_pips(), Some(-200));
         // Crossed is reported even when also stale: it is the worse fault.
-        assert!(matches!(
-            b.health(T(99_000), 1_000),
-            BookHealth::Crossed { .. }
-        ));
+        assert!(matches!(b.health(T(99_000), 1_000), BookHealth::Crossed { .. }));
         b.apply_snapshot(&[], &[lv("0.6", "1")], T(3_000)).unwrap();
-        assert_eq!(
-            b.health(T(3_000), 1_000),
-            BookHealth::OneSided {
-                empty_side: Side::Buy
-            }
-        );
+        assert_eq!(b.health(T(3_000), 1_000), BookHealth::OneSided { empty_side: Side::Buy });
         b.apply_snapshot(&[lv("0.6", "1")], &[], T(3_000)).unwrap();
-        assert_eq!(
-            b.health(T(3_000), 1_000),
-            BookHealth::OneSided {
-                empty_side: Side::Sell
-            }
-        );
+        assert_eq!(b.health(T(3_000), 1_000), BookHealth::OneSided { empty_side: Side::Sell });
         b.apply_snapshot(&[], &[], T(3_000)).unwrap();
         assert_eq!(b.health(T(3_000), 1_000), BookHealth::Empty);
         assert_eq!(b.mid(), None);
         assert_eq!(b.spread(), None);
         b.reset();
         assert_eq!(b.health(T(3_000), 1_000), BookHealth::NoSnapshot);
-        assert_eq!(
-            b.apply_delta(Side::Buy, p("0.4"), sz("1"), T(3_001)),
-            Ok(DeltaOutcome::NoSnapshot)
-        );
+        assert_eq!(b.apply_delta(Side::Buy, p("0.4"), sz("1"), T(3_001)), Ok(DeltaOutcome::NoSnapshot));
     }
 
     #[test]
     fn last_update_never_moves_backwards() {
         let mut b = book();
-        b.apply_delta(Side::Buy, p("0.40"), sz("1"), T(900))
-            .unwrap();
+        b.apply_delta(Side::Buy, p("0.40"), sz("1"), T(900)).unwrap();
         assert_eq!(b.last_update(), Some(T(1_000)));
     }
 
@@ -927,10 +743,7 @@ mod tests {
         let b = book();
         assert_eq!(
             b.depth(2),
-            Depth {
-                bids: vec![lv("0.48", "30"), lv("0.47", "50")],
-                asks: vec![lv("0.5", "20"), lv("0.51", "30")]
-            }
+            Depth { bids: vec![lv("0.48", "30"), lv("0.47", "50")], asks: vec![lv("0.5", "20"), lv("0.51", "30")] }
         );
         assert_eq!(b.size_within(Side::Buy, 2), sz("80"));
         assert_eq!(b.size_within(Side::Sell, 10), sz("150"));
@@ -959,10 +772,7 @@ mod tests {
         let s = book().sweep(Side::Sell, sz("40"));
         assert_eq!(s.cost(), Usdc::parse("19.1").unwrap());
         assert_eq!(s.worst_price, Some(p("0.47")));
-        assert_eq!(
-            s.average_price().unwrap().to_decimal(),
-            "0.4775".parse().unwrap()
-        );
+        assert_eq!(s.average_price().unwrap().to_decimal(), "0.4775".parse().unwrap());
         assert!(s.is_full());
     }
 
@@ -970,22 +780,13 @@ mod tests {
     fn sweep_runs_out_and_respects_limits() {
         let b = book();
         let s = b.sweep(Side::Buy, sz("1000"));
-        assert_eq!(
-            (s.extent, s.filled, s.levels_touched),
-            (FillExtent::Partial, sz("150"), 3)
-        );
+        assert_eq!((s.extent, s.filled, s.levels_touched), (FillExtent::Partial, sz("150"), 3));
         // 20 x 0.50 + 30 x 0.51 + 100 x 0.55 = 80.3
         assert_eq!(s.cost(), Usdc::parse("80.3").unwrap());
         let s = b.sweep_limited(Side::Buy, sz("100"), Some(p("0.51")));
-        assert_eq!(
-            (s.extent, s.filled, s.worst_price),
-            (FillExtent::Partial, sz("50"), Some(p("0.51")))
-        );
+        assert_eq!((s.extent, s.filled, s.worst_price), (FillExtent::Partial, sz("50"), Some(p("0.51"))));
         let s = b.sweep_limited(Side::Sell, sz("10"), Some(p("0.49")));
-        assert_eq!(
-            (s.extent, s.filled, s.worst_price),
-            (FillExtent::Nothing, Size::ZERO, None)
-        );
+        assert_eq!((s.extent, s.filled, s.worst_price), (FillExtent::Nothing, Size::ZERO, None));
         assert_eq!(s.average_price(), None);
         assert_eq!(s.cost(), Usdc::ZERO);
         let s = b.sweep(Side::Buy, Size::ZERO);
@@ -996,41 +797,25 @@ mod tests {
     fn cost_rounds_against_the_trader() {
         // 0.000001 shares at 0.55: a buyer pays 1 micro-pUSD, a seller receives 0.
         let mut b = OrderBook::new(token(), TickSize::Hundredth);
-        b.apply_snapshot(&[lv("0.55", "1")], &[lv("0.55", "1")], T(0))
-            .unwrap();
+        b.apply_snapshot(&[lv("0.55", "1")], &[lv("0.55", "1")], T(0)).unwrap();
         let one = Size::from_micros(1);
         assert_eq!(b.sweep(Side::Buy, one).cost(), Usdc::from_micros(1));
         assert_eq!(b.sweep(Side::Sell, one).cost(), Usdc::ZERO);
         assert_eq!(b.sweep(Side::Buy, one).notional_exact, 5_500);
         // One third of a micro-pip cannot be written as a decimal; to_decimal rounds, cmp_price does not.
-        let avg = AveragePrice {
-            notional_exact: 10_001,
-            size_micros: 3,
-        };
-        assert_eq!(
-            avg.cmp_price(Price::from_pips(3_333).unwrap()),
-            Ordering::Greater
-        );
-        assert_eq!(
-            avg.cmp_price(Price::from_pips(3_334).unwrap()),
-            Ordering::Less
-        );
+        let avg = AveragePrice { notional_exact: 10_001, size_micros: 3 };
+        assert_eq!(avg.cmp_price(Price::from_pips(3_333).unwrap()), Ordering::Greater);
+        assert_eq!(avg.cmp_price(Price::from_pips(3_334).unwrap()), Ordering::Less);
         assert!(avg.to_decimal().to_string().starts_with("0.33336666"));
     }
 
     #[test]
     fn touch_check_compares_with_the_exchange() {
         let b = book();
-        assert_eq!(
-            b.check_touch(Some(p("0.48")), Some(p("0.5"))),
-            TouchCheck::Agrees
-        );
+        assert_eq!(b.check_touch(Some(p("0.48")), Some(p("0.5"))), TouchCheck::Agrees);
         assert_eq!(
             b.check_touch(Some(p("0.49")), None),
-            TouchCheck::Disagrees {
-                ours: (Some(p("0.48")), Some(p("0.5"))),
-                theirs: (Some(p("0.49")), None)
-            }
+            TouchCheck::Disagrees { ours: (Some(p("0.48")), Some(p("0.5"))), theirs: (Some(p("0.49")), None) }
         );
     }
 }

@@ -99,10 +99,7 @@ pub fn verify_book_hash(book: &BookHashInput<'_>, stated: &str) -> HashCheck {
     if bare.eq_ignore_ascii_case(&computed) {
         HashCheck::Match
     } else {
-        HashCheck::Mismatch {
-            stated: stated.to_owned(),
-            computed,
-        }
+        HashCheck::Mismatch { stated: stated.to_owned(), computed }
     }
 }
 
@@ -150,9 +147,7 @@ impl<'a> RawBookSummary<'a> {
 
     /// Checks the book's own `hash` field; `None` if it has none.
     pub fn verify(&self) -> Option<HashCheck> {
-        self.hash
-            .as_deref()
-            .map(|h| verify_book_hash(&self.hash_input(), h))
+        self.hash.as_deref().map(|h| verify_book_hash(&self.hash_input(), h))
     }
 }
 
@@ -222,8 +217,7 @@ mod tests {
     }
 
     const RS_MARKET: &str = "0x00000000000000000000000000000000000000000000000000000000aabbcc00";
-    const RS_ASSET: &str =
-        "15871154585880608648532107628464183779895785213830018178010423617714102767076";
+    const RS_ASSET: &str = "15871154585880608648532107628464183779895785213830018178010423617714102767076";
 
     /// py-clob-client `tests/test_utilities.py`, given there in another key order.
     #[test]
@@ -231,10 +225,7 @@ mod tests {
         let json = r#"{"market":"0xaabbcc","asset_id":"100","bids":[{"price":"0.3","size":"100"},{"price":"0.4","size":"100"}],"asks":[{"price":"0.6","size":"100"},{"price":"0.7","size":"100"}],"hash":"","timestamp":"123456789","min_order_size":"100","neg_risk":false,"tick_size":"0.01","last_trade_price":"0.5"}"#;
         let book: RawBookSummary<'_> = serde_json::from_str(json).unwrap();
         assert!(matches!(book.market, Cow::Borrowed(_)));
-        assert_eq!(
-            book_hash(&book.hash_input()),
-            "0458ea5755c9f73d64a14636fa5c36ed460ec394"
-        );
+        assert_eq!(book_hash(&book.hash_input()), "0458ea5755c9f73d64a14636fa5c36ed460ec394");
         assert_eq!(
             canonical_json(&book.hash_input()),
             r#"{"market":"0xaabbcc","asset_id":"100","timestamp":"123456789","hash":"","bids":[{"price":"0.3","size":"100"},{"price":"0.4","size":"100"}],"asks":[{"price":"0.6","size":"100"},{"price":"0.7","size":"100"}],"min_order_size":"100","tick_size":"0.01","neg_risk":false,"last_trade_price":"0.5"}"#
@@ -259,21 +250,12 @@ mod tests {
             canonical_json(&input),
             r#"{"market":"0x00000000000000000000000000000000000000000000000000000000aabbcc00","asset_id":"15871154585880608648532107628464183779895785213830018178010423617714102767076","timestamp":"123456789","hash":"","bids":[{"price":"0.3","size":"100"},{"price":"0.4","size":"100"}],"asks":[{"price":"0.6","size":"100"},{"price":"0.7","size":"100"}],"min_order_size":"100","tick_size":"0.01","neg_risk":false,"last_trade_price":"0"}"#
         );
-        assert_eq!(
-            book_hash(&input),
-            "4181b67d7eb52420c730d14d4c66135c524a144e"
-        );
+        assert_eq!(book_hash(&input), "4181b67d7eb52420c730d14d4c66135c524a144e");
         input.last_trade_price = None;
-        assert_eq!(
-            book_hash(&input),
-            "19820b654730e2b31919469ec943e766100c6f22"
-        );
+        assert_eq!(book_hash(&input), "19820b654730e2b31919469ec943e766100c6f22");
         input.last_trade_price = Some("0");
         input.asset_id = "0x2316c15215a7d6ed5efc63c27677a17a93082569343fffecb84e8cd920d08de4";
-        assert_eq!(
-            book_hash(&input),
-            "a58babca541960043ae65fc04692b3c6c030bd30"
-        );
+        assert_eq!(book_hash(&input), "a58babca541960043ae65fc04692b3c6c030bd30");
     }
 
     #[test]
@@ -290,20 +272,11 @@ mod tests {
             neg_risk: Some(false),
             last_trade_price: Some("0.5"),
         };
-        assert_eq!(
-            verify_book_hash(&input, "0458EA5755C9F73D64A14636FA5C36ED460EC394"),
-            HashCheck::Match
-        );
-        assert_eq!(
-            verify_book_hash(&input, "0x0458ea5755c9f73d64a14636fa5c36ed460ec394"),
-            HashCheck::Match
-        );
+        assert_eq!(verify_book_hash(&input, "0458EA5755C9F73D64A14636FA5C36ED460EC394"), HashCheck::Match);
+        assert_eq!(verify_book_hash(&input, "0x0458ea5755c9f73d64a14636fa5c36ed460ec394"), HashCheck::Match);
         // The same number spelled differently is a different book to the server.
         let bids2 = raw(&[("0.30", "100"), ("0.4", "100")]);
-        let changed = BookHashInput {
-            bids: &bids2,
-            ..input
-        };
+        let changed = BookHashInput { bids: &bids2, ..input };
         assert_eq!(
             verify_book_hash(&changed, "0458ea5755c9f73d64a14636fa5c36ed460ec394"),
             HashCheck::Mismatch {
@@ -336,10 +309,7 @@ mod tests {
         let nasty = "a\"b\\c\nd\re\tf\u{8}g\u{c}h\u{1}i\u{1f}j\u{7f}k é 😀 /";
         let mut ours = String::new();
         push_str_value(&mut ours, nasty);
-        assert_eq!(
-            ours,
-            r#""a\"b\\c\nd\re\tf\bg\fh\u0001i\u001fj"#.to_owned() + "\u{7f}k é 😀 /\""
-        );
+        assert_eq!(ours, r#""a\"b\\c\nd\re\tf\bg\fh\u0001i\u001fj"#.to_owned() + "\u{7f}k é 😀 /\"");
         assert_eq!(ours, serde_json::to_string(nasty).unwrap());
         let input = BookHashInput {
             market: "0x\"q\"",

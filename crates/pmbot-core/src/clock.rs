@@ -47,9 +47,7 @@ impl TimestampMs {
         if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
             return Err(TimestampError(s.to_owned()));
         }
-        t.parse()
-            .map(TimestampMs)
-            .map_err(|_| TimestampError(s.to_owned()))
+        t.parse().map(TimestampMs).map_err(|_| TimestampError(s.to_owned()))
     }
 }
 
@@ -126,9 +124,7 @@ pub struct ManualClock {
 impl ManualClock {
     /// A clock reading `start_ms`.
     pub const fn new(start_ms: i64) -> ManualClock {
-        ManualClock {
-            now_ms: AtomicI64::new(start_ms),
-        }
+        ManualClock { now_ms: AtomicI64::new(start_ms) }
     }
 
     /// Sets the time. Going backwards is allowed on purpose: tests of clock
@@ -189,10 +185,7 @@ mod tests {
 
     #[test]
     fn timestamps_parse_strings_and_numbers() {
-        assert_eq!(
-            TimestampMs::parse("1757908892351"),
-            Ok(TimestampMs(1_757_908_892_351))
-        );
+        assert_eq!(TimestampMs::parse("1757908892351"), Ok(TimestampMs(1_757_908_892_351)));
         for bad in ["", "12.5", "1e3", "abc", "-"] {
             assert!(TimestampMs::parse(bad).is_err(), "{bad}");
         }

@@ -185,13 +185,8 @@ impl ClientOrderId {
 
     pub fn new(id: impl Into<String>) -> Result<ClientOrderId, ClientOrderIdError> {
         let id = id.into();
-        let ok =
-            !id.is_empty() && id.len() <= Self::MAX_LEN && id.bytes().all(|b| b.is_ascii_graphic());
-        if ok {
-            Ok(ClientOrderId(id))
-        } else {
-            Err(ClientOrderIdError(id))
-        }
+        let ok = !id.is_empty() && id.len() <= Self::MAX_LEN && id.bytes().all(|b| b.is_ascii_graphic());
+        if ok { Ok(ClientOrderId(id)) } else { Err(ClientOrderIdError(id)) }
     }
 
     pub fn as_str(&self) -> &str {
@@ -299,10 +294,7 @@ impl OrderIntent {
             return Err(IntentError::ZeroSize);
         }
         if !self.limit_price.is_on_tick(tick) {
-            return Err(IntentError::OffTick {
-                price: self.limit_price,
-                tick,
-            });
+            return Err(IntentError::OffTick { price: self.limit_price, tick });
         }
         if (self.order_type == OrderType::Gtd) != self.expires_at.is_some() {
             return Err(IntentError::Expiry);
@@ -336,10 +328,7 @@ pub enum OrderStatus {
 impl OrderStatus {
     /// No further change is expected.
     pub const fn is_terminal(self) -> bool {
-        matches!(
-            self,
-            OrderStatus::Filled | OrderStatus::Cancelled | OrderStatus::Rejected
-        )
+        matches!(self, OrderStatus::Filled | OrderStatus::Cancelled | OrderStatus::Rejected)
     }
 }
 
@@ -440,15 +429,11 @@ mod tests {
     }
 
     fn market() -> ConditionId {
-        ConditionId::parse("0xdd22472e552920b8438158ea7238bfadfa4f736aa4cee91a6b86c39ead110917")
-            .unwrap()
+        ConditionId::parse("0xdd22472e552920b8438158ea7238bfadfa4f736aa4cee91a6b86c39ead110917").unwrap()
     }
 
     fn time() -> EventTime {
-        EventTime {
-            received: TimestampMs(1_703_875_200_123),
-            exchange: TimestampMs(1_703_875_200_000),
-        }
+        EventTime { received: TimestampMs(1_703_875_200_123), exchange: TimestampMs(1_703_875_200_000) }
     }
 
     fn p(s: &str) -> Price {
@@ -459,9 +444,7 @@ mod tests {
         s.parse().unwrap()
     }
 
-    fn round_trip<T: Serialize + for<'de> Deserialize<'de> + PartialEq + fmt::Debug>(
-        value: &T,
-    ) -> String {
+    fn round_trip<T: Serialize + for<'de> Deserialize<'de> + PartialEq + fmt::Debug>(value: &T) -> String {
         let json = serde_json::to_string(value).unwrap();
         let back: T = serde_json::from_str(&json).unwrap();
         assert_eq!(&back, value, "{json}");
@@ -471,9 +454,7 @@ mod tests {
     fn intent() -> OrderIntent {
         OrderIntent {
             client_order_id: ClientOrderId::new("pmbot-000042").unwrap(),
-            token: token(
-                "71321045679252212594626385532706912750332728571942532289631379312455583992563",
-            ),
+            token: token("71321045679252212594626385532706912750332728571942532289631379312455583992563"),
             side: Side::Buy,
             limit_price: p("0.52"),
             size: Size::parse("10.5").unwrap(),
@@ -586,23 +567,14 @@ mod tests {
             side: Side::Sell,
             size: Size::from_shares(3),
             fee_rate_bps: 0,
-            time: EventTime {
-                received: TimestampMs(2),
-                exchange: TimestampMs(1),
-            },
+            time: EventTime { received: TimestampMs(2), exchange: TimestampMs(1) },
         });
         assert_eq!(
             round_trip(&e),
             r#"{"type":"last_trade","token":"1234","market":"0xdd22472e552920b8438158ea7238bfadfa4f736aa4cee91a6b86c39ead110917","price":"0.5","side":"SELL","size":"3","fee_rate_bps":0,"time":{"received":2,"exchange":1}}"#
         );
-        let c = Command::Cancel {
-            client_order_id: ClientOrderId::new("a-1").unwrap(),
-            order_id: None,
-        };
-        assert_eq!(
-            round_trip(&c),
-            r#"{"command":"cancel","client_order_id":"a-1","order_id":null}"#
-        );
+        let c = Command::Cancel { client_order_id: ClientOrderId::new("a-1").unwrap(), order_id: None };
+        assert_eq!(round_trip(&c), r#"{"command":"cancel","client_order_id":"a-1","order_id":null}"#);
     }
 
     #[test]
@@ -613,22 +585,10 @@ mod tests {
         assert!(json.contains(r#""probability":"0.61""#), "{json}");
         assert!(json.contains(r#""order_type":"GTC""#), "{json}");
         round_trip(&Command::Place(i.clone()));
-        round_trip(&Command::CancelAll {
-            scope: CancelScope::Everything,
-            reason: "kill switch".into(),
-        });
-        round_trip(&Command::CancelAll {
-            scope: CancelScope::Market(market()),
-            reason: "market end".into(),
-        });
-        round_trip(&Command::CancelAll {
-            scope: CancelScope::Token(token("99")),
-            reason: String::new(),
-        });
-        round_trip(&Command::Cancel {
-            client_order_id: i.client_order_id.clone(),
-            order_id: Some(market()),
-        });
+        round_trip(&Command::CancelAll { scope: CancelScope::Everything, reason: "kill switch".into() });
+        round_trip(&Command::CancelAll { scope: CancelScope::Market(market()), reason: "market end".into() });
+        round_trip(&Command::CancelAll { scope: CancelScope::Token(token("99")), reason: String::new() });
+        round_trip(&Command::Cancel { client_order_id: i.client_order_id.clone(), order_id: Some(market()) });
 
         let statuses = [
             OrderStatus::New,
@@ -656,20 +616,11 @@ mod tests {
             serde_json::to_string(&OrderStatus::UnknownPendingReconcile).unwrap(),
             r#""unknown_pending_reconcile""#
         );
-        assert!(
-            OrderStatus::Filled.is_terminal()
-                && !OrderStatus::UnknownPendingReconcile.is_terminal()
-        );
+        assert!(OrderStatus::Filled.is_terminal() && !OrderStatus::UnknownPendingReconcile.is_terminal());
 
         for (fee, liquidity) in [
-            (
-                FillFee::Shares(Size::parse("0.35").unwrap()),
-                Liquidity::Taker,
-            ),
-            (
-                FillFee::Collateral(Usdc::parse("0.0175").unwrap()),
-                Liquidity::Taker,
-            ),
+            (FillFee::Shares(Size::parse("0.35").unwrap()), Liquidity::Taker),
+            (FillFee::Collateral(Usdc::parse("0.0175").unwrap()), Liquidity::Taker),
             (FillFee::None, Liquidity::Maker),
         ] {
             let f = Fill {

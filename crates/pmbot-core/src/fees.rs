@@ -37,19 +37,11 @@ pub struct FeeModel {
 
 impl FeeModel {
     /// A market without fees (geopolitics, and every market before 2026).
-    pub const FREE: FeeModel = FeeModel {
-        rate: Decimal::ZERO,
-        exponent: 1,
-        taker_only: true,
-    };
+    pub const FREE: FeeModel = FeeModel { rate: Decimal::ZERO, exponent: 1, taker_only: true };
 
     /// A taker-only schedule with exponent 1, the CLOB V2 shape.
     pub fn taker(rate: Decimal) -> FeeModel {
-        FeeModel {
-            rate,
-            exponent: 1,
-            taker_only: true,
-        }
+        FeeModel { rate, exponent: 1, taker_only: true }
     }
 
     /// The crypto category's rate, 0.07.
@@ -72,8 +64,7 @@ impl FeeModel {
     /// 0.00001.
     pub fn taker_fee(&self, price: Price, size: Size) -> Usdc {
         let exact = self.fee_per_share(price) * size.to_decimal();
-        let rounded =
-            exact.round_dp_with_strategy(FEE_DECIMALS, RoundingStrategy::MidpointAwayFromZero);
+        let rounded = exact.round_dp_with_strategy(FEE_DECIMALS, RoundingStrategy::MidpointAwayFromZero);
         Usdc::try_from_decimal(rounded).expect("a fee rounded to 5 decimals fits in micro-USDC")
     }
 
@@ -90,11 +81,7 @@ impl FeeModel {
     /// The maker's fee: zero on CLOB V2 (makers earn rebates instead, paid
     /// daily and not modelled per fill).
     pub fn maker_fee(&self, price: Price, size: Size) -> Usdc {
-        if self.taker_only {
-            Usdc::ZERO
-        } else {
-            self.taker_fee(price, size)
-        }
+        if self.taker_only { Usdc::ZERO } else { self.taker_fee(price, size) }
     }
 
     /// Fee as a fraction of the notional a taker trades at `price`: `fee_per_share / p`.
@@ -158,45 +145,21 @@ mod tests {
     fn break_even_buy_worked_examples() {
         let m = FeeModel::crypto();
         // 0.05 / (1 - 0.07 x 0.95) = 0.0535619...
-        assert_eq!(
-            round6(break_even_probability(Side::Buy, p("0.05"), &m)),
-            d("0.053562")
-        );
+        assert_eq!(round6(break_even_probability(Side::Buy, p("0.05"), &m)), d("0.053562"));
         // 0.5 / 0.965 = 0.5181347...
-        assert_eq!(
-            round6(break_even_probability(Side::Buy, p("0.50"), &m)),
-            d("0.518135")
-        );
+        assert_eq!(round6(break_even_probability(Side::Buy, p("0.50"), &m)), d("0.518135"));
         // 0.95 / (1 - 0.07 x 0.05) = 0.9533366...
-        assert_eq!(
-            round6(break_even_probability(Side::Buy, p("0.95"), &m)),
-            d("0.953337")
-        );
+        assert_eq!(round6(break_even_probability(Side::Buy, p("0.95"), &m)), d("0.953337"));
         // At 0.072 (the py2 test value) the notes give 0.053671 / 0.518672 / 0.953432.
         let m = FeeModel::taker(d("0.072"));
-        assert_eq!(
-            round6(break_even_probability(Side::Buy, p("0.05"), &m)),
-            d("0.053671")
-        );
-        assert_eq!(
-            round6(break_even_probability(Side::Buy, p("0.5"), &m)),
-            d("0.518672")
-        );
-        assert_eq!(
-            round6(break_even_probability(Side::Buy, p("0.95"), &m)),
-            d("0.953432")
-        );
+        assert_eq!(round6(break_even_probability(Side::Buy, p("0.05"), &m)), d("0.053671"));
+        assert_eq!(round6(break_even_probability(Side::Buy, p("0.5"), &m)), d("0.518672"));
+        assert_eq!(round6(break_even_probability(Side::Buy, p("0.95"), &m)), d("0.953432"));
     }
 
     #[test]
     fn break_even_other_categories_at_half() {
-        let at_half = |rate: &str| {
-            round6(break_even_probability(
-                Side::Buy,
-                p("0.5"),
-                &FeeModel::taker(d(rate)),
-            ))
-        };
+        let at_half = |rate: &str| round6(break_even_probability(Side::Buy, p("0.5"), &FeeModel::taker(d(rate))));
         assert_eq!(at_half("0.03"), d("0.507614"));
         assert_eq!(at_half("0.04"), d("0.510204"));
         assert_eq!(at_half("0.05"), d("0.512821"));
@@ -207,56 +170,26 @@ mod tests {
     fn break_even_sell_worked_examples() {
         let m = FeeModel::crypto();
         // Selling at 0.05 wins when the token resolves 0: needs 0.95 + 0.003325.
-        assert_eq!(
-            break_even_probability(Side::Sell, p("0.05"), &m),
-            d("0.953325")
-        );
-        assert_eq!(
-            break_even_probability(Side::Sell, p("0.50"), &m),
-            d("0.5175")
-        );
-        assert_eq!(
-            break_even_probability(Side::Sell, p("0.95"), &m),
-            d("0.053325")
-        );
+        assert_eq!(break_even_probability(Side::Sell, p("0.05"), &m), d("0.953325"));
+        assert_eq!(break_even_probability(Side::Sell, p("0.50"), &m), d("0.5175"));
+        assert_eq!(break_even_probability(Side::Sell, p("0.95"), &m), d("0.053325"));
         // Without a fee, buying at p and selling at p are fair at p and 1 - p.
-        assert_eq!(
-            break_even_probability(Side::Sell, p("0.3"), &FeeModel::FREE),
-            d("0.7")
-        );
-        assert_eq!(
-            break_even_probability(Side::Buy, p("0.3"), &FeeModel::FREE),
-            d("0.3")
-        );
+        assert_eq!(break_even_probability(Side::Sell, p("0.3"), &FeeModel::FREE), d("0.7"));
+        assert_eq!(break_even_probability(Side::Buy, p("0.3"), &FeeModel::FREE), d("0.3"));
     }
 
     #[test]
     fn fee_amounts_and_rounding() {
         let m = FeeModel::crypto();
         // 100 shares at 0.50: 1.75 pUSD, or 3.5 shares when buying.
-        assert_eq!(
-            m.taker_fee(p("0.5"), Size::from_shares(100)),
-            Usdc::parse("1.75").unwrap()
-        );
-        assert_eq!(
-            m.taker_fee_shares(p("0.5"), Size::from_shares(100)),
-            Size::parse("3.5").unwrap()
-        );
+        assert_eq!(m.taker_fee(p("0.5"), Size::from_shares(100)), Usdc::parse("1.75").unwrap());
+        assert_eq!(m.taker_fee_shares(p("0.5"), Size::from_shares(100)), Size::parse("3.5").unwrap());
         // 1 share at 0.01: 0.07 x 0.0099 = 0.000693 -> 0.00069.
-        assert_eq!(
-            m.taker_fee(p("0.01"), Size::from_shares(1)),
-            Usdc::parse("0.00069").unwrap()
-        );
+        assert_eq!(m.taker_fee(p("0.01"), Size::from_shares(1)), Usdc::parse("0.00069").unwrap());
         // 0.15 shares at 0.5: 0.002625 -> 0.00263 (half-up).
-        assert_eq!(
-            m.taker_fee(p("0.5"), Size::parse("0.15").unwrap()),
-            Usdc::parse("0.00263").unwrap()
-        );
+        assert_eq!(m.taker_fee(p("0.5"), Size::parse("0.15").unwrap()), Usdc::parse("0.00263").unwrap());
         assert_eq!(m.maker_fee(p("0.5"), Size::from_shares(100)), Usdc::ZERO);
-        assert_eq!(
-            FeeModel::FREE.taker_fee(p("0.5"), Size::from_shares(100)),
-            Usdc::ZERO
-        );
+        assert_eq!(FeeModel::FREE.taker_fee(p("0.5"), Size::from_shares(100)), Usdc::ZERO);
     }
 
     /// py-clob-client-v2's fee tests (amount $100 means 200 shares at 0.5).
@@ -267,30 +200,11 @@ mod tests {
             Size::from_micros(u64::try_from(notional * Decimal::from(MICROS_PER_UNIT)).unwrap())
         };
         let sports = FeeModel::taker(d("0.03"));
-        assert_eq!(
-            sports.taker_fee(p("0.5"), shares(100, "0.5")),
-            Usdc::parse("1.5").unwrap()
-        );
-        assert_eq!(
-            sports
-                .taker_fee(p("0.7"), shares(100, "0.7"))
-                .to_decimal()
-                .round_dp(2),
-            d("0.9")
-        );
-        let old = FeeModel {
-            rate: d("0.25"),
-            exponent: 2,
-            taker_only: true,
-        };
-        assert_eq!(
-            old.taker_fee(p("0.5"), Size::from_shares(100)),
-            Usdc::parse("1.5625").unwrap()
-        );
-        assert_eq!(
-            old.taker_fee(p("0.3"), Size::from_shares(100)),
-            Usdc::parse("1.1025").unwrap()
-        );
+        assert_eq!(sports.taker_fee(p("0.5"), shares(100, "0.5")), Usdc::parse("1.5").unwrap());
+        assert_eq!(sports.taker_fee(p("0.7"), shares(100, "0.7")).to_decimal().round_dp(2), d("0.9"));
+        let old = FeeModel { rate: d("0.25"), exponent: 2, taker_only: true };
+        assert_eq!(old.taker_fee(p("0.5"), Size::from_shares(100)), Usdc::parse("1.5625").unwrap());
+        assert_eq!(old.taker_fee(p("0.3"), Size::from_shares(100)), Usdc::parse("1.1025").unwrap());
     }
 
     #[test]

@@ -21,8 +21,7 @@ pub enum IdError {
 }
 
 /// The largest uint256, in decimal; longer or larger strings are not token ids.
-const U256_MAX_DEC: &str =
-    "115792089237316195423570985008687907853269984665640564039457584007913129639935";
+const U256_MAX_DEC: &str = "115792089237316195423570985008687907853269984665640564039457584007913129639935";
 
 /// An outcome-token (asset) id: a uint256 in canonical decimal.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -34,13 +33,8 @@ impl TokenId {
         let ok = !s.is_empty()
             && s.bytes().all(|b| b.is_ascii_digit())
             && (s == "0" || !s.starts_with('0'))
-            && (s.len() < U256_MAX_DEC.len()
-                || (s.len() == U256_MAX_DEC.len() && s <= U256_MAX_DEC));
-        if ok {
-            Ok(TokenId(Arc::from(s)))
-        } else {
-            Err(IdError::Token(s.to_owned()))
-        }
+            && (s.len() < U256_MAX_DEC.len() || (s.len() == U256_MAX_DEC.len() && s <= U256_MAX_DEC));
+        if ok { Ok(TokenId(Arc::from(s))) } else { Err(IdError::Token(s.to_owned())) }
     }
 
     pub fn as_str(&self) -> &str {
@@ -88,10 +82,7 @@ impl Hash32 {
     /// Parses `0x` + 64 hex digits (either case).
     pub fn parse(s: &str) -> Result<Hash32, IdError> {
         let err = || IdError::Hash(s.to_owned());
-        let hex = s
-            .strip_prefix("0x")
-            .or_else(|| s.strip_prefix("0X"))
-            .ok_or_else(err)?;
+        let hex = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")).ok_or_else(err)?;
         if hex.len() != 64 {
             return Err(err());
         }
@@ -162,10 +153,8 @@ mod tests {
 
     #[test]
     fn token_ids_are_canonical_decimal_uint256() {
-        let t = TokenId::parse(
-            "71321045679252212594626385532706912750332728571942532289631379312455583992563",
-        )
-        .unwrap();
+        let t =
+            TokenId::parse("71321045679252212594626385532706912750332728571942532289631379312455583992563").unwrap();
         assert_eq!(t.to_string().len(), 77);
         assert!(TokenId::parse(U256_MAX_DEC).is_ok());
         for bad in [

@@ -47,10 +47,7 @@ pub struct RawLevel<'a> {
 
 impl<'a> RawLevel<'a> {
     pub fn new(price: &'a str, size: &'a str) -> RawLevel<'a> {
-        RawLevel {
-            price: Cow::Borrowed(price),
-            size: Cow::Borrowed(size),
-        }
+        RawLevel { price: Cow::Borrowed(price), size: Cow::Borrowed(size) }
     }
 }
 
@@ -78,17 +75,14 @@ pub enum LevelError {
 pub fn parse_levels(raw: &[RawLevel<'_>]) -> Result<Vec<Level>, LevelError> {
     raw.iter()
         .enumerate()
-        .map(|(index, r)| {
-            Level::parse(&r.price, &r.size).map_err(|kind| LevelError::Entry { index, kind })
-        })
+        .map(|(index, r)| Level::parse(&r.price, &r.size).map_err(|kind| LevelError::Entry { index, kind }))
         .collect()
 }
 
 /// Parses a JSON level list (`[{"price":"0.48","size":"30"}, ...]`, prices and
 /// sizes as strings or numbers) into exact levels, keeping the wire order.
 pub fn parse_levels_json(json: &str) -> Result<Vec<Level>, LevelError> {
-    let raw: Vec<RawLevel<'_>> =
-        serde_json::from_str(json).map_err(|e| LevelError::Json(e.to_string()))?;
+    let raw: Vec<RawLevel<'_>> = serde_json::from_str(json).map_err(|e| LevelError::Json(e.to_string()))?;
     parse_levels(&raw)
 }
 
@@ -151,8 +145,9 @@ mod tests {
 
     #[test]
     fn parses_strings_and_numbers_in_wire_order() {
-        let levels = parse_levels_json(r#"[{"price":"0.48","size":"30"},{"price":0.5,"size":12.5},{"price":".47","size":"0"}]"#)
-            .unwrap();
+        let levels =
+            parse_levels_json(r#"[{"price":"0.48","size":"30"},{"price":0.5,"size":12.5},{"price":".47","size":"0"}]"#)
+                .unwrap();
         assert_eq!(
             levels,
             vec![
@@ -174,44 +169,18 @@ mod tests {
 
     #[test]
     fn bad_entries_name_their_index() {
-        let err =
-            parse_levels_json(r#"[{"price":"0.48","size":"30"},{"price":"1.2","size":"30"}]"#)
-                .unwrap_err();
+        let err = parse_levels_json(r#"[{"price":"0.48","size":"30"},{"price":"1.2","size":"30"}]"#).unwrap_err();
         assert_eq!(
             err,
-            LevelError::Entry {
-                index: 1,
-                kind: LevelErrorKind::Price(PriceError::OutOfRange("1.2".into()))
-            }
+            LevelError::Entry { index: 1, kind: LevelErrorKind::Price(PriceError::OutOfRange("1.2".into())) }
         );
         let err = parse_levels(&[RawLevel::new("0.4", "-3")]).unwrap_err();
-        assert!(matches!(
-            err,
-            LevelError::Entry {
-                index: 0,
-                kind: LevelErrorKind::Size(AmountError::Negative(_))
-            }
-        ));
+        assert!(matches!(err, LevelError::Entry { index: 0, kind: LevelErrorKind::Size(AmountError::Negative(_)) }));
         let err = parse_levels(&[RawLevel::new("0.41234", "3")]).unwrap_err();
-        assert!(matches!(
-            err,
-            LevelError::Entry {
-                kind: LevelErrorKind::Price(PriceError::TooPrecise(_)),
-                ..
-            }
-        ));
-        assert!(matches!(
-            parse_levels_json(r#"{"price":"0.4"}"#),
-            Err(LevelError::Json(_))
-        ));
-        assert!(matches!(
-            parse_levels_json(r#"[{"price":"0.4"}]"#),
-            Err(LevelError::Json(_))
-        ));
-        assert!(matches!(
-            parse_levels_json(r#"[{"price":true,"size":"1"}]"#),
-            Err(LevelError::Json(_))
-        ));
+        assert!(matches!(err, LevelError::Entry { kind: LevelErrorKind::Price(PriceError::TooPrecise(_)), .. }));
+        assert!(matches!(parse_levels_json(r#"{"price":"0.4"}"#), Err(LevelError::Json(_))));
+        assert!(matches!(parse_levels_json(r#"[{"price":"0.4"}]"#), Err(LevelError::Json(_))));
+        assert!(matches!(parse_levels_json(r#"[{"price":true,"size":"1"}]"#), Err(LevelError::Json(_))));
     }
 
     #[test]

@@ -21,21 +21,18 @@ pub mod side;
 
 pub use amount::{AmountError, Size, Usdc};
 pub use book::{
-    AveragePrice, BookError, BookHealth, DeltaOutcome, Depth, FillExtent, OrderBook,
-    SnapshotSummary, Sweep, TickChangeOutcome, TouchCheck,
+    AveragePrice, BookError, BookHealth, DeltaOutcome, Depth, FillExtent, OrderBook, SnapshotSummary, Sweep,
+    TickChangeOutcome, TouchCheck,
 };
 pub use book_hash::{BookHashInput, HashCheck, RawBookSummary, book_hash, verify_book_hash};
 pub use clock::{Clock, ManualClock, TimestampError, TimestampMs};
 pub use events::{
-    BestBidAsk, BookSnapshot, CancelScope, ClientOrderId, ClientOrderIdError, Command,
-    DecisionContext, Event, EventTime, Fill, FillFee, IntentError, LastTrade, Liquidity,
-    MarketEvent, MarketResolved, NewMarket, OrderIntent, OrderStatus, OrderType, OrderUpdate,
-    PriceChange, PriceChangeBatch, TickSizeChange,
+    BestBidAsk, BookSnapshot, CancelScope, ClientOrderId, ClientOrderIdError, Command, DecisionContext, Event,
+    EventTime, Fill, FillFee, IntentError, LastTrade, Liquidity, MarketEvent, MarketResolved, NewMarket, OrderIntent,
+    OrderStatus, OrderType, OrderUpdate, PriceChange, PriceChangeBatch, TickSizeChange,
 };
 pub use fees::{FeeModel, break_even_probability};
 pub use ids::{ConditionId, Hash32, IdError, OrderId, TokenId};
-pub use level::{
-    Level, LevelError, LevelErrorKind, RawLevel, parse_levels, parse_levels_json, parse_touch_price,
-};
+pub use level::{Level, LevelError, LevelErrorKind, RawLevel, parse_levels, parse_levels_json, parse_touch_price};
 pub use price::{Price, PriceError, TickSize};
 pub use side::Side;

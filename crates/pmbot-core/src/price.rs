@@ -130,10 +130,7 @@ impl FromStr for TickSize {
     /// Accepts any exact spelling of a valid tick ("0.01", "0.010", ".01").
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let pips = parse_pips(s.trim()).map_err(|_| PriceError::UnknownTick(s.to_owned()))?;
-        u16::try_from(pips)
-            .ok()
-            .and_then(TickSize::from_pips)
-            .ok_or_else(|| PriceError::UnknownTick(s.to_owned()))
+        u16::try_from(pips).ok().and_then(TickSize::from_pips).ok_or_else(|| PriceError::UnknownTick(s.to_owned()))
     }
 }
 
@@ -157,11 +154,7 @@ pub struct Price(u16);
 impl Price {
     /// The price of `pips` pips (0.0001 each); `None` unless 0 < pips < 10000.
     pub const fn from_pips(pips: u16) -> Option<Price> {
-        if pips == 0 || pips as u32 >= PIPS_PER_UNIT {
-            None
-        } else {
-            Some(Price(pips))
-        }
+        if pips == 0 || pips as u32 >= PIPS_PER_UNIT { None } else { Some(Price(pips)) }
     }
 
     /// The price `ticks` ticks above zero on `tick`'s grid, if inside (0, 1).
@@ -179,10 +172,7 @@ impl Price {
             PipsError::TooPrecise => PriceError::TooPrecise(s.to_owned()),
             PipsError::TooLarge => PriceError::OutOfRange(s.to_owned()),
         })?;
-        u16::try_from(pips)
-            .ok()
-            .and_then(Price::from_pips)
-            .ok_or_else(|| PriceError::OutOfRange(s.to_owned()))
+        u16::try_from(pips).ok().and_then(Price::from_pips).ok_or_else(|| PriceError::OutOfRange(s.to_owned()))
     }
 
     /// Parses a price and checks it lies on `tick`'s grid.
@@ -194,11 +184,7 @@ impl Price {
 
     /// `Ok` if this price is a whole number of `tick`s.
     pub fn check_tick(self, tick: TickSize) -> Result<(), PriceError> {
-        if self.is_on_tick(tick) {
-            Ok(())
-        } else {
-            Err(PriceError::OffTick { price: self, tick })
-        }
+        if self.is_on_tick(tick) { Ok(()) } else { Err(PriceError::OffTick { price: self, tick }) }
     }
 
     /// Whether this price is a whole number of `tick`s.
@@ -213,8 +199,7 @@ impl Price {
 
     /// The number of `tick`s in this price, if it lies on that grid.
     pub fn ticks(self, tick: TickSize) -> Option<u32> {
-        self.is_on_tick(tick)
-            .then(|| u32::from(self.0 / tick.pips()))
+        self.is_on_tick(tick).then(|| u32::from(self.0 / tick.pips()))
     }
 
     /// The price of the other outcome token of a binary market: 1 - p.
@@ -231,10 +216,7 @@ impl Price {
     /// The price `n` ticks lower, if still inside (0, 1).
     pub fn down(self, n: u32, tick: TickSize) -> Option<Price> {
         let step = n.checked_mul(u32::from(tick.pips()))?;
-        u32::from(self.0)
-            .checked_sub(step)
-            .and_then(|p| u16::try_from(p).ok())
-            .and_then(Price::from_pips)
+        u32::from(self.0).checked_sub(step).and_then(|p| u16::try_from(p).ok()).and_then(Price::from_pips)
     }
 
     /// The largest price on `tick`'s grid not above this one (`None` below the first tick).
@@ -245,11 +227,7 @@ impl Price {
     /// The smallest price on `tick`'s grid not below this one (`None` above 1 - tick).
     pub fn ceil_to(self, tick: TickSize) -> Option<Price> {
         let rem = self.0 % tick.pips();
-        if rem == 0 {
-            Some(self)
-        } else {
-            Price::from_pips(self.0 - rem + tick.pips())
-        }
+        if rem == 0 { Some(self) } else { Price::from_pips(self.0 - rem + tick.pips()) }
     }
 
     /// The price as an exact decimal.
@@ -321,16 +299,8 @@ fn parse_pips(s: &str) -> Result<u32, PipsError> {
     if int.len() > 4 {
         return Err(PipsError::TooLarge);
     }
-    let whole: u32 = if int.is_empty() {
-        0
-    } else {
-        int.parse().map_err(|_| PipsError::Malformed)?
-    };
-    let mut frac_pips: u32 = if frac.is_empty() {
-        0
-    } else {
-        frac.parse().map_err(|_| PipsError::Malformed)?
-    };
+    let whole: u32 = if int.is_empty() { 0 } else { int.parse().map_err(|_| PipsError::Malformed)? };
+    let mut frac_pips: u32 = if frac.is_empty() { 0 } else { frac.parse().map_err(|_| PipsError::Malformed)? };
     for _ in frac.len()..4 {
         frac_pips *= 10;
     }
@@ -385,31 +355,14 @@ mod tests {
 
     #[test]
     fn refuses_instead_of_rounding() {
-        assert_eq!(
-            Price::parse("0.00001"),
-            Err(PriceError::TooPrecise("0.00001".into()))
-        );
-        assert_eq!(
-            Price::parse("0.12345"),
-            Err(PriceError::TooPrecise("0.12345".into()))
-        );
+        assert_eq!(Price::parse("0.00001"), Err(PriceError::TooPrecise("0.00001".into())));
+        assert_eq!(Price::parse("0.12345"), Err(PriceError::TooPrecise("0.12345".into())));
         assert_eq!(Price::parse("0"), Err(PriceError::OutOfRange("0".into())));
         assert_eq!(Price::parse("1"), Err(PriceError::OutOfRange("1".into())));
-        assert_eq!(
-            Price::parse("1.5"),
-            Err(PriceError::OutOfRange("1.5".into()))
-        );
-        assert_eq!(
-            Price::parse("12345.1"),
-            Err(PriceError::OutOfRange("12345.1".into()))
-        );
-        for bad in [
-            "", ".", "-0.5", "0.5.1", "abc", "0x10", "1e-2", "+0.5", "0,5",
-        ] {
-            assert!(
-                matches!(Price::parse(bad), Err(PriceError::Malformed(_))),
-                "{bad}"
-            );
+        assert_eq!(Price::parse("1.5"), Err(PriceError::OutOfRange("1.5".into())));
+        assert_eq!(Price::parse("12345.1"), Err(PriceError::OutOfRange("12345.1".into())));
+        for bad in ["", ".", "-0.5", "0.5.1", "abc", "0x10", "1e-2", "+0.5", "0,5"] {
+            assert!(matches!(Price::parse(bad), Err(PriceError::Malformed(_))), "{bad}");
         }
     }
 
@@ -434,18 +387,9 @@ mod tests {
         assert_eq!(p.up(1, TickSize::Hundredth).unwrap().to_string(), "0.49");
         assert_eq!(p.down(48, TickSize::Hundredth), None);
         assert_eq!(p.complement().to_string(), "0.52");
-        assert_eq!(
-            Price::parse("0.487").unwrap().floor_to(TickSize::Hundredth),
-            Some(p)
-        );
-        assert_eq!(
-            Price::parse("0.471").unwrap().ceil_to(TickSize::Hundredth),
-            Some(p)
-        );
-        assert_eq!(
-            Price::parse("0.995").unwrap().ceil_to(TickSize::Hundredth),
-            None
-        );
+        assert_eq!(Price::parse("0.487").unwrap().floor_to(TickSize::Hundredth), Some(p));
+        assert_eq!(Price::parse("0.471").unwrap().ceil_to(TickSize::Hundredth), Some(p));
+        assert_eq!(Price::parse("0.995").unwrap().ceil_to(TickSize::Hundredth), None);
         assert_eq!(TickSize::Hundredth.max_price().to_string(), "0.99");
     }
 

@@ -58,10 +58,7 @@ mod tests {
     #[test]
     fn spelled_as_the_exchange_does() {
         assert_eq!(serde_json::to_string(&Side::Buy).unwrap(), "\"BUY\"");
-        assert_eq!(
-            serde_json::from_str::<Side>("\"SELL\"").unwrap(),
-            Side::Sell
-        );
+        assert_eq!(serde_json::from_str::<Side>("\"SELL\"").unwrap(), Side::Sell);
         assert!("HOLD".parse::<Side>().is_err());
         assert_eq!(Side::Buy.opposite(), Side::Sell);
     }

@@ -8,8 +8,7 @@
 use std::collections::BTreeMap;
 
 use pmbot_core::{
-    BookHealth, DeltaOutcome, FillExtent, Level, OrderBook, Price, Side, Size, TickSize,
-    TimestampMs, TokenId, Usdc,
+    BookHealth, DeltaOutcome, FillExtent, Level, OrderBook, Price, Side, Size, TickSize, TimestampMs, TokenId, Usdc,
 };
 use proptest::prelude::*;
 
@@ -45,11 +44,7 @@ impl Model {
         };
         match (build(bids), build(asks)) {
             (Some(b), Some(a)) => {
-                *self = Model {
-                    synced: true,
-                    bids: b,
-                    asks: a,
-                };
+                *self = Model { synced: true, bids: b, asks: a };
                 true
             }
             _ => false,
@@ -84,12 +79,7 @@ impl Model {
     /// Levels best first.
     fn best_first(&self, side: Side) -> Vec<Level> {
         match side {
-            Side::Buy => self
-                .bids
-                .iter()
-                .rev()
-                .map(|(p, s)| Level::new(*p, *s))
-                .collect(),
+            Side::Buy => self.bids.iter().rev().map(|(p, s)| Level::new(*p, *s)).collect(),
             Side::Sell => self.asks.iter().map(|(p, s)| Level::new(*p, *s)).collect(),
         }
     }
@@ -120,10 +110,7 @@ fn side() -> impl Strategy<Value = Side> {
 }
 
 fn levels(max: usize) -> impl Strategy<Value = Vec<Level>> {
-    prop::collection::vec(
-        (price(), size()).prop_map(|(p, s)| Level::new(p, s)),
-        0..max,
-    )
+    prop::collection::vec((price(), size()).prop_map(|(p, s)| Level::new(p, s)), 0..max)
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -146,14 +133,7 @@ fn synced_book() -> impl Strategy<Value = (OrderBook, Model)> {
         let asks: Vec<Level> = a.iter().map(|(p, s)| Level::new(*p, *s)).collect();
         let mut book = OrderBook::new(token(), TICK);
         book.apply_snapshot(&bids, &asks, TimestampMs(0)).unwrap();
-        (
-            book,
-            Model {
-                synced: true,
-                bids: b,
-                asks: a,
-            },
-        )
+        (book, Model { synced: true, bids: b, asks: a })
     })
 }
 

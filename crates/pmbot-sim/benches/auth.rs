@@ -9,8 +9,8 @@ use divan::black_box;
 use pmbot_core::{Side, TickSize};
 use pmbot_sim::auth::l2::{self, L2Request};
 use pmbot_sim::auth::order::{
-    ExchangeContracts, ExchangeKind, OrderType, PostOrder, SignatureType, SignedOrder,
-    parse_post_order, terms_from_amounts,
+    ExchangeContracts, ExchangeKind, OrderType, PostOrder, SignatureType, SignedOrder, parse_post_order,
+    terms_from_amounts,
 };
 use pmbot_sim::auth::{ApiKeyStore, ServerSeed, TimeWindow};
 
@@ -40,13 +40,8 @@ fn signed_body() -> (Vec<u8>, PrivateKeySigner) {
     }
     .signed_with(&signer, &domain)
     .unwrap();
-    let body = PostOrder {
-        order,
-        owner: uuid_nil(),
-        order_type: OrderType::Gtc,
-        post_only: Some(false),
-        defer_exec: None,
-    };
+    let body =
+        PostOrder { order, owner: uuid_nil(), order_type: OrderType::Gtc, post_only: Some(false), defer_exec: None };
     (serde_json::to_vec(&body).unwrap(), signer)
 }
 
@@ -60,15 +55,10 @@ fn l2_verify_post_order(bencher: divan::Bencher) {
     let address: Address = signer.address();
     let mut keys = ApiKeyStore::new(ServerSeed::from_u64(1));
     let creds = keys.create(address, U256::ZERO).unwrap();
-    let request = L2Request {
-        method: "POST",
-        path: "/order",
-        body: &body,
-    };
+    let request = L2Request { method: "POST", path: "/order", body: &body };
     let headers = l2::sign_headers(&creds, address, 1_000, &request).unwrap();
     let window = TimeWindow::new(1_000, 30);
-    bencher
-        .bench(|| l2::verify(black_box(&headers.as_headers()), &request, &keys, window).unwrap());
+    bencher.bench(|| l2::verify(black_box(&headers.as_headers()), &request, &keys, window).unwrap());
 }
 
 #[divan::bench]

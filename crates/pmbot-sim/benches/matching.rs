@@ -13,9 +13,7 @@
 use alloy_primitives::Address;
 use divan::counter::ItemsCount;
 use pmbot_core::{FeeModel, Hash32, Price, Side, Size, TickSize, TokenId, Usdc};
-use pmbot_sim::engine::{
-    EngineConfig, Exchange, ExchangeKind, MarketSpec, NewOrder, OrderType, TokenSpec,
-};
+use pmbot_sim::engine::{EngineConfig, Exchange, ExchangeKind, MarketSpec, NewOrder, OrderType, TokenSpec};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -35,14 +33,8 @@ fn spec() -> MarketSpec {
         slug: "bench".into(),
         description: String::new(),
         tokens: [
-            TokenSpec {
-                token_id: TokenId::parse("1001").unwrap(),
-                outcome: "Up".into(),
-            },
-            TokenSpec {
-                token_id: TokenId::parse("1002").unwrap(),
-                outcome: "Down".into(),
-            },
+            TokenSpec { token_id: TokenId::parse("1001").unwrap(), outcome: "Up".into() },
+            TokenSpec { token_id: TokenId::parse("1002").unwrap(), outcome: "Down".into() },
         ],
         tick: TickSize::Hundredth,
         min_order_size: Size::from_shares(5),
@@ -75,14 +67,7 @@ struct Gen {
 }
 
 impl Gen {
-    fn order(
-        &mut self,
-        token: usize,
-        side: Side,
-        cents: u32,
-        size_cents: u64,
-        order_type: OrderType,
-    ) -> NewOrder {
+    fn order(&mut self, token: usize, side: Side, cents: u32, size_cents: u64, order_type: OrderType) -> NewOrder {
         let n = self.next;
         self.next += 1;
         let who = account(self.rng.random_range(0..u64::from(ACCOUNTS)));
@@ -97,11 +82,7 @@ impl Gen {
             size: Size::from_micros(size_cents * 10_000),
             order_type,
             post_only: false,
-            expiration_s: if order_type == OrderType::Gtd {
-                (NOW / 1000) as u64 + 3_600
-            } else {
-                0
-            },
+            expiration_s: if order_type == OrderType::Gtd { (NOW / 1000) as u64 + 3_600 } else { 0 },
         }
     }
 
@@ -109,11 +90,7 @@ impl Gen {
     /// the primary book's mid is 0.50, so both tokens quote around 0.50.
     fn next_order(&mut self) -> NewOrder {
         let token = self.rng.random_range(0..2);
-        let side = if self.rng.random_bool(0.5) {
-            Side::Buy
-        } else {
-            Side::Sell
-        };
+        let side = if self.rng.random_bool(0.5) { Side::Buy } else { Side::Sell };
         let size = self.rng.random_range(500..5_000); // 5 to 50 shares
         let roll = self.rng.random_range(0..100);
         let (order_type, cents) = match roll {
@@ -144,11 +121,7 @@ impl Gen {
 }
 
 /// A populated exchange and the stream to run through it.
-fn setup(
-    seed: u64,
-    per_level: usize,
-    stream: impl Fn(&mut Gen) -> NewOrder,
-) -> (Exchange, Vec<NewOrder>) {
+fn setup(seed: u64, per_level: usize, stream: impl Fn(&mut Gen) -> NewOrder) -> (Exchange, Vec<NewOrder>) {
     let s = spec();
     let tokens = [s.tokens[0].token_id.clone(), s.tokens[1].token_id.clone()];
     let market = s.condition_id;
@@ -156,14 +129,9 @@ fn setup(
     ex.list_market(s, NOW).unwrap();
     for i in 0..u64::from(ACCOUNTS) {
         ex.fund(account(i), Usdc::from_whole(10_000_000)).unwrap();
-        ex.split(account(i), &market, Size::from_shares(1_000_000))
-            .unwrap();
+        ex.split(account(i), &market, Size::from_shares(1_000_000)).unwrap();
     }
-    let mut g = Gen {
-        rng: ChaCha8Rng::seed_from_u64(seed),
-        next: 0,
-        tokens,
-    };
+    let mut g = Gen { rng: ChaCha8Rng::seed_from_u64(seed), next: 0, tokens };
     // `per_level` orders on each of 20 levels per side, Up bids 0.30-0.49 and
     // asks 0.51-0.70, so the book starts uncrossed.
     for level in 0..20u32 {
@@ -171,26 +139,10 @@ fn setup(
             let size = g.rng.random_range(500..5_000);
             let token = g.rng.random_range(0..2);
             // Token 1 quotes mirror token 0: a Down ask at 1 - p is an Up bid at p.
-            let (bid_side, ask_side) = if token == 0 {
-                (Side::Buy, Side::Sell)
-            } else {
-                (Side::Sell, Side::Buy)
-            };
-            let bid = g.order(
-                token,
-                bid_side,
-                if token == 0 { 49 - level } else { 51 + level },
-                size,
-                OrderType::Gtc,
-            );
+            let (bid_side, ask_side) = if token == 0 { (Side::Buy, Side::Sell) } else { (Side::Sell, Side::Buy) };
+            let bid = g.order(token, bid_side, if token == 0 { 49 - level } else { 51 + level }, size, OrderType::Gtc);
             ex.submit(bid, NOW).unwrap();
-            let ask = g.order(
-                token,
-                ask_side,
-                if token == 0 { 51 + level } else { 49 - level },
-                size,
-                OrderType::Gtc,
-            );
+            let ask = g.order(token, ask_side, if token == 0 { 51 + level } else { 49 - level }, size, OrderType::Gtc);
             ex.submit(ask, NOW).unwrap();
         }
     }
@@ -209,10 +161,7 @@ fn run(mut ex: Exchange, orders: Vec<NewOrder>, min_accepted_pct: usize) -> Exch
         }
         divan::black_box(ex.drain_events());
     }
-    assert!(
-        accepted * 100 >= STREAM * min_accepted_pct,
-        "only {accepted} of {STREAM} accepted"
-    );
+    assert!(accepted * 100 >= STREAM * min_accepted_pct, "only {accepted} of {STREAM} accepted");
     // Returned so divan drops it after the timed section.
     ex
 }
@@ -230,11 +179,7 @@ fn mixed_stream(b: divan::Bencher) {
 fn resting_only(b: divan::Bencher) {
     let resting = |g: &mut Gen| {
         let token = g.rng.random_range(0..2);
-        let side = if g.rng.random_bool(0.5) {
-            Side::Buy
-        } else {
-            Side::Sell
-        };
+        let side = if g.rng.random_bool(0.5) { Side::Buy } else { Side::Sell };
         let cents = g.passive(side);
         let size = g.rng.random_range(500..5_000);
         g.order(token, side, cents, size, OrderType::Gtc)
@@ -249,11 +194,7 @@ fn resting_only(b: divan::Bencher) {
 fn crossing_only(b: divan::Bencher) {
     let crossing = |g: &mut Gen| {
         let token = g.rng.random_range(0..2);
-        let side = if g.rng.random_bool(0.5) {
-            Side::Buy
-        } else {
-            Side::Sell
-        };
+        let side = if g.rng.random_bool(0.5) { Side::Buy } else { Side::Sell };
         // Limits deep enough to reach every level, so the touch running out
         // does not turn the stream into refusals.
         let cents = if side == Side::Buy { 70 } else { 30 };

@@ -140,7 +140,10 @@ mod tests {
     fn defaults_and_unknown_keys() {
         let cfg: SimConfig = toml::from_str("").unwrap();
         assert_eq!(cfg, SimConfig::default());
-        let cfg: SimConfig = toml::from_str("seed = 7\nheartbeat_timeout = \"3s\"\n[fund]\n\"0x00000000000000000000000000000000000000aa\" = \"25.5\"\n").unwrap();
+        let cfg: SimConfig = toml::from_str(
+            "seed = 7\nheartbeat_timeout = \"3s\"\n[fund]\n\"0x00000000000000000000000000000000000000aa\" = \"25.5\"\n",
+        )
+        .unwrap();
         assert_eq!(cfg.seed, 7);
         assert_eq!(cfg.heartbeat_timeout, Duration::from_secs(3));
         assert_eq!(cfg.fund_entries().unwrap()[0].1, Usdc::parse("25.5").unwrap());

@@ -6,11 +6,11 @@
 //! protocol notes, so a misreading on one side is caught by the other.
 
 pub mod auth;
+pub mod config;
 pub mod engine;
 pub mod faults;
-pub mod ratelimit;
 pub mod model;
-pub mod config;
+pub mod ratelimit;
 pub mod server;
 
 pub use config::{SimConfig, SourceConfig};

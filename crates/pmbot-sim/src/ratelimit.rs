@@ -163,8 +163,7 @@ impl EndpointClass {
     /// a 10 s burst window plus a 10 min sustained one.
     pub fn default_windows(self) -> Vec<WindowLimit> {
         let ten_s = |limit| WindowLimit::new(limit, TEN_SECONDS);
-        let burst_and_sustained =
-            |burst, sustained| vec![ten_s(burst), WindowLimit::new(sustained, TEN_MINUTES)];
+        let burst_and_sustained = |burst, sustained| vec![ten_s(burst), WindowLimit::new(sustained, TEN_MINUTES)];
         match self {
             EndpointClass::General => vec![ten_s(9_000)],
             EndpointClass::Health => vec![ten_s(100)],
@@ -244,22 +243,14 @@ pub struct RateLimitConfig {
 
 impl Default for RateLimitConfig {
     fn default() -> RateLimitConfig {
-        RateLimitConfig {
-            enabled: true,
-            scale: 1.0,
-            overrides: BTreeMap::new(),
-            over_limit: OverLimit::Reject,
-        }
+        RateLimitConfig { enabled: true, scale: 1.0, overrides: BTreeMap::new(), over_limit: OverLimit::Reject }
     }
 }
 
 impl RateLimitConfig {
     /// No limits at all.
     pub fn disabled() -> RateLimitConfig {
-        RateLimitConfig {
-            enabled: false,
-            ..RateLimitConfig::default()
-        }
+        RateLimitConfig { enabled: false, ..RateLimitConfig::default() }
     }
 
     /// The windows in force for `class`.
@@ -301,19 +292,10 @@ pub enum RateDecision {
     /// `retry_after_ms`, at least 1 ms later) with the same cost is admitted
     /// if nothing else is charged meanwhile. `limit`/`window_ms` name the
     /// window that needs the longest wait.
-    Limited {
-        retry_after_ms: u64,
-        retry_at_ms: i64,
-        limit: u64,
-        window_ms: u64,
-    },
+    Limited { retry_after_ms: u64, retry_at_ms: i64, limit: u64, window_ms: u64 },
     /// The cost alone exceeds a window's limit: this request can never be
     /// admitted (split the batch). Nothing charged.
-    Oversized {
-        cost: u32,
-        limit: u64,
-        window_ms: u64,
-    },
+    Oversized { cost: u32, limit: u64, window_ms: u64 },
     /// Limits are disabled, or none apply to this class.
     Unlimited,
 }
@@ -329,27 +311,14 @@ impl RateDecision {
     /// when limited; none otherwise.
     pub fn headers(&self) -> Vec<(&'static str, String)> {
         match *self {
-            RateDecision::Allowed {
-                remaining,
-                reset_ms,
-            } => vec![
+            RateDecision::Allowed { remaining, reset_ms } => vec![
                 (HEADER_RATE_LIMIT_REMAINING, remaining.to_string()),
                 (HEADER_RATE_LIMIT_RESET, ceil_seconds(reset_ms).to_string()),
             ],
-            RateDecision::Limited {
-                retry_after_ms,
-                retry_at_ms,
-                ..
-            } => vec![
-                (
-                    HEADER_RETRY_AFTER,
-                    retry_after_ms.div_ceil(1_000).max(1).to_string(),
-                ),
+            RateDecision::Limited { retry_after_ms, retry_at_ms, .. } => vec![
+                (HEADER_RETRY_AFTER, retry_after_ms.div_ceil(1_000).max(1).to_string()),
                 (HEADER_RATE_LIMIT_REMAINING, "0".to_string()),
-                (
-                    HEADER_RATE_LIMIT_RESET,
-                    ceil_seconds(retry_at_ms).to_string(),
-                ),
+                (HEADER_RATE_LIMIT_RESET, ceil_seconds(retry_at_ms).to_string()),
             ],
             RateDecision::Oversized { .. } | RateDecision::Unlimited => Vec::new(),
         }
@@ -371,11 +340,7 @@ struct WindowCounter {
 
 impl WindowCounter {
     fn new(now_ms: i64, window_ms: u64) -> WindowCounter {
-        WindowCounter {
-            start_ms: align(now_ms, window_ms),
-            previous: 0,
-            current: 0,
-        }
+        WindowCounter { start_ms: align(now_ms, window_ms), previous: 0, current: 0 }
     }
 
     /// Rolls the counts forward to the window holding `now_ms`. A clock that
@@ -387,11 +352,7 @@ impl WindowCounter {
         if aligned <= self.start_ms {
             return;
         }
-        self.previous = if aligned == self.start_ms + w {
-            self.current
-        } else {
-            0
-        };
+        self.previous = if aligned == self.start_ms + w { self.current } else { 0 };
         self.current = 0;
         self.start_ms = aligned;
     }
@@ -409,8 +370,7 @@ impl WindowCounter {
 
     fn admits(&self, now_ms: i64, limit: WindowLimit, cost: u64) -> bool {
         let w = u128::from(limit.window_ms);
-        self.used_scaled(now_ms, limit.window_ms) + u128::from(cost) * w
-            <= u128::from(limit.limit) * w
+        self.used_scaled(now_ms, limit.window_ms) + u128::from(cost) * w <= u128::from(limit.limit) * w
     }
 
     /// What is left after the charges so far, rounded down.
@@ -425,20 +385,12 @@ impl WindowCounter {
     /// other charges meanwhile. Already advanced to `now_ms`.
     fn earliest_admit_ms(&self, now_ms: i64, limit: WindowLimit, cost: u64) -> i64 {
         let (w, l) = (u128::from(limit.window_ms), u128::from(limit.limit));
-        let (previous, current, cost) = (
-            u128::from(self.previous),
-            u128::from(self.current),
-            u128::from(cost),
-        );
+        let (previous, current, cost) = (u128::from(self.previous), u128::from(self.current), u128::from(cost));
         let e_now = u128::from(self.elapsed(now_ms, limit.window_ms));
         // Smallest elapsed `e` with `count × (W − e) ≤ room`.
         let first_fit = |count: u128, room: u128| w - (room / count).min(w);
         let offset = if current + cost <= l {
-            if previous == 0 {
-                e_now
-            } else {
-                first_fit(previous, (l - current - cost) * w).max(e_now)
-            }
+            if previous == 0 { e_now } else { first_fit(previous, (l - current - cost) * w).max(e_now) }
         } else {
             // Not before the next window, where `current` becomes `previous`.
             w + first_fit(current, (l - cost) * w)
@@ -484,23 +436,9 @@ impl<K: Eq + Hash> RateLimiter<K> {
                 }
             }
         }
-        let windows: Vec<Vec<WindowLimit>> = EndpointClass::ALL
-            .iter()
-            .map(|&c| config.windows(c))
-            .collect();
-        let sweep_every_ms = windows
-            .iter()
-            .flatten()
-            .map(|w| w.window_ms)
-            .min()
-            .unwrap_or(TEN_SECONDS);
-        Ok(RateLimiter {
-            config,
-            windows,
-            counters: HashMap::new(),
-            sweep_every_ms,
-            next_sweep_ms: None,
-        })
+        let windows: Vec<Vec<WindowLimit>> = EndpointClass::ALL.iter().map(|&c| config.windows(c)).collect();
+        let sweep_every_ms = windows.iter().flatten().map(|w| w.window_ms).min().unwrap_or(TEN_SECONDS);
+        Ok(RateLimiter { config, windows, counters: HashMap::new(), sweep_every_ms, next_sweep_ms: None })
     }
 
     pub fn config(&self) -> &RateLimitConfig {
@@ -521,13 +459,7 @@ impl<K: Eq + Hash> RateLimiter<K> {
     /// (1 for single requests; orders or ids in a batch). A cost of 0
     /// charges nothing and reports what is left.
     /// `key` may be borrowed (`&str` for `String` keys).
-    pub fn check<Q>(
-        &mut self,
-        key: &Q,
-        class: EndpointClass,
-        now_ms: i64,
-        cost: u32,
-    ) -> RateDecision
+    pub fn check<Q>(&mut self, key: &Q, class: EndpointClass, now_ms: i64, cost: u32) -> RateDecision
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
@@ -541,21 +473,14 @@ impl<K: Eq + Hash> RateLimiter<K> {
         let charges: &[(EndpointClass, u64)] = if class == EndpointClass::General {
             &[(EndpointClass::General, u64::from(cost))]
         } else {
-            &[
-                (class, u64::from(cost)),
-                (EndpointClass::General, general_charge),
-            ]
+            &[(class, u64::from(cost)), (EndpointClass::General, general_charge)]
         };
         if charges.iter().all(|&(c, _)| self.windows(c).is_empty()) {
             return RateDecision::Unlimited;
         }
         for &(c, charge) in charges {
             if let Some(w) = self.windows(c).iter().find(|w| charge > w.limit) {
-                return RateDecision::Oversized {
-                    cost,
-                    limit: w.limit,
-                    window_ms: w.window_ms,
-                };
+                return RateDecision::Oversized { cost, limit: w.limit, window_ms: w.window_ms };
             }
         }
         self.maybe_sweep(now_ms);
@@ -567,12 +492,9 @@ impl<K: Eq + Hash> RateLimiter<K> {
         let per_key = self.counters.get_mut(key).expect("inserted above");
         for &(c, _) in charges {
             let limits = &windows[c.index()];
-            let counters = per_key.entry(c).or_insert_with(|| {
-                limits
-                    .iter()
-                    .map(|w| WindowCounter::new(now_ms, w.window_ms))
-                    .collect()
-            });
+            let counters = per_key
+                .entry(c)
+                .or_insert_with(|| limits.iter().map(|w| WindowCounter::new(now_ms, w.window_ms)).collect());
             for (counter, w) in counters.iter_mut().zip(limits) {
                 counter.advance(now_ms, w.window_ms);
             }
@@ -580,10 +502,7 @@ impl<K: Eq + Hash> RateLimiter<K> {
 
         let pairs = move || {
             charges.iter().flat_map(move |&(c, charge)| {
-                windows[c.index()]
-                    .iter()
-                    .enumerate()
-                    .map(move |(i, &w)| (c, i, w, charge))
+                windows[c.index()].iter().enumerate().map(move |(i, &w)| (c, i, w, charge))
             })
         };
         let admitted = pairs().all(|(c, i, w, charge)| per_key[&c][i].admits(now_ms, w, charge));
@@ -612,10 +531,7 @@ impl<K: Eq + Hash> RateLimiter<K> {
             }
         }
         let (remaining, reset_ms) = tightest.expect("at least one window applies");
-        RateDecision::Allowed {
-            remaining,
-            reset_ms,
-        }
+        RateDecision::Allowed { remaining, reset_ms }
     }
 
     /// Drops state that no longer affects any estimate, at most once per
@@ -629,10 +545,7 @@ impl<K: Eq + Hash> RateLimiter<K> {
         let windows = &self.windows;
         self.counters.retain(|_, per_key| {
             per_key.retain(|class, counters| {
-                counters
-                    .iter()
-                    .zip(&windows[class.index()])
-                    .any(|(counter, w)| counter.is_live(now_ms, w.window_ms))
+                counters.iter().zip(&windows[class.index()]).any(|(counter, w)| counter.is_live(now_ms, w.window_ms))
             });
             !per_key.is_empty()
         });
@@ -652,13 +565,7 @@ mod tests {
 
     fn tiny(class: EndpointClass, windows: &[(u64, u64)]) -> RateLimitConfig {
         RateLimitConfig {
-            overrides: BTreeMap::from([(
-                class,
-                windows
-                    .iter()
-                    .map(|&(l, w)| WindowLimit::new(l, w))
-                    .collect(),
-            )]),
+            overrides: BTreeMap::from([(class, windows.iter().map(|&(l, w)| WindowLimit::new(l, w)).collect())]),
             ..RateLimitConfig::default()
         }
     }
@@ -681,16 +588,8 @@ mod tests {
             ("GET", "/prices-history?market=1", C::PricesHistory),
             ("GET", "/tick-size?token_id=1", C::TickSize),
             ("GET", "/tick-size/123", C::TickSize),
-            (
-                "GET",
-                "/balance-allowance?asset_type=COLLATERAL",
-                C::BalanceAllowance,
-            ),
-            (
-                "GET",
-                "/balance-allowance/update",
-                C::BalanceAllowanceUpdate,
-            ),
+            ("GET", "/balance-allowance?asset_type=COLLATERAL", C::BalanceAllowance),
+            ("GET", "/balance-allowance/update", C::BalanceAllowanceUpdate),
             ("GET", "/data/order/0xabc", C::Ledger),
             ("GET", "/data/orders", C::DataOrders),
             ("GET", "/data/trades/", C::DataTrades),
@@ -709,11 +608,7 @@ mod tests {
             ("GET", "/", C::General),
         ];
         for (method, path, class) in cases {
-            assert_eq!(
-                EndpointClass::classify(method, path),
-                class,
-                "{method} {path}"
-            );
+            assert_eq!(EndpointClass::classify(method, path), class, "{method} {path}");
         }
     }
 
@@ -734,31 +629,16 @@ mod tests {
     #[test]
     fn default_limits_are_the_published_ones() {
         let l = limiter(RateLimitConfig::default());
-        assert_eq!(
-            l.windows(EndpointClass::General),
-            [WindowLimit::new(9_000, 10_000)]
-        );
-        assert_eq!(
-            l.windows(EndpointClass::Book),
-            [WindowLimit::new(1_500, 10_000)]
-        );
-        assert_eq!(
-            l.windows(EndpointClass::BalanceAllowanceUpdate),
-            [WindowLimit::new(50, 10_000)]
-        );
+        assert_eq!(l.windows(EndpointClass::General), [WindowLimit::new(9_000, 10_000)]);
+        assert_eq!(l.windows(EndpointClass::Book), [WindowLimit::new(1_500, 10_000)]);
+        assert_eq!(l.windows(EndpointClass::BalanceAllowanceUpdate), [WindowLimit::new(50, 10_000)]);
         assert_eq!(
             l.windows(EndpointClass::PostOrder),
-            [
-                WindowLimit::new(3_500, 10_000),
-                WindowLimit::new(36_000, 600_000)
-            ]
+            [WindowLimit::new(3_500, 10_000), WindowLimit::new(36_000, 600_000)]
         );
         assert_eq!(
             l.windows(EndpointClass::CancelMarketOrders),
-            [
-                WindowLimit::new(1_000, 10_000),
-                WindowLimit::new(1_500, 600_000)
-            ]
+            [WindowLimit::new(1_000, 10_000), WindowLimit::new(1_500, 600_000)]
         );
         for class in EndpointClass::ALL {
             assert!(!l.windows(class).is_empty(), "{class:?}");
@@ -771,15 +651,9 @@ mod tests {
         config.scale = 0.001;
         let l = limiter(config);
         assert_eq!(l.windows(EndpointClass::Book), [WindowLimit::new(7, 1_000)]);
-        assert_eq!(
-            l.windows(EndpointClass::PostOrder),
-            [WindowLimit::new(3, 10_000), WindowLimit::new(36, 600_000)]
-        );
+        assert_eq!(l.windows(EndpointClass::PostOrder), [WindowLimit::new(3, 10_000), WindowLimit::new(36, 600_000)]);
         // Never scaled to zero.
-        assert_eq!(
-            l.windows(EndpointClass::BalanceAllowanceUpdate),
-            [WindowLimit::new(1, 10_000)]
-        );
+        assert_eq!(l.windows(EndpointClass::BalanceAllowanceUpdate), [WindowLimit::new(1, 10_000)]);
     }
 
     #[test]
@@ -788,25 +662,14 @@ mod tests {
         let k = key("a");
         for i in 0..5u64 {
             let d = l.check(&k, EndpointClass::Book, T0 + 1_000, 1);
-            assert_eq!(
-                d,
-                RateDecision::Allowed {
-                    remaining: 4 - i,
-                    reset_ms: T0 + 10_000
-                }
-            );
+            assert_eq!(d, RateDecision::Allowed { remaining: 4 - i, reset_ms: T0 + 10_000 });
         }
         let d = l.check(&k, EndpointClass::Book, T0 + 1_000, 1);
         // All five sit in the current window: the next is admitted once the
         // window rolls and 1/5 of it has elapsed (5 × (1 − e/W) ≤ 4).
         assert_eq!(
             d,
-            RateDecision::Limited {
-                retry_after_ms: 11_000,
-                retry_at_ms: T0 + 12_000,
-                limit: 5,
-                window_ms: 10_000
-            }
+            RateDecision::Limited { retry_after_ms: 11_000, retry_at_ms: T0 + 12_000, limit: 5, window_ms: 10_000 }
         );
         assert_eq!(
             d.headers(),
@@ -817,18 +680,9 @@ mod tests {
             ]
         );
         // Refused requests are not charged, and the retry time is exact.
-        assert!(
-            !l.check(&k, EndpointClass::Book, T0 + 11_999, 1)
-                .is_admitted()
-        );
-        assert!(
-            l.check(&k, EndpointClass::Book, T0 + 12_000, 1)
-                .is_admitted()
-        );
-        assert!(
-            !l.check(&k, EndpointClass::Book, T0 + 12_000, 1)
-                .is_admitted()
-        );
+        assert!(!l.check(&k, EndpointClass::Book, T0 + 11_999, 1).is_admitted());
+        assert!(l.check(&k, EndpointClass::Book, T0 + 12_000, 1).is_admitted());
+        assert!(!l.check(&k, EndpointClass::Book, T0 + 12_000, 1).is_admitted());
     }
 
     #[test]
@@ -837,36 +691,18 @@ mod tests {
         let k = key("a");
         // Ten at the end of one window.
         for _ in 0..10 {
-            assert!(
-                l.check(&k, EndpointClass::Price, T0 + 9_000, 1)
-                    .is_admitted()
-            );
+            assert!(l.check(&k, EndpointClass::Price, T0 + 9_000, 1).is_admitted());
         }
         // Early in the next window almost all of them still count...
-        assert!(
-            !l.check(&k, EndpointClass::Price, T0 + 10_500, 1)
-                .is_admitted()
-        );
+        assert!(!l.check(&k, EndpointClass::Price, T0 + 10_500, 1).is_admitted());
         // ...and they fade linearly: at 30% in, 10 × 0.7 = 7 count, 3 left.
         for _ in 0..3 {
-            assert!(
-                l.check(&k, EndpointClass::Price, T0 + 13_000, 1)
-                    .is_admitted()
-            );
+            assert!(l.check(&k, EndpointClass::Price, T0 + 13_000, 1).is_admitted());
         }
-        assert!(
-            !l.check(&k, EndpointClass::Price, T0 + 13_000, 1)
-                .is_admitted()
-        );
+        assert!(!l.check(&k, EndpointClass::Price, T0 + 13_000, 1).is_admitted());
         // Two full windows later nothing counts.
         let d = l.check(&k, EndpointClass::Price, T0 + 30_000, 1);
-        assert_eq!(
-            d,
-            RateDecision::Allowed {
-                remaining: 9,
-                reset_ms: T0 + 40_000
-            }
-        );
+        assert_eq!(d, RateDecision::Allowed { remaining: 9, reset_ms: T0 + 40_000 });
     }
 
     #[test]
@@ -888,21 +724,13 @@ mod tests {
         for _ in 0..2_000 {
             now += (next() % 120) as i64;
             let cost = (next() % 5 + 1) as u32;
-            if let RateDecision::Limited { retry_at_ms, .. } =
-                l.check(&k, EndpointClass::Midpoint, now, cost)
-            {
+            if let RateDecision::Limited { retry_at_ms, .. } = l.check(&k, EndpointClass::Midpoint, now, cost) {
                 refusals += 1;
                 assert!(retry_at_ms > now);
                 if retry_at_ms - 1 > now {
-                    assert!(
-                        !l.check(&k, EndpointClass::Midpoint, retry_at_ms - 1, cost)
-                            .is_admitted()
-                    );
+                    assert!(!l.check(&k, EndpointClass::Midpoint, retry_at_ms - 1, cost).is_admitted());
                 }
-                assert!(
-                    l.check(&k, EndpointClass::Midpoint, retry_at_ms, cost)
-                        .is_admitted()
-                );
+                assert!(l.check(&k, EndpointClass::Midpoint, retry_at_ms, cost).is_admitted());
                 now = retry_at_ms;
             }
         }
@@ -912,9 +740,7 @@ mod tests {
     #[test]
     fn classes_and_keys_are_independent() {
         let mut config = tiny(EndpointClass::Book, &[(2, 10_000)]);
-        config
-            .overrides
-            .insert(EndpointClass::Price, vec![WindowLimit::new(2, 10_000)]);
+        config.overrides.insert(EndpointClass::Price, vec![WindowLimit::new(2, 10_000)]);
         let mut l = limiter(config);
         let (a, b) = (key("a"), key("b"));
         assert!(l.check(&a, EndpointClass::Book, T0, 1).is_admitted());
@@ -930,19 +756,13 @@ mod tests {
     #[test]
     fn every_request_also_counts_against_the_general_window() {
         let mut config = tiny(EndpointClass::General, &[(3, 10_000)]);
-        config.overrides.insert(
-            EndpointClass::PostOrders,
-            vec![WindowLimit::new(100, 10_000)],
-        );
+        config.overrides.insert(EndpointClass::PostOrders, vec![WindowLimit::new(100, 10_000)]);
         let mut l = limiter(config);
         let k = key("a");
         // A batch of 10 orders is one request for the general window.
         assert_eq!(
             l.check(&k, EndpointClass::PostOrders, T0, 10),
-            RateDecision::Allowed {
-                remaining: 2,
-                reset_ms: T0 + 10_000
-            }
+            RateDecision::Allowed { remaining: 2, reset_ms: T0 + 10_000 }
         );
         assert!(l.check(&k, EndpointClass::Book, T0, 1).is_admitted());
         assert!(l.check(&k, EndpointClass::Midpoint, T0, 1).is_admitted());
@@ -956,62 +776,38 @@ mod tests {
         let k = key("a");
         assert_eq!(
             l.check(&k, EndpointClass::PostOrders, T0, 10),
-            RateDecision::Allowed {
-                remaining: 5,
-                reset_ms: T0 + 10_000
-            }
+            RateDecision::Allowed { remaining: 5, reset_ms: T0 + 10_000 }
         );
         // Six do not fit in the five left: refused whole, nothing charged.
         assert!(!l.check(&k, EndpointClass::PostOrders, T0, 6).is_admitted());
         assert_eq!(
             l.check(&k, EndpointClass::PostOrders, T0, 5),
-            RateDecision::Allowed {
-                remaining: 0,
-                reset_ms: T0 + 10_000
-            }
+            RateDecision::Allowed { remaining: 0, reset_ms: T0 + 10_000 }
         );
         // A batch bigger than the limit can never pass.
         assert_eq!(
             l.check(&k, EndpointClass::PostOrders, T0 + 60_000, 16),
-            RateDecision::Oversized {
-                cost: 16,
-                limit: 15,
-                window_ms: 10_000
-            }
+            RateDecision::Oversized { cost: 16, limit: 15, window_ms: 10_000 }
         );
     }
 
     #[test]
     fn burst_and_sustained_windows_both_bind() {
-        let mut l = limiter(tiny(
-            EndpointClass::DeleteOrder,
-            &[(10, 1_000), (25, 60_000)],
-        ));
+        let mut l = limiter(tiny(EndpointClass::DeleteOrder, &[(10, 1_000), (25, 60_000)]));
         let k = key("a");
         let mut admitted = 0;
         // 10 every 2 s (each burst window fresh) for 10 s: the burst window
         // allows it all, the sustained one stops it at 25.
         for s in 0..5 {
             for _ in 0..10 {
-                if l.check(&k, EndpointClass::DeleteOrder, T0 + s * 2_000, 1)
-                    .is_admitted()
-                {
+                if l.check(&k, EndpointClass::DeleteOrder, T0 + s * 2_000, 1).is_admitted() {
                     admitted += 1;
                 }
             }
         }
         assert_eq!(admitted, 25);
         let d = l.check(&k, EndpointClass::DeleteOrder, T0 + 10_000, 1);
-        assert!(
-            matches!(
-                d,
-                RateDecision::Limited {
-                    window_ms: 60_000,
-                    ..
-                }
-            ),
-            "{d:?}"
-        );
+        assert!(matches!(d, RateDecision::Limited { window_ms: 60_000, .. }), "{d:?}");
     }
 
     #[test]
@@ -1022,10 +818,7 @@ mod tests {
         for _ in 0..3 {
             assert_eq!(
                 l.check(&k, EndpointClass::Book, T0, 0),
-                RateDecision::Allowed {
-                    remaining: 3,
-                    reset_ms: T0 + 10_000
-                }
+                RateDecision::Allowed { remaining: 3, reset_ms: T0 + 10_000 }
             );
         }
     }
@@ -1049,20 +842,14 @@ mod tests {
     #[test]
     fn disabled_and_empty_overrides_are_unlimited() {
         let mut l = limiter(RateLimitConfig::disabled());
-        assert_eq!(
-            l.check(&key("a"), EndpointClass::PostOrder, T0, 1),
-            RateDecision::Unlimited
-        );
+        assert_eq!(l.check(&key("a"), EndpointClass::PostOrder, T0, 1), RateDecision::Unlimited);
         assert!(RateDecision::Unlimited.headers().is_empty());
 
         let mut config = tiny(EndpointClass::Book, &[]);
         config.overrides.insert(EndpointClass::General, vec![]);
         let mut l = limiter(config);
         for _ in 0..10_000 {
-            assert_eq!(
-                l.check(&key("a"), EndpointClass::Book, T0, 1),
-                RateDecision::Unlimited
-            );
+            assert_eq!(l.check(&key("a"), EndpointClass::Book, T0, 1), RateDecision::Unlimited);
         }
         assert_eq!(l.tracked_keys(), 0);
     }
@@ -1092,14 +879,8 @@ mod tests {
     fn a_clock_stepping_back_is_harmless() {
         let mut l = limiter(tiny(EndpointClass::Book, &[(2, 10_000)]));
         let k = key("a");
-        assert!(
-            l.check(&k, EndpointClass::Book, T0 + 25_000, 1)
-                .is_admitted()
-        );
-        assert!(
-            l.check(&k, EndpointClass::Book, T0 + 5_000, 1)
-                .is_admitted()
-        );
+        assert!(l.check(&k, EndpointClass::Book, T0 + 25_000, 1).is_admitted());
+        assert!(l.check(&k, EndpointClass::Book, T0 + 5_000, 1).is_admitted());
         let d = l.check(&k, EndpointClass::Book, T0 + 5_000, 1);
         assert!(matches!(d, RateDecision::Limited { retry_at_ms, .. } if retry_at_ms > T0 + 5_000));
     }
@@ -1113,25 +894,15 @@ mod tests {
         assert_eq!(ok.over_limit, OverLimit::Throttle);
         assert!(ok.enabled);
         assert!(serde_json::from_str::<RateLimitConfig>(r#"{"scael":0.5}"#).is_err());
+        assert!(serde_json::from_str::<RateLimitConfig>(r#"{"overrides":{"post_ordr":[]}}"#).is_err());
         assert!(
-            serde_json::from_str::<RateLimitConfig>(r#"{"overrides":{"post_ordr":[]}}"#).is_err()
-        );
-        assert!(
-            serde_json::from_str::<RateLimitConfig>(
-                r#"{"overrides":{"book":[{"limit":1,"window_ms":1,"burst":2}]}}"#
-            )
-            .is_err()
+            serde_json::from_str::<RateLimitConfig>(r#"{"overrides":{"book":[{"limit":1,"window_ms":1,"burst":2}]}}"#)
+                .is_err()
         );
 
         for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
-            let config = RateLimitConfig {
-                scale: bad,
-                ..RateLimitConfig::default()
-            };
-            assert!(matches!(
-                RateLimiter::<String>::new(config),
-                Err(RateLimitConfigError::BadScale(_))
-            ));
+            let config = RateLimitConfig { scale: bad, ..RateLimitConfig::default() };
+            assert!(matches!(RateLimiter::<String>::new(config), Err(RateLimitConfigError::BadScale(_))));
         }
         assert_eq!(
             RateLimiter::<String>::new(tiny(EndpointClass::Book, &[(0, 1_000)])).unwrap_err(),

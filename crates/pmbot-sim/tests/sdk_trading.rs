@@ -83,7 +83,8 @@ async fn official_sdk_trades_against_the_simulator() {
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     // Alice rests a bid: BUY 10 Yes at 0.40.
-    let order = alice.limit_order().token_id(yes).price(dec!(0.40)).size(dec!(10)).side(Side::Buy).build().await.unwrap();
+    let order =
+        alice.limit_order().token_id(yes).price(dec!(0.40)).size(dec!(10)).side(Side::Buy).build().await.unwrap();
     let resting = alice.post_order(alice.sign(&alice_w, order).await.unwrap()).await.unwrap();
     assert!(resting.success, "{resting:?}");
     assert_eq!(resting.status, OrderStatusType::Live);
@@ -137,7 +138,8 @@ async fn official_sdk_trades_against_the_simulator() {
     assert_eq!(bob.balance_allowance(no_shares).await.unwrap().balance, dec!(9720000));
 
     // A resting order can be cancelled, and then it is gone.
-    let order = alice.limit_order().token_id(yes).price(dec!(0.30)).size(dec!(5)).side(Side::Buy).build().await.unwrap();
+    let order =
+        alice.limit_order().token_id(yes).price(dec!(0.30)).size(dec!(5)).side(Side::Buy).build().await.unwrap();
     let placed = alice.post_order(alice.sign(&alice_w, order).await.unwrap()).await.unwrap();
     let cancelled = alice.cancel_order(&placed.order_id).await.unwrap();
     assert_eq!(cancelled.canceled, vec![placed.order_id.clone()]);

@@ -29,12 +29,17 @@ fn apply(ex: &mut Exchange, actions: Vec<ModelAction>, now: i64, tally: &mut Tal
             }
             ModelAction::Place(order) => match ex.submit(order, now) {
                 Ok(_) => tally.placed += 1,
-                Err(r) => *tally.refused.entry(format!("{r:?}").split([' ', '{']).next().unwrap().to_owned()).or_default() += 1,
+                Err(r) => {
+                    *tally.refused.entry(format!("{r:?}").split([' ', '{']).next().unwrap().to_owned()).or_default() +=
+                        1
+                }
             },
             ModelAction::Cancel { owner, ids } => {
                 ex.cancel(owner, &ids, now);
             }
-            ModelAction::Resolve { market, winning_token } => ex.resolve(&market, &winning_token, now).expect("resolving"),
+            ModelAction::Resolve { market, winning_token } => {
+                ex.resolve(&market, &winning_token, now).expect("resolving")
+            }
         }
     }
 }
@@ -52,7 +57,13 @@ fn count_events(ex: &mut Exchange, tally: &mut Tally) {
 
 /// Runs a source against the engine from `start` for `span_ms`, stepping
 /// when the source asks (at most every 250 ms of simulated time).
-fn run(source: &mut dyn MarketSource, ex: &mut Exchange, start: i64, span_ms: i64, mut each: impl FnMut(&Exchange, i64)) -> Tally {
+fn run(
+    source: &mut dyn MarketSource,
+    ex: &mut Exchange,
+    start: i64,
+    span_ms: i64,
+    mut each: impl FnMut(&Exchange, i64),
+) -> Tally {
     let mut tally = Tally::default();
     let mut now = start;
     while now < start + span_ms {

@@ -76,7 +76,8 @@ mod tests {
 
     #[test]
     fn file_then_environment() {
-        let cfg = parse("[sim]\nseed = 3\nport = 9000\n", env(&[("PMBOT_SIM__SEED", "9"), ("HOME", "/x")]), "t").unwrap();
+        let cfg =
+            parse("[sim]\nseed = 3\nport = 9000\n", env(&[("PMBOT_SIM__SEED", "9"), ("HOME", "/x")]), "t").unwrap();
         assert_eq!(cfg.sim.seed, 9);
         assert_eq!(cfg.sim.port, 9000);
     }

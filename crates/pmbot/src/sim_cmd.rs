@@ -57,9 +57,8 @@ pub fn apply_flags(mut cfg: SimConfig, args: &SimArgs) -> Result<SimConfig> {
         }
     }
     for entry in &args.fund {
-        let (addr, amount) = entry
-            .split_once('=')
-            .with_context(|| format!("--fund {entry:?}: expected ADDRESS=AMOUNT"))?;
+        let (addr, amount) =
+            entry.split_once('=').with_context(|| format!("--fund {entry:?}: expected ADDRESS=AMOUNT"))?;
         let amount = Usdc::parse_non_negative(amount).with_context(|| format!("--fund {entry:?}"))?;
         cfg.fund.insert(addr.to_owned(), amount);
     }

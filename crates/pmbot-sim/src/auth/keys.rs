@@ -72,9 +72,7 @@ impl KeyStoreError {
     /// The HTTP status the real API answers with.
     pub const fn http_status(&self) -> u16 {
         match self {
-            KeyStoreError::AlreadyExists
-            | KeyStoreError::NotFound
-            | KeyStoreError::MalformedSecret => 400,
+            KeyStoreError::AlreadyExists | KeyStoreError::NotFound | KeyStoreError::MalformedSecret => 400,
             KeyStoreError::UnknownKey => 401,
         }
     }
@@ -101,17 +99,9 @@ pub struct ApiCredentials {
 impl ApiCredentials {
     /// Credentials from known values (the SDK tests' fixed key, say). The
     /// secret must be URL-safe base64, as the clients decode it.
-    pub fn new(
-        api_key: Uuid,
-        secret: String,
-        passphrase: String,
-    ) -> Result<ApiCredentials, KeyStoreError> {
+    pub fn new(api_key: Uuid, secret: String, passphrase: String) -> Result<ApiCredentials, KeyStoreError> {
         decode_secret(&secret)?;
-        Ok(ApiCredentials {
-            api_key,
-            secret,
-            passphrase,
-        })
+        Ok(ApiCredentials { api_key, secret, passphrase })
     }
 
     /// The HMAC secret, URL-safe base64 with padding.
@@ -158,18 +148,9 @@ pub struct ApiKeyRecord {
 
 impl ApiKeyRecord {
     /// A record for credentials issued elsewhere (fixtures, imports).
-    pub fn new(
-        address: Address,
-        nonce: U256,
-        credentials: ApiCredentials,
-    ) -> Result<ApiKeyRecord, KeyStoreError> {
+    pub fn new(address: Address, nonce: U256, credentials: ApiCredentials) -> Result<ApiKeyRecord, KeyStoreError> {
         let hmac_key = decode_secret(&credentials.secret)?;
-        Ok(ApiKeyRecord {
-            address,
-            nonce,
-            credentials,
-            hmac_key,
-        })
+        Ok(ApiKeyRecord { address, nonce, credentials, hmac_key })
     }
 
     pub fn api_key(&self) -> Uuid {
@@ -197,9 +178,7 @@ impl fmt::Debug for ApiKeyRecord {
 
 /// Decodes a URL-safe base64 secret the way the official clients do.
 pub(crate) fn decode_secret(secret: &str) -> Result<Vec<u8>, KeyStoreError> {
-    URL_SAFE
-        .decode(secret)
-        .map_err(|_| KeyStoreError::MalformedSecret)
+    URL_SAFE.decode(secret).map_err(|_| KeyStoreError::MalformedSecret)
 }
 
 /// Every API key the simulator has issued.
@@ -211,20 +190,12 @@ pub struct ApiKeyStore {
 
 impl ApiKeyStore {
     pub fn new(seed: ServerSeed) -> ApiKeyStore {
-        ApiKeyStore {
-            seed,
-            by_key: HashMap::new(),
-            by_slot: HashMap::new(),
-        }
+        ApiKeyStore { seed, by_key: HashMap::new(), by_slot: HashMap::new() }
     }
 
     /// `POST /auth/api-key`: issues the key of (address, nonce). Fails, and
     /// changes nothing, if that slot already holds one.
-    pub fn create(
-        &mut self,
-        address: Address,
-        nonce: U256,
-    ) -> Result<ApiCredentials, KeyStoreError> {
+    pub fn create(&mut self, address: Address, nonce: U256) -> Result<ApiCredentials, KeyStoreError> {
         if self.by_slot.contains_key(&(address, nonce)) {
             return Err(KeyStoreError::AlreadyExists);
         }
@@ -236,10 +207,7 @@ impl ApiKeyStore {
 
     /// `GET /auth/derive-api-key`: the key already issued for (address, nonce).
     pub fn derive(&self, address: Address, nonce: U256) -> Result<ApiCredentials, KeyStoreError> {
-        let key = self
-            .by_slot
-            .get(&(address, nonce))
-            .ok_or(KeyStoreError::NotFound)?;
+        let key = self.by_slot.get(&(address, nonce)).ok_or(KeyStoreError::NotFound)?;
         Ok(self.by_key[key].credentials.clone())
     }
 
@@ -261,12 +229,8 @@ impl ApiKeyStore {
 
     /// `GET /auth/api-keys`: the ids of `address`'s keys, by nonce.
     pub fn keys_of(&self, address: Address) -> Vec<Uuid> {
-        let mut owned: Vec<(U256, Uuid)> = self
-            .by_key
-            .values()
-            .filter(|r| r.address == address)
-            .map(|r| (r.nonce, r.api_key()))
-            .collect();
+        let mut owned: Vec<(U256, Uuid)> =
+            self.by_key.values().filter(|r| r.address == address).map(|r| (r.nonce, r.api_key())).collect();
         owned.sort();
         owned.into_iter().map(|(_, key)| key).collect()
     }
@@ -274,10 +238,7 @@ impl ApiKeyStore {
     /// `DELETE /auth/api-key`: removes a key. Its slot can be created again,
     /// and yields the same credentials (they depend on the seed alone).
     pub fn delete(&mut self, api_key: &Uuid) -> Result<ApiKeyRecord, KeyStoreError> {
-        let record = self
-            .by_key
-            .remove(api_key)
-            .ok_or(KeyStoreError::UnknownKey)?;
+        let record = self.by_key.remove(api_key).ok_or(KeyStoreError::UnknownKey)?;
         self.by_slot.remove(&(record.address, record.nonce));
         Ok(record)
     }
@@ -317,9 +278,7 @@ impl ApiKeyStore {
 
 impl fmt::Debug for ApiKeyStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ApiKeyStore")
-            .field("keys", &self.by_key.len())
-            .finish_non_exhaustive()
+        f.debug_struct("ApiKeyStore").field("keys", &self.by_key.len()).finish_non_exhaustive()
     }
 }
 

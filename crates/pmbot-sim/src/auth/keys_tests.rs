@@ -14,12 +14,7 @@ fn credentials_have_the_real_shapes() {
     assert!(creds.secret().ends_with('='));
     assert_eq!(URL_SAFE.decode(creds.secret()).unwrap().len(), 32);
     assert_eq!(creds.passphrase().len(), 64);
-    assert!(
-        creds
-            .passphrase()
-            .bytes()
-            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
-    );
+    assert!(creds.passphrase().bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
     assert_eq!(creds.api_key.to_string().len(), 36);
     let json = serde_json::to_value(&creds).unwrap();
     assert_eq!(json["apiKey"], creds.api_key.to_string());
@@ -47,27 +42,15 @@ fn create_twice_fails_and_derive_returns_the_same_key() {
     let mut s = store(1);
     assert_eq!(s.derive(ANVIL0, U256::ZERO), Err(KeyStoreError::NotFound));
     let created = s.create(ANVIL0, U256::ZERO).unwrap();
-    assert_eq!(
-        s.create(ANVIL0, U256::ZERO),
-        Err(KeyStoreError::AlreadyExists)
-    );
+    assert_eq!(s.create(ANVIL0, U256::ZERO), Err(KeyStoreError::AlreadyExists));
     assert_eq!(s.len(), 1, "a refused create changes nothing");
     assert_eq!(s.derive(ANVIL0, U256::ZERO).unwrap(), created);
-    assert_eq!(
-        s.derive(ANVIL0, U256::from(1)),
-        Err(KeyStoreError::NotFound)
-    );
+    assert_eq!(s.derive(ANVIL0, U256::from(1)), Err(KeyStoreError::NotFound));
 
     let e = KeyStoreError::AlreadyExists;
-    assert_eq!(
-        (e.http_status(), e.message()),
-        (400, "Could not create api key")
-    );
+    assert_eq!((e.http_status(), e.message()), (400, "Could not create api key"));
     let e = KeyStoreError::NotFound;
-    assert_eq!(
-        (e.http_status(), e.message()),
-        (400, "Could not derive api key!")
-    );
+    assert_eq!((e.http_status(), e.message()), (400, "Could not derive api key!"));
 }
 
 #[test]
@@ -88,10 +71,7 @@ fn list_lookup_and_delete() {
     assert!(s.get(&k2).is_none());
     assert_eq!(s.keys_of(ANVIL0), vec![k0]);
     assert_eq!(s.delete(&k2).unwrap_err(), KeyStoreError::UnknownKey);
-    assert_eq!(
-        s.derive(ANVIL0, U256::from(2)),
-        Err(KeyStoreError::NotFound)
-    );
+    assert_eq!(s.derive(ANVIL0, U256::from(2)), Err(KeyStoreError::NotFound));
     // The slot is free again, and the seed gives back the same key.
     assert_eq!(s.create(ANVIL0, U256::from(2)).unwrap().api_key, k2);
 }
@@ -100,8 +80,7 @@ fn list_lookup_and_delete() {
 fn imported_credentials_are_checked() {
     let mut s = store(1);
     let creds = ApiCredentials::new(Uuid::nil(), ZERO_SECRET.into(), A_PASSPHRASE.into()).unwrap();
-    s.insert(ApiKeyRecord::new(ANVIL0, U256::ZERO, creds.clone()).unwrap())
-        .unwrap();
+    s.insert(ApiKeyRecord::new(ANVIL0, U256::ZERO, creds.clone()).unwrap()).unwrap();
     assert_eq!(s.get(&Uuid::nil()).unwrap().hmac_key(), &[0u8; 32]);
     assert_eq!(s.derive(ANVIL0, U256::ZERO).unwrap(), creds);
     let dup = ApiKeyRecord::new(ANVIL0, U256::ZERO, creds).unwrap();
@@ -118,12 +97,7 @@ fn debug_output_redacts_every_secret() {
     let creds = s.create(ANVIL0, U256::ZERO).unwrap();
     let record = s.get(&creds.api_key).unwrap();
     let seed = ServerSeed::from_bytes([0xab; 32]);
-    let outputs = [
-        format!("{creds:?}"),
-        format!("{record:?}"),
-        format!("{s:?}"),
-        format!("{seed:?}"),
-    ];
+    let outputs = [format!("{creds:?}"), format!("{record:?}"), format!("{s:?}"), format!("{seed:?}")];
     for out in &outputs {
         assert!(!out.contains(creds.secret()), "{out}");
         assert!(!out.contains(creds.passphrase()), "{out}");

@@ -41,12 +41,7 @@ pub fn clob_auth_domain(chain_id: u64) -> Eip712Domain {
 
 /// The EIP-712 digest a wallet signs for these L1 header values.
 pub fn signing_hash(address: Address, timestamp: &str, nonce: U256, chain_id: u64) -> B256 {
-    let auth = ClobAuth {
-        address,
-        timestamp: timestamp.to_owned(),
-        nonce,
-        message: ATTESTATION.to_owned(),
-    };
+    let auth = ClobAuth { address, timestamp: timestamp.to_owned(), nonce, message: ATTESTATION.to_owned() };
     auth.eip712_signing_hash(&clob_auth_domain(chain_id))
 }
 
@@ -64,11 +59,7 @@ pub enum L1Error {
     #[error("POLY_NONCE is not a decimal uint256")]
     MalformedNonce,
     #[error("POLY_TIMESTAMP {timestamp_s} is more than {max_skew_s}s from server time {now_s}")]
-    StaleTimestamp {
-        timestamp_s: i64,
-        now_s: i64,
-        max_skew_s: u64,
-    },
+    StaleTimestamp { timestamp_s: i64, now_s: i64, max_skew_s: u64 },
     #[error("POLY_SIGNATURE was not made by POLY_ADDRESS")]
     SignerMismatch,
 }
@@ -117,33 +108,21 @@ pub struct L1Identity {
 }
 
 /// Verifies L1 headers signed for `chain_id` against the server's time window.
-pub fn verify(
-    headers: &L1Headers<'_>,
-    chain_id: u64,
-    window: TimeWindow,
-) -> Result<L1Identity, L1Error> {
-    let address =
-        Address::from_str(headers.address.trim()).map_err(|_| L1Error::MalformedAddress)?;
-    let timestamp_s =
-        super::parse_unix_seconds(headers.timestamp).ok_or(L1Error::MalformedTimestamp)?;
+pub fn verify(headers: &L1Headers<'_>, chain_id: u64, window: TimeWindow) -> Result<L1Identity, L1Error> {
+    let address = Address::from_str(headers.address.trim()).map_err(|_| L1Error::MalformedAddress)?;
+    let timestamp_s = super::parse_unix_seconds(headers.timestamp).ok_or(L1Error::MalformedTimestamp)?;
     let nonce = match headers.nonce {
         None => U256::ZERO,
         Some(text) => parse_decimal_u256(text).ok_or(L1Error::MalformedNonce)?,
     };
-    let signature = super::parse_ecdsa(headers.signature.trim(), EcdsaRules::Lenient)
-        .ok_or(L1Error::MalformedSignature)?;
+    let signature =
+        super::parse_ecdsa(headers.signature.trim(), EcdsaRules::Lenient).ok_or(L1Error::MalformedSignature)?;
     if !window.admits(timestamp_s) {
-        return Err(L1Error::StaleTimestamp {
-            timestamp_s,
-            now_s: window.now_s,
-            max_skew_s: window.max_skew_s,
-        });
+        return Err(L1Error::StaleTimestamp { timestamp_s, now_s: window.now_s, max_skew_s: window.max_skew_s });
     }
     // The client signs the timestamp as the string it sends; hash that exact text.
     let digest = signing_hash(address, headers.timestamp, nonce, chain_id);
-    let recovered = signature
-        .recover_address_from_prehash(&digest)
-        .map_err(|_| L1Error::SignerMismatch)?;
+    let recovered = signature.recover_address_from_prehash(&digest).map_err(|_| L1Error::SignerMismatch)?;
     // `Address` equality is byte equality, so checksummed and lowercase
     // spellings of POLY_ADDRESS compare alike.
     if recovered != address {

@@ -44,16 +44,8 @@ fn type_hash_matches_the_protocol_note() {
         ClobAuth::eip712_encode_type(),
         "ClobAuth(address address,string timestamp,uint256 nonce,string message)"
     );
-    let auth = ClobAuth {
-        address: ANVIL0,
-        timestamp: String::new(),
-        nonce: U256::ZERO,
-        message: String::new(),
-    };
-    assert_eq!(
-        auth.eip712_type_hash(),
-        b256!("0x52578c5c725a28a84fedc8c22aa47947822942f35b4dc350db028e45320e035c")
-    );
+    let auth = ClobAuth { address: ANVIL0, timestamp: String::new(), nonce: U256::ZERO, message: String::new() };
+    assert_eq!(auth.eip712_type_hash(), b256!("0x52578c5c725a28a84fedc8c22aa47947822942f35b4dc350db028e45320e035c"));
 }
 
 #[test]
@@ -61,21 +53,9 @@ fn every_upstream_vector_verifies_with_either_address_spelling() {
     for (chain, ts, nonce, sig) in VECTORS {
         let nonce_text = nonce.to_string();
         for address in [LOWER, CHECKSUMMED] {
-            let headers = L1Headers {
-                address,
-                signature: sig,
-                timestamp: ts,
-                nonce: Some(&nonce_text),
-            };
-            let id = verify(&headers, chain, at(ts))
-                .unwrap_or_else(|e| panic!("{chain} {ts} {nonce}: {e}"));
-            assert_eq!(
-                id,
-                L1Identity {
-                    address: ANVIL0,
-                    nonce: U256::from(nonce)
-                }
-            );
+            let headers = L1Headers { address, signature: sig, timestamp: ts, nonce: Some(&nonce_text) };
+            let id = verify(&headers, chain, at(ts)).unwrap_or_else(|e| panic!("{chain} {ts} {nonce}: {e}"));
+            assert_eq!(id, L1Identity { address: ANVIL0, nonce: U256::from(nonce) });
         }
     }
 }
@@ -84,19 +64,9 @@ fn every_upstream_vector_verifies_with_either_address_spelling() {
 fn signing_reproduces_the_vectors() {
     let signer = anvil0();
     for (chain, ts, nonce, sig) in VECTORS {
-        let signed = sign(
-            &signer,
-            signer.address(),
-            chain,
-            ts.parse().unwrap(),
-            U256::from(nonce),
-        )
-        .unwrap();
+        let signed = sign(&signer, signer.address(), chain, ts.parse().unwrap(), U256::from(nonce)).unwrap();
         assert_eq!(signed.signature, sig);
-        assert_eq!(
-            signed.address, LOWER,
-            "the Rust SDK sends L1 addresses in lowercase"
-        );
+        assert_eq!(signed.address, LOWER, "the Rust SDK sends L1 addresses in lowercase");
         assert_eq!(signed.timestamp, ts);
         assert_eq!(signed.nonce, nonce.to_string());
     }
@@ -106,214 +76,77 @@ fn signing_reproduces_the_vectors() {
 fn a_signature_for_one_chain_fails_on_another() {
     let (_, ts, nonce, sig) = VECTORS[0];
     let nonce = nonce.to_string();
-    let headers = L1Headers {
-        address: LOWER,
-        signature: sig,
-        timestamp: ts,
-        nonce: Some(&nonce),
-    };
-    assert_eq!(
-        verify(&headers, POLYGON, at(ts)),
-        Err(L1Error::SignerMismatch)
-    );
+    let headers = L1Headers { address: LOWER, signature: sig, timestamp: ts, nonce: Some(&nonce) };
+    assert_eq!(verify(&headers, POLYGON, at(ts)), Err(L1Error::SignerMismatch));
 }
 
 #[test]
 fn wrong_address_nonce_or_timestamp_fails() {
     let (chain, ts, _, sig) = VECTORS[0];
     let other = format!("{:#x}", anvil1().address());
-    let wrong_address = L1Headers {
-        address: &other,
-        signature: sig,
-        timestamp: ts,
-        nonce: Some("23"),
-    };
-    assert_eq!(
-        verify(&wrong_address, chain, at(ts)),
-        Err(L1Error::SignerMismatch)
-    );
+    let wrong_address = L1Headers { address: &other, signature: sig, timestamp: ts, nonce: Some("23") };
+    assert_eq!(verify(&wrong_address, chain, at(ts)), Err(L1Error::SignerMismatch));
 
-    let wrong_nonce = L1Headers {
-        address: LOWER,
-        signature: sig,
-        timestamp: ts,
-        nonce: Some("24"),
-    };
-    assert_eq!(
-        verify(&wrong_nonce, chain, at(ts)),
-        Err(L1Error::SignerMismatch)
-    );
+    let wrong_nonce = L1Headers { address: LOWER, signature: sig, timestamp: ts, nonce: Some("24") };
+    assert_eq!(verify(&wrong_nonce, chain, at(ts)), Err(L1Error::SignerMismatch));
 
     // Same instant, different spelling: the signed text differs, so must the result.
-    let respelled = L1Headers {
-        address: LOWER,
-        signature: sig,
-        timestamp: "010000000",
-        nonce: Some("23"),
-    };
-    assert_eq!(
-        verify(&respelled, chain, at(ts)),
-        Err(L1Error::SignerMismatch)
-    );
+    let respelled = L1Headers { address: LOWER, signature: sig, timestamp: "010000000", nonce: Some("23") };
+    assert_eq!(verify(&respelled, chain, at(ts)), Err(L1Error::SignerMismatch));
 }
 
 #[test]
 fn stale_and_future_timestamps_are_refused() {
     let (chain, ts, _, sig) = VECTORS[0];
-    let headers = L1Headers {
-        address: LOWER,
-        signature: sig,
-        timestamp: ts,
-        nonce: Some("23"),
-    };
+    let headers = L1Headers { address: LOWER, signature: sig, timestamp: ts, nonce: Some("23") };
     let now: i64 = ts.parse().unwrap();
     assert!(verify(&headers, chain, TimeWindow::new(now + 30, 30)).is_ok());
     assert!(verify(&headers, chain, TimeWindow::new(now - 30, 30)).is_ok());
     assert_eq!(
         verify(&headers, chain, TimeWindow::new(now + 31, 30)),
-        Err(L1Error::StaleTimestamp {
-            timestamp_s: now,
-            now_s: now + 31,
-            max_skew_s: 30
-        })
+        Err(L1Error::StaleTimestamp { timestamp_s: now, now_s: now + 31, max_skew_s: 30 })
     );
-    assert!(matches!(
-        verify(&headers, chain, TimeWindow::new(now - 31, 30)),
-        Err(L1Error::StaleTimestamp { .. })
-    ));
+    assert!(matches!(verify(&headers, chain, TimeWindow::new(now - 31, 30)), Err(L1Error::StaleTimestamp { .. })));
 }
 
 #[test]
 fn absent_nonce_means_zero() {
     let (chain, ts, _, sig) = VECTORS[1];
-    let headers = L1Headers {
-        address: CHECKSUMMED,
-        signature: sig,
-        timestamp: ts,
-        nonce: None,
-    };
+    let headers = L1Headers { address: CHECKSUMMED, signature: sig, timestamp: ts, nonce: None };
     assert_eq!(verify(&headers, chain, at(ts)).unwrap().nonce, U256::ZERO);
 }
 
 #[test]
 fn malformed_headers_get_typed_errors() {
     let (chain, ts, _, sig) = VECTORS[0];
-    let ok = L1Headers {
-        address: LOWER,
-        signature: sig,
-        timestamp: ts,
-        nonce: Some("23"),
-    };
+    let ok = L1Headers { address: LOWER, signature: sig, timestamp: ts, nonce: Some("23") };
     let w = at(ts);
-    assert_eq!(
-        verify(
-            &L1Headers {
-                address: "0x1234",
-                ..ok
-            },
-            chain,
-            w
-        ),
-        Err(L1Error::MalformedAddress)
-    );
-    assert_eq!(
-        verify(
-            &L1Headers {
-                timestamp: "10000000.0",
-                ..ok
-            },
-            chain,
-            w
-        ),
-        Err(L1Error::MalformedTimestamp)
-    );
-    assert_eq!(
-        verify(
-            &L1Headers {
-                nonce: Some("-1"),
-                ..ok
-            },
-            chain,
-            w
-        ),
-        Err(L1Error::MalformedNonce)
-    );
-    assert_eq!(
-        verify(
-            &L1Headers {
-                nonce: Some("0x17"),
-                ..ok
-            },
-            chain,
-            w
-        ),
-        Err(L1Error::MalformedNonce)
-    );
-    assert_eq!(
-        verify(
-            &L1Headers {
-                signature: &sig[..130],
-                ..ok
-            },
-            chain,
-            w
-        ),
-        Err(L1Error::MalformedSignature)
-    );
+    assert_eq!(verify(&L1Headers { address: "0x1234", ..ok }, chain, w), Err(L1Error::MalformedAddress));
+    assert_eq!(verify(&L1Headers { timestamp: "10000000.0", ..ok }, chain, w), Err(L1Error::MalformedTimestamp));
+    assert_eq!(verify(&L1Headers { nonce: Some("-1"), ..ok }, chain, w), Err(L1Error::MalformedNonce));
+    assert_eq!(verify(&L1Headers { nonce: Some("0x17"), ..ok }, chain, w), Err(L1Error::MalformedNonce));
+    assert_eq!(verify(&L1Headers { signature: &sig[..130], ..ok }, chain, w), Err(L1Error::MalformedSignature));
     let bad_v = format!("{}05", &sig[..130]);
-    assert_eq!(
-        verify(
-            &L1Headers {
-                signature: &bad_v,
-                ..ok
-            },
-            chain,
-            w
-        ),
-        Err(L1Error::MalformedSignature)
-    );
+    assert_eq!(verify(&L1Headers { signature: &bad_v, ..ok }, chain, w), Err(L1Error::MalformedSignature));
 }
 
 #[test]
 fn headers_are_collected_by_name() {
     let (_, ts, _, sig) = VECTORS[0];
-    let map = [
-        ("POLY_ADDRESS", LOWER),
-        ("POLY_SIGNATURE", sig),
-        ("POLY_TIMESTAMP", ts),
-        ("POLY_NONCE", "23"),
-    ];
+    let map = [("POLY_ADDRESS", LOWER), ("POLY_SIGNATURE", sig), ("POLY_TIMESTAMP", ts), ("POLY_NONCE", "23")];
     let lookup = |name: &str| map.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
     let headers = L1Headers::from_lookup(lookup).unwrap();
     assert_eq!(headers.nonce, Some("23"));
-    let missing = L1Headers::from_lookup(|name| {
-        if name == "POLY_SIGNATURE" {
-            None
-        } else {
-            lookup(name)
-        }
-    });
+    let missing = L1Headers::from_lookup(|name| if name == "POLY_SIGNATURE" { None } else { lookup(name) });
     assert_eq!(missing, Err(L1Error::MissingHeader("POLY_SIGNATURE")));
 }
 
 #[test]
 fn errors_map_to_the_real_reply_and_leak_nothing() {
     let (_, ts, _, sig) = VECTORS[0];
-    let e = verify(
-        &L1Headers {
-            address: LOWER,
-            signature: sig,
-            timestamp: ts,
-            nonce: Some("24"),
-        },
-        AMOY,
-        at(ts),
-    )
-    .unwrap_err();
-    assert_eq!(
-        (e.http_status(), e.message()),
-        (401, "Invalid L1 Request headers")
-    );
+    let e = verify(&L1Headers { address: LOWER, signature: sig, timestamp: ts, nonce: Some("24") }, AMOY, at(ts))
+        .unwrap_err();
+    assert_eq!((e.http_status(), e.message()), (401, "Invalid L1 Request headers"));
     assert!(!e.to_string().contains(&sig[2..20]));
     assert!(!format!("{e:?}").contains(&sig[2..20]));
 }
@@ -325,11 +158,5 @@ fn round_trip_with_another_wallet_and_a_large_nonce() {
     let signed = sign(&signer, signer.address(), POLYGON, 1_760_000_000, nonce).unwrap();
     let window = TimeWindow::new(1_760_000_010, 30);
     let id = verify(&signed.as_headers(), POLYGON, window).unwrap();
-    assert_eq!(
-        id,
-        L1Identity {
-            address: signer.address(),
-            nonce
-        }
-    );
+    assert_eq!(id, L1Identity { address: signer.address(), nonce });
 }

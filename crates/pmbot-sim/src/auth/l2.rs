@@ -26,9 +26,7 @@ use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
 use super::keys::{ApiCredentials, ApiKeyRecord, ApiKeyStore, decode_secret};
-use super::{
-    POLY_ADDRESS, POLY_API_KEY, POLY_PASSPHRASE, POLY_SIGNATURE, POLY_TIMESTAMP, TimeWindow,
-};
+use super::{POLY_ADDRESS, POLY_API_KEY, POLY_PASSPHRASE, POLY_SIGNATURE, POLY_TIMESTAMP, TimeWindow};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -52,11 +50,7 @@ pub enum L2Error {
     #[error("POLY_SIGNATURE is not a base64url HMAC-SHA256")]
     MalformedSignature,
     #[error("POLY_TIMESTAMP {timestamp_s} is more than {max_skew_s}s from server time {now_s}")]
-    StaleTimestamp {
-        timestamp_s: i64,
-        now_s: i64,
-        max_skew_s: u64,
-    },
+    StaleTimestamp { timestamp_s: i64, now_s: i64, max_skew_s: u64 },
     #[error("POLY_API_KEY is not an issued key")]
     UnknownApiKey,
     #[error("POLY_ADDRESS does not own POLY_API_KEY")]
@@ -157,23 +151,15 @@ pub fn verify_with_key(
     record: &ApiKeyRecord,
     window: TimeWindow,
 ) -> Result<L2Identity, L2Error> {
-    let address =
-        Address::from_str(headers.address.trim()).map_err(|_| L2Error::MalformedAddress)?;
-    let timestamp_s =
-        super::parse_unix_seconds(headers.timestamp).ok_or(L2Error::MalformedTimestamp)?;
+    let address = Address::from_str(headers.address.trim()).map_err(|_| L2Error::MalformedAddress)?;
+    let timestamp_s = super::parse_unix_seconds(headers.timestamp).ok_or(L2Error::MalformedTimestamp)?;
     let api_key = Uuid::from_str(headers.api_key.trim()).map_err(|_| L2Error::MalformedApiKey)?;
-    let claimed = SIGNATURE_B64
-        .decode(headers.signature.trim())
-        .map_err(|_| L2Error::MalformedSignature)?;
+    let claimed = SIGNATURE_B64.decode(headers.signature.trim()).map_err(|_| L2Error::MalformedSignature)?;
     if claimed.len() != 32 {
         return Err(L2Error::MalformedSignature);
     }
     if !window.admits(timestamp_s) {
-        return Err(L2Error::StaleTimestamp {
-            timestamp_s,
-            now_s: window.now_s,
-            max_skew_s: window.max_skew_s,
-        });
+        return Err(L2Error::StaleTimestamp { timestamp_s, now_s: window.now_s, max_skew_s: window.max_skew_s });
     }
     if api_key != record.api_key() {
         return Err(L2Error::UnknownApiKey);
@@ -186,18 +172,11 @@ pub fn verify_with_key(
         return Err(L2Error::PassphraseMismatch);
     }
     let signed = |body: &[u8]| {
-        let mac = keyed_mac(
-            record.hmac_key(),
-            headers.timestamp,
-            request.method,
-            request.path,
-            body,
-        );
+        let mac = keyed_mac(record.hmac_key(), headers.timestamp, request.method, request.path, body);
         // `verify_slice` compares in constant time.
         mac.verify_slice(&claimed).is_ok()
     };
-    let matches = signed(request.body)
-        || (request.body.contains(&b'\'') && signed(&quotes_replaced(request.body)));
+    let matches = signed(request.body) || (request.body.contains(&b'\'') && signed(&quotes_replaced(request.body)));
     if !matches {
         return Err(L2Error::SignatureMismatch);
     }
@@ -222,10 +201,7 @@ pub fn verify_ws_auth(
     if !bool::from(creds.passphrase().as_bytes().ct_eq(passphrase.as_bytes())) {
         return Err(L2Error::PassphraseMismatch);
     }
-    Ok(L2Identity {
-        address: record.address,
-        api_key,
-    })
+    Ok(L2Identity { address: record.address, api_key })
 }
 
 /// The exact bytes the HMAC covers: `timestamp + METHOD + path + body`.
@@ -241,13 +217,7 @@ pub fn hmac_message(timestamp: &str, method: &str, path: &str, body: &[u8]) -> V
 
 /// `POLY_SIGNATURE` for a request, as the official clients compute it
 /// (including their `'` -> `"` replacement in the body).
-pub fn sign(
-    secret: &str,
-    timestamp: &str,
-    method: &str,
-    path: &str,
-    body: &[u8],
-) -> Result<String, L2Error> {
+pub fn sign(secret: &str, timestamp: &str, method: &str, path: &str, body: &[u8]) -> Result<String, L2Error> {
     let key = decode_secret(secret).map_err(|_| L2Error::MalformedSecret)?;
     let mac = keyed_mac(&key, timestamp, method, path, &quotes_replaced(body));
     Ok(URL_SAFE.encode(mac.finalize().into_bytes()))
@@ -292,13 +262,7 @@ pub fn sign_headers(
     let timestamp = timestamp_s.to_string();
     Ok(SignedL2Headers {
         address: address.to_checksum(None),
-        signature: sign(
-            credentials.secret(),
-            &timestamp,
-            request.method,
-            request.path,
-            request.body,
-        )?,
+        signature: sign(credentials.secret(), &timestamp, request.method, request.path, request.body)?,
         timestamp,
         api_key: credentials.api_key.to_string(),
         passphrase: credentials.passphrase().to_owned(),
@@ -322,11 +286,7 @@ fn strip_query(path: &str) -> &str {
 /// The body with every `'` replaced by `"`, as the clients sign it.
 fn quotes_replaced(body: &[u8]) -> Cow<'_, [u8]> {
     if body.contains(&b'\'') {
-        Cow::Owned(
-            body.iter()
-                .map(|&b| if b == b'\'' { b'"' } else { b })
-                .collect(),
-        )
+        Cow::Owned(body.iter().map(|&b| if b == b'\'' { b'"' } else { b }).collect())
     } else {
         Cow::Borrowed(body)
     }

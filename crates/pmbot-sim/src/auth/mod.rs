@@ -83,9 +83,7 @@ pub(crate) enum EcdsaRules {
 
 /// Parses `0x` + 130 hex digits (r, s, v) into an ECDSA signature.
 pub(crate) fn parse_ecdsa(text: &str, rules: EcdsaRules) -> Option<Signature> {
-    let digits = text
-        .strip_prefix("0x")
-        .or_else(|| text.strip_prefix("0X"))?;
+    let digits = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X"))?;
     let bytes: [u8; 65] = hex::decode_to_array(digits).ok()?;
     ecdsa_from_bytes(&bytes, rules)
 }

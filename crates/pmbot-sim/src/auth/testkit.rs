@@ -20,7 +20,5 @@ pub fn anvil0() -> PrivateKeySigner {
 
 /// Account #1 of the same mnemonic, a second wallet for mismatch tests.
 pub fn anvil1() -> PrivateKeySigner {
-    "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
-        .parse()
-        .expect("valid test key")
+    "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d".parse().expect("valid test key")
 }

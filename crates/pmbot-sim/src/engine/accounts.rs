@@ -28,27 +28,18 @@ impl Balance {
     }
 
     pub(crate) fn holding(&self) -> Holding {
-        Holding {
-            total: Size::from_micros(self.total),
-            reserved: Size::from_micros(self.reserved),
-        }
+        Holding { total: Size::from_micros(self.total), reserved: Size::from_micros(self.reserved) }
     }
 
     /// Promises `amount` of the available balance to an order.
     pub(crate) fn reserve(&mut self, amount: u64) {
-        assert!(
-            amount <= self.available(),
-            "reservation checked before it is made"
-        );
+        assert!(amount <= self.available(), "reservation checked before it is made");
         self.reserved += amount;
     }
 
     /// Gives back an unused promise.
     pub(crate) fn release(&mut self, amount: u64) {
-        self.reserved = self
-            .reserved
-            .checked_sub(amount)
-            .expect("released no more than reserved");
+        self.reserved = self.reserved.checked_sub(amount).expect("released no more than reserved");
     }
 
     /// Pays out of a reservation (a resting order's fill).
@@ -59,10 +50,7 @@ impl Balance {
 
     /// Pays out of the available balance (a taker's fill).
     pub(crate) fn spend(&mut self, amount: u64) {
-        assert!(
-            amount <= self.available(),
-            "taker payment checked before matching"
-        );
+        assert!(amount <= self.available(), "taker payment checked before matching");
         self.total -= amount;
     }
 

@@ -21,19 +21,13 @@ impl Exchange {
         let mut collateral: u128 = 0;
         for (account, b) in &self.ledger.collateral {
             if b.reserved > b.total {
-                return Err(format!(
-                    "{account}: collateral reserved {} > total {}",
-                    b.reserved, b.total
-                ));
+                return Err(format!("{account}: collateral reserved {} > total {}", b.reserved, b.total));
             }
             collateral += u128::from(b.total);
         }
         let locked: u128 = self.markets.values().map(|m| u128::from(m.pairs)).sum();
         if collateral as i128 + locked as i128 != self.ledger.funded {
-            return Err(format!(
-                "collateral {collateral} + locked {locked} != funded {}",
-                self.ledger.funded
-            ));
+            return Err(format!("collateral {collateral} + locked {locked} != funded {}", self.ledger.funded));
         }
 
         // What resting orders have promised, per (account) and per (market, outcome, account).
@@ -43,30 +37,14 @@ impl Exchange {
         for (seq, r) in &self.orders.resting {
             match r.side {
                 Side::Buy => *promised_collateral.entry(r.maker).or_default() += r.reserved,
-                Side::Sell => {
-                    *promised_shares
-                        .entry((r.market, r.outcome, r.maker))
-                        .or_default() += r.reserved
-                }
+                Side::Sell => *promised_shares.entry((r.market, r.outcome, r.maker)).or_default() += r.reserved,
             }
-            *level_sums
-                .entry((r.market, r.book_side, r.book_price))
-                .or_default() += r.remaining;
-            let record = self
-                .orders
-                .records
-                .get(&r.id)
-                .ok_or(format!("live order {} has no record", r.id))?;
+            *level_sums.entry((r.market, r.book_side, r.book_price)).or_default() += r.remaining;
+            let record = self.orders.records.get(&r.id).ok_or(format!("live order {} has no record", r.id))?;
             if record.status != OrderStatus::Live {
-                return Err(format!(
-                    "resting order {} has status {:?}",
-                    r.id, record.status
-                ));
+                return Err(format!("resting order {} has status {:?}", r.id, record.status));
             }
-            let level = self.markets[&r.market]
-                .book
-                .side(r.book_side)
-                .get(&r.book_price);
+            let level = self.markets[&r.market].book.side(r.book_side).get(&r.book_price);
             if !level.is_some_and(|l| l.queue.contains(seq)) {
                 return Err(format!("resting order {} missing from its level", r.id));
             }
@@ -74,48 +52,30 @@ impl Exchange {
         for (account, b) in &self.ledger.collateral {
             let promised = promised_collateral.get(account).copied().unwrap_or(0);
             if b.reserved != promised {
-                return Err(format!(
-                    "{account}: collateral reserved {} but orders promise {promised}",
-                    b.reserved
-                ));
+                return Err(format!("{account}: collateral reserved {} but orders promise {promised}", b.reserved));
             }
         }
-        if let Some((account, _)) = promised_collateral
-            .iter()
-            .find(|(a, p)| **p > 0 && !self.ledger.collateral.contains_key(*a))
+        if let Some((account, _)) =
+            promised_collateral.iter().find(|(a, p)| **p > 0 && !self.ledger.collateral.contains_key(*a))
         {
-            return Err(format!(
-                "{account}: orders promise collateral it has no balance for"
-            ));
+            return Err(format!("{account}: orders promise collateral it has no balance for"));
         }
         for (&idx, m) in &self.markets {
             let mut sums = [0u128; 2];
             for (account, pos) in &m.positions {
                 for (outcome, b) in pos.iter().enumerate() {
                     if b.reserved > b.total {
-                        return Err(format!(
-                            "{account}: shares reserved {} > total {}",
-                            b.reserved, b.total
-                        ));
+                        return Err(format!("{account}: shares reserved {} > total {}", b.reserved, b.total));
                     }
-                    let promised = promised_shares
-                        .get(&(idx, outcome, *account))
-                        .copied()
-                        .unwrap_or(0);
+                    let promised = promised_shares.get(&(idx, outcome, *account)).copied().unwrap_or(0);
                     if b.reserved != promised {
-                        return Err(format!(
-                            "{account}: shares reserved {} but orders promise {promised}",
-                            b.reserved
-                        ));
+                        return Err(format!("{account}: shares reserved {} but orders promise {promised}", b.reserved));
                     }
                     sums[outcome] += u128::from(b.total);
                 }
             }
             if sums != [u128::from(m.pairs); 2] {
-                return Err(format!(
-                    "market {}: shares {sums:?} != pairs {}",
-                    m.spec.condition_id, m.pairs
-                ));
+                return Err(format!("market {}: shares {sums:?} != pairs {}", m.spec.condition_id, m.pairs));
             }
             for side in [BookSide::Bid, BookSide::Ask] {
                 for (&price, level) in m.book.side(side) {
@@ -131,10 +91,7 @@ impl Exchange {
             if let (Some(bid), Some(ask)) = (m.book.best_bid(), m.book.best_ask())
                 && bid >= ask
             {
-                return Err(format!(
-                    "market {}: book crossed, bid {bid} >= ask {ask}",
-                    m.spec.condition_id
-                ));
+                return Err(format!("market {}: book crossed, bid {bid} >= ask {ask}", m.spec.condition_id));
             }
         }
         Ok(())

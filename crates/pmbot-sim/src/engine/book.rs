@@ -40,11 +40,7 @@ pub(crate) fn book_side(outcome: Outcome, side: Side) -> BookSide {
 
 /// An order's own price in primary terms (pips).
 pub(crate) fn book_price(outcome: Outcome, price: Price) -> u16 {
-    if outcome == 0 {
-        price.pips()
-    } else {
-        mirror(price.pips())
-    }
+    if outcome == 0 { price.pips() } else { mirror(price.pips()) }
 }
 
 /// The complement of a price in pips: 1 - p.
@@ -123,13 +119,8 @@ impl Book {
     /// orders); the level disappears when nothing live is left in it.
     pub(crate) fn reduce(&mut self, side: BookSide, price: u16, size: u64) {
         let book_side = self.side_mut(side);
-        let level = book_side
-            .get_mut(&price)
-            .expect("an order's level exists while it rests");
-        level.total = level
-            .total
-            .checked_sub(size)
-            .expect("level total covers its orders");
+        let level = book_side.get_mut(&price).expect("an order's level exists while it rests");
+        level.total = level.total.checked_sub(size).expect("level total covers its orders");
         if level.total == 0 {
             book_side.remove(&price);
         }
@@ -157,10 +148,8 @@ impl Book {
     /// The book's levels as one token publishes them: best bid first, best
     /// ask first, each in the token's own prices.
     pub(crate) fn view_levels(&self, outcome: Outcome) -> (Vec<LevelView>, Vec<LevelView>) {
-        let level = |pips: u16, l: &Level| LevelView {
-            price: own_price(outcome, pips),
-            size: Size::from_micros(l.total),
-        };
+        let level =
+            |pips: u16, l: &Level| LevelView { price: own_price(outcome, pips), size: Size::from_micros(l.total) };
         if outcome == 0 {
             let bids = self.bids.iter().rev().map(|(&p, l)| level(p, l)).collect();
             let asks = self.asks.iter().map(|(&p, l)| level(p, l)).collect();
@@ -176,15 +165,9 @@ impl Book {
 
     /// Best bid and ask of `outcome`, in its own prices.
     pub(crate) fn best_for(&self, outcome: Outcome) -> (Option<Price>, Option<Price>) {
-        let (bid, ask) = if outcome == 0 {
-            (self.best_bid(), self.best_ask())
-        } else {
-            (self.best_ask(), self.best_bid())
-        };
-        (
-            bid.map(|p| own_price(outcome, p)),
-            ask.map(|p| own_price(outcome, p)),
-        )
+        let (bid, ask) =
+            if outcome == 0 { (self.best_bid(), self.best_ask()) } else { (self.best_ask(), self.best_bid()) };
+        (bid.map(|p| own_price(outcome, p)), ask.map(|p| own_price(outcome, p)))
     }
 }
 
@@ -240,15 +223,9 @@ mod tests {
         b.push(BookSide::Ask, 5200, 2, 7);
         b.push(BookSide::Ask, 5300, 3, 1);
         let (bids, asks) = b.view_levels(1);
-        assert_eq!(
-            bids.iter().map(|l| l.price.to_string()).collect::<Vec<_>>(),
-            ["0.48", "0.47"]
-        );
+        assert_eq!(bids.iter().map(|l| l.price.to_string()).collect::<Vec<_>>(), ["0.48", "0.47"]);
         assert_eq!(asks[0].price.to_string(), "0.52");
-        assert_eq!(
-            b.best_for(1),
-            (Price::from_pips(4800), Price::from_pips(5200))
-        );
+        assert_eq!(b.best_for(1), (Price::from_pips(4800), Price::from_pips(5200)));
         let crossing: Vec<u16> = b.crossing(BookSide::Bid, 5200).map(|(p, _)| *p).collect();
         assert_eq!(crossing, [5200]);
         let crossing: Vec<u16> = b.crossing(BookSide::Ask, 4700).map(|(p, _)| *p).collect();

@@ -75,15 +75,10 @@ mod tests {
     #[test]
     fn spreads_sequential_and_byte_keys() {
         let b = BuildHasherDefault::<FxHasher>::default();
-        let hashes: std::collections::HashSet<u64> =
-            (0u64..10_000).map(|i| b.hash_one(i)).collect();
+        let hashes: std::collections::HashSet<u64> = (0u64..10_000).map(|i| b.hash_one(i)).collect();
         assert_eq!(hashes.len(), 10_000);
         assert_ne!(b.hash_one([1u8; 20]), b.hash_one([2u8; 20]));
-        assert_ne!(
-            b.hash_one([0u8; 3]),
-            b.hash_one([0u8; 4]),
-            "length is part of a slice's hash"
-        );
+        assert_ne!(b.hash_one([0u8; 3]), b.hash_one([0u8; 4]), "length is part of a slice's hash");
         assert_eq!(b.hash_one("abc"), b.hash_one("abc"));
     }
 }

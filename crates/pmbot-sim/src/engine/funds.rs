@@ -48,12 +48,7 @@ impl Exchange {
     pub fn shares(&self, account: Address, token: &TokenId) -> Holding {
         self.by_token
             .get(token)
-            .and_then(|(idx, outcome)| {
-                self.markets[idx]
-                    .positions
-                    .get(&account)
-                    .map(|p| p[*outcome])
-            })
+            .and_then(|(idx, outcome)| self.markets[idx].positions.get(&account).map(|p| p[*outcome]))
             .unwrap_or_default()
             .holding()
     }
@@ -61,12 +56,7 @@ impl Exchange {
     /// Turns `amount` collateral into `amount` shares of each token of
     /// `market` (the CTF's `splitPosition`), so an account can sell without
     /// buying first.
-    pub fn split(
-        &mut self,
-        account: Address,
-        market: &ConditionId,
-        amount: Size,
-    ) -> Result<(), Reject> {
+    pub fn split(&mut self, account: Address, market: &ConditionId, amount: Size) -> Result<(), Reject> {
         let idx = self.open_market(market)?;
         let collateral = self.ledger.get(&account);
         if collateral.available() < amount.micros() {
@@ -83,18 +73,10 @@ impl Exchange {
 
     /// Turns `amount` shares of each token of `market` back into collateral
     /// (the CTF's `mergePositions`).
-    pub fn merge(
-        &mut self,
-        account: Address,
-        market: &ConditionId,
-        amount: Size,
-    ) -> Result<(), Reject> {
+    pub fn merge(&mut self, account: Address, market: &ConditionId, amount: Size) -> Result<(), Reject> {
         let idx = self.open_market(market)?;
         let m = self.markets.get_mut(&idx).expect("checked above");
-        let held = m
-            .positions
-            .get(&account)
-            .map_or(0, |p| p[0].available().min(p[1].available()));
+        let held = m.positions.get(&account).map_or(0, |p| p[0].available().min(p[1].available()));
         if held < amount.micros() {
             return Err(Reject::InsufficientBalance);
         }

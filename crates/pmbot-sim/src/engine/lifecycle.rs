@@ -30,34 +30,18 @@ impl Exchange {
     /// emits its CANCELLATION.
     pub(crate) fn cancel_resting(&mut self, seq: u64) {
         let order = self.orders.unlink(seq);
-        let market = self
-            .markets
-            .get_mut(&order.market)
-            .expect("live order's market exists");
-        market
-            .book
-            .reduce(order.book_side, order.book_price, order.remaining);
+        let market = self.markets.get_mut(&order.market).expect("live order's market exists");
+        market.book.reduce(order.book_side, order.book_price, order.remaining);
         match order.side {
             pmbot_core::Side::Buy => self.ledger.entry(order.maker).release(order.reserved),
-            pmbot_core::Side::Sell => {
-                market.position(order.maker)[order.outcome].release(order.reserved)
-            }
+            pmbot_core::Side::Sell => market.position(order.maker)[order.outcome].release(order.reserved),
         }
         let orders = &self.orders;
-        market
-            .book
-            .trim_front(order.book_side, order.book_price, |s| orders.is_live(s));
+        market.book.trim_front(order.book_side, order.book_price, |s| orders.is_live(s));
         self.touch(order.market, order.book_side, order.book_price);
-        let record = self
-            .orders
-            .records
-            .get_mut(&order.id)
-            .expect("live orders have records");
+        let record = self.orders.records.get_mut(&order.id).expect("live orders have records");
         record.status = OrderStatus::Canceled;
-        self.events.push(EngineEvent::Order {
-            order: record.clone(),
-            kind: OrderEventKind::Cancellation,
-        });
+        self.events.push(EngineEvent::Order { order: record.clone(), kind: OrderEventKind::Cancellation });
     }
 
     /// Cancels every live GTD order whose time has come.
@@ -78,11 +62,7 @@ impl Exchange {
             if out.canceled.contains(id) {
                 continue;
             }
-            let live = self
-                .orders
-                .records
-                .get(id)
-                .filter(|r| r.owner == owner && r.status == OrderStatus::Live);
+            let live = self.orders.records.get(id).filter(|r| r.owner == owner && r.status == OrderStatus::Live);
             match live {
                 Some(_) => {
                     let seq = self.orders.seq_of[id];
@@ -90,8 +70,7 @@ impl Exchange {
                     out.canceled.push(*id);
                 }
                 None => {
-                    out.not_canceled
-                        .insert(id.to_string(), NOT_CANCELED_REASON.to_owned());
+                    out.not_canceled.insert(id.to_string(), NOT_CANCELED_REASON.to_owned());
                 }
             }
         }
@@ -132,12 +111,7 @@ impl Exchange {
         })
     }
 
-    fn cancel_where(
-        &mut self,
-        owner: Address,
-        now_ms: i64,
-        keep: impl Fn(u32, usize) -> bool,
-    ) -> CancelOutcome {
+    fn cancel_where(&mut self, owner: Address, now_ms: i64, keep: impl Fn(u32, usize) -> bool) -> CancelOutcome {
         let seqs: Vec<u64> = self
             .orders
             .open_by_owner
@@ -165,8 +139,7 @@ impl Exchange {
     /// CONFIRMED, and closes markets whose `end_ms` has passed.
     pub fn tick(&mut self, now_ms: i64) {
         self.expire_due(now_ms);
-        self.trades
-            .advance(now_ms, self.cfg.confirmed_after_ms, &mut self.events);
+        self.trades.advance(now_ms, self.cfg.confirmed_after_ms, &mut self.events);
         while let Some(&(end, idx)) = self.closing.first() {
             if end > now_ms {
                 break;
@@ -182,23 +155,13 @@ impl Exchange {
 
     /// Resolves a market: cancels its open orders, pays 1 pUSD per share of
     /// `winning_token`, zeroes both tokens, and stops it for good.
-    pub fn resolve(
-        &mut self,
-        market: &ConditionId,
-        winning_token: &TokenId,
-        now_ms: i64,
-    ) -> Result<(), Reject> {
+    pub fn resolve(&mut self, market: &ConditionId, winning_token: &TokenId, now_ms: i64) -> Result<(), Reject> {
         let &idx = self.by_condition.get(market).ok_or(Reject::UnknownMarket)?;
         let m = &self.markets[&idx];
         if m.winner.is_some() {
             return Err(Reject::AlreadyResolved);
         }
-        let winner = m
-            .spec
-            .tokens
-            .iter()
-            .position(|t| t.token_id == *winning_token)
-            .ok_or(Reject::UnknownToken)?;
+        let winner = m.spec.tokens.iter().position(|t| t.token_id == *winning_token).ok_or(Reject::UnknownToken)?;
         // Every live order sits in a level queue; cancel in arrival order.
         let mut live: Vec<u64> = [&m.book.bids, &m.book.asks]
             .into_iter()
@@ -215,11 +178,8 @@ impl Exchange {
         let m = self.markets.get_mut(&idx).expect("checked above");
         // Settle holders in address order: the sums do not depend on it, but
         // nothing here should depend on hash order.
-        let payouts: BTreeMap<Address, u64> = m
-            .positions
-            .drain()
-            .map(|(account, pos)| (account, pos[winner].total))
-            .collect();
+        let payouts: BTreeMap<Address, u64> =
+            m.positions.drain().map(|(account, pos)| (account, pos[winner].total)).collect();
         for (account, amount) in payouts {
             if amount > 0 {
                 self.ledger.entry(account).credit(amount);

@@ -65,15 +65,10 @@ impl Exchange {
     /// id or either token is already listed, or both tokens are the same.
     pub fn list_market(&mut self, spec: MarketSpec, now_ms: i64) -> Result<(), Reject> {
         if spec.tokens[0].token_id == spec.tokens[1].token_id {
-            return Err(Reject::InvalidMarket {
-                reason: "both outcomes have the same token id",
-            });
+            return Err(Reject::InvalidMarket { reason: "both outcomes have the same token id" });
         }
         if self.by_condition.contains_key(&spec.condition_id)
-            || spec
-                .tokens
-                .iter()
-                .any(|t| self.by_token.contains_key(&t.token_id))
+            || spec.tokens.iter().any(|t| self.by_token.contains_key(&t.token_id))
         {
             return Err(Reject::DuplicateMarket);
         }
@@ -87,14 +82,8 @@ impl Exchange {
         for (outcome, token) in spec.tokens.iter().enumerate() {
             self.by_token.insert(token.token_id.clone(), (idx, outcome));
         }
-        let fee_rate_bps = (spec.fee.rate * rust_decimal::Decimal::from(10_000))
-            .round()
-            .to_u32()
-            .unwrap_or(u32::MAX);
-        self.events.push(EngineEvent::MarketListed {
-            market: spec.clone(),
-            timestamp_ms: now_ms,
-        });
+        let fee_rate_bps = (spec.fee.rate * rust_decimal::Decimal::from(10_000)).round().to_u32().unwrap_or(u32::MAX);
+        self.events.push(EngineEvent::MarketListed { market: spec.clone(), timestamp_ms: now_ms });
         self.markets.insert(
             idx,
             Market {
@@ -118,9 +107,7 @@ impl Exchange {
     }
 
     pub fn market(&self, id: &ConditionId) -> Option<MarketInfo> {
-        self.by_condition
-            .get(id)
-            .map(|idx| self.markets[idx].info())
+        self.by_condition.get(id).map(|idx| self.markets[idx].info())
     }
 
     /// Every listed (not yet pruned) market, in listing order.
@@ -129,9 +116,7 @@ impl Exchange {
     }
 
     pub fn market_of_token(&self, token: &TokenId) -> Option<MarketInfo> {
-        self.by_token
-            .get(token)
-            .map(|(idx, _)| self.markets[idx].info())
+        self.by_token.get(token).map(|(idx, _)| self.markets[idx].info())
     }
 
     /// Applies the tick rule to a market after its book changed, emitting
@@ -147,8 +132,8 @@ impl Exchange {
         }
         let (bid, ask) = (market.book.best_bid(), market.book.best_ask());
         let new = if market.tick == listed {
-            let extreme = bid.is_some_and(|b| b > rule.enter_above.pips())
-                || ask.is_some_and(|a| a < rule.enter_below.pips());
+            let extreme =
+                bid.is_some_and(|b| b > rule.enter_above.pips()) || ask.is_some_and(|a| a < rule.enter_below.pips());
             if extreme { rule.fine } else { listed }
         } else {
             let inside = bid.is_none_or(|b| b <= rule.exit_at_or_below.pips())

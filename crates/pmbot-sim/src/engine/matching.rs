@@ -37,12 +37,7 @@ pub(crate) struct Taker {
 pub(crate) enum Step {
     /// Fill `x` shares against resting order `maker`, which pays (BUY) or
     /// receives (SELL) `maker_collateral`.
-    Fill {
-        maker: u64,
-        x: u64,
-        maker_collateral: u64,
-        kind: Kind,
-    },
+    Fill { maker: u64, x: u64, maker_collateral: u64, kind: Kind },
     /// Cancel the taker funder's own resting order (self-trade policy).
     CancelOwn(u64),
 }
@@ -70,13 +65,7 @@ pub(crate) struct Plan {
 }
 
 /// What executing `taker` against `book` at `now_ms` would do.
-pub(crate) fn plan(
-    book: &Book,
-    orders: &OrderStore,
-    taker: &Taker,
-    now_ms: i64,
-    policy: SelfTradePolicy,
-) -> Plan {
+pub(crate) fn plan(book: &Book, orders: &OrderStore, taker: &Taker, now_ms: i64, policy: SelfTradePolicy) -> Plan {
     let mut plan = Plan::default();
     'levels: for (&price, level) in book.crossing(taker.book_side, taker.limit) {
         let start = plan.steps.len();
@@ -104,15 +93,9 @@ pub(crate) fn plan(
             }
             let x = maker.remaining.min(taker.size - plan.filled);
             let kind = settlement::kind(taker.outcome, taker.side, maker.outcome, maker.side);
-            let maker_collateral =
-                settlement::maker_collateral(maker.side, maker.price.pips(), maker.rest_filled, x);
+            let maker_collateral = settlement::maker_collateral(maker.side, maker.price.pips(), maker.rest_filled, x);
             taker_collateral += settlement::taker_collateral(kind, x, maker_collateral);
-            plan.steps.push(Step::Fill {
-                maker: *seq,
-                x,
-                maker_collateral,
-                kind,
-            });
+            plan.steps.push(Step::Fill { maker: *seq, x, maker_collateral, kind });
             filled += x;
             plan.filled += x;
             if plan.filled == taker.size {
@@ -122,12 +105,7 @@ pub(crate) fn plan(
         }
         if plan.steps.len() > start {
             plan.taker_collateral += taker_collateral;
-            plan.levels.push(PlannedLevel {
-                price,
-                steps: start..plan.steps.len(),
-                filled,
-                taker_collateral,
-            });
+            plan.levels.push(PlannedLevel { price, steps: start..plan.steps.len(), filled, taker_collateral });
         }
         if done {
             break 'levels;
@@ -138,19 +116,7 @@ pub(crate) fn plan(
 
 /// Whether any live order lies within `limit` of a taker resting on
 /// `book_side` (the post-only test).
-pub(crate) fn crosses(
-    book: &Book,
-    orders: &OrderStore,
-    book_side: BookSide,
-    limit: u16,
-    now_ms: i64,
-) -> bool {
-    book.crossing(book_side, limit).any(|(_, level)| {
-        level.queue.iter().any(|seq| {
-            orders
-                .resting
-                .get(seq)
-                .is_some_and(|r| !r.is_expired(now_ms))
-        })
-    })
+pub(crate) fn crosses(book: &Book, orders: &OrderStore, book_side: BookSide, limit: u16, now_ms: i64) -> bool {
+    book.crossing(book_side, limit)
+        .any(|(_, level)| level.queue.iter().any(|seq| orders.resting.get(seq).is_some_and(|r| !r.is_expired(now_ms))))
 }

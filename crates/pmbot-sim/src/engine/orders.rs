@@ -81,10 +81,7 @@ impl OrderStore {
 
     /// Registers a live order on every index but its book level.
     pub(crate) fn link(&mut self, seq: u64, order: Resting) {
-        self.open_by_owner
-            .entry(order.owner)
-            .or_default()
-            .insert(seq);
+        self.open_by_owner.entry(order.owner).or_default().insert(seq);
         if let Some(t) = order.expires_ms {
             self.expiries.insert((t, seq));
         }

@@ -25,8 +25,7 @@ impl Exchange {
         open.iter()
             .map(|seq| &self.orders.records[&self.orders.resting[seq].id])
             .filter(|r| {
-                q.id.as_ref()
-                    .is_none_or(|id| OrderId::parse(id).is_ok_and(|id| id == r.id))
+                q.id.as_ref().is_none_or(|id| OrderId::parse(id).is_ok_and(|id| id == r.id))
                     && q.market.is_none_or(|m| m == r.market)
                     && q.token.as_ref().is_none_or(|t| *t == r.token)
             })

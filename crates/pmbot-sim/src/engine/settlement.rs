@@ -36,12 +36,7 @@ pub(crate) enum Kind {
     Merge,
 }
 
-pub(crate) fn kind(
-    taker_outcome: Outcome,
-    taker_side: Side,
-    maker_outcome: Outcome,
-    maker_side: Side,
-) -> Kind {
+pub(crate) fn kind(taker_outcome: Outcome, taker_side: Side, maker_outcome: Outcome, maker_side: Side) -> Kind {
     match (taker_outcome == maker_outcome, taker_side, maker_side) {
         (true, a, b) if a != b => Kind::Transfer,
         (false, Side::Buy, Side::Buy) => Kind::Mint,

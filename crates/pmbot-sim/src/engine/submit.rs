@@ -29,8 +29,8 @@ use super::matching::{self, Plan, Step, Taker};
 use super::orders::Resting;
 use super::settlement::{self, Kind};
 use super::types::{
-    EngineEvent, MakerFill, NewOrder, OrderEventKind, OrderRecord, OrderStatus, OrderType, Reject,
-    SubmitOutcome, TradeRecord, TradeStatus,
+    EngineEvent, MakerFill, NewOrder, OrderEventKind, OrderRecord, OrderStatus, OrderType, Reject, SubmitOutcome,
+    TradeRecord, TradeStatus,
 };
 use super::validate;
 
@@ -38,10 +38,7 @@ impl Exchange {
     /// Places an order. On `Err` nothing changed; on `Ok` the events of the
     /// placement and its fills are queued (see the module docs for order).
     pub fn submit(&mut self, order: NewOrder, now_ms: i64) -> Result<SubmitOutcome, Reject> {
-        let &(idx, outcome) = self
-            .by_token
-            .get(&order.token)
-            .ok_or(Reject::UnknownToken)?;
+        let &(idx, outcome) = self.by_token.get(&order.token).ok_or(Reject::UnknownToken)?;
         let market = &self.markets[&idx];
         let expires_ms = validate::check_order(&order, market, now_ms, &self.cfg)?;
         if self.orders.records.contains_key(&order.id) {
@@ -57,41 +54,21 @@ impl Exchange {
         };
         let rests_by_type = matches!(order.order_type, OrderType::Gtc | OrderType::Gtd);
         let plan = if order.post_only {
-            if matching::crosses(
-                &market.book,
-                &self.orders,
-                taker.book_side,
-                taker.limit,
-                now_ms,
-            ) {
+            if matching::crosses(&market.book, &self.orders, taker.book_side, taker.limit, now_ms) {
                 return Err(Reject::PostOnlyCrosses);
             }
             Plan::default()
         } else {
-            matching::plan(
-                &market.book,
-                &self.orders,
-                &taker,
-                now_ms,
-                self.cfg.self_trade,
-            )
+            matching::plan(&market.book, &self.orders, &taker, now_ms, self.cfg.self_trade)
         };
         if !rests_by_type || plan.crosses {
             let notional = Usdc::from_price_size_floor(order.price, order.size);
             let min = self.cfg.min_marketable_notional;
             if notional < min {
-                return Err(Reject::BelowMinNotional {
-                    side: order.side,
-                    notional,
-                    min,
-                });
+                return Err(Reject::BelowMinNotional { side: order.side, notional, min });
             }
         }
-        let rest = if rests_by_type && !plan.self_stop {
-            taker.size - plan.filled
-        } else {
-            0
-        };
+        let rest = if rests_by_type && !plan.self_stop { taker.size - plan.filled } else { 0 };
         let enough = match order.side {
             Side::Buy => {
                 let pips = order.price.pips();
@@ -100,10 +77,7 @@ impl Exchange {
                 self.ledger.get(&order.maker).available() >= worst.max(planned)
             }
             Side::Sell => {
-                let held = market
-                    .positions
-                    .get(&order.maker)
-                    .map_or(0, |p| p[outcome].available());
+                let held = market.positions.get(&order.maker).map_or(0, |p| p[outcome].available());
                 held >= taker.size
             }
         };
@@ -165,22 +139,9 @@ impl Exchange {
             for step in &plan.steps[level.steps.clone()] {
                 match *step {
                     Step::CancelOwn(seq) => self.cancel_resting(seq),
-                    Step::Fill {
-                        maker,
-                        x,
-                        maker_collateral,
-                        kind,
-                    } => {
+                    Step::Fill { maker, x, maker_collateral, kind } => {
                         let trade_id = &trade.as_ref().expect("a level with fills has a trade").1;
-                        let (fill, update) = self.apply_fill(
-                            idx,
-                            &taker,
-                            maker,
-                            x,
-                            maker_collateral,
-                            kind,
-                            trade_id,
-                        );
+                        let (fill, update) = self.apply_fill(idx, &taker, maker, x, maker_collateral, kind, trade_id);
                         makers.push(fill);
                         updates.push(update);
                     }
@@ -211,19 +172,10 @@ impl Exchange {
             }
             self.events.push(EngineEvent::Trade(record_trade.clone()));
             for update in updates {
-                self.events.push(EngineEvent::Order {
-                    order: update,
-                    kind: OrderEventKind::Update,
-                });
+                self.events.push(EngineEvent::Order { order: update, kind: OrderEventKind::Update });
             }
             let mined_at = now_ms + self.cfg.mined_after_ms;
-            self.trades.insert(
-                trade_seq,
-                record_trade,
-                &participants,
-                self.cfg.max_trades_per_account,
-                mined_at,
-            );
+            self.trades.insert(trade_seq, record_trade, &participants, self.cfg.max_trades_per_account, mined_at);
         }
 
         record.size_matched = Size::from_micros(plan.filled);
@@ -237,22 +189,13 @@ impl Exchange {
             OrderStatus::Canceled
         };
         if plan.filled > 0 {
-            self.events.push(EngineEvent::Order {
-                order: record.clone(),
-                kind: OrderEventKind::Update,
-            });
+            self.events.push(EngineEvent::Order { order: record.clone(), kind: OrderEventKind::Update });
         }
         if rest > 0 {
             self.rest(seq, &order, idx, outcome, &taker, rest, expires_ms);
-            self.events.push(EngineEvent::Order {
-                order: record.clone(),
-                kind: OrderEventKind::Placement,
-            });
+            self.events.push(EngineEvent::Order { order: record.clone(), kind: OrderEventKind::Placement });
         } else if plan.filled < taker.size {
-            self.events.push(EngineEvent::Order {
-                order: record.clone(),
-                kind: OrderEventKind::Cancellation,
-            });
+            self.events.push(EngineEvent::Order { order: record.clone(), kind: OrderEventKind::Cancellation });
         }
         let result = SubmitOutcome {
             order_id: order.id,
@@ -281,11 +224,7 @@ impl Exchange {
     ) -> (MakerFill, OrderRecord) {
         let market = self.markets.get_mut(&idx).expect("planned market exists");
         let ledger = &mut self.ledger;
-        let maker = self
-            .orders
-            .resting
-            .get_mut(&maker_seq)
-            .expect("planned maker is live");
+        let maker = self.orders.resting.get_mut(&maker_seq).expect("planned maker is live");
         match maker.side {
             Side::Buy => {
                 ledger.entry(maker.maker).spend_reserved(maker_collateral);
@@ -335,28 +274,19 @@ impl Exchange {
             // leftover would be a bug, but give it back rather than lock it.
             match finished.side {
                 Side::Buy => self.ledger.entry(finished.maker).release(finished.reserved),
-                Side::Sell => {
-                    market.position(finished.maker)[finished.outcome].release(finished.reserved)
-                }
+                Side::Sell => market.position(finished.maker)[finished.outcome].release(finished.reserved),
             }
             let orders = &self.orders;
             market.book.trim_front(side, price, |s| orders.is_live(s));
         }
         self.touch(idx, side, price);
-        let record = self
-            .orders
-            .records
-            .get_mut(&id)
-            .expect("live orders have records");
+        let record = self.orders.records.get_mut(&id).expect("live orders have records");
         record.size_matched += Size::from_micros(x);
         record.associate_trades.push(trade_id.to_owned());
         if done {
             record.status = OrderStatus::Matched;
         }
-        let fill = MakerFill {
-            api_key: record.api_key.clone(),
-            ..fill
-        };
+        let fill = MakerFill { api_key: record.api_key.clone(), ..fill };
         (fill, record.clone())
     }
 
@@ -382,28 +312,16 @@ impl Exchange {
         let fee = market.spec.fee.taker_fee(price, size);
         let (paid, got, fee, fee_shares) = match taker.side {
             Side::Buy => {
-                let fee_shares = market
-                    .spec
-                    .fee
-                    .taker_fee_shares(price, size)
-                    .micros()
-                    .min(filled);
+                let fee_shares = market.spec.fee.taker_fee_shares(price, size).micros().min(filled);
                 market.position(taker.maker)[taker.outcome].spend(fee_shares);
                 market.position(collector)[taker.outcome].credit(fee_shares);
                 (taker_collateral, filled - fee_shares, fee, fee_shares)
             }
             Side::Sell => {
-                let fee = u64::try_from(fee.micros())
-                    .unwrap_or(0)
-                    .min(taker_collateral);
+                let fee = u64::try_from(fee.micros()).unwrap_or(0).min(taker_collateral);
                 self.ledger.entry(taker.maker).spend(fee);
                 self.ledger.entry(collector).credit(fee);
-                (
-                    filled,
-                    taker_collateral - fee,
-                    Usdc::from_micros(fee as i64),
-                    0,
-                )
+                (filled, taker_collateral - fee, Usdc::from_micros(fee as i64), 0)
             }
         };
         market.last_trade = Some(level_price);

@@ -41,10 +41,7 @@ impl TradeStore {
     pub(crate) fn next_id(&mut self) -> (u64, String) {
         let seq = self.next;
         self.next += 1;
-        (
-            seq,
-            Uuid::new_v5(&TRADE_ID_NAMESPACE, &seq.to_be_bytes()).to_string(),
-        )
+        (seq, Uuid::new_v5(&TRADE_ID_NAMESPACE, &seq.to_be_bytes()).to_string())
     }
 
     /// Stores a new MATCHED trade, lists it for every participant and queues
@@ -57,14 +54,7 @@ impl TradeStore {
         keep: usize,
         mined_at: i64,
     ) {
-        self.stored.insert(
-            seq,
-            Stored {
-                record,
-                holders: 0,
-                pending: true,
-            },
-        );
+        self.stored.insert(seq, Stored { record, holders: 0, pending: true });
         self.to_mine.push_back((seq, mined_at));
         for &owner in participants {
             self.list_for(owner, seq, keep);
@@ -74,10 +64,7 @@ impl TradeStore {
     fn list_for(&mut self, owner: Address, seq: u64, keep: usize) {
         let history = self.history.entry(owner).or_default();
         history.push_back(seq);
-        self.stored
-            .get_mut(&seq)
-            .expect("listed trade is stored")
-            .holders += 1;
+        self.stored.get_mut(&seq).expect("listed trade is stored").holders += 1;
         while history.len() > keep {
             let old = history.pop_front().expect("longer than keep");
             let gone = {
@@ -93,12 +80,7 @@ impl TradeStore {
 
     /// Moves trades whose time has come to MINED (with a fake transaction
     /// hash) and CONFIRMED, emitting the updated record each time.
-    pub(crate) fn advance(
-        &mut self,
-        now_ms: i64,
-        confirm_delay_ms: i64,
-        events: &mut Vec<EngineEvent>,
-    ) {
+    pub(crate) fn advance(&mut self, now_ms: i64, confirm_delay_ms: i64, events: &mut Vec<EngineEvent>) {
         while let Some(&(seq, due)) = self.to_mine.front() {
             if due > now_ms {
                 break;
@@ -109,8 +91,7 @@ impl TradeStore {
             s.record.last_update_ms = now_ms;
             s.record.transaction_hash = Some(fake_tx_hash(seq));
             events.push(EngineEvent::Trade(s.record.clone()));
-            self.to_confirm
-                .push_back((seq, s.record.match_time_ms + confirm_delay_ms));
+            self.to_confirm.push_back((seq, s.record.match_time_ms + confirm_delay_ms));
         }
         while let Some(&(seq, due)) = self.to_confirm.front() {
             if due > now_ms {
@@ -152,9 +133,7 @@ fn matches(t: &TradeRecord, q: &Query) -> bool {
     let secs = t.match_time_ms.div_euclid(1000);
     q.id.as_ref().is_none_or(|id| *id == t.id)
         && q.market.is_none_or(|m| m == t.market)
-        && q.token
-            .as_ref()
-            .is_none_or(|tok| *tok == t.token || t.makers.iter().any(|m| m.token == *tok))
+        && q.token.as_ref().is_none_or(|tok| *tok == t.token || t.makers.iter().any(|m| m.token == *tok))
         && q.after_s.is_none_or(|a| secs >= a)
         && q.before_s.is_none_or(|b| secs <= b)
 }

@@ -132,31 +132,15 @@ pub enum Reject {
     #[error("market not accepting orders")]
     MarketClosed,
     #[error("order {order}: price {price} off the {tick} tick")]
-    OffTick {
-        order: OrderId,
-        price: Price,
-        tick: TickSize,
-    },
+    OffTick { order: OrderId, price: Price, tick: TickSize },
     #[error("price {price} outside [{min}, {max}]")]
-    PriceOutOfRange {
-        price: Price,
-        min: Price,
-        max: Price,
-    },
+    PriceOutOfRange { price: Price, min: Price, max: Price },
     #[error("order {order}: size {size} below minimum {min}")]
-    BelowMinSize {
-        order: OrderId,
-        size: Size,
-        min: Size,
-    },
+    BelowMinSize { order: OrderId, size: Size, min: Size },
     /// A marketable order (FOK/FAK, or a GTC/GTD that crosses on arrival)
     /// whose notional `price x size` is below the configured minimum.
     #[error("marketable {side} notional {notional} below the {min} minimum")]
-    BelowMinNotional {
-        side: Side,
-        notional: Usdc,
-        min: Usdc,
-    },
+    BelowMinNotional { side: Side, notional: Usdc, min: Usdc },
     #[error("order {order}: duplicated")]
     Duplicate { order: OrderId },
     #[error("not enough balance / allowance")]

@@ -32,32 +32,16 @@ pub(crate) fn check_order(
     let tick = market.tick;
     let (min, max) = (tick.min_price(), tick.max_price());
     if order.price < min || order.price > max {
-        return Err(Reject::PriceOutOfRange {
-            price: order.price,
-            min,
-            max,
-        });
+        return Err(Reject::PriceOutOfRange { price: order.price, min, max });
     }
     if !order.price.is_on_tick(tick) {
-        return Err(Reject::OffTick {
-            order: order.id,
-            price: order.price,
-            tick,
-        });
+        return Err(Reject::OffTick { order: order.id, price: order.price, tick });
     }
     if order.size.is_zero() {
-        return Err(Reject::BelowMinSize {
-            order: order.id,
-            size: order.size,
-            min: Size::from_micros(1),
-        });
+        return Err(Reject::BelowMinSize { order: order.id, size: order.size, min: Size::from_micros(1) });
     }
     if resting_type && order.size < market.spec.min_order_size {
-        return Err(Reject::BelowMinSize {
-            order: order.id,
-            size: order.size,
-            min: market.spec.min_order_size,
-        });
+        return Err(Reject::BelowMinSize { order: order.id, size: order.size, min: market.spec.min_order_size });
     }
     Ok(expires_ms)
 }
@@ -68,9 +52,7 @@ pub(crate) fn check_order(
 fn expiry(order: &NewOrder, now_ms: i64, cfg: &EngineConfig) -> Result<Option<i64>, Reject> {
     match order.order_type {
         OrderType::Gtd => {
-            let exp_ms = i64::try_from(order.expiration_s)
-                .unwrap_or(i64::MAX)
-                .saturating_mul(1000);
+            let exp_ms = i64::try_from(order.expiration_s).unwrap_or(i64::MAX).saturating_mul(1000);
             let stops = exp_ms.saturating_sub(cfg.gtd_threshold_ms);
             if order.expiration_s == 0 || stops <= now_ms {
                 return Err(Reject::InvalidExpiration);

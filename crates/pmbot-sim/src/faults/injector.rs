@@ -202,11 +202,7 @@ impl FaultInjector {
 
     pub fn report(&self) -> FaultReport {
         let spec = self.spec();
-        FaultReport {
-            faults: spec.to_json_object(),
-            spec,
-            counts: self.counts(),
-        }
+        FaultReport { faults: spec.to_json_object(), spec, counts: self.counts() }
     }
 
     /// Decides the fault for one REST request. `method` is the HTTP method
@@ -232,16 +228,10 @@ impl FaultInjector {
         }
         if roll(&mut *rng, spec.rest_5xx) {
             counters.bump(FaultKind::Rest5xx);
-            let (status, message) = [
-                (500, "internal server error"),
-                (502, "bad gateway"),
-                (503, "service unavailable"),
-            ][rng.random_range(0..3)];
-            return RestFault::Status(FaultResponse {
-                status,
-                body: json_error(message),
-                retry_after_s: None,
-            });
+            let (status, message) =
+                [(500, "internal server error"), (502, "bad gateway"), (503, "service unavailable")]
+                    [rng.random_range(0..3)];
+            return RestFault::Status(FaultResponse { status, body: json_error(message), retry_after_s: None });
         }
         if roll(&mut *rng, spec.rest_425) {
             counters.bump(FaultKind::Rest425);
@@ -266,17 +256,13 @@ impl FaultInjector {
             && roll(&mut *rng, Some(f.p))
         {
             counters.bump(FaultKind::RestAcceptTimeout);
-            return RestFault::AcceptThenHold {
-                ms: f.hold_ms.get(),
-            };
+            return RestFault::AcceptThenHold { ms: f.hold_ms.get() };
         }
         if let Some(f) = spec.rest_delay
             && roll(&mut *rng, Some(f.p))
         {
             counters.bump(FaultKind::RestDelay);
-            return RestFault::Delay {
-                ms: f.delay_ms.get(),
-            };
+            return RestFault::Delay { ms: f.delay_ms.get() };
         }
         RestFault::None
     }
@@ -284,10 +270,7 @@ impl FaultInjector {
     /// Fault state for a WebSocket connection opened at `now_ms`. Each call
     /// opens a new connection with its own random stream.
     pub fn ws_connection(&self, now_ms: i64) -> WsConnFaults {
-        let index = self
-            .shared
-            .connections_opened
-            .fetch_add(1, Ordering::Relaxed);
+        let index = self.shared.connections_opened.fetch_add(1, Ordering::Relaxed);
         let rng = stream_rng(self.shared.seed, REST_STREAM + 1 + index);
         WsConnFaults::new(Arc::clone(&self.shared), index, rng, now_ms)
     }
@@ -315,21 +298,13 @@ mod tests {
         let mean = n * p;
         let sd = (n * p * (1.0 - p)).sqrt();
         let (lo, hi) = (mean - 5.0 * sd, mean + 5.0 * sd);
-        assert!(
-            (lo..=hi).contains(&(hits as f64)),
-            "{hits} hits, expected {mean} ± {:.0}",
-            5.0 * sd
-        );
+        assert!((lo..=hi).contains(&(hits as f64)), "{hits} hits, expected {mean} ± {:.0}", 5.0 * sd);
     }
 
     #[test]
     fn no_spec_no_faults() {
         let inj = FaultInjector::new(FaultSpec::none(), 1);
-        assert!(
-            run(&inj, "POST", "/order")
-                .iter()
-                .all(|f| *f == RestFault::None)
-        );
+        assert!(run(&inj, "POST", "/order").iter().all(|f| *f == RestFault::None));
         assert_eq!(inj.counts().total(), 0);
     }
 
@@ -403,16 +378,8 @@ mod tests {
     #[test]
     fn rest_403_html_only_on_order_posts() {
         let inj = injector("rest-403-html=0.5", 5);
-        assert!(
-            run(&inj, "GET", "/book")
-                .iter()
-                .all(|f| *f == RestFault::None)
-        );
-        assert!(
-            run(&inj, "DELETE", "/order")
-                .iter()
-                .all(|f| *f == RestFault::None)
-        );
+        assert!(run(&inj, "GET", "/book").iter().all(|f| *f == RestFault::None));
+        assert!(run(&inj, "DELETE", "/order").iter().all(|f| *f == RestFault::None));
         assert_eq!(inj.counts().total(), 0);
 
         for path in ["/order", "/orders", "/orders/"] {
@@ -428,9 +395,7 @@ mod tests {
             assert_rate(pages.len() as u64, 0.5);
             for r in pages {
                 assert_eq!(r.status, 403);
-                assert!(
-                    matches!(&r.body, FaultBody::Html(html) if html.contains("Cloudflare Ray ID"))
-                );
+                assert!(matches!(&r.body, FaultBody::Html(html) if html.contains("Cloudflare Ray ID")));
                 assert!(r.body.content_type().starts_with("text/html"));
                 assert!(serde_json::from_str::<serde_json::Value>(r.body.as_str()).is_err());
             }
@@ -440,44 +405,24 @@ mod tests {
     #[test]
     fn rest_accept_timeout_only_on_order_posts() {
         let inj = injector("rest-accept-timeout=0.25", 6);
-        assert!(
-            run(&inj, "GET", "/data/orders")
-                .iter()
-                .all(|f| *f == RestFault::None)
-        );
+        assert!(run(&inj, "GET", "/data/orders").iter().all(|f| *f == RestFault::None));
         let faults = run(&inj, "POST", "/order");
-        let held = faults
-            .iter()
-            .filter(|f| **f == RestFault::AcceptThenHold { ms: 6_000 })
-            .count() as u64;
-        assert_eq!(
-            held + faults.iter().filter(|f| **f == RestFault::None).count() as u64,
-            TRIALS
-        );
+        let held = faults.iter().filter(|f| **f == RestFault::AcceptThenHold { ms: 6_000 }).count() as u64;
+        assert_eq!(held + faults.iter().filter(|f| **f == RestFault::None).count() as u64, TRIALS);
         assert_rate(held, 0.25);
         assert_eq!(inj.counts().get(FaultKind::RestAcceptTimeout), held);
 
         let custom = injector("rest-accept-timeout=1@10s", 6);
-        assert_eq!(
-            custom.rest_fault("POST", "/orders"),
-            RestFault::AcceptThenHold { ms: 10_000 }
-        );
+        assert_eq!(custom.rest_fault("POST", "/orders"), RestFault::AcceptThenHold { ms: 10_000 });
     }
 
     #[test]
     fn rest_delay_applies_to_any_request() {
         let inj = injector("rest-delay=6s@0.01", 8);
         let mut hits = 0;
-        for (method, path) in [
-            ("GET", "/book"),
-            ("POST", "/order"),
-            ("DELETE", "/cancel-all"),
-        ] {
+        for (method, path) in [("GET", "/book"), ("POST", "/order"), ("DELETE", "/cancel-all")] {
             let faults = run(&inj, method, path);
-            let n = faults
-                .iter()
-                .filter(|f| **f == RestFault::Delay { ms: 6_000 })
-                .count() as u64;
+            let n = faults.iter().filter(|f| **f == RestFault::Delay { ms: 6_000 }).count() as u64;
             // 0.01 × 10 000 = 100 ± 50.
             assert_rate(n, 0.01);
             hits += n;
@@ -490,28 +435,17 @@ mod tests {
         let inj = injector("rest-5xx=1,rest-delay=1s@1", 1);
         assert_eq!(inj.rest_fault("GET", "/_sim/faults"), RestFault::None);
         assert_eq!(inj.rest_fault("PUT", "/_sim/faults?x=1"), RestFault::None);
-        assert!(matches!(
-            inj.rest_fault("GET", "/_simulate"),
-            RestFault::Status(_)
-        ));
+        assert!(matches!(inj.rest_fault("GET", "/_simulate"), RestFault::Status(_)));
     }
 
     #[test]
     fn first_configured_kind_wins_at_certainty() {
         let inj = injector("rest-403-html=1,rest-5xx=1,rest-delay=1s@1", 1);
-        assert!(
-            matches!(inj.rest_fault("POST", "/order"), RestFault::Status(r) if r.status == 403)
-        );
+        assert!(matches!(inj.rest_fault("POST", "/order"), RestFault::Status(r) if r.status == 403));
         assert!(matches!(inj.rest_fault("GET", "/book"), RestFault::Status(r) if r.status >= 500));
         let inj = injector("rest-accept-timeout=1,rest-delay=1s@1", 1);
-        assert_eq!(
-            inj.rest_fault("POST", "/order"),
-            RestFault::AcceptThenHold { ms: 6_000 }
-        );
-        assert_eq!(
-            inj.rest_fault("GET", "/book"),
-            RestFault::Delay { ms: 1_000 }
-        );
+        assert_eq!(inj.rest_fault("POST", "/order"), RestFault::AcceptThenHold { ms: 6_000 });
+        assert_eq!(inj.rest_fault("GET", "/book"), RestFault::Delay { ms: 1_000 });
     }
 
     #[test]

@@ -26,11 +26,7 @@ pub enum Corruption {
 /// another kind when the chosen one cannot apply (a frame too short to cut,
 /// or one that is not JSON or has no scalar to retype).
 pub(crate) fn corrupt(frame: &str, rng: &mut impl Rng) -> (Corruption, String) {
-    let wanted = [
-        Corruption::Truncated,
-        Corruption::WrongType,
-        Corruption::Garbage,
-    ][rng.random_range(0..3)];
+    let wanted = [Corruption::Truncated, Corruption::WrongType, Corruption::Garbage][rng.random_range(0..3)];
     if wanted == Corruption::WrongType
         && let Some(out) = retype_one_scalar(frame, rng)
     {
@@ -50,11 +46,7 @@ fn is_json(s: &str) -> bool {
 
 /// A non-empty strict prefix that is not valid JSON, if one was drawn.
 fn truncate(frame: &str, rng: &mut impl Rng) -> Option<String> {
-    let cuts: Vec<usize> = frame
-        .char_indices()
-        .map(|(i, _)| i)
-        .filter(|&i| i > 0)
-        .collect();
+    let cuts: Vec<usize> = frame.char_indices().map(|(i, _)| i).filter(|&i| i > 0).collect();
     let &cut = cuts.choose(rng)?;
     let prefix = &frame[..cut];
     // A prefix of an object or array is never JSON, but a prefix of a bare
@@ -112,11 +104,7 @@ fn nth_scalar<'a>(value: &'a mut Value, n: &mut usize) -> Option<&'a mut Value> 
 
 fn other_type_than(original: &Value, rng: &mut impl Rng) -> Value {
     let choices: [Value; 3] = match original {
-        Value::String(_) => [
-            Value::from(12_345),
-            Value::Bool(true),
-            Value::Object(Default::default()),
-        ],
+        Value::String(_) => [Value::from(12_345), Value::Bool(true), Value::Object(Default::default())],
         Value::Number(_) => [Value::from("NaN"), Value::Bool(false), Value::Array(vec![])],
         Value::Bool(_) => [Value::from("true"), Value::from(1), Value::Null],
         _ => [Value::from(0), Value::from(""), Value::Bool(false)],
@@ -150,10 +138,9 @@ mod tests {
             (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
                 x.iter().zip(y).map(|(x, y)| type_changes(x, y)).sum()
             }
-            (Value::Object(x), Value::Object(y)) if x.len() == y.len() => x
-                .iter()
-                .map(|(k, xv)| y.get(k).map_or(usize::MAX / 4, |yv| type_changes(xv, yv)))
-                .sum(),
+            (Value::Object(x), Value::Object(y)) if x.len() == y.len() => {
+                x.iter().map(|(k, xv)| y.get(k).map_or(usize::MAX / 4, |yv| type_changes(xv, yv))).sum()
+            }
             (Value::Array(_) | Value::Object(_), _) => usize::MAX / 4,
             (x, y) => usize::from(json_type(x) != json_type(y)),
         }
@@ -203,10 +190,7 @@ mod tests {
             assert_ne!(kind, Corruption::WrongType);
             // "12" is a valid prefix of "123", so truncation must not be used.
             let (kind, out) = corrupt("123", &mut rng);
-            assert!(
-                !is_json(&out) || kind == Corruption::WrongType,
-                "{kind:?} {out}"
-            );
+            assert!(!is_json(&out) || kind == Corruption::WrongType, "{kind:?} {out}");
         }
     }
 }

@@ -71,14 +71,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
-pub use injector::{
-    FaultBody, FaultInjector, FaultReport, FaultResponse, RestFault, TOO_MANY_REQUESTS_JSON,
-};
+pub use injector::{FaultBody, FaultInjector, FaultReport, FaultResponse, RestFault, TOO_MANY_REQUESTS_JSON};
 pub use malform::Corruption;
 pub use spec::{
-    BadFault, DEFAULT_ACCEPT_HOLD_MS, DEFAULT_RETRY_AFTER_S, FaultSpec, FaultSpecError,
-    Probability, Rest429, RestAcceptTimeout, RestDelay, WsStall, format_duration_ms,
-    parse_duration_ms,
+    BadFault, DEFAULT_ACCEPT_HOLD_MS, DEFAULT_RETRY_AFTER_S, FaultSpec, FaultSpecError, Probability, Rest429,
+    RestAcceptTimeout, RestDelay, WsStall, format_duration_ms, parse_duration_ms,
 };
 pub use ws::{WsConnFaults, WsOutput};
 

@@ -325,8 +325,7 @@ impl FaultSpec {
     /// `retry_after_s` and `hold_ms` may be omitted on input (defaults 1 s
     /// and 6 s); unknown keys are refused.
     pub fn to_json_object(&self) -> serde_json::Value {
-        serde_json::to_value(SpecObject::from(self.clone()))
-            .expect("a fault spec object always serializes")
+        serde_json::to_value(SpecObject::from(self.clone())).expect("a fault spec object always serializes")
     }
 
     /// Parses the value of one `kind=value` item into `self`.
@@ -335,9 +334,8 @@ impl FaultSpec {
             FaultKind::WsDropEvery => self.ws_drop_every = Some(parse_count(value)?),
             FaultKind::WsDrop => self.ws_drop = Some(value.parse()?),
             FaultKind::WsStall => {
-                let (every, stall) = value
-                    .split_once('/')
-                    .ok_or(BadFault::Shape("EVERY/FOR, two durations such as 30s/5s"))?;
+                let (every, stall) =
+                    value.split_once('/').ok_or(BadFault::Shape("EVERY/FOR, two durations such as 30s/5s"))?;
                 let every = parse_positive_duration_ms(every.trim())?.get();
                 let stall = parse_positive_duration_ms(stall.trim())?.get();
                 self.ws_stall = Some(WsStall::new(every, stall)?);
@@ -355,8 +353,7 @@ impl FaultSpec {
                         if !ms.is_multiple_of(1_000) {
                             return Err(BadFault::NotWholeSeconds(d.to_string()));
                         }
-                        let s = u32::try_from(ms / 1_000)
-                            .map_err(|_| BadFault::BadDuration(d.to_string()))?;
+                        let s = u32::try_from(ms / 1_000).map_err(|_| BadFault::BadDuration(d.to_string()))?;
                         (p, NonZeroU32::new(s).ok_or(BadFault::ZeroDuration)?)
                     }
                 };
@@ -373,9 +370,7 @@ impl FaultSpec {
                 self.rest_accept_timeout = Some(RestAcceptTimeout { p, hold_ms });
             }
             FaultKind::RestDelay => {
-                let (d, p) = value
-                    .split_once('@')
-                    .ok_or(BadFault::Shape("DURATION@PROBABILITY, e.g. 6s@0.01"))?;
+                let (d, p) = value.split_once('@').ok_or(BadFault::Shape("DURATION@PROBABILITY, e.g. 6s@0.01"))?;
                 let delay_ms = parse_positive_duration_ms(d.trim())?;
                 let p = p.trim().parse()?;
                 self.rest_delay = Some(RestDelay { delay_ms, p });
@@ -391,11 +386,7 @@ impl FaultSpec {
             FaultKind::WsDrop => self.ws_drop?.to_string(),
             FaultKind::WsStall => {
                 let stall = self.ws_stall?;
-                format!(
-                    "{}/{}",
-                    format_duration_ms(stall.every_ms),
-                    format_duration_ms(stall.for_ms)
-                )
+                format!("{}/{}", format_duration_ms(stall.every_ms), format_duration_ms(stall.for_ms))
             }
             FaultKind::WsMalformed => self.ws_malformed?.to_string(),
             FaultKind::WsOutOfOrder => self.ws_out_of_order?.to_string(),
@@ -440,19 +431,13 @@ impl FromStr for FaultSpec {
         }
         for item in trimmed.split(',') {
             let token = item.trim();
-            let fail = |reason| FaultSpecError {
-                token: token.to_string(),
-                reason,
-            };
+            let fail = |reason| FaultSpecError { token: token.to_string(), reason };
             if token.is_empty() {
                 return Err(fail(BadFault::EmptyItem));
             }
-            let (kind, value) = token
-                .split_once('=')
-                .ok_or_else(|| fail(BadFault::MissingValue))?;
+            let (kind, value) = token.split_once('=').ok_or_else(|| fail(BadFault::MissingValue))?;
             let (kind, value) = (kind.trim(), value.trim());
-            let kind = FaultKind::from_name(kind)
-                .ok_or_else(|| fail(BadFault::UnknownKind(kind.to_string())))?;
+            let kind = FaultKind::from_name(kind).ok_or_else(|| fail(BadFault::UnknownKind(kind.to_string())))?;
             if spec.has(kind) {
                 return Err(fail(BadFault::Duplicate));
             }
@@ -518,27 +503,15 @@ impl<'de> Deserialize<'de> for FaultSpec {
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SpecObject {
-    #[serde(
-        rename = "ws-drop-every",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "ws-drop-every", default, skip_serializing_if = "Option::is_none")]
     ws_drop_every: Option<NonZeroU64>,
     #[serde(rename = "ws-drop", default, skip_serializing_if = "Option::is_none")]
     ws_drop: Option<Probability>,
     #[serde(rename = "ws-stall", default, skip_serializing_if = "Option::is_none")]
     ws_stall: Option<WsStall>,
-    #[serde(
-        rename = "ws-malformed",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "ws-malformed", default, skip_serializing_if = "Option::is_none")]
     ws_malformed: Option<Probability>,
-    #[serde(
-        rename = "ws-out-of-order",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "ws-out-of-order", default, skip_serializing_if = "Option::is_none")]
     ws_out_of_order: Option<Probability>,
     #[serde(rename = "rest-5xx", default, skip_serializing_if = "Option::is_none")]
     rest_5xx: Option<Probability>,
@@ -546,23 +519,11 @@ struct SpecObject {
     rest_425: Option<Probability>,
     #[serde(rename = "rest-429", default, skip_serializing_if = "Option::is_none")]
     rest_429: Option<Rest429>,
-    #[serde(
-        rename = "rest-403-html",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "rest-403-html", default, skip_serializing_if = "Option::is_none")]
     rest_403_html: Option<Probability>,
-    #[serde(
-        rename = "rest-accept-timeout",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "rest-accept-timeout", default, skip_serializing_if = "Option::is_none")]
     rest_accept_timeout: Option<RestAcceptTimeout>,
-    #[serde(
-        rename = "rest-delay",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "rest-delay", default, skip_serializing_if = "Option::is_none")]
     rest_delay: Option<RestDelay>,
 }
 
@@ -606,7 +567,8 @@ impl From<SpecObject> for FaultSpec {
 mod tests {
     use super::*;
 
-    const ISSUE_EXAMPLE: &str = "ws-drop-every=500,ws-stall=30s/5s,ws-malformed=0.001,rest-5xx=0.05,rest-429=0.02,rest-delay=6s@0.01";
+    const ISSUE_EXAMPLE: &str =
+        "ws-drop-every=500,ws-stall=30s/5s,ws-malformed=0.001,rest-5xx=0.05,rest-429=0.02,rest-delay=6s@0.01";
 
     fn p(x: f64) -> Probability {
         Probability::new(x).unwrap()
@@ -623,20 +585,8 @@ mod tests {
         assert_eq!(spec.ws_stall, Some(WsStall::new(30_000, 5_000).unwrap()));
         assert_eq!(spec.ws_malformed, Some(p(0.001)));
         assert_eq!(spec.rest_5xx, Some(p(0.05)));
-        assert_eq!(
-            spec.rest_429,
-            Some(Rest429 {
-                p: p(0.02),
-                retry_after_s: NonZeroU32::new(1).unwrap()
-            })
-        );
-        assert_eq!(
-            spec.rest_delay,
-            Some(RestDelay {
-                delay_ms: NonZeroU64::new(6_000).unwrap(),
-                p: p(0.01)
-            })
-        );
+        assert_eq!(spec.rest_429, Some(Rest429 { p: p(0.02), retry_after_s: NonZeroU32::new(1).unwrap() }));
+        assert_eq!(spec.rest_delay, Some(RestDelay { delay_ms: NonZeroU64::new(6_000).unwrap(), p: p(0.01) }));
         assert_eq!(spec.ws_drop, None);
         assert_eq!(spec.rest_accept_timeout, None);
         // Already in canonical order, so Display gives the input back.
@@ -664,13 +614,8 @@ mod tests {
 
     #[test]
     fn display_is_canonical_and_omits_defaults() {
-        let spec: FaultSpec = " rest-accept-timeout = 0.01@6s , ws-drop=0.1, rest-429=0.2@1s "
-            .parse()
-            .unwrap();
-        assert_eq!(
-            spec.to_string(),
-            "ws-drop=0.1,rest-429=0.2,rest-accept-timeout=0.01"
-        );
+        let spec: FaultSpec = " rest-accept-timeout = 0.01@6s , ws-drop=0.1, rest-429=0.2@1s ".parse().unwrap();
+        assert_eq!(spec.to_string(), "ws-drop=0.1,rest-429=0.2,rest-accept-timeout=0.01");
         assert_eq!(spec.to_string().parse::<FaultSpec>().unwrap(), spec);
     }
 
@@ -689,44 +634,17 @@ mod tests {
         assert_eq!(e.reason, BadFault::UnknownKind("ws-explode".into()));
         assert!(e.to_string().contains("ws-drop-every"), "{e}");
 
-        assert_eq!(
-            err("ws-drop=1.5").reason,
-            BadFault::BadProbability("1.5".into())
-        );
-        assert_eq!(
-            err("ws-drop=-0.1").reason,
-            BadFault::BadProbability("-0.1".into())
-        );
-        assert_eq!(
-            err("ws-drop=1e-3").reason,
-            BadFault::BadProbability("1e-3".into())
-        );
-        assert_eq!(
-            err("ws-drop=NaN").reason,
-            BadFault::BadProbability("NaN".into())
-        );
-        assert_eq!(
-            err("ws-drop=inf").reason,
-            BadFault::BadProbability("inf".into())
-        );
+        assert_eq!(err("ws-drop=1.5").reason, BadFault::BadProbability("1.5".into()));
+        assert_eq!(err("ws-drop=-0.1").reason, BadFault::BadProbability("-0.1".into()));
+        assert_eq!(err("ws-drop=1e-3").reason, BadFault::BadProbability("1e-3".into()));
+        assert_eq!(err("ws-drop=NaN").reason, BadFault::BadProbability("NaN".into()));
+        assert_eq!(err("ws-drop=inf").reason, BadFault::BadProbability("inf".into()));
         assert_eq!(err("ws-drop=").reason, BadFault::BadProbability("".into()));
-        assert_eq!(
-            err("ws-drop=0.1.2").reason,
-            BadFault::BadProbability("0.1.2".into())
-        );
+        assert_eq!(err("ws-drop=0.1.2").reason, BadFault::BadProbability("0.1.2".into()));
         assert_eq!(err("ws-drop-every=0").reason, BadFault::ZeroCount);
-        assert_eq!(
-            err("ws-drop-every=-3").reason,
-            BadFault::BadCount("-3".into())
-        );
-        assert_eq!(
-            err("ws-drop-every=2.5").reason,
-            BadFault::BadCount("2.5".into())
-        );
-        assert_eq!(
-            err("ws-drop-every=99999999999999999999").reason,
-            BadFault::BadCount("99999999999999999999".into())
-        );
+        assert_eq!(err("ws-drop-every=-3").reason, BadFault::BadCount("-3".into()));
+        assert_eq!(err("ws-drop-every=2.5").reason, BadFault::BadCount("2.5".into()));
+        assert_eq!(err("ws-drop-every=99999999999999999999").reason, BadFault::BadCount("99999999999999999999".into()));
         assert_eq!(err("ws-drop").reason, BadFault::MissingValue);
         assert_eq!(err("ws-drop=0.1,").reason, BadFault::EmptyItem);
         assert_eq!(err("ws-drop=0.1,ws-drop=0.2").reason, BadFault::Duplicate);
@@ -735,63 +653,25 @@ mod tests {
 
     #[test]
     fn duration_errors() {
-        assert_eq!(
-            err("ws-stall=30s").reason,
-            BadFault::Shape("EVERY/FOR, two durations such as 30s/5s")
-        );
-        assert_eq!(
-            err("ws-stall=30x/5s").reason,
-            BadFault::BadDuration("30x".into())
-        );
-        assert_eq!(
-            err("ws-stall=30/5s").reason,
-            BadFault::BadDuration("30".into())
-        );
-        assert_eq!(
-            err("ws-stall=s/5s").reason,
-            BadFault::BadDuration("s".into())
-        );
+        assert_eq!(err("ws-stall=30s").reason, BadFault::Shape("EVERY/FOR, two durations such as 30s/5s"));
+        assert_eq!(err("ws-stall=30x/5s").reason, BadFault::BadDuration("30x".into()));
+        assert_eq!(err("ws-stall=30/5s").reason, BadFault::BadDuration("30".into()));
+        assert_eq!(err("ws-stall=s/5s").reason, BadFault::BadDuration("s".into()));
         assert_eq!(err("ws-stall=30s/0s").reason, BadFault::ZeroDuration);
-        assert_eq!(
-            err("ws-stall=5s/5s").reason,
-            BadFault::StallNotShorter {
-                every_ms: 5_000,
-                for_ms: 5_000
-            }
-        );
-        assert_eq!(
-            err("rest-delay=0.01@6s").reason,
-            BadFault::BadDuration("0.01".into())
-        );
-        assert_eq!(
-            err("rest-delay=6s").reason,
-            BadFault::Shape("DURATION@PROBABILITY, e.g. 6s@0.01")
-        );
+        assert_eq!(err("ws-stall=5s/5s").reason, BadFault::StallNotShorter { every_ms: 5_000, for_ms: 5_000 });
+        assert_eq!(err("rest-delay=0.01@6s").reason, BadFault::BadDuration("0.01".into()));
+        assert_eq!(err("rest-delay=6s").reason, BadFault::Shape("DURATION@PROBABILITY, e.g. 6s@0.01"));
         assert_eq!(err("rest-delay=0ms@0.5").reason, BadFault::ZeroDuration);
-        assert_eq!(
-            err("rest-429=0.1@1500ms").reason,
-            BadFault::NotWholeSeconds("1500ms".into())
-        );
-        assert_eq!(
-            err("rest-accept-timeout=6s@0.1").reason,
-            BadFault::BadDuration("0.1".into())
-        );
-        assert_eq!(
-            err("rest-delay=99999999999999999h@0.1").reason,
-            BadFault::BadDuration("99999999999999999h".into())
-        );
+        assert_eq!(err("rest-429=0.1@1500ms").reason, BadFault::NotWholeSeconds("1500ms".into()));
+        assert_eq!(err("rest-accept-timeout=6s@0.1").reason, BadFault::BadDuration("0.1".into()));
+        assert_eq!(err("rest-delay=99999999999999999h@0.1").reason, BadFault::BadDuration("99999999999999999h".into()));
     }
 
     #[test]
     fn durations_format_in_the_largest_exact_unit() {
-        for (ms, text) in [
-            (500, "500ms"),
-            (6_000, "6s"),
-            (120_000, "2m"),
-            (7_200_000, "2h"),
-            (1_500, "1500ms"),
-            (90_000, "90s"),
-        ] {
+        for (ms, text) in
+            [(500, "500ms"), (6_000, "6s"), (120_000, "2m"), (7_200_000, "2h"), (1_500, "1500ms"), (90_000, "90s")]
+        {
             assert_eq!(format_duration_ms(ms), text);
             assert_eq!(parse_duration_ms(text).unwrap(), ms);
         }
@@ -820,9 +700,7 @@ mod tests {
         assert!(serde_json::from_str::<FaultSpec>("{}").unwrap().is_none());
 
         // Defaults may be omitted from the object.
-        let short: FaultSpec =
-            serde_json::from_str(r#"{"rest-429":{"p":0.5},"rest-accept-timeout":{"p":1}}"#)
-                .unwrap();
+        let short: FaultSpec = serde_json::from_str(r#"{"rest-429":{"p":0.5},"rest-accept-timeout":{"p":1}}"#).unwrap();
         assert_eq!(short.to_string(), "rest-429=0.5,rest-accept-timeout=1");
     }
 
@@ -839,10 +717,7 @@ mod tests {
             "17",
         ];
         for text in bad {
-            assert!(
-                serde_json::from_str::<FaultSpec>(text).is_err(),
-                "{text} accepted"
-            );
+            assert!(serde_json::from_str::<FaultSpec>(text).is_err(), "{text} accepted");
         }
         let e = serde_json::from_str::<FaultSpec>(r#""ws-drop=2""#).unwrap_err();
         assert!(e.to_string().contains("ws-drop=2"), "{e}");

@@ -215,11 +215,7 @@ mod tests {
     fn assert_rate(hits: u64, trials: u64, p: f64) {
         let n = trials as f64;
         let (mean, sd) = (n * p, (n * p * (1.0 - p)).sqrt());
-        assert!(
-            (hits as f64 - mean).abs() <= 5.0 * sd,
-            "{hits} of {trials}, expected {mean} ± {:.0}",
-            5.0 * sd
-        );
+        assert!((hits as f64 - mean).abs() <= 5.0 * sd, "{hits} of {trials}, expected {mean} ± {:.0}", 5.0 * sd);
     }
 
     #[test]
@@ -227,10 +223,7 @@ mod tests {
         let inj = FaultInjector::new(FaultSpec::none(), 1);
         let mut conn = inj.ws_connection(0);
         for i in 0..1_000 {
-            assert_eq!(
-                conn.on_send(i, numbered(i as u64)),
-                vec![WsOutput::Send(numbered(i as u64))]
-            );
+            assert_eq!(conn.on_send(i, numbered(i as u64)), vec![WsOutput::Send(numbered(i as u64))]);
             assert!(conn.answers_ping(i));
         }
         assert_eq!(conn.frames_sent(), 1_000);
@@ -243,18 +236,9 @@ mod tests {
         for connection in 0..4 {
             let mut conn = inj.ws_connection(0);
             assert_eq!(conn.index(), connection);
-            assert_eq!(
-                conn.on_send(1, numbered(1)),
-                vec![WsOutput::Send(numbered(1))]
-            );
-            assert_eq!(
-                conn.on_send(2, numbered(2)),
-                vec![WsOutput::Send(numbered(2))]
-            );
-            assert_eq!(
-                conn.on_send(3, numbered(3)),
-                vec![WsOutput::Send(numbered(3)), WsOutput::Close]
-            );
+            assert_eq!(conn.on_send(1, numbered(1)), vec![WsOutput::Send(numbered(1))]);
+            assert_eq!(conn.on_send(2, numbered(2)), vec![WsOutput::Send(numbered(2))]);
+            assert_eq!(conn.on_send(3, numbered(3)), vec![WsOutput::Send(numbered(3)), WsOutput::Close]);
             assert!(conn.is_closed());
             assert_eq!(conn.on_send(4, numbered(4)), vec![]);
             assert!(!conn.answers_ping(4));
@@ -403,10 +387,7 @@ mod tests {
             a0.on_send(i, FRAME.to_string());
         }
         for i in 0..50 {
-            assert_eq!(
-                a1.on_send(i, FRAME.to_string()),
-                b1.on_send(i, FRAME.to_string())
-            );
+            assert_eq!(a1.on_send(i, FRAME.to_string()), b1.on_send(i, FRAME.to_string()));
         }
     }
 }

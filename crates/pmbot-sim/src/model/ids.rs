@@ -59,20 +59,9 @@ impl HouseAccount {
         // Shaped like a v4 uuid (version nibble 4, variant 8..b) because real
         // API keys are uuids and clients may parse them.
         let variant = ['8', '9', 'a', 'b'][usize::from(key[16] & 3)];
-        let api_key = format!(
-            "{}-{}-4{}-{}{}-{}",
-            &hex[0..8],
-            &hex[8..12],
-            &hex[13..16],
-            variant,
-            &hex[17..20],
-            &hex[20..32]
-        );
-        HouseAccount {
-            label: label.to_owned(),
-            address: Address::from_slice(&addr[12..]),
-            api_key,
-        }
+        let api_key =
+            format!("{}-{}-4{}-{}{}-{}", &hex[0..8], &hex[8..12], &hex[13..16], variant, &hex[17..20], &hex[20..32]);
+        HouseAccount { label: label.to_owned(), address: Address::from_slice(&addr[12..]), api_key }
     }
 
     /// A BUY order of this account (house participants never sell).
@@ -118,10 +107,7 @@ mod tests {
 
     #[test]
     fn parts_are_length_prefixed() {
-        assert_ne!(
-            derive_hash("d", &[b"ab", b"c"]),
-            derive_hash("d", &[b"a", b"bc"])
-        );
+        assert_ne!(derive_hash("d", &[b"ab", b"c"]), derive_hash("d", &[b"a", b"bc"]));
     }
 
     #[test]
@@ -132,10 +118,7 @@ mod tests {
         assert_ne!(a.address, b.address);
         assert_ne!(a.api_key, b.api_key);
         let parts: Vec<&str> = a.api_key.split('-').collect();
-        assert_eq!(
-            parts.iter().map(|p| p.len()).collect::<Vec<_>>(),
-            [8, 4, 4, 4, 12]
-        );
+        assert_eq!(parts.iter().map(|p| p.len()).collect::<Vec<_>>(), [8, 4, 4, 4, 12]);
         assert!(parts[2].starts_with('4'));
     }
 }

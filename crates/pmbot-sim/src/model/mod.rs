@@ -62,10 +62,7 @@ pub enum ModelAction {
     Cancel { owner: Address, ids: Vec<OrderId> },
     /// Resolve a market: `winning_token` pays 1, the other 0; resting orders
     /// are cancelled.
-    Resolve {
-        market: ConditionId,
-        winning_token: TokenId,
-    },
+    Resolve { market: ConditionId, winning_token: TokenId },
 }
 
 /// A deterministic generator of exchange actions over time.
@@ -93,8 +90,7 @@ mod tests {
     fn sources_are_send_and_usable_as_trait_objects() {
         assert_send::<SyntheticMarkets>();
         assert_send::<ReplaySource>();
-        let mut source: Box<dyn MarketSource> =
-            Box::new(SyntheticMarkets::new(SyntheticConfig::default(), 0).unwrap());
+        let mut source: Box<dyn MarketSource> = Box::new(SyntheticMarkets::new(SyntheticConfig::default(), 0).unwrap());
         let view = testkit::FakeExchange::default();
         let actions = source.step(0, &view);
         assert!(matches!(actions.first(), Some(ModelAction::Fund { .. })));

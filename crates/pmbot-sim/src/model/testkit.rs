@@ -57,15 +57,10 @@ impl FakeExchange {
         for action in actions {
             match action {
                 ModelAction::List(spec) => self.list(spec, now_ms),
-                ModelAction::Fund { account, amount } => {
-                    *self.funded.entry(*account).or_default() += *amount
-                }
+                ModelAction::Fund { account, amount } => *self.funded.entry(*account).or_default() += *amount,
                 ModelAction::Place(order) => self.place(order, now_ms),
                 ModelAction::Cancel { owner, ids } => self.cancel(*owner, ids, now_ms),
-                ModelAction::Resolve {
-                    market,
-                    winning_token,
-                } => self.resolve(market, winning_token, now_ms),
+                ModelAction::Resolve { market, winning_token } => self.resolve(market, winning_token, now_ms),
             }
         }
     }
@@ -76,13 +71,11 @@ impl FakeExchange {
 
     fn list(&mut self, spec: &MarketSpec, now_ms: i64) {
         if self.markets.contains_key(&spec.condition_id) {
-            self.problems
-                .push(format!("market {} listed twice", spec.condition_id));
+            self.problems.push(format!("market {} listed twice", spec.condition_id));
             return;
         }
         for (i, t) in spec.tokens.iter().enumerate() {
-            self.token_market
-                .insert(t.token_id.clone(), (spec.condition_id, i));
+            self.token_market.insert(t.token_id.clone(), (spec.condition_id, i));
         }
         self.markets.insert(
             spec.condition_id,
@@ -104,13 +97,11 @@ impl FakeExchange {
             return;
         }
         if o.maker != o.owner || !self.funded.contains_key(&o.maker) {
-            self.problems
-                .push(problem("maker not a funded owner".into()));
+            self.problems.push(problem("maker not a funded owner".into()));
             return;
         }
         if o.side != Side::Buy {
-            self.problems
-                .push(problem("house accounts only buy".into()));
+            self.problems.push(problem("house accounts only buy".into()));
             return;
         }
         let Some((cid, index)) = self.token_market.get(&o.token).cloned() else {
@@ -122,32 +113,21 @@ impl FakeExchange {
             self.problems.push(problem("market closed".into()));
             return;
         }
-        if !o.price.is_on_tick(m.tick)
-            || o.price < m.tick.min_price()
-            || o.price > m.tick.max_price()
-        {
-            self.problems.push(problem(format!(
-                "price {} off the {} tick or out of range",
-                o.price, m.tick
-            )));
+        if !o.price.is_on_tick(m.tick) || o.price < m.tick.min_price() || o.price > m.tick.max_price() {
+            self.problems.push(problem(format!("price {} off the {} tick or out of range", o.price, m.tick)));
             return;
         }
         let resting_type = matches!(o.order_type, OrderType::Gtc | OrderType::Gtd);
         if o.size < m.spec.min_order_size {
-            self.problems
-                .push(problem(format!("size {} below minimum", o.size)));
+            self.problems.push(problem(format!("size {} below minimum", o.size)));
             return;
         }
         if !resting_type && Usdc::from_price_size_floor(o.price, o.size) < Usdc::from_whole(1) {
-            self.problems
-                .push(problem("marketable notional below $1".into()));
+            self.problems.push(problem("marketable notional below $1".into()));
             return;
         }
-        let (book_side, primary_price) = if index == 0 {
-            (Side::Buy, o.price)
-        } else {
-            (Side::Sell, o.price.complement())
-        };
+        let (book_side, primary_price) =
+            if index == 0 { (Side::Buy, o.price) } else { (Side::Sell, o.price.complement()) };
         // Price-time matching against the opposite side of the primary book.
         let mut remaining = o.size;
         let mut fills: Vec<(OrderId, Size)> = Vec::new();
@@ -185,10 +165,7 @@ impl FakeExchange {
             *self.taken_by.entry(o.owner).or_default() += matched;
         }
         for (id, fill) in &fills {
-            let rec = self
-                .orders
-                .get_mut(id)
-                .expect("resting orders have records");
+            let rec = self.orders.get_mut(id).expect("resting orders have records");
             rec.size_matched += *fill;
             if rec.size_matched == rec.original_size {
                 rec.status = OrderStatus::Matched;
@@ -200,13 +177,7 @@ impl FakeExchange {
             OrderStatus::Matched
         } else if resting_type {
             self.seq += 1;
-            m.resting.push(Resting {
-                id: o.id,
-                book_side,
-                primary_price,
-                remaining,
-                seq: self.seq,
-            });
+            m.resting.push(Resting { id: o.id, book_side, primary_price, remaining, seq: self.seq });
             OrderStatus::Live
         } else if matched.is_zero() {
             self.fak_misses += 1;
@@ -254,10 +225,7 @@ impl FakeExchange {
                 continue;
             }
             rec.status = OrderStatus::Canceled;
-            let m = self
-                .markets
-                .get_mut(&rec.market)
-                .expect("orders belong to listed markets");
+            let m = self.markets.get_mut(&rec.market).expect("orders belong to listed markets");
             m.resting.retain(|r| r.id != *id);
             m.updated_ms = now_ms;
         }
@@ -265,18 +233,15 @@ impl FakeExchange {
 
     fn resolve(&mut self, market: &ConditionId, winner: &TokenId, now_ms: i64) {
         let Some(m) = self.markets.get_mut(market) else {
-            self.problems
-                .push(format!("resolve of unknown market {market}"));
+            self.problems.push(format!("resolve of unknown market {market}"));
             return;
         };
         if m.resolved {
-            self.problems
-                .push(format!("market {market} resolved twice"));
+            self.problems.push(format!("market {market} resolved twice"));
             return;
         }
         if !m.spec.tokens.iter().any(|t| t.token_id == *winner) {
-            self.problems
-                .push(format!("market {market} resolved to a foreign token"));
+            self.problems.push(format!("market {market} resolved to a foreign token"));
             return;
         }
         m.resolved = true;
@@ -296,18 +261,8 @@ fn retick(m: &mut FakeMarket) {
         return;
     }
     let extreme = |p: Price| p.pips() > 9600 || p.pips() < 400;
-    let best_bid = m
-        .resting
-        .iter()
-        .filter(|r| r.book_side == Side::Buy)
-        .map(|r| r.primary_price)
-        .max();
-    let best_ask = m
-        .resting
-        .iter()
-        .filter(|r| r.book_side == Side::Sell)
-        .map(|r| r.primary_price)
-        .min();
+    let best_bid = m.resting.iter().filter(|r| r.book_side == Side::Buy).map(|r| r.primary_price).max();
+    let best_ask = m.resting.iter().filter(|r| r.book_side == Side::Sell).map(|r| r.primary_price).min();
     if best_bid.is_some_and(extreme) || best_ask.is_some_and(extreme) {
         m.tick = TickSize::Thousandth;
     }
@@ -325,17 +280,10 @@ impl ExchangeView for FakeExchange {
                 (0, s) => (s, r.primary_price),
                 (_, s) => (s.opposite(), r.primary_price.complement()),
             };
-            let map = if side == Side::Buy {
-                &mut bids
-            } else {
-                &mut asks
-            };
+            let map = if side == Side::Buy { &mut bids } else { &mut asks };
             *map.entry(price).or_default() += r.remaining;
         }
-        let level = |(price, size): (&Price, &Size)| Level {
-            price: *price,
-            size: *size,
-        };
+        let level = |(price, size): (&Price, &Size)| Level { price: *price, size: *size };
         Some(BookView {
             market: *cid,
             token: token.clone(),
@@ -344,9 +292,7 @@ impl ExchangeView for FakeExchange {
             tick: m.tick,
             min_order_size: m.spec.min_order_size,
             neg_risk: m.spec.neg_risk,
-            last_trade_price: m
-                .last_trade
-                .map(|p| if *index == 0 { p } else { p.complement() }),
+            last_trade_price: m.last_trade.map(|p| if *index == 0 { p } else { p.complement() }),
             timestamp_ms: m.updated_ms,
         })
     }

@@ -14,8 +14,8 @@ use serde_json::{Value, json};
 use sha1::{Digest, Sha1};
 
 use crate::engine::{
-    Address, BookView, MakerFill, MarketInfo, OrderEventKind, OrderRecord, OrderStatus, OrderType,
-    TradeRecord, TradeStatus,
+    Address, BookView, MakerFill, MarketInfo, OrderEventKind, OrderRecord, OrderStatus, OrderType, TradeRecord,
+    TradeStatus,
 };
 
 /// Max uint256 in decimal: the allowance the simulator reports for every spender.
@@ -177,7 +177,15 @@ pub fn ws_price_change(market: &str, timestamp_ms: i64, entries: Vec<Value>) -> 
     })
 }
 
-pub fn ws_last_trade(market: &str, token: &TokenId, price: Price, side: Side, size: Size, fee_bps: u32, ts: i64) -> Value {
+pub fn ws_last_trade(
+    market: &str,
+    token: &TokenId,
+    price: Price,
+    side: Side,
+    size: Size,
+    fee_bps: u32,
+    ts: i64,
+) -> Value {
     json!({
         "event_type": "last_trade_price",
         "asset_id": token.as_str(),
@@ -247,13 +255,8 @@ pub fn ws_new_market(info: &MarketInfo, ts: i64) -> Value {
 }
 
 pub fn ws_market_resolved(info: &MarketInfo, winner: &TokenId, ts: i64) -> Value {
-    let outcome = info
-        .spec
-        .tokens
-        .iter()
-        .find(|t| &t.token_id == winner)
-        .map(|t| t.outcome.clone())
-        .unwrap_or_default();
+    let outcome =
+        info.spec.tokens.iter().find(|t| &t.token_id == winner).map(|t| t.outcome.clone()).unwrap_or_default();
     json!({
         "event_type": "market_resolved",
         "id": gamma_id(info),
@@ -403,10 +406,7 @@ pub fn trade(t: &TradeRecord, info: Option<&MarketInfo>, viewer: &Address) -> Va
         TraderSide::Taker => (t.taker_api_key.clone(), addr(&t.taker_maker)),
         TraderSide::Maker => {
             let mine = t.makers.iter().find(|m| &m.owner == viewer);
-            (
-                mine.map(|m| m.api_key.clone()).unwrap_or_default(),
-                mine.map(|m| addr(&m.maker)).unwrap_or_default(),
-            )
+            (mine.map(|m| m.api_key.clone()).unwrap_or_default(), mine.map(|m| addr(&m.maker)).unwrap_or_default())
         }
     };
     json!({
@@ -437,7 +437,9 @@ pub fn ws_trade(t: &TradeRecord, info: Option<&MarketInfo>, viewer: &Address, ts
     let side = TraderSide::of(t, viewer);
     let viewer_key = match side {
         TraderSide::Taker => t.taker_api_key.clone(),
-        TraderSide::Maker => t.makers.iter().find(|m| &m.owner == viewer).map(|m| m.api_key.clone()).unwrap_or_default(),
+        TraderSide::Maker => {
+            t.makers.iter().find(|m| &m.owner == viewer).map(|m| m.api_key.clone()).unwrap_or_default()
+        }
     };
     json!({
         "event_type": "trade",
@@ -472,9 +474,7 @@ pub fn ws_trade(t: &TradeRecord, info: Option<&MarketInfo>, viewer: &Address, ts
 
 /// ISO 8601 UTC time of a unix-ms timestamp ("2026-11-27T12:15:00Z").
 pub fn iso8601(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .unwrap_or_default()
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 /// A CLOB `/markets` entry.
@@ -483,7 +483,11 @@ pub fn market(info: &MarketInfo) -> Value {
     let mid = |i: usize| -> Decimal {
         match (&info.winner, i) {
             (Some(w), _) => {
-                if &spec.tokens[i].token_id == w { Decimal::ONE } else { Decimal::ZERO }
+                if &spec.tokens[i].token_id == w {
+                    Decimal::ONE
+                } else {
+                    Decimal::ZERO
+                }
             }
             (None, 0) => info.last_price.map(Price::to_decimal).unwrap_or(Decimal::new(5, 1)),
             (None, _) => Decimal::ONE - info.last_price.map(Price::to_decimal).unwrap_or(Decimal::new(5, 1)),

@@ -92,15 +92,11 @@ impl ExchangeContracts {
     /// Exchange V3 has no neg-risk twin, so `neg_risk` is ignored for it.
     pub fn domain(&self, kind: ExchangeKind, neg_risk: bool) -> ExchangeDomain {
         match (kind, neg_risk) {
-            (ExchangeKind::CtfV2, false) => {
-                ExchangeDomain::new(DomainVersion::V2, self.chain_id, self.ctf_exchange_v2)
-            }
+            (ExchangeKind::CtfV2, false) => ExchangeDomain::new(DomainVersion::V2, self.chain_id, self.ctf_exchange_v2),
             (ExchangeKind::CtfV2, true) => {
                 ExchangeDomain::new(DomainVersion::V2, self.chain_id, self.neg_risk_exchange_v2)
             }
-            (ExchangeKind::V3, _) => {
-                ExchangeDomain::new(DomainVersion::V3, self.chain_id, self.exchange_v3)
-            }
+            (ExchangeKind::V3, _) => ExchangeDomain::new(DomainVersion::V3, self.chain_id, self.exchange_v3),
         }
     }
 }
@@ -121,18 +117,9 @@ pub struct ExchangeDomain {
 }
 
 impl ExchangeDomain {
-    pub fn new(
-        version: DomainVersion,
-        chain_id: u64,
-        verifying_contract: Address,
-    ) -> ExchangeDomain {
+    pub fn new(version: DomainVersion, chain_id: u64, verifying_contract: Address) -> ExchangeDomain {
         let separator = eip712(version, chain_id, verifying_contract).separator();
-        ExchangeDomain {
-            version,
-            chain_id,
-            verifying_contract,
-            separator,
-        }
+        ExchangeDomain { version, chain_id, verifying_contract, separator }
     }
 
     pub fn version(&self) -> DomainVersion {
@@ -267,9 +254,7 @@ impl SignedOrder {
     /// needs chain state and is not checked here).
     pub fn check_signature_type_rules(&self) -> Result<(), OrderVerifyError> {
         match self.signature_type {
-            SignatureType::Eoa if self.maker != self.signer => {
-                Err(OrderVerifyError::EoaMakerNotSigner)
-            }
+            SignatureType::Eoa if self.maker != self.signer => Err(OrderVerifyError::EoaMakerNotSigner),
             SignatureType::PolyProxy | SignatureType::PolyGnosisSafe if self.maker.is_zero() => {
                 Err(OrderVerifyError::ZeroMaker)
             }
@@ -291,19 +276,15 @@ impl SignedOrder {
     /// `keccak256(0x1901 || separator || hashStruct(TypedDataSign{contents,
     /// name: "DepositWallet", version: "1", chainId, verifyingContract: signer,
     /// salt: 0}))`. The key it recovers to is returned as `ecdsa_signer`.
-    pub fn verify_signature(
-        &self,
-        domain: &ExchangeDomain,
-    ) -> Result<VerifiedOrder, OrderVerifyError> {
+    pub fn verify_signature(&self, domain: &ExchangeDomain) -> Result<VerifiedOrder, OrderVerifyError> {
         let struct_hash = self.struct_hash();
         let order_hash = domain.digest(struct_hash);
         let ecdsa_signer = match self.signature_type {
             SignatureType::Eoa | SignatureType::PolyProxy | SignatureType::PolyGnosisSafe => {
-                let bytes: &[u8; 65] = self.signature.as_ref().try_into().map_err(|_| {
-                    OrderVerifyError::MalformedSignature(
-                        "an EOA, proxy or safe signature is 65 bytes",
-                    )
-                })?;
+                let bytes: &[u8; 65] =
+                    self.signature.as_ref().try_into().map_err(|_| {
+                        OrderVerifyError::MalformedSignature("an EOA, proxy or safe signature is 65 bytes")
+                    })?;
                 let recovered = recover(bytes, order_hash)?;
                 if recovered != self.signer {
                     return Err(OrderVerifyError::SignerMismatch);
@@ -319,21 +300,12 @@ impl SignedOrder {
                     return Err(OrderVerifyError::ContentsMismatch);
                 }
                 if wrapped.contents_type != ORDER_TYPE_STRING.as_bytes() {
-                    return Err(OrderVerifyError::MalformedSignature(
-                        "contents type is not the V2 Order type",
-                    ));
+                    return Err(OrderVerifyError::MalformedSignature("contents type is not the V2 Order type"));
                 }
-                recover(
-                    &wrapped.ecdsa,
-                    typed_data_sign_digest(domain, struct_hash, self.signer),
-                )?
+                recover(&wrapped.ecdsa, typed_data_sign_digest(domain, struct_hash, self.signer))?
             }
         };
-        Ok(VerifiedOrder {
-            order_id: Hash32(order_hash.0),
-            signer: self.signer,
-            ecdsa_signer,
-        })
+        Ok(VerifiedOrder { order_id: Hash32(order_hash.0), signer: self.signer, ecdsa_signer })
     }
 
     /// Signs this order on `domain` with `key` as the official clients do:
@@ -358,11 +330,7 @@ impl SignedOrder {
                 out.extend_from_slice(&len.to_be_bytes());
                 Bytes::from(out)
             }
-            _ => Bytes::from(
-                key.sign_hash_sync(&domain.digest(struct_hash))?
-                    .as_bytes()
-                    .to_vec(),
-            ),
+            _ => Bytes::from(key.sign_hash_sync(&domain.digest(struct_hash))?.as_bytes().to_vec()),
         };
         Ok(self)
     }
@@ -381,22 +349,14 @@ impl PostOrder {
 }
 
 fn recover(bytes: &[u8; 65], digest: B256) -> Result<Address, OrderVerifyError> {
-    let sig = ecdsa_from_bytes(bytes, EcdsaRules::Chain).ok_or(
-        OrderVerifyError::MalformedSignature("ECDSA part needs v 27/28 and a low s"),
-    )?;
-    sig.recover_address_from_prehash(&digest)
-        .map_err(|_| OrderVerifyError::SignerMismatch)
+    let sig = ecdsa_from_bytes(bytes, EcdsaRules::Chain)
+        .ok_or(OrderVerifyError::MalformedSignature("ECDSA part needs v 27/28 and a low s"))?;
+    sig.recover_address_from_prehash(&digest).map_err(|_| OrderVerifyError::SignerMismatch)
 }
 
 /// The digest a deposit wallet's owner signs for a POLY_1271 order.
 fn typed_data_sign_digest(domain: &ExchangeDomain, contents: B256, wallet: Address) -> B256 {
-    let type_hash = keccak256(
-        [
-            TYPED_DATA_SIGN_PREFIX.as_bytes(),
-            ORDER_TYPE_STRING.as_bytes(),
-        ]
-        .concat(),
-    );
+    let type_hash = keccak256([TYPED_DATA_SIGN_PREFIX.as_bytes(), ORDER_TYPE_STRING.as_bytes()].concat());
     let tds = keccak256(
         (
             type_hash,

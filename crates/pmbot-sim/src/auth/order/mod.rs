@@ -23,8 +23,7 @@ use uuid::Uuid;
 
 pub use crate::engine::{ExchangeKind, OrderType};
 pub use eip712::{
-    DomainVersion, EXCHANGE_NAME, ExchangeContracts, ExchangeDomain, ORDER_TYPE_STRING,
-    OrderVerifyError, VerifiedOrder,
+    DomainVersion, EXCHANGE_NAME, ExchangeContracts, ExchangeDomain, ORDER_TYPE_STRING, OrderVerifyError, VerifiedOrder,
 };
 pub use parse::{OrderParseError, parse_post_order, parse_post_orders};
 pub use price::{AmountsError, OrderTerms, PriceFit, rounding_quantum, terms_from_amounts};
@@ -83,8 +82,7 @@ pub struct SignedOrder {
 impl SignedOrder {
     /// The outcome token (or V3 position id) in pmbot's id type.
     pub fn token(&self) -> TokenId {
-        TokenId::parse(&self.token_id.to_string())
-            .expect("a U256 prints as a canonical decimal uint256")
+        TokenId::parse(&self.token_id.to_string()).expect("a U256 prints as a canonical decimal uint256")
     }
 }
 

@@ -30,10 +30,7 @@ pub enum OrderParseError {
     #[error("missing field {0}")]
     MissingField(&'static str),
     #[error("field {field}: {reason}")]
-    InvalidField {
-        field: &'static str,
-        reason: &'static str,
-    },
+    InvalidField { field: &'static str, reason: &'static str },
 }
 
 impl OrderParseError {
@@ -53,19 +50,15 @@ impl OrderParseError {
 
 /// Parses a `POST /order` body.
 pub fn parse_post_order(body: &[u8]) -> Result<PostOrder, OrderParseError> {
-    let wire: WireBody =
-        serde_json::from_slice(body).map_err(|e| OrderParseError::Malformed(e.to_string()))?;
+    let wire: WireBody = serde_json::from_slice(body).map_err(|e| OrderParseError::Malformed(e.to_string()))?;
     wire.into_post_order()
 }
 
 /// Parses a `POST /orders` body: a JSON array of order bodies. The outer error
 /// is for a body that is not a JSON array; each element has its own result, so
 /// the caller can answer per order.
-pub fn parse_post_orders(
-    body: &[u8],
-) -> Result<Vec<Result<PostOrder, OrderParseError>>, OrderParseError> {
-    let items: Vec<Value> =
-        serde_json::from_slice(body).map_err(|e| OrderParseError::Malformed(e.to_string()))?;
+pub fn parse_post_orders(body: &[u8]) -> Result<Vec<Result<PostOrder, OrderParseError>>, OrderParseError> {
+    let items: Vec<Value> = serde_json::from_slice(body).map_err(|e| OrderParseError::Malformed(e.to_string()))?;
     Ok(items
         .into_iter()
         .map(|item| {
@@ -114,39 +107,27 @@ struct WireOrder {
 
 impl WireBody {
     fn into_post_order(self) -> Result<PostOrder, OrderParseError> {
-        let order = self
-            .order
-            .ok_or(OrderParseError::MissingField("order"))?
-            .into_signed_order()?;
+        let order = self.order.ok_or(OrderParseError::MissingField("order"))?.into_signed_order()?;
         let owner = match self.owner {
-            Some(Value::String(s)) => {
-                Uuid::from_str(&s).map_err(|_| invalid("owner", "not an API key uuid"))?
-            }
+            Some(Value::String(s)) => Uuid::from_str(&s).map_err(|_| invalid("owner", "not an API key uuid"))?,
             Some(_) => return Err(invalid("owner", "not a string")),
             None => return Err(OrderParseError::MissingField("owner")),
         };
         let order_type = match self.order_type {
-            Some(Value::String(s)) => parse_order_type(&s)
-                .ok_or_else(|| invalid("orderType", "not GTC, GTD, FOK or FAK"))?,
+            Some(Value::String(s)) => {
+                parse_order_type(&s).ok_or_else(|| invalid("orderType", "not GTC, GTD, FOK or FAK"))?
+            }
             Some(_) => return Err(invalid("orderType", "not a string")),
             None => return Err(OrderParseError::MissingField("orderType")),
         };
-        Ok(PostOrder {
-            order,
-            owner,
-            order_type,
-            post_only: self.post_only,
-            defer_exec: self.defer_exec,
-        })
+        Ok(PostOrder { order, owner, order_type, post_only: self.post_only, defer_exec: self.defer_exec })
     }
 }
 
 impl WireOrder {
     fn into_signed_order(self) -> Result<SignedOrder, OrderParseError> {
-        let has_v1_field =
-            self.taker.is_some() || self.nonce.is_some() || self.fee_rate_bps.is_some();
-        let lacks_v2_field =
-            self.timestamp.is_none() || self.metadata.is_none() || self.builder.is_none();
+        let has_v1_field = self.taker.is_some() || self.nonce.is_some() || self.fee_rate_bps.is_some();
+        let lacks_v2_field = self.timestamp.is_none() || self.metadata.is_none() || self.builder.is_none();
         if has_v1_field && lacks_v2_field {
             return Err(OrderParseError::VersionMismatch);
         }
@@ -163,8 +144,7 @@ impl WireOrder {
             timestamp_ms: uint("timestamp", self.timestamp)?,
             metadata: bytes32("metadata", self.metadata)?,
             builder: bytes32("builder", self.builder)?,
-            expiration_s: u64::try_from(expiration)
-                .map_err(|_| invalid("expiration", "beyond u64 seconds"))?,
+            expiration_s: u64::try_from(expiration).map_err(|_| invalid("expiration", "beyond u64 seconds"))?,
             signature: signature(self.signature)?,
         })
     }
@@ -181,12 +161,10 @@ fn present(field: &'static str, v: Option<Value>) -> Result<Value, OrderParseErr
 /// A non-negative integer, as a JSON integer or a decimal string.
 fn uint(field: &'static str, v: Option<Value>) -> Result<U256, OrderParseError> {
     match present(field, v)? {
-        Value::Number(n) => n
-            .as_u64()
-            .map(U256::from)
-            .ok_or_else(|| invalid(field, "not a non-negative integer")),
-        Value::String(s) => super::super::l1::parse_decimal_u256(&s)
-            .ok_or_else(|| invalid(field, "not a decimal uint256")),
+        Value::Number(n) => n.as_u64().map(U256::from).ok_or_else(|| invalid(field, "not a non-negative integer")),
+        Value::String(s) => {
+            super::super::l1::parse_decimal_u256(&s).ok_or_else(|| invalid(field, "not a decimal uint256"))
+        }
         _ => Err(invalid(field, "not an integer")),
     }
 }
@@ -224,17 +202,14 @@ fn side(v: Option<Value>) -> Result<Side, OrderParseError> {
 
 fn signature_type(v: Option<Value>) -> Result<SignatureType, OrderParseError> {
     let n = uint("signatureType", v)?;
-    u8::try_from(n)
-        .ok()
-        .and_then(SignatureType::from_u8)
-        .ok_or_else(|| invalid("signatureType", "not 0, 1, 2 or 3"))
+    u8::try_from(n).ok().and_then(SignatureType::from_u8).ok_or_else(|| invalid("signatureType", "not 0, 1, 2 or 3"))
 }
 
 fn signature(v: Option<Value>) -> Result<Bytes, OrderParseError> {
     match present("signature", v)? {
-        Value::String(s) if s.starts_with("0x") && s.len() > 2 => hex::decode(&s)
-            .map(Bytes::from)
-            .map_err(|_| invalid("signature", "not hex")),
+        Value::String(s) if s.starts_with("0x") && s.len() > 2 => {
+            hex::decode(&s).map(Bytes::from).map_err(|_| invalid("signature", "not hex"))
+        }
         _ => Err(invalid("signature", "not 0x-prefixed hex")),
     }
 }
@@ -265,8 +240,7 @@ struct WireOut<'a>(&'a SignedOrder);
 impl Serialize for WireOut<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let o = self.0;
-        let salt =
-            u64::try_from(o.salt).map_err(|_| serde::ser::Error::custom("salt beyond u64"))?;
+        let salt = u64::try_from(o.salt).map_err(|_| serde::ser::Error::custom("salt beyond u64"))?;
         let mut st = s.serialize_struct("Order", 13)?;
         st.serialize_field("salt", &salt)?;
         st.serialize_field("maker", &format!("{:#x}", o.maker))?;

@@ -63,15 +63,9 @@ pub enum AmountsError {
     #[error("an amount exceeds 2^64 - 1 units")]
     TooLarge,
     #[error("price {implied} is outside [{tick}, {}]", .tick.max_price())]
-    OutOfRange {
-        implied: ImpliedPrice,
-        tick: TickSize,
-    },
+    OutOfRange { implied: ImpliedPrice, tick: TickSize },
     #[error("price {implied} is off the {tick} tick by more than rounding explains")]
-    OffTick {
-        implied: ImpliedPrice,
-        tick: TickSize,
-    },
+    OffTick { implied: ImpliedPrice, tick: TickSize },
 }
 
 impl AmountsError {
@@ -89,10 +83,7 @@ impl AmountsError {
         match self {
             AmountsError::ZeroAmount | AmountsError::TooLarge => "invalid amounts".to_owned(),
             AmountsError::OutOfRange { implied, tick } => {
-                format!(
-                    "invalid price ({implied}), min: {tick} - max: {}",
-                    tick.max_price()
-                )
+                format!("invalid price ({implied}), min: {tick} - max: {}", tick.max_price())
             }
             AmountsError::OffTick { implied, tick } => {
                 format!("Price ({implied}) breaks minimum tick size rule: {tick}")
@@ -178,16 +169,8 @@ pub fn terms_from_amounts(
             AmountsError::OffTick { implied, tick }
         });
     }
-    let price = Price::from_pips(u16::try_from(pips).expect("checked against 1 - tick"))
-        .expect("checked inside (0, 1)");
-    let fit = if c * PIPS == s * pips {
-        PriceFit::Exact
-    } else {
-        PriceFit::Truncated
-    };
-    Ok(OrderTerms {
-        price,
-        size: Size::from_micros(shares),
-        fit,
-    })
+    let price =
+        Price::from_pips(u16::try_from(pips).expect("checked against 1 - tick")).expect("checked inside (0, 1)");
+    let fit = if c * PIPS == s * pips { PriceFit::Exact } else { PriceFit::Truncated };
+    Ok(OrderTerms { price, size: Size::from_micros(shares), fit })
 }

@@ -74,13 +74,7 @@ fn eoa_order() -> SignedOrder {
 }
 
 fn post(order: SignedOrder, order_type: OrderType) -> PostOrder {
-    PostOrder {
-        order,
-        owner: Uuid::nil(),
-        order_type,
-        post_only: None,
-        defer_exec: None,
-    }
+    PostOrder { order, owner: Uuid::nil(), order_type, post_only: None, defer_exec: None }
 }
 
 fn sig(hex_text: &str) -> Bytes {
@@ -103,35 +97,18 @@ fn order_type_string_and_hash_match_the_contracts() {
 fn domains_default_to_polygon_contracts() {
     let d = ctf_v2();
     assert_eq!((d.version(), d.chain_id()), (DomainVersion::V2, 137));
-    assert_eq!(
-        d.verifying_contract(),
-        address!("0xE111180000d2663C0091e4f400237545B87B996B")
-    );
-    assert_eq!(
-        neg_risk_v2().verifying_contract(),
-        address!("0xe2222d279d744050d28e00520010520000310F59")
-    );
+    assert_eq!(d.verifying_contract(), address!("0xE111180000d2663C0091e4f400237545B87B996B"));
+    assert_eq!(neg_risk_v2().verifying_contract(), address!("0xe2222d279d744050d28e00520010520000310F59"));
     assert_eq!(v3().version(), DomainVersion::V3);
-    assert_eq!(
-        v3().verifying_contract(),
-        address!("0xe3333700cA9d93003F00f0F71f8515005F6c00Aa")
-    );
-    assert_eq!(
-        polygon().domain(ExchangeKind::V3, true),
-        v3(),
-        "V3 has no neg-risk twin"
-    );
+    assert_eq!(v3().verifying_contract(), address!("0xe3333700cA9d93003F00f0F71f8515005F6c00Aa"));
+    assert_eq!(polygon().domain(ExchangeKind::V3, true), v3(), "V3 has no neg-risk twin");
     assert_eq!(d.separator(), d.eip712().separator());
 }
 
 #[test]
 fn zero_order_hashes_and_signatures_on_three_domains() {
     let cases = [
-        (
-            ctf_v2(),
-            b256!("0xd07306d5c36c7023456b3218dafb72d322ca92d67353d6e10be3be3c991ca2e5"),
-            ZERO_ORDER_SIG_V2,
-        ),
+        (ctf_v2(), b256!("0xd07306d5c36c7023456b3218dafb72d322ca92d67353d6e10be3be3c991ca2e5"), ZERO_ORDER_SIG_V2),
         (
             neg_risk_v2(),
             b256!("0x23218c4a6a816be79e2f31b3b0fd2ba2538aba77c6252825bbbd86fa78e13c88"),
@@ -151,18 +128,10 @@ fn zero_order_hashes_and_signatures_on_three_domains() {
         // and verification, rightly, refuses it.
         let signed = zero_order().signed_with(&anvil0(), &domain).unwrap();
         assert_eq!(signed.signature, sig(signature));
-        assert_eq!(
-            signed.verify_signature(&domain),
-            Err(OrderVerifyError::SignerMismatch)
-        );
+        assert_eq!(signed.verify_signature(&domain), Err(OrderVerifyError::SignerMismatch));
         // With Anvil #0 as signer (and maker) the verification goes through.
-        let own = SignedOrder {
-            maker: ANVIL0,
-            signer: ANVIL0,
-            ..zero_order()
-        }
-        .signed_with(&anvil0(), &domain)
-        .unwrap();
+        let own =
+            SignedOrder { maker: ANVIL0, signer: ANVIL0, ..zero_order() }.signed_with(&anvil0(), &domain).unwrap();
         let v = own.verify_signature(&domain).unwrap();
         assert_eq!((v.signer, v.ecdsa_signer), (ANVIL0, ANVIL0));
     }
@@ -188,10 +157,7 @@ fn eoa_order_vectors_on_three_domains() {
         ),
     ];
     for (domain, hash, signature) in &cases {
-        let order = SignedOrder {
-            signature: sig(signature),
-            ..eoa_order()
-        };
+        let order = SignedOrder { signature: sig(signature), ..eoa_order() };
         let v = post(order.clone(), OrderType::Gtc).verify(domain).unwrap();
         assert_eq!(v.order_id.0, hash.0);
         assert_eq!((v.signer, v.ecdsa_signer), (ANVIL0, ANVIL0));
@@ -200,29 +166,17 @@ fn eoa_order_vectors_on_three_domains() {
         // no version "3" order, and neg-risk is another contract.
         for (other, _, _) in &cases {
             if other != domain {
-                assert_eq!(
-                    order.verify_signature(other),
-                    Err(OrderVerifyError::SignerMismatch)
-                );
+                assert_eq!(order.verify_signature(other), Err(OrderVerifyError::SignerMismatch));
             }
         }
     }
     // Same contract and chain, other version: still a mismatch.
     let fake_v3 = ExchangeDomain::new(DomainVersion::V3, 137, ctf_v2().verifying_contract());
-    let order = SignedOrder {
-        signature: sig(cases[0].2),
-        ..eoa_order()
-    };
-    assert_eq!(
-        order.verify_signature(&fake_v3),
-        Err(OrderVerifyError::SignerMismatch)
-    );
+    let order = SignedOrder { signature: sig(cases[0].2), ..eoa_order() };
+    assert_eq!(order.verify_signature(&fake_v3), Err(OrderVerifyError::SignerMismatch));
     // Other chain: a mismatch too.
     let amoy = ExchangeDomain::new(DomainVersion::V2, AMOY, ctf_v2().verifying_contract());
-    assert_eq!(
-        order.verify_signature(&amoy),
-        Err(OrderVerifyError::SignerMismatch)
-    );
+    assert_eq!(order.verify_signature(&amoy), Err(OrderVerifyError::SignerMismatch));
 }
 
 // --------------------------------------------------------------- tampering
@@ -258,104 +212,28 @@ fn any_signed_field_changed_after_signing_fails_verification() {
     assert!(post(signed.clone(), OrderType::Gtc).verify(&domain).is_ok());
     let one = U256::from(1);
     let tampered: [(&str, SignedOrder); 11] = [
-        (
-            "salt",
-            SignedOrder {
-                salt: signed.salt + one,
-                ..signed.clone()
-            },
-        ),
-        (
-            "maker",
-            SignedOrder {
-                maker: anvil1().address(),
-                ..signed.clone()
-            },
-        ),
-        (
-            "signer",
-            SignedOrder {
-                signer: anvil1().address(),
-                ..signed.clone()
-            },
-        ),
-        (
-            "tokenId",
-            SignedOrder {
-                token_id: signed.token_id - one,
-                ..signed.clone()
-            },
-        ),
-        (
-            "makerAmount",
-            SignedOrder {
-                maker_amount: signed.maker_amount + one,
-                ..signed.clone()
-            },
-        ),
-        (
-            "takerAmount",
-            SignedOrder {
-                taker_amount: signed.taker_amount - one,
-                ..signed.clone()
-            },
-        ),
-        (
-            "side",
-            SignedOrder {
-                side: Side::Sell,
-                ..signed.clone()
-            },
-        ),
-        (
-            "signatureType",
-            SignedOrder {
-                signature_type: SignatureType::PolyGnosisSafe,
-                ..signed.clone()
-            },
-        ),
-        (
-            "timestamp",
-            SignedOrder {
-                timestamp_ms: signed.timestamp_ms + one,
-                ..signed.clone()
-            },
-        ),
-        (
-            "metadata",
-            SignedOrder {
-                metadata: B256::repeat_byte(0xab),
-                ..signed.clone()
-            },
-        ),
-        (
-            "builder",
-            SignedOrder {
-                builder: B256::ZERO,
-                ..signed.clone()
-            },
-        ),
+        ("salt", SignedOrder { salt: signed.salt + one, ..signed.clone() }),
+        ("maker", SignedOrder { maker: anvil1().address(), ..signed.clone() }),
+        ("signer", SignedOrder { signer: anvil1().address(), ..signed.clone() }),
+        ("tokenId", SignedOrder { token_id: signed.token_id - one, ..signed.clone() }),
+        ("makerAmount", SignedOrder { maker_amount: signed.maker_amount + one, ..signed.clone() }),
+        ("takerAmount", SignedOrder { taker_amount: signed.taker_amount - one, ..signed.clone() }),
+        ("side", SignedOrder { side: Side::Sell, ..signed.clone() }),
+        ("signatureType", SignedOrder { signature_type: SignatureType::PolyGnosisSafe, ..signed.clone() }),
+        ("timestamp", SignedOrder { timestamp_ms: signed.timestamp_ms + one, ..signed.clone() }),
+        ("metadata", SignedOrder { metadata: B256::repeat_byte(0xab), ..signed.clone() }),
+        ("builder", SignedOrder { builder: B256::ZERO, ..signed.clone() }),
     ];
     for (field, order) in tampered {
-        assert_eq!(
-            post(order, OrderType::Gtc).verify(&domain),
-            Err(OrderVerifyError::SignerMismatch),
-            "{field}"
-        );
+        assert_eq!(post(order, OrderType::Gtc).verify(&domain), Err(OrderVerifyError::SignerMismatch), "{field}");
     }
     // The signature itself: one flipped bit in r.
     let mut bytes = signed.signature.to_vec();
     bytes[5] ^= 1;
-    let flipped = SignedOrder {
-        signature: bytes.into(),
-        ..signed.clone()
-    };
+    let flipped = SignedOrder { signature: bytes.into(), ..signed.clone() };
     assert!(post(flipped, OrderType::Gtc).verify(&domain).is_err());
     // `expiration` is not signed in V2: changing it cannot be detected.
-    let later = SignedOrder {
-        expiration_s: 1_900_000_000,
-        ..signed
-    };
+    let later = SignedOrder { expiration_s: 1_900_000_000, ..signed };
     assert!(post(later, OrderType::Gtd).verify(&domain).is_ok());
 }
 
@@ -363,74 +241,34 @@ fn any_signed_field_changed_after_signing_fails_verification() {
 fn wrong_key_is_a_mismatch() {
     let domain = ctf_v2();
     let forged = eoa_order().signed_with(&anvil1(), &domain).unwrap();
-    assert_eq!(
-        forged.verify_signature(&domain),
-        Err(OrderVerifyError::SignerMismatch)
-    );
+    assert_eq!(forged.verify_signature(&domain), Err(OrderVerifyError::SignerMismatch));
 }
 
 #[test]
 fn signature_type_and_expiration_rules() {
     let domain = ctf_v2();
     let key = anvil0();
-    let check = |order: SignedOrder, order_type| {
-        post(order.signed_with(&key, &domain).unwrap(), order_type).verify(&domain)
-    };
+    let check =
+        |order: SignedOrder, order_type| post(order.signed_with(&key, &domain).unwrap(), order_type).verify(&domain);
 
-    let eoa_with_funder = SignedOrder {
-        maker: DEPOSIT_WALLET,
-        ..eoa_order()
-    };
-    assert_eq!(
-        check(eoa_with_funder, OrderType::Gtc),
-        Err(OrderVerifyError::EoaMakerNotSigner)
-    );
+    let eoa_with_funder = SignedOrder { maker: DEPOSIT_WALLET, ..eoa_order() };
+    assert_eq!(check(eoa_with_funder, OrderType::Gtc), Err(OrderVerifyError::EoaMakerNotSigner));
     for t in [SignatureType::PolyProxy, SignatureType::PolyGnosisSafe] {
-        let zero_maker = SignedOrder {
-            maker: Address::ZERO,
-            signature_type: t,
-            ..eoa_order()
-        };
-        assert_eq!(
-            check(zero_maker, OrderType::Gtc),
-            Err(OrderVerifyError::ZeroMaker)
-        );
-        let ok = SignedOrder {
-            maker: DEPOSIT_WALLET,
-            signature_type: t,
-            ..eoa_order()
-        };
+        let zero_maker = SignedOrder { maker: Address::ZERO, signature_type: t, ..eoa_order() };
+        assert_eq!(check(zero_maker, OrderType::Gtc), Err(OrderVerifyError::ZeroMaker));
+        let ok = SignedOrder { maker: DEPOSIT_WALLET, signature_type: t, ..eoa_order() };
         assert!(check(ok, OrderType::Gtc).is_ok());
     }
-    let split = SignedOrder {
-        maker: DEPOSIT_WALLET,
-        signature_type: SignatureType::Poly1271,
-        ..eoa_order()
-    };
-    assert_eq!(
-        check(split, OrderType::Gtc),
-        Err(OrderVerifyError::DepositWalletMakerNotSigner)
-    );
+    let split = SignedOrder { maker: DEPOSIT_WALLET, signature_type: SignatureType::Poly1271, ..eoa_order() };
+    assert_eq!(check(split, OrderType::Gtc), Err(OrderVerifyError::DepositWalletMakerNotSigner));
 
     for t in [OrderType::Gtc, OrderType::Fok, OrderType::Fak] {
-        let expiring = SignedOrder {
-            expiration_s: 1_800_000_000,
-            ..eoa_order()
-        };
-        assert_eq!(
-            check(expiring, t),
-            Err(OrderVerifyError::ExpirationNotAllowed)
-        );
+        let expiring = SignedOrder { expiration_s: 1_800_000_000, ..eoa_order() };
+        assert_eq!(check(expiring, t), Err(OrderVerifyError::ExpirationNotAllowed));
     }
-    let gtd = SignedOrder {
-        expiration_s: 1_800_000_000,
-        ..eoa_order()
-    };
+    let gtd = SignedOrder { expiration_s: 1_800_000_000, ..eoa_order() };
     assert!(check(gtd, OrderType::Gtd).is_ok());
-    assert!(
-        check(eoa_order(), OrderType::Gtd).is_ok(),
-        "expiration 0 on GTD is not refused here"
-    );
+    assert!(check(eoa_order(), OrderType::Gtd).is_ok(), "expiration 0 on GTD is not refused here");
 
     let e = OrderVerifyError::SignerMismatch;
     assert_eq!((e.http_status(), e.message()), (400, "invalid signature"));
@@ -444,48 +282,21 @@ fn malleable_or_misencoded_signatures_are_refused() {
     // The same point with s' = n - s and flipped parity recovers the same key,
     // but the exchange contract refuses high-s signatures.
     let high_s = alloy::primitives::Signature::new(sig.r(), secp256k1_n() - sig.s(), !sig.v());
-    assert_eq!(
-        high_s
-            .recover_address_from_prehash(&signed.order_hash(&domain))
-            .unwrap(),
-        ANVIL0
-    );
-    let malleated = SignedOrder {
-        signature: high_s.as_bytes().to_vec().into(),
-        ..signed.clone()
-    };
-    assert!(matches!(
-        malleated.verify_signature(&domain),
-        Err(OrderVerifyError::MalformedSignature(_))
-    ));
+    assert_eq!(high_s.recover_address_from_prehash(&signed.order_hash(&domain)).unwrap(), ANVIL0);
+    let malleated = SignedOrder { signature: high_s.as_bytes().to_vec().into(), ..signed.clone() };
+    assert!(matches!(malleated.verify_signature(&domain), Err(OrderVerifyError::MalformedSignature(_))));
     // v as 0/1 instead of 27/28.
     let mut rsy = signed.signature.to_vec();
     rsy[64] -= 27;
-    let rsy = SignedOrder {
-        signature: rsy.into(),
-        ..signed.clone()
-    };
-    assert!(matches!(
-        rsy.verify_signature(&domain),
-        Err(OrderVerifyError::MalformedSignature(_))
-    ));
+    let rsy = SignedOrder { signature: rsy.into(), ..signed.clone() };
+    assert!(matches!(rsy.verify_signature(&domain), Err(OrderVerifyError::MalformedSignature(_))));
     // Wrong length.
-    let short = SignedOrder {
-        signature: Bytes::copy_from_slice(&signed.signature[..64]),
-        ..signed
-    };
-    assert!(matches!(
-        short.verify_signature(&domain),
-        Err(OrderVerifyError::MalformedSignature(_))
-    ));
+    let short = SignedOrder { signature: Bytes::copy_from_slice(&signed.signature[..64]), ..signed };
+    assert!(matches!(short.verify_signature(&domain), Err(OrderVerifyError::MalformedSignature(_))));
 }
 
 fn secp256k1_n() -> U256 {
-    U256::from_str_radix(
-        "fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141",
-        16,
-    )
-    .unwrap()
+    U256::from_str_radix("fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141", 16).unwrap()
 }
 
 // --------------------------------------------------------------- POLY_1271
@@ -506,22 +317,14 @@ fn amoy_v2() -> ExchangeDomain {
 #[test]
 fn poly1271_vector_signs_and_verifies() {
     let domain = amoy_v2();
-    let signed = deposit_wallet_order()
-        .signed_with(&anvil0(), &domain)
-        .unwrap();
+    let signed = deposit_wallet_order().signed_with(&anvil0(), &domain).unwrap();
     assert_eq!(signed.signature, sig(POLY1271_SIG));
     assert_eq!(POLY1271_SIG.len(), 636);
 
-    let from_vector = SignedOrder {
-        signature: sig(POLY1271_SIG),
-        ..deposit_wallet_order()
-    };
+    let from_vector = SignedOrder { signature: sig(POLY1271_SIG), ..deposit_wallet_order() };
     let v = post(from_vector, OrderType::Gtc).verify(&domain).unwrap();
     assert_eq!(v.signer, DEPOSIT_WALLET);
-    assert_eq!(
-        v.ecdsa_signer, ANVIL0,
-        "the inner ECDSA signer is the wallet's owner"
-    );
+    assert_eq!(v.ecdsa_signer, ANVIL0, "the inner ECDSA signer is the wallet's owner");
     assert_eq!(v.order_id.0, deposit_wallet_order().order_hash(&domain).0);
 }
 
@@ -529,39 +332,19 @@ fn poly1271_vector_signs_and_verifies() {
 fn poly1271_layout_domain_and_contents_are_checked() {
     let domain = amoy_v2();
     let good = sig(POLY1271_SIG).to_vec();
-    let with = |bytes: Vec<u8>| SignedOrder {
-        signature: bytes.into(),
-        ..deposit_wallet_order()
-    };
+    let with = |bytes: Vec<u8>| SignedOrder { signature: bytes.into(), ..deposit_wallet_order() };
 
     // Verified against another domain: the embedded separator gives it away.
-    assert_eq!(
-        with(good.clone()).verify_signature(&ctf_v2()),
-        Err(OrderVerifyError::WrongDomain)
-    );
+    assert_eq!(with(good.clone()).verify_signature(&ctf_v2()), Err(OrderVerifyError::WrongDomain));
     // A changed order no longer matches the embedded contents hash.
-    let tampered = SignedOrder {
-        maker_amount: U256::from(100_000_001),
-        ..with(good.clone())
-    };
-    assert_eq!(
-        tampered.verify_signature(&domain),
-        Err(OrderVerifyError::ContentsMismatch)
-    );
+    let tampered = SignedOrder { maker_amount: U256::from(100_000_001), ..with(good.clone()) };
+    assert_eq!(tampered.verify_signature(&domain), Err(OrderVerifyError::ContentsMismatch));
     // Contents swapped to match a tampered order: the ECDSA part no longer
     // recovers to the owner.
-    let other = SignedOrder {
-        maker_amount: U256::from(100_000_001),
-        ..deposit_wallet_order()
-    };
+    let other = SignedOrder { maker_amount: U256::from(100_000_001), ..deposit_wallet_order() };
     let mut swapped = good.clone();
     swapped[97..129].copy_from_slice(other.struct_hash().as_slice());
-    let v = SignedOrder {
-        signature: swapped.into(),
-        ..other
-    }
-    .verify_signature(&domain)
-    .unwrap();
+    let v = SignedOrder { signature: swapped.into(), ..other }.verify_signature(&domain).unwrap();
     assert_ne!(v.ecdsa_signer, ANVIL0);
     // Layout: truncated, wrong length suffix, wrong contents type.
     assert!(matches!(
@@ -571,16 +354,10 @@ fn poly1271_layout_domain_and_contents_are_checked() {
     let mut bad_len = good.clone();
     let n = bad_len.len();
     bad_len[n - 1] = 0xb9;
-    assert!(matches!(
-        with(bad_len).verify_signature(&domain),
-        Err(OrderVerifyError::MalformedSignature(_))
-    ));
+    assert!(matches!(with(bad_len).verify_signature(&domain), Err(OrderVerifyError::MalformedSignature(_))));
     let mut bad_type = good.clone();
     bad_type[129] = b'X';
-    assert!(matches!(
-        with(bad_type).verify_signature(&domain),
-        Err(OrderVerifyError::MalformedSignature(_))
-    ));
+    assert!(matches!(with(bad_type).verify_signature(&domain), Err(OrderVerifyError::MalformedSignature(_))));
     // A plain 65-byte signature is not accepted for type 3.
     assert!(matches!(
         with(good[..65].to_vec()).verify_signature(&domain),
@@ -592,15 +369,8 @@ fn poly1271_layout_domain_and_contents_are_checked() {
 fn poly1271_round_trip_with_another_owner() {
     let domain = v3();
     let owner: PrivateKeySigner = anvil1();
-    let order = SignedOrder {
-        side: Side::Sell,
-        ..deposit_wallet_order()
-    };
-    let v = order
-        .signed_with(&owner, &domain)
-        .unwrap()
-        .verify_signature(&domain)
-        .unwrap();
+    let order = SignedOrder { side: Side::Sell, ..deposit_wallet_order() };
+    let v = order.signed_with(&owner, &domain).unwrap().verify_signature(&domain).unwrap();
     assert_eq!(v.ecdsa_signer, owner.address());
 }
 
@@ -609,13 +379,7 @@ fn poly1271_round_trip_with_another_owner() {
 #[test]
 fn sdk_zero_body_parses_and_re_serializes_byte_for_byte() {
     let parsed = parse_post_order(SDK_ZERO_BODY.as_bytes()).unwrap();
-    assert_eq!(
-        parsed.order,
-        SignedOrder {
-            signature: sig(ZERO_ORDER_SIG_V2),
-            ..zero_order()
-        }
-    );
+    assert_eq!(parsed.order, SignedOrder { signature: sig(ZERO_ORDER_SIG_V2), ..zero_order() });
     assert_eq!(parsed.order_type, OrderType::Fok);
     assert_eq!(parsed.owner, Uuid::nil());
     assert_eq!((parsed.post_only, parsed.defer_exec), (None, None));
@@ -626,20 +390,11 @@ fn sdk_zero_body_parses_and_re_serializes_byte_for_byte() {
 fn py2_body_with_checksummed_addresses_parses_and_verifies() {
     let parsed = parse_post_order(PY2_EOA_BODY.as_bytes()).unwrap();
     assert_eq!(parsed.order.maker, ANVIL0);
-    assert_eq!(
-        parsed.order.token(),
-        pmbot_core::TokenId::parse("1234").unwrap()
-    );
-    assert_eq!(
-        (parsed.post_only, parsed.defer_exec),
-        (Some(false), Some(false))
-    );
+    assert_eq!(parsed.order.token(), pmbot_core::TokenId::parse("1234").unwrap());
+    assert_eq!((parsed.post_only, parsed.defer_exec), (Some(false), Some(false)));
     assert_eq!(parsed.order_type, OrderType::Gtc);
     let v = parsed.verify(&ctf_v2()).unwrap();
-    assert_eq!(
-        v.order_id.to_string(),
-        "0x10124949f84e9f7438c88d02bfd546ceb27ed6eb1fdb0175137af535b6e2513d"
-    );
+    assert_eq!(v.order_id.to_string(), "0x10124949f84e9f7438c88d02bfd546ceb27ed6eb1fdb0175137af535b6e2513d");
 }
 
 #[test]
@@ -662,11 +417,7 @@ fn rs_rendering_of_section_7b_round_trips() {
     }
     .signed_with(&anvil0(), &ctf_v2())
     .unwrap();
-    let body = PostOrder {
-        post_only: Some(false),
-        defer_exec: Some(true),
-        ..post(order, OrderType::Gtc)
-    };
+    let body = PostOrder { post_only: Some(false), defer_exec: Some(true), ..post(order, OrderType::Gtc) };
     let text = serde_json::to_string(&body).unwrap();
     for fragment in [
         r#""salt":12345"#,
@@ -688,10 +439,7 @@ fn rs_rendering_of_section_7b_round_trips() {
     }
     assert_eq!(parse_post_order(text.as_bytes()).unwrap(), body);
     // EOA with a different maker: refused by the type rule, as the SDK would.
-    assert_eq!(
-        body.verify(&ctf_v2()),
-        Err(OrderVerifyError::EoaMakerNotSigner)
-    );
+    assert_eq!(body.verify(&ctf_v2()), Err(OrderVerifyError::EoaMakerNotSigner));
 }
 
 #[test]
@@ -700,21 +448,12 @@ fn v1_body_is_a_version_mismatch() {
     let v1 = r#"{"order":{"salt":479249096354,"maker":"0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266","signer":"0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266","taker":"0x0000000000000000000000000000000000000000","tokenId":"1234","makerAmount":"100000000","takerAmount":"50000000","expiration":"0","nonce":"0","feeRateBps":"100","side":"BUY","signatureType":0,"signature":"0x302cd9abd0b5fcaa202a344437ec0b6660da984e24ae9ad915a592a90facf5a51bb8a873cd8d270f070217fea1986531d5eec66f1162a81f66e026db653bf7ce1c"},"owner":"00000000-0000-0000-0000-000000000000","orderType":"GTC","postOnly":false}"#;
     let e = parse_post_order(v1.as_bytes()).unwrap_err();
     assert_eq!(e, OrderParseError::VersionMismatch);
-    assert_eq!(
-        (e.http_status(), e.message()),
-        (400, "order_version_mismatch")
-    );
+    assert_eq!((e.http_status(), e.message()), (400, "order_version_mismatch"));
     // Just one V1 field is enough when the V2 fields are missing.
     let only_nonce = v1
-        .replace(
-            r#""taker":"0x0000000000000000000000000000000000000000","#,
-            "",
-        )
+        .replace(r#""taker":"0x0000000000000000000000000000000000000000","#, "")
         .replace(r#""feeRateBps":"100","#, "");
-    assert_eq!(
-        parse_post_order(only_nonce.as_bytes()),
-        Err(OrderParseError::VersionMismatch)
-    );
+    assert_eq!(parse_post_order(only_nonce.as_bytes()), Err(OrderParseError::VersionMismatch));
 }
 
 #[test]
@@ -724,26 +463,17 @@ fn lenient_spellings_are_read_the_same() {
         .replace(r#""makerAmount":"100000000""#, r#""makerAmount":100000000"#)
         .replace(r#""side":"BUY""#, r#""side":0"#)
         .replace(r#""signatureType":0"#, r#""signatureType":"0""#)
-        .replace(
-            r#""orderType":"GTC""#,
-            r#""orderType":"gtc","extra":{"ignored":true}"#,
-        );
+        .replace(r#""orderType":"GTC""#, r#""orderType":"gtc","extra":{"ignored":true}"#);
     let lenient = parse_post_order(body.as_bytes()).unwrap();
     assert_eq!(lenient, parse_post_order(PY2_EOA_BODY.as_bytes()).unwrap());
     let sell = PY2_EOA_BODY.replace(r#""side":"BUY""#, r#""side":"sell""#);
-    assert_eq!(
-        parse_post_order(sell.as_bytes()).unwrap().order.side,
-        Side::Sell
-    );
+    assert_eq!(parse_post_order(sell.as_bytes()).unwrap().order.side, Side::Sell);
 }
 
 #[test]
 fn bad_bodies_are_typed_errors() {
     let cases: [(String, OrderParseError); 12] = [
-        (
-            "{not json".into(),
-            OrderParseError::Malformed(String::new()),
-        ),
+        ("{not json".into(), OrderParseError::Malformed(String::new())),
         ("[]".into(), OrderParseError::Malformed(String::new())),
         (
             r#"{"owner":"00000000-0000-0000-0000-000000000000","orderType":"GTC"}"#.into(),
@@ -753,71 +483,41 @@ fn bad_bodies_are_typed_errors() {
             PY2_EOA_BODY.replace(r#""owner":"00000000-0000-0000-0000-000000000000","#, ""),
             OrderParseError::MissingField("owner"),
         ),
-        (
-            PY2_EOA_BODY.replace(r#""orderType":"GTC","#, ""),
-            OrderParseError::MissingField("orderType"),
-        ),
-        (
-            PY2_EOA_BODY.replace(r#""tokenId":"1234","#, ""),
-            OrderParseError::MissingField("tokenId"),
-        ),
+        (PY2_EOA_BODY.replace(r#""orderType":"GTC","#, ""), OrderParseError::MissingField("orderType")),
+        (PY2_EOA_BODY.replace(r#""tokenId":"1234","#, ""), OrderParseError::MissingField("tokenId")),
         (
             PY2_EOA_BODY.replace(r#""side":"BUY""#, r#""side":"HOLD""#),
-            OrderParseError::InvalidField {
-                field: "side",
-                reason: "",
-            },
+            OrderParseError::InvalidField { field: "side", reason: "" },
         ),
         (
             PY2_EOA_BODY.replace(r#""signatureType":0"#, r#""signatureType":4"#),
-            OrderParseError::InvalidField {
-                field: "signatureType",
-                reason: "",
-            },
+            OrderParseError::InvalidField { field: "signatureType", reason: "" },
         ),
         (
             PY2_EOA_BODY.replace(r#""orderType":"GTC""#, r#""orderType":"IOC""#),
-            OrderParseError::InvalidField {
-                field: "orderType",
-                reason: "",
-            },
+            OrderParseError::InvalidField { field: "orderType", reason: "" },
         ),
         (
-            PY2_EOA_BODY.replace(
-                r#""owner":"00000000-0000-0000-0000-000000000000""#,
-                r#""owner":"me""#,
-            ),
-            OrderParseError::InvalidField {
-                field: "owner",
-                reason: "",
-            },
+            PY2_EOA_BODY.replace(r#""owner":"00000000-0000-0000-0000-000000000000""#, r#""owner":"me""#),
+            OrderParseError::InvalidField { field: "owner", reason: "" },
         ),
         (
             PY2_EOA_BODY.replace(r#""makerAmount":"100000000""#, r#""makerAmount":"-1""#),
-            OrderParseError::InvalidField {
-                field: "makerAmount",
-                reason: "",
-            },
+            OrderParseError::InvalidField { field: "makerAmount", reason: "" },
         ),
         (
             PY2_EOA_BODY.replace(
                 "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266\",\"signer",
                 "f39Fd6e51aad88F6F4ce6aB8827279cffFb92266\",\"signer",
             ),
-            OrderParseError::InvalidField {
-                field: "maker",
-                reason: "",
-            },
+            OrderParseError::InvalidField { field: "maker", reason: "" },
         ),
     ];
     for (body, expected) in cases {
         let got = parse_post_order(body.as_bytes()).unwrap_err();
         let same_kind = match (&got, &expected) {
             (OrderParseError::Malformed(_), OrderParseError::Malformed(_)) => true,
-            (
-                OrderParseError::InvalidField { field: a, .. },
-                OrderParseError::InvalidField { field: b, .. },
-            ) => a == b,
+            (OrderParseError::InvalidField { field: a, .. }, OrderParseError::InvalidField { field: b, .. }) => a == b,
             _ => got == expected,
         };
         assert!(same_kind, "{body}: got {got:?}, expected {expected:?}");
@@ -830,10 +530,7 @@ fn bad_bodies_are_typed_errors() {
     );
     assert!(matches!(
         parse_post_order(bad_metadata.as_bytes()),
-        Err(OrderParseError::InvalidField {
-            field: "metadata",
-            ..
-        })
+        Err(OrderParseError::InvalidField { field: "metadata", .. })
     ));
 }
 
@@ -847,10 +544,7 @@ fn batch_bodies_give_one_result_per_order() {
     assert!(results[1].is_ok());
     assert_eq!(results[2], Err(OrderParseError::VersionMismatch));
     assert!(matches!(results[3], Err(OrderParseError::Malformed(_))));
-    assert!(matches!(
-        parse_post_orders(PY2_EOA_BODY.as_bytes()),
-        Err(OrderParseError::Malformed(_))
-    ));
+    assert!(matches!(parse_post_orders(PY2_EOA_BODY.as_bytes()), Err(OrderParseError::Malformed(_))));
     assert_eq!(parse_post_orders(b"[]").unwrap(), vec![]);
 }
 
@@ -978,11 +672,7 @@ fn check_row(side: Side, price: &str, tick: &str, maker: u64, taker: u64) -> Ord
     let tick: TickSize = tick.parse().unwrap();
     let terms = terms_from_amounts(side, U256::from(maker), U256::from(taker), tick)
         .unwrap_or_else(|e| panic!("{side} {price} @{tick} {maker}/{taker}: {e}"));
-    assert_eq!(
-        terms.price,
-        Price::parse(price).unwrap(),
-        "{side} {price} @{tick} {maker}/{taker}"
-    );
+    assert_eq!(terms.price, Price::parse(price).unwrap(), "{side} {price} @{tick} {maker}/{taker}");
     let shares = if side == Side::Buy { taker } else { maker };
     assert_eq!(terms.size, Size::from_micros(shares));
     terms
@@ -1004,10 +694,7 @@ fn every_market_vector_gives_its_tick_price() {
             truncated += 1;
         }
     }
-    assert_eq!(
-        truncated, 18,
-        "market BUYs whose shares do not divide evenly truncate them"
-    );
+    assert_eq!(truncated, 18, "market BUYs whose shares do not divide evenly truncate them");
     let t = check_row(Side::Buy, "0.56", "0.01", 100000000, 178571400);
     assert_eq!(t.fit, PriceFit::Truncated);
 }
@@ -1017,47 +704,21 @@ fn genuinely_off_tick_orders_are_refused() {
     let t = TickSize::Hundredth;
     let amounts = |side, m: u64, k: u64| terms_from_amounts(side, U256::from(m), U256::from(k), t);
     // 10 shares at 0.565 on a 0.01 market, both sides.
-    assert!(matches!(
-        amounts(Side::Buy, 5_650_000, 10_000_000),
-        Err(AmountsError::OffTick { .. })
-    ));
-    assert!(matches!(
-        amounts(Side::Sell, 10_000_000, 5_650_000),
-        Err(AmountsError::OffTick { .. })
-    ));
+    assert!(matches!(amounts(Side::Buy, 5_650_000, 10_000_000), Err(AmountsError::OffTick { .. })));
+    assert!(matches!(amounts(Side::Sell, 10_000_000, 5_650_000), Err(AmountsError::OffTick { .. })));
     // One tick-quantum over: the boundary of the tolerance (BUY at 0.56).
     // taker = 100/0.56 = 178.571428.. shares; 178.5714 is explained, 178.5713 is not.
     // q = 0.0001 share, so 178.571329 is explained and 178.571328 is not.
     assert!(amounts(Side::Buy, 100_000_000, 178_571_400).is_ok());
-    assert_eq!(
-        amounts(Side::Buy, 100_000_000, 178_571_329)
-            .unwrap()
-            .price
-            .to_string(),
-        "0.56"
-    );
-    assert!(matches!(
-        amounts(Side::Buy, 100_000_000, 178_571_328),
-        Err(AmountsError::OffTick { .. })
-    ));
+    assert_eq!(amounts(Side::Buy, 100_000_000, 178_571_329).unwrap().price.to_string(), "0.56");
+    assert!(matches!(amounts(Side::Buy, 100_000_000, 178_571_328), Err(AmountsError::OffTick { .. })));
     // SELL 100 shares at 0.56 truncated by just under / just over q.
     assert!(amounts(Side::Sell, 100_000_000, 55_999_901).is_ok());
-    assert!(matches!(
-        amounts(Side::Sell, 100_000_000, 55_999_900),
-        Err(AmountsError::OffTick { .. })
-    ));
+    assert!(matches!(amounts(Side::Sell, 100_000_000, 55_999_900), Err(AmountsError::OffTick { .. })));
     // The real server's example: 10 pUSD for 10.2 shares on a 0.001 market.
-    let e = terms_from_amounts(
-        Side::Buy,
-        U256::from(10_000_000),
-        U256::from(10_200_000),
-        TickSize::Thousandth,
-    )
-    .unwrap_err();
-    assert_eq!(
-        e.message(),
-        "Price (0.9803921568627451) breaks minimum tick size rule: 0.001"
-    );
+    let e = terms_from_amounts(Side::Buy, U256::from(10_000_000), U256::from(10_200_000), TickSize::Thousandth)
+        .unwrap_err();
+    assert_eq!(e.message(), "Price (0.9803921568627451) breaks minimum tick size rule: 0.001");
 }
 
 #[test]
@@ -1067,12 +728,7 @@ fn zero_large_and_out_of_range_amounts_are_refused() {
     assert_eq!(amounts(Side::Buy, 0, 10), Err(AmountsError::ZeroAmount));
     assert_eq!(amounts(Side::Sell, 10, 0), Err(AmountsError::ZeroAmount));
     assert_eq!(
-        terms_from_amounts(
-            Side::Buy,
-            U256::from(u64::MAX) + U256::from(1),
-            U256::from(1),
-            t
-        ),
+        terms_from_amounts(Side::Buy, U256::from(u64::MAX) + U256::from(1), U256::from(1), t),
         Err(AmountsError::TooLarge)
     );
     // Prices at or beyond the ends of the grid.
@@ -1084,42 +740,15 @@ fn zero_large_and_out_of_range_amounts_are_refused() {
         (Side::Sell, 10_000_000, 9_950_000),  // 0.995 rounds up to 1.00
         (Side::Sell, 10_000_000, 20_000_000), // 2.00
     ] {
-        assert!(
-            matches!(amounts(side, m, k), Err(AmountsError::OutOfRange { .. })),
-            "{side} {m}/{k}"
-        );
+        assert!(matches!(amounts(side, m, k), Err(AmountsError::OutOfRange { .. })), "{side} {m}/{k}");
     }
     let e = amounts(Side::Buy, 1_000, 1_000_000).unwrap_err();
     assert_eq!(e.message(), "invalid price (0.001), min: 0.01 - max: 0.99");
     // The ends themselves are fine.
-    assert_eq!(
-        amounts(Side::Buy, 100_000, 10_000_000)
-            .unwrap()
-            .price
-            .to_string(),
-        "0.01"
-    );
-    assert_eq!(
-        amounts(Side::Sell, 10_000_000, 100_000)
-            .unwrap()
-            .price
-            .to_string(),
-        "0.01"
-    );
-    assert_eq!(
-        amounts(Side::Buy, 9_900_000, 10_000_000)
-            .unwrap()
-            .price
-            .to_string(),
-        "0.99"
-    );
-    assert_eq!(
-        amounts(Side::Sell, 10_000_000, 9_900_000)
-            .unwrap()
-            .price
-            .to_string(),
-        "0.99"
-    );
+    assert_eq!(amounts(Side::Buy, 100_000, 10_000_000).unwrap().price.to_string(), "0.01");
+    assert_eq!(amounts(Side::Sell, 10_000_000, 100_000).unwrap().price.to_string(), "0.01");
+    assert_eq!(amounts(Side::Buy, 9_900_000, 10_000_000).unwrap().price.to_string(), "0.99");
+    assert_eq!(amounts(Side::Sell, 10_000_000, 9_900_000).unwrap().price.to_string(), "0.99");
 }
 
 #[test]

@@ -14,15 +14,9 @@ fn level_changes_for_both_tokens_with_best_prices() {
     let levels: Vec<_> = events
         .iter()
         .filter_map(|e| match e {
-            EngineEvent::LevelChanged {
-                token,
-                side,
-                price,
-                size,
-                best_bid,
-                best_ask,
-                ..
-            } => Some((token.clone(), *side, *price, *size, *best_bid, *best_ask)),
+            EngineEvent::LevelChanged { token, side, price, size, best_bid, best_ask, .. } => {
+                Some((token.clone(), *side, *price, *size, *best_bid, *best_ask))
+            }
             _ => None,
         })
         .collect();
@@ -55,20 +49,12 @@ fn one_trade_per_level_listing_every_maker_then_updates() {
         .iter()
         .map(|e| match e {
             EngineEvent::Trade(t) => format!("trade {} x{}", t.price, t.makers.len()),
-            EngineEvent::Order { order, kind } => format!(
-                "{kind:?} {}",
-                if order.id == taker {
-                    "taker".into()
-                } else {
-                    order.id.to_string()
-                }
-            ),
-            EngineEvent::LevelChanged {
-                token, price, size, ..
-            } => format!(
-                "level {} {price} {size}",
-                if *token == yes { "yes" } else { "no" }
-            ),
+            EngineEvent::Order { order, kind } => {
+                format!("{kind:?} {}", if order.id == taker { "taker".into() } else { order.id.to_string() })
+            }
+            EngineEvent::LevelChanged { token, price, size, .. } => {
+                format!("level {} {price} {size}", if *token == yes { "yes" } else { "no" })
+            }
             other => format!("{other:?}"),
         })
         .collect();
@@ -87,21 +73,9 @@ fn one_trade_per_level_listing_every_maker_then_updates() {
             "level no 0.44 5".to_string(),
         ]
     );
-    let EngineEvent::Trade(first) = &events[0] else {
-        unreachable!()
-    };
-    let makers: Vec<_> = first
-        .makers
-        .iter()
-        .map(|m| (m.order_id, m.token.clone(), m.side, m.price))
-        .collect();
-    assert_eq!(
-        makers,
-        vec![
-            (m1, yes.clone(), Side::Sell, p("0.55")),
-            (m2, no, Side::Buy, p("0.45"))
-        ]
-    );
+    let EngineEvent::Trade(first) = &events[0] else { unreachable!() };
+    let makers: Vec<_> = first.makers.iter().map(|m| (m.order_id, m.token.clone(), m.side, m.price)).collect();
+    assert_eq!(makers, vec![(m1, yes.clone(), Side::Sell, p("0.55")), (m2, no, Side::Buy, p("0.45"))]);
     assert_eq!(first.size, sz("20"));
     assert_eq!(first.makers[1].api_key, format!("key-{}", carol()));
     fx.audit();
@@ -126,11 +100,7 @@ fn session() -> Vec<String> {
 #[test]
 fn same_inputs_same_events() {
     let a = session();
-    assert!(
-        a.len() > 20,
-        "the session exercises the engine: {} events",
-        a.len()
-    );
+    assert!(a.len() > 20, "the session exercises the engine: {} events", a.len());
     assert_eq!(a, session());
     // Trade ids are uuid v5 of a counter, so stable across runs and processes.
     assert!(a.iter().any(|e| e.contains("\"status\":\"CONFIRMED\"")));

@@ -4,8 +4,7 @@ use pmbot_core::Side;
 
 use super::*;
 use crate::engine::{
-    CancelOutcome, EngineEvent, NewOrder, OrderEventKind, OrderStatus, OrderType, Query, Reject,
-    TradeStatus,
+    CancelOutcome, EngineEvent, NewOrder, OrderEventKind, OrderStatus, OrderType, Query, Reject, TradeStatus,
 };
 
 #[test]
@@ -21,21 +20,12 @@ fn cancel_own_order_releases_its_reservation() {
     assert_eq!(fx.ex.order(&id).unwrap().status, OrderStatus::Canceled);
     assert!(fx.ex.book(&yes).unwrap().bids.is_empty());
     let events = fx.ex.drain_events();
-    assert!(
-        matches!(&events[0], EngineEvent::Order { kind: OrderEventKind::Cancellation, order } if order.id == id)
-    );
-    assert!(
-        events
-            .iter()
-            .any(|e| matches!(e, EngineEvent::LevelChanged { size, .. } if size.is_zero()))
-    );
+    assert!(matches!(&events[0], EngineEvent::Order { kind: OrderEventKind::Cancellation, order } if order.id == id));
+    assert!(events.iter().any(|e| matches!(e, EngineEvent::LevelChanged { size, .. } if size.is_zero())));
     // Cancelling again reports the real reason.
     let again = fx.ex.cancel(alice(), &[id], T0 + 6);
     assert!(again.canceled.is_empty());
-    assert_eq!(
-        again.not_canceled[&id.to_string()],
-        "order can't be found - already canceled or matched"
-    );
+    assert_eq!(again.not_canceled[&id.to_string()], "order can't be found - already canceled or matched");
     fx.audit();
 }
 
@@ -53,10 +43,7 @@ fn cancelling_someone_elses_order_is_refused_and_changes_nothing() {
     assert!(fx.ex.drain_events().is_empty());
     assert_eq!(fx.ex.cancel_all(bob(), T0), CancelOutcome::default());
     assert_eq!(fx.ex.order(&id).unwrap().status, OrderStatus::Live);
-    assert_eq!(
-        Reject::NotOwner.message(),
-        "order can't be found - already canceled or matched"
-    );
+    assert_eq!(Reject::NotOwner.message(), "order can't be found - already canceled or matched");
 }
 
 #[test]
@@ -87,10 +74,7 @@ fn gtd_expires_at_expiration_minus_the_threshold() {
     let mut fx = Fx::new();
     let yes = fx.yes.clone();
     let now_s = (T0 / 1000) as u64;
-    let o = NewOrder {
-        expiration_s: now_s + 90,
-        ..fx.typed(alice(), &yes, Side::Buy, "0.40", "10", OrderType::Gtd)
-    };
+    let o = NewOrder { expiration_s: now_s + 90, ..fx.typed(alice(), &yes, Side::Buy, "0.40", "10", OrderType::Gtd) };
     fx.ex.submit(o.clone(), T0).unwrap();
     fx.ex.drain_events();
     fx.ex.tick(T0 + 29_999);
@@ -100,13 +84,7 @@ fn gtd_expires_at_expiration_minus_the_threshold() {
     assert_eq!(fx.ex.order(&o.id).unwrap().status, OrderStatus::Canceled);
     assert_eq!(fx.ex.collateral(alice()).reserved, Size::ZERO);
     let events = fx.ex.drain_events();
-    assert!(matches!(
-        &events[0],
-        EngineEvent::Order {
-            kind: OrderEventKind::Cancellation,
-            ..
-        }
-    ));
+    assert!(matches!(&events[0], EngineEvent::Order { kind: OrderEventKind::Cancellation, .. }));
     fx.audit();
 }
 
@@ -129,10 +107,7 @@ fn trade_status_goes_matched_mined_confirmed() {
         [EngineEvent::Trade(t)] => t.clone(),
         other => panic!("expected one trade event, got {other:?}"),
     };
-    assert_eq!(
-        (mined.id.as_str(), mined.status),
-        (trade_id.as_str(), TradeStatus::Mined)
-    );
+    assert_eq!((mined.id.as_str(), mined.status), (trade_id.as_str(), TradeStatus::Mined));
     assert!(mined.transaction_hash.is_some());
     assert_eq!(status(&fx), TradeStatus::Mined);
     fx.ex.tick(T0 + 3_000);
@@ -140,10 +115,7 @@ fn trade_status_goes_matched_mined_confirmed() {
     assert!(
         matches!(&ev[..], [EngineEvent::Trade(t)] if t.status == TradeStatus::Confirmed && t.transaction_hash == mined.transaction_hash)
     );
-    assert_eq!(
-        fx.ex.trades(bob(), &Query::default())[0].status,
-        TradeStatus::Confirmed
-    );
+    assert_eq!(fx.ex.trades(bob(), &Query::default())[0].status, TradeStatus::Confirmed);
 }
 
 #[test]
@@ -180,25 +152,14 @@ fn resolution_cancels_orders_and_pays_winners() {
     assert_eq!(fx.held(bob(), &yes), Size::ZERO);
     assert_eq!(fx.held(alice(), &no), Size::ZERO);
     let events = fx.ex.drain_events();
-    assert!(
-        matches!(events.last(), Some(EngineEvent::MarketResolved { winning_token, .. }) if *winning_token == yes)
-    );
-    assert!(events.iter().any(|e| matches!(
-        e,
-        EngineEvent::Order {
-            kind: OrderEventKind::Cancellation,
-            ..
-        }
-    )));
+    assert!(matches!(events.last(), Some(EngineEvent::MarketResolved { winning_token, .. }) if *winning_token == yes));
+    assert!(events.iter().any(|e| matches!(e, EngineEvent::Order { kind: OrderEventKind::Cancellation, .. })));
     let info = fx.ex.market(&m).unwrap();
     assert_eq!(info.winner, Some(yes.clone()));
     assert!(!info.accepting_orders);
     let o = fx.order(bob(), &yes, Side::Buy, "0.40", "10");
     assert_eq!(fx.ex.submit(o, T0 + 2), Err(Reject::MarketClosed));
-    assert_eq!(
-        fx.ex.resolve(&m, &yes, T0 + 3),
-        Err(Reject::AlreadyResolved)
-    );
+    assert_eq!(fx.ex.resolve(&m, &yes, T0 + 3), Err(Reject::AlreadyResolved));
     fx.audit();
 }
 
@@ -222,20 +183,13 @@ fn pruning_frees_resolved_markets() {
 
 #[test]
 fn rotating_markets_do_not_grow_memory() {
-    let cfg = EngineConfig {
-        max_trades_per_account: 5,
-        ..EngineConfig::default()
-    };
+    let cfg = EngineConfig { max_trades_per_account: 5, ..EngineConfig::default() };
     let mut ex = Exchange::new(cfg);
     ex.fund(alice(), Usdc::from_whole(1_000_000)).unwrap();
     ex.fund(bob(), Usdc::from_whole(1_000_000)).unwrap();
     for round in 0..50u8 {
         let s = spec(round);
-        let (yes, no, m) = (
-            s.tokens[0].token_id.clone(),
-            s.tokens[1].token_id.clone(),
-            s.condition_id,
-        );
+        let (yes, no, m) = (s.tokens[0].token_id.clone(), s.tokens[1].token_id.clone(), s.condition_id);
         let now = T0 + i64::from(round) * 900_000;
         ex.list_market(s, now).unwrap();
         for k in 0..4u64 {
@@ -272,9 +226,6 @@ fn rotating_markets_do_not_grow_memory() {
     assert!(ex.markets.is_empty() && ex.by_token.is_empty() && ex.by_condition.is_empty());
     assert!(ex.orders.records.is_empty() && ex.orders.seq_of.is_empty());
     assert_eq!(ex.trades(alice(), &Query::default()).len(), 5);
-    assert!(
-        ex.trades.stored_len() <= 10,
-        "only the last trades of each account are kept"
-    );
+    assert!(ex.trades.stored_len() <= 10, "only the last trades of each account are kept");
     ex.audit().unwrap();
 }

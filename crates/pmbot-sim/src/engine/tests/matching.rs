@@ -6,16 +6,11 @@ use super::*;
 use crate::engine::{Level, NewOrder, OrderStatus, OrderType, Query, SelfTradePolicy};
 
 fn levels(ls: &[Level]) -> Vec<(String, String)> {
-    ls.iter()
-        .map(|l| (l.price.to_string(), l.size.to_string()))
-        .collect()
+    ls.iter().map(|l| (l.price.to_string(), l.size.to_string())).collect()
 }
 
 fn lv(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs
-        .iter()
-        .map(|(a, b)| (a.to_string(), b.to_string()))
-        .collect()
+    pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
 }
 
 #[test]
@@ -36,10 +31,7 @@ fn price_then_time_priority() {
     let out = fx.ex.submit(o, T0).unwrap();
     assert_eq!(out.status, OrderStatus::Matched);
     // Best price first (carol, though last to arrive), then alice before bob.
-    assert_eq!(
-        fx.ex.order(&late_best).unwrap().status,
-        OrderStatus::Matched
-    );
+    assert_eq!(fx.ex.order(&late_best).unwrap().status, OrderStatus::Matched);
     assert_eq!(fx.held(alice(), &yes), sz("90"));
     assert_eq!(fx.held(bob(), &yes), sz("95"));
     assert_eq!(fx.held(dave, &yes), sz("25"));
@@ -63,10 +55,7 @@ fn partial_fill_rests_the_remainder() {
     assert_eq!(out.status, OrderStatus::Live);
     assert_eq!(out.making_amount, sz("5"));
     let rec = fx.ex.order(&o.id).unwrap();
-    assert_eq!(
-        (rec.size_matched, rec.status),
-        (sz("10"), OrderStatus::Live)
-    );
+    assert_eq!((rec.size_matched, rec.status), (sz("10"), OrderStatus::Live));
     assert_eq!(fx.ex.order(&maker).unwrap().status, OrderStatus::Matched);
     let book = fx.ex.book(&yes).unwrap();
     assert_eq!(levels(&book.bids), lv(&[("0.52", "20")]));
@@ -115,11 +104,7 @@ fn mirror_books_show_the_other_token_at_the_complement() {
     assert!(fx.ex.book(&no).unwrap().bids.is_empty());
     assert_eq!(fx.ex.book(&no).unwrap().last_trade_price, Some(p("0.45")));
     assert_eq!(fx.ex.book(&yes).unwrap().last_trade_price, Some(p("0.55")));
-    assert_eq!(
-        fx.ex.market_of_token(&no).unwrap().last_price,
-        Some(p("0.55")),
-        "in Yes terms"
-    );
+    assert_eq!(fx.ex.market_of_token(&no).unwrap().last_price, Some(p("0.55")), "in Yes terms");
     fx.audit();
 }
 
@@ -152,10 +137,7 @@ fn fak_fills_what_it_can_and_kills_the_rest() {
     assert_eq!(out.status, OrderStatus::Unmatched);
     assert_eq!((out.making_amount, out.taking_amount), (sz("5"), sz("10")));
     let rec = fx.ex.order(&o.id).unwrap();
-    assert_eq!(
-        (rec.status, rec.size_matched),
-        (OrderStatus::Unmatched, sz("10"))
-    );
+    assert_eq!((rec.status, rec.size_matched), (OrderStatus::Unmatched, sz("10")));
     let book = fx.ex.book(&yes).unwrap();
     assert!(book.bids.is_empty(), "the FAK remainder does not rest");
     assert_eq!(levels(&book.asks), lv(&[("0.6", "10")]));
@@ -169,15 +151,9 @@ fn post_only_rests_when_it_does_not_cross() {
     let yes = fx.yes.clone();
     fx.split(bob(), "100");
     fx.place(bob(), &yes, Side::Sell, "0.50", "10");
-    let o = NewOrder {
-        post_only: true,
-        ..fx.order(alice(), &yes, Side::Buy, "0.49", "10")
-    };
+    let o = NewOrder { post_only: true, ..fx.order(alice(), &yes, Side::Buy, "0.49", "10") };
     assert_eq!(fx.ex.submit(o, T0).unwrap().status, OrderStatus::Live);
-    assert_eq!(
-        levels(&fx.ex.book(&yes).unwrap().bids),
-        lv(&[("0.49", "10")])
-    );
+    assert_eq!(levels(&fx.ex.book(&yes).unwrap().bids), lv(&[("0.49", "10")]));
 }
 
 #[test]
@@ -195,21 +171,13 @@ fn self_trade_cancels_the_resting_order_by_default() {
     // alice bought bob's 10 at 0.51 and never traded with herself.
     assert_eq!(fx.held(bob(), &yes), sz("40"));
     assert_eq!(fx.held(alice(), &yes), sz("60"));
-    assert!(
-        fx.ex
-            .trades(alice(), &Query::default())
-            .iter()
-            .all(|t| t.makers.iter().all(|m| m.maker != alice()))
-    );
+    assert!(fx.ex.trades(alice(), &Query::default()).iter().all(|t| t.makers.iter().all(|m| m.maker != alice())));
     fx.audit();
 }
 
 #[test]
 fn self_trade_policy_cancel_taker() {
-    let cfg = EngineConfig {
-        self_trade: SelfTradePolicy::CancelTaker,
-        ..EngineConfig::default()
-    };
+    let cfg = EngineConfig { self_trade: SelfTradePolicy::CancelTaker, ..EngineConfig::default() };
     let mut fx = Fx::with(cfg, spec(1));
     let yes = fx.yes.clone();
     fx.split(alice(), "50");
@@ -226,19 +194,13 @@ fn self_trade_policy_cancel_taker() {
     assert!(fx.ex.book(&yes).unwrap().bids.is_empty());
     // A FOK that could only fill past its own order is refused.
     let o = fx.typed(alice(), &yes, Side::Buy, "0.52", "11", OrderType::Fok);
-    assert_eq!(
-        fx.ex.submit(o, T0),
-        Err(crate::engine::Reject::FokNotFilled)
-    );
+    assert_eq!(fx.ex.submit(o, T0), Err(crate::engine::Reject::FokNotFilled));
     fx.audit();
 }
 
 #[test]
 fn self_trade_policy_allow() {
-    let cfg = EngineConfig {
-        self_trade: SelfTradePolicy::Allow,
-        ..EngineConfig::default()
-    };
+    let cfg = EngineConfig { self_trade: SelfTradePolicy::Allow, ..EngineConfig::default() };
     let mut fx = Fx::with(cfg, spec(1));
     let yes = fx.yes.clone();
     fx.split(alice(), "50");
@@ -247,11 +209,7 @@ fn self_trade_policy_allow() {
     assert_eq!(fx.ex.submit(o, T0).unwrap().status, OrderStatus::Matched);
     assert_eq!(fx.held(alice(), &yes), sz("50"));
     assert_eq!(fx.cash(alice()), usd("950"));
-    assert_eq!(
-        fx.ex.trades(alice(), &Query::default()).len(),
-        1,
-        "listed once though taker and maker"
-    );
+    assert_eq!(fx.ex.trades(alice(), &Query::default()).len(), 1, "listed once though taker and maker");
     fx.audit();
 }
 
@@ -261,22 +219,13 @@ fn expired_gtd_orders_do_not_match_and_are_removed_on_submit() {
     let yes = fx.yes.clone();
     fx.split(bob(), "10");
     let now_s = (T0 / 1000) as u64;
-    let gtd = NewOrder {
-        expiration_s: now_s + 90,
-        ..fx.typed(bob(), &yes, Side::Sell, "0.50", "10", OrderType::Gtd)
-    };
+    let gtd = NewOrder { expiration_s: now_s + 90, ..fx.typed(bob(), &yes, Side::Sell, "0.50", "10", OrderType::Gtd) };
     fx.ex.submit(gtd.clone(), T0).unwrap();
     // 30 s of effective life; at +30 s it is gone even before any tick.
     let o = fx.typed(alice(), &yes, Side::Buy, "0.50", "10", OrderType::Fak);
-    assert_eq!(
-        fx.ex.submit(o.clone(), T0 + 30_000),
-        Err(crate::engine::Reject::FakNoMatch)
-    );
+    assert_eq!(fx.ex.submit(o.clone(), T0 + 30_000), Err(crate::engine::Reject::FakNoMatch));
     let o = fx.order(alice(), &yes, Side::Buy, "0.50", "10");
-    assert_eq!(
-        fx.ex.submit(o, T0 + 30_000).unwrap().status,
-        OrderStatus::Live
-    );
+    assert_eq!(fx.ex.submit(o, T0 + 30_000).unwrap().status, OrderStatus::Live);
     assert_eq!(fx.ex.order(&gtd.id).unwrap().status, OrderStatus::Canceled);
     assert_eq!(fx.ex.shares(bob(), &yes).reserved, Size::ZERO);
     fx.audit();

@@ -11,9 +11,7 @@ mod validation;
 use alloy_primitives::Address;
 use pmbot_core::{FeeModel, Hash32, OrderId, Price, Side, Size, TickSize, TokenId, Usdc};
 
-use super::{
-    EngineConfig, EngineEvent, Exchange, ExchangeKind, MarketSpec, NewOrder, OrderType, TokenSpec,
-};
+use super::{EngineConfig, EngineEvent, Exchange, ExchangeKind, MarketSpec, NewOrder, OrderType, TokenSpec};
 
 pub(super) const T0: i64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
 
@@ -61,14 +59,8 @@ pub(super) fn spec(n: u8) -> MarketSpec {
         slug: format!("market-{n}"),
         description: String::new(),
         tokens: [
-            TokenSpec {
-                token_id: token(n, 0),
-                outcome: "Yes".into(),
-            },
-            TokenSpec {
-                token_id: token(n, 1),
-                outcome: "No".into(),
-            },
+            TokenSpec { token_id: token(n, 0), outcome: "Yes".into() },
+            TokenSpec { token_id: token(n, 1), outcome: "No".into() },
         ],
         tick: TickSize::Hundredth,
         min_order_size: Size::from_shares(5),
@@ -99,40 +91,21 @@ impl Fx {
 
     pub(super) fn with(cfg: EngineConfig, market: MarketSpec) -> Fx {
         let mut ex = Exchange::new(cfg);
-        let (yes, no) = (
-            market.tokens[0].token_id.clone(),
-            market.tokens[1].token_id.clone(),
-        );
+        let (yes, no) = (market.tokens[0].token_id.clone(), market.tokens[1].token_id.clone());
         ex.list_market(market, T0).unwrap();
         for who in [alice(), bob(), carol()] {
             ex.fund(who, Usdc::from_whole(1000)).unwrap();
         }
         ex.drain_events();
-        Fx {
-            ex,
-            yes,
-            no,
-            next_id: 1,
-        }
+        Fx { ex, yes, no, next_id: 1 }
     }
 
     pub(super) fn market(&self) -> pmbot_core::ConditionId {
-        self.ex
-            .market_of_token(&self.yes)
-            .unwrap()
-            .spec
-            .condition_id
+        self.ex.market_of_token(&self.yes).unwrap().spec.condition_id
     }
 
     /// A GTC order with a fresh id.
-    pub(super) fn order(
-        &mut self,
-        who: Address,
-        token: &TokenId,
-        side: Side,
-        price: &str,
-        size: &str,
-    ) -> NewOrder {
+    pub(super) fn order(&mut self, who: Address, token: &TokenId, side: Side, price: &str, size: &str) -> NewOrder {
         let id = oid(self.next_id);
         self.next_id += 1;
         NewOrder {
@@ -159,21 +132,11 @@ impl Fx {
         size: &str,
         ty: OrderType,
     ) -> NewOrder {
-        NewOrder {
-            order_type: ty,
-            ..self.order(who, token, side, price, size)
-        }
+        NewOrder { order_type: ty, ..self.order(who, token, side, price, size) }
     }
 
     /// Submits a GTC order that must be accepted; returns its id.
-    pub(super) fn place(
-        &mut self,
-        who: Address,
-        token: &TokenId,
-        side: Side,
-        price: &str,
-        size: &str,
-    ) -> OrderId {
+    pub(super) fn place(&mut self, who: Address, token: &TokenId, side: Side, price: &str, size: &str) -> OrderId {
         let o = self.order(who, token, side, price, size);
         self.ex.submit(o, T0).unwrap().order_id
     }
@@ -205,8 +168,5 @@ pub(super) fn state(ex: &Exchange) -> String {
 
 /// Events as JSON lines, for comparing runs.
 pub(super) fn json(events: &[EngineEvent]) -> Vec<String> {
-    events
-        .iter()
-        .map(|e| serde_json::to_string(e).unwrap())
-        .collect()
+    events.iter().map(|e| serde_json::to_string(e).unwrap()).collect()
 }

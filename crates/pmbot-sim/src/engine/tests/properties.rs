@@ -12,11 +12,7 @@ use crate::engine::{NewOrder, OrderType, Query, SelfTradePolicy};
 /// Returns every event as JSON, and the number of accepted orders.
 fn random_session(seed: u64, steps: usize, policy: SelfTradePolicy) -> (Vec<String>, usize) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let cfg = EngineConfig {
-        self_trade: policy,
-        max_trades_per_account: 50,
-        ..EngineConfig::default()
-    };
+    let cfg = EngineConfig { self_trade: policy, max_trades_per_account: 50, ..EngineConfig::default() };
     let mut ex = Exchange::new(cfg);
     let markets: Vec<MarketSpec> = (1..=2)
         .map(|n| {
@@ -51,9 +47,7 @@ fn random_session(seed: u64, steps: usize, policy: SelfTradePolicy) -> (Vec<Stri
                 // Prices cluster around 0.5 so orders cross often.
                 let mid = ticks / 2;
                 let spread = (ticks / 5).max(2);
-                let t = rng
-                    .random_range(mid - spread / 2..mid + spread / 2)
-                    .clamp(1, ticks - 1);
+                let t = rng.random_range(mid - spread / 2..mid + spread / 2).clamp(1, ticks - 1);
                 let price = Price::from_ticks(t, tick).unwrap();
                 // Odd micro sizes on purpose: rounding must stay exact.
                 let size = Size::from_micros(rng.random_range(1_000_000..30_000_000));
@@ -63,27 +57,19 @@ fn random_session(seed: u64, steps: usize, policy: SelfTradePolicy) -> (Vec<Stri
                     7 => OrderType::Fok,
                     _ => OrderType::Fak,
                 };
-                let expiration_s = if order_type == OrderType::Gtd {
-                    (now / 1000) as u64 + rng.random_range(61..120)
-                } else {
-                    0
-                };
+                let expiration_s =
+                    if order_type == OrderType::Gtd { (now / 1000) as u64 + rng.random_range(61..120) } else { 0 };
                 let o = NewOrder {
                     id: oid(next_id),
                     maker: who,
                     owner: who,
                     api_key: format!("{who}"),
                     token: s.tokens[rng.random_range(0..2)].token_id.clone(),
-                    side: if rng.random_bool(0.5) {
-                        Side::Buy
-                    } else {
-                        Side::Sell
-                    },
+                    side: if rng.random_bool(0.5) { Side::Buy } else { Side::Sell },
                     price,
                     size,
                     order_type,
-                    post_only: matches!(order_type, OrderType::Gtc | OrderType::Gtd)
-                        && rng.random_bool(0.1),
+                    post_only: matches!(order_type, OrderType::Gtc | OrderType::Gtd) && rng.random_bool(0.1),
                     expiration_s,
                 };
                 next_id += 1;
@@ -117,15 +103,10 @@ fn random_session(seed: u64, steps: usize, policy: SelfTradePolicy) -> (Vec<Stri
     }
     // Resolution pays out every share: only collateral is left.
     for s in &markets {
-        ex.resolve(&s.condition_id, &s.tokens[0].token_id, now + 1)
-            .unwrap();
+        ex.resolve(&s.condition_id, &s.tokens[0].token_id, now + 1).unwrap();
     }
     ex.audit().unwrap();
-    let total: u64 = people
-        .iter()
-        .chain([&collector()])
-        .map(|&a| ex.collateral(a).total.micros())
-        .sum();
+    let total: u64 = people.iter().chain([&collector()]).map(|&a| ex.collateral(a).total.micros()).sum();
     assert_eq!(total, 2_000_000_000, "all 4 x 500 pUSD still exist");
     events.extend(json(&ex.drain_events()));
     (events, accepted)
@@ -134,20 +115,10 @@ fn random_session(seed: u64, steps: usize, policy: SelfTradePolicy) -> (Vec<Stri
 #[test]
 fn invariants_hold_through_random_sessions() {
     for seed in 0..6 {
-        for policy in [
-            SelfTradePolicy::CancelResting,
-            SelfTradePolicy::CancelTaker,
-            SelfTradePolicy::Allow,
-        ] {
+        for policy in [SelfTradePolicy::CancelResting, SelfTradePolicy::CancelTaker, SelfTradePolicy::Allow] {
             let (events, accepted) = random_session(seed, 400, policy);
-            assert!(
-                accepted > 150,
-                "seed {seed}: only {accepted} orders accepted"
-            );
-            assert!(
-                events.iter().filter(|e| e.contains("\"Trade\"")).count() > 30,
-                "seed {seed}: too few trades"
-            );
+            assert!(accepted > 150, "seed {seed}: only {accepted} orders accepted");
+            assert!(events.iter().filter(|e| e.contains("\"Trade\"")).count() > 30, "seed {seed}: too few trades");
         }
     }
 }

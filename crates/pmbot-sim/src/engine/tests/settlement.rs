@@ -7,10 +7,7 @@ use crate::engine::{EngineEvent, OrderType, Query};
 
 fn pairs_outstanding(fx: &Fx) -> Size {
     // Every account's Yes shares (the audit proves No matches).
-    [alice(), bob(), carol(), collector()]
-        .iter()
-        .map(|&a| fx.held(a, &fx.yes))
-        .sum()
+    [alice(), bob(), carol(), collector()].iter().map(|&a| fx.held(a, &fx.yes)).sum()
 }
 
 #[test]
@@ -22,14 +19,8 @@ fn transfer_moves_shares_one_way_and_collateral_the_other() {
     assert_eq!(fx.ex.shares(bob(), &yes).reserved, sz("10"));
     let o = fx.order(alice(), &yes, Side::Buy, "0.60", "10");
     fx.ex.submit(o, T0).unwrap();
-    assert_eq!(
-        (fx.cash(alice()), fx.held(alice(), &yes)),
-        (usd("994"), sz("10"))
-    );
-    assert_eq!(
-        (fx.cash(bob()), fx.held(bob(), &yes)),
-        (usd("906"), sz("90"))
-    );
+    assert_eq!((fx.cash(alice()), fx.held(alice(), &yes)), (usd("994"), sz("10")));
+    assert_eq!((fx.cash(bob()), fx.held(bob(), &yes)), (usd("906"), sz("90")));
     assert_eq!(fx.ex.shares(bob(), &yes).reserved, Size::ZERO);
     assert_eq!(pairs_outstanding(&fx), sz("100"));
     fx.audit();
@@ -43,14 +34,8 @@ fn transfer_of_the_second_token() {
     fx.place(bob(), &no, Side::Sell, "0.30", "10");
     let o = fx.order(alice(), &no, Side::Buy, "0.30", "10");
     fx.ex.submit(o, T0).unwrap();
-    assert_eq!(
-        (fx.cash(alice()), fx.held(alice(), &no)),
-        (usd("997"), sz("10"))
-    );
-    assert_eq!(
-        (fx.cash(bob()), fx.held(bob(), &no)),
-        (usd("903"), sz("90"))
-    );
+    assert_eq!((fx.cash(alice()), fx.held(alice(), &no)), (usd("997"), sz("10")));
+    assert_eq!((fx.cash(bob()), fx.held(bob(), &no)), (usd("903"), sz("90")));
     fx.audit();
 }
 
@@ -62,14 +47,8 @@ fn mint_when_both_sides_buy() {
     assert_eq!(fx.ex.collateral(alice()).reserved, sz("4.5"));
     let o = fx.order(carol(), &yes, Side::Buy, "0.55", "10");
     fx.ex.submit(o, T0).unwrap();
-    assert_eq!(
-        (fx.cash(alice()), fx.held(alice(), &no)),
-        (usd("995.5"), sz("10"))
-    );
-    assert_eq!(
-        (fx.cash(carol()), fx.held(carol(), &yes)),
-        (usd("994.5"), sz("10"))
-    );
+    assert_eq!((fx.cash(alice()), fx.held(alice(), &no)), (usd("995.5"), sz("10")));
+    assert_eq!((fx.cash(carol()), fx.held(carol(), &yes)), (usd("994.5"), sz("10")));
     assert_eq!(fx.ex.collateral(alice()).reserved, Size::ZERO);
     assert_eq!(pairs_outstanding(&fx), sz("10"));
     // A better taker price still fills at the maker's: BUY Yes at 0.60 vs BUY No at 0.45.
@@ -91,22 +70,8 @@ fn merge_when_both_sides_sell() {
     let o = fx.order(carol(), &no, Side::Sell, "0.40", "10");
     let out = fx.ex.submit(o, T0).unwrap();
     assert_eq!((out.making_amount, out.taking_amount), (sz("10"), sz("4")));
-    assert_eq!(
-        (
-            fx.cash(alice()),
-            fx.held(alice(), &yes),
-            fx.held(alice(), &no)
-        ),
-        (usd("996"), Size::ZERO, sz("10"))
-    );
-    assert_eq!(
-        (
-            fx.cash(carol()),
-            fx.held(carol(), &yes),
-            fx.held(carol(), &no)
-        ),
-        (usd("994"), sz("10"), Size::ZERO)
-    );
+    assert_eq!((fx.cash(alice()), fx.held(alice(), &yes), fx.held(alice(), &no)), (usd("996"), Size::ZERO, sz("10")));
+    assert_eq!((fx.cash(carol()), fx.held(carol(), &yes), fx.held(carol(), &no)), (usd("994"), sz("10"), Size::ZERO));
     assert_eq!(pairs_outstanding(&fx), sz("10"));
     fx.audit();
 }
@@ -147,10 +112,7 @@ fn taker_buy_pays_the_fee_in_shares() {
     let o = fx.order(alice(), &yes, Side::Buy, "0.50", "100");
     let out = fx.ex.submit(o, T0).unwrap();
     // 100 x 0.07 x 0.5 x 0.5 = 1.75 pUSD = 3.5 shares at 0.50.
-    assert_eq!(
-        (out.making_amount, out.taking_amount),
-        (sz("50"), sz("96.5"))
-    );
+    assert_eq!((out.making_amount, out.taking_amount), (sz("50"), sz("96.5")));
     assert_eq!(fx.held(alice(), &yes), sz("96.5"));
     assert_eq!(fx.held(collector(), &yes), sz("3.5"));
     assert_eq!(fx.cash(bob()), usd("950"), "makers pay no fee");
@@ -159,10 +121,7 @@ fn taker_buy_pays_the_fee_in_shares() {
         _ => None,
     });
     let trade = trade.unwrap();
-    assert_eq!(
-        (trade.fee, trade.fee_shares, trade.fee_rate_bps),
-        (usd("1.75"), sz("3.5"), 700)
-    );
+    assert_eq!((trade.fee, trade.fee_shares, trade.fee_rate_bps), (usd("1.75"), sz("3.5"), 700));
     fx.audit();
 }
 
@@ -174,24 +133,14 @@ fn taker_sell_pays_the_fee_in_collateral() {
     fx.split(alice(), "100");
     let o = fx.order(alice(), &yes, Side::Sell, "0.50", "100");
     let out = fx.ex.submit(o, T0).unwrap();
-    assert_eq!(
-        (out.making_amount, out.taking_amount),
-        (sz("100"), sz("48.25"))
-    );
+    assert_eq!((out.making_amount, out.taking_amount), (sz("100"), sz("48.25")));
     // alice: 1000 - 100 split + 48.25; the collector gets the 1.75.
     assert_eq!(fx.cash(alice()), usd("948.25"));
     assert_eq!(fx.cash(collector()), usd("1.75"));
-    assert_eq!(
-        (fx.cash(carol()), fx.held(carol(), &yes)),
-        (usd("950"), sz("100"))
-    );
+    assert_eq!((fx.cash(carol()), fx.held(carol(), &yes)), (usd("950"), sz("100")));
     let t = &fx.ex.trades(alice(), &Query::default())[0];
     assert_eq!((t.fee, t.fee_shares), (usd("1.75"), Size::ZERO));
-    assert_eq!(
-        fx.ex.trades(carol(), &Query::default()).len(),
-        1,
-        "the maker sees the trade too"
-    );
+    assert_eq!(fx.ex.trades(carol(), &Query::default()).len(), 1, "the maker sees the trade too");
     fx.audit();
 }
 

@@ -12,11 +12,7 @@ fn refused(fx: &mut Fx, order: NewOrder, now_ms: i64, expected: Reject) {
     let before = state(&fx.ex);
     let got = fx.ex.submit(order, now_ms);
     assert_eq!(got, Err(expected));
-    assert_eq!(
-        state(&fx.ex),
-        before,
-        "a refused order changed the engine state"
-    );
+    assert_eq!(state(&fx.ex), before, "a refused order changed the engine state");
     assert!(fx.ex.drain_events().is_empty());
 }
 
@@ -35,13 +31,7 @@ fn populated() -> Fx {
 #[test]
 fn unknown_token() {
     let mut fx = populated();
-    let o = fx.order(
-        alice(),
-        &TokenId::parse("999").unwrap(),
-        Side::Buy,
-        "0.5",
-        "10",
-    );
+    let o = fx.order(alice(), &TokenId::parse("999").unwrap(), Side::Buy, "0.5", "10");
     refused(&mut fx, o, T0, Reject::UnknownToken);
 }
 
@@ -62,49 +52,14 @@ fn price_outside_tick_range_and_off_tick() {
     let mut fx = populated();
     let yes = fx.yes.clone();
     let o = fx.order(alice(), &yes, Side::Buy, "0.995", "10");
-    refused(
-        &mut fx,
-        o,
-        T0,
-        Reject::PriceOutOfRange {
-            price: p("0.995"),
-            min: p("0.01"),
-            max: p("0.99"),
-        },
-    );
+    refused(&mut fx, o, T0, Reject::PriceOutOfRange { price: p("0.995"), min: p("0.01"), max: p("0.99") });
     let o = fx.order(alice(), &yes, Side::Buy, "0.005", "10");
-    refused(
-        &mut fx,
-        o,
-        T0,
-        Reject::PriceOutOfRange {
-            price: p("0.005"),
-            min: p("0.01"),
-            max: p("0.99"),
-        },
-    );
+    refused(&mut fx, o, T0, Reject::PriceOutOfRange { price: p("0.005"), min: p("0.01"), max: p("0.99") });
     let o = fx.order(alice(), &yes, Side::Buy, "0.555", "10");
     let id = o.id;
-    refused(
-        &mut fx,
-        o,
-        T0,
-        Reject::OffTick {
-            order: id,
-            price: p("0.555"),
-            tick: TickSize::Hundredth,
-        },
-    );
-    let msg = Reject::OffTick {
-        order: id,
-        price: p("0.555"),
-        tick: TickSize::Hundredth,
-    }
-    .message();
-    assert_eq!(
-        msg,
-        format!("order {id} is invalid. Price (0.555) breaks minimum tick size rule: 0.01")
-    );
+    refused(&mut fx, o, T0, Reject::OffTick { order: id, price: p("0.555"), tick: TickSize::Hundredth });
+    let msg = Reject::OffTick { order: id, price: p("0.555"), tick: TickSize::Hundredth }.message();
+    assert_eq!(msg, format!("order {id} is invalid. Price (0.555) breaks minimum tick size rule: 0.01"));
 }
 
 #[test]
@@ -113,23 +68,9 @@ fn below_min_size_for_resting_orders_only() {
     let yes = fx.yes.clone();
     let o = fx.order(alice(), &yes, Side::Buy, "0.5", "4.99");
     let id = o.id;
-    refused(
-        &mut fx,
-        o,
-        T0,
-        Reject::BelowMinSize {
-            order: id,
-            size: sz("4.99"),
-            min: sz("5"),
-        },
-    );
+    refused(&mut fx, o, T0, Reject::BelowMinSize { order: id, size: sz("4.99"), min: sz("5") });
     assert_eq!(
-        Reject::BelowMinSize {
-            order: id,
-            size: sz("4.99"),
-            min: sz("5")
-        }
-        .message(),
+        Reject::BelowMinSize { order: id, size: sz("4.99"), min: sz("5") }.message(),
         format!("order {id} is invalid. Size (4.99) lower than the minimum: 5")
     );
     // A FAK of 2 shares at 0.60 ($1.20) has no share minimum.
@@ -142,29 +83,13 @@ fn below_min_notional_for_marketable_orders() {
     let mut fx = populated();
     let yes = fx.yes.clone();
     let o = fx.typed(alice(), &yes, Side::Buy, "0.60", "1.5", OrderType::Fok);
-    let expected = Reject::BelowMinNotional {
-        side: Side::Buy,
-        notional: usd("0.9"),
-        min: usd("1"),
-    };
-    assert_eq!(
-        expected.message(),
-        "invalid amount for a marketable BUY order ($0.9), min size: $1"
-    );
+    let expected = Reject::BelowMinNotional { side: Side::Buy, notional: usd("0.9"), min: usd("1") };
+    assert_eq!(expected.message(), "invalid amount for a marketable BUY order ($0.9), min size: $1");
     refused(&mut fx, o, T0, expected);
     // A GTC that crosses on arrival is marketable too: 5 shares at 0.15 sell into the 0.40 bid.
     fx.split(alice(), "10");
     let o = fx.order(alice(), &yes, Side::Sell, "0.15", "5");
-    refused(
-        &mut fx,
-        o,
-        T0,
-        Reject::BelowMinNotional {
-            side: Side::Sell,
-            notional: usd("0.75"),
-            min: usd("1"),
-        },
-    );
+    refused(&mut fx, o, T0, Reject::BelowMinNotional { side: Side::Sell, notional: usd("0.75"), min: usd("1") });
     // The same GTC that does not cross is fine.
     let o = fx.order(alice(), &yes, Side::Sell, "0.70", "5");
     assert!(fx.ex.submit(o, T0).is_ok());
@@ -177,10 +102,7 @@ fn duplicate_order_id() {
     let o = fx.order(alice(), &yes, Side::Buy, "0.30", "10");
     fx.ex.submit(o.clone(), T0).unwrap();
     refused(&mut fx, o.clone(), T0, Reject::Duplicate { order: o.id });
-    assert_eq!(
-        Reject::Duplicate { order: o.id }.message(),
-        format!("order {} is invalid. Duplicated.", o.id)
-    );
+    assert_eq!(Reject::Duplicate { order: o.id }.message(), format!("order {} is invalid. Duplicated.", o.id));
 }
 
 #[test]
@@ -197,42 +119,24 @@ fn insufficient_balance_buy_and_sell() {
     // alice holds no shares to sell.
     let o = fx.order(alice(), &yes, Side::Sell, "0.70", "10");
     refused(&mut fx, o, T0, Reject::InsufficientBalance);
-    assert_eq!(
-        Reject::InsufficientBalance.message(),
-        "not enough balance / allowance"
-    );
+    assert_eq!(Reject::InsufficientBalance.message(), "not enough balance / allowance");
 }
 
 #[test]
 fn post_only_rules() {
     let mut fx = populated();
     let yes = fx.yes.clone();
-    let o = NewOrder {
-        post_only: true,
-        ..fx.order(alice(), &yes, Side::Buy, "0.60", "10")
-    };
+    let o = NewOrder { post_only: true, ..fx.order(alice(), &yes, Side::Buy, "0.60", "10") };
     refused(&mut fx, o, T0, Reject::PostOnlyCrosses);
-    let o = NewOrder {
-        post_only: true,
-        ..fx.typed(alice(), &yes, Side::Buy, "0.60", "10", OrderType::Fak)
-    };
+    let o = NewOrder { post_only: true, ..fx.typed(alice(), &yes, Side::Buy, "0.60", "10", OrderType::Fak) };
     refused(&mut fx, o, T0, Reject::PostOnlyNotAllowed);
-    assert_eq!(
-        Reject::PostOnlyCrosses.message(),
-        "invalid post-only order: order crosses book"
-    );
+    assert_eq!(Reject::PostOnlyCrosses.message(), "invalid post-only order: order crosses book");
     // Crossing through the mirror counts: BUY No at 0.61 rests as a Yes ask at
     // 0.39, under carol's Yes bid at 0.40; at 0.59 (a Yes ask at 0.41) it does not.
     let no = fx.no.clone();
-    let o = NewOrder {
-        post_only: true,
-        ..fx.order(alice(), &no, Side::Buy, "0.61", "10")
-    };
+    let o = NewOrder { post_only: true, ..fx.order(alice(), &no, Side::Buy, "0.61", "10") };
     refused(&mut fx, o, T0, Reject::PostOnlyCrosses);
-    let o = NewOrder {
-        post_only: true,
-        ..fx.order(alice(), &no, Side::Buy, "0.59", "10")
-    };
+    let o = NewOrder { post_only: true, ..fx.order(alice(), &no, Side::Buy, "0.59", "10") };
     assert!(fx.ex.submit(o, T0).is_ok());
 }
 
@@ -242,26 +146,14 @@ fn invalid_expiration() {
     let yes = fx.yes.clone();
     let now_s = (T0 / 1000) as u64;
     // GTD inside the one-minute threshold: no effective life left.
-    let o = NewOrder {
-        expiration_s: now_s + 60,
-        ..fx.typed(alice(), &yes, Side::Buy, "0.3", "10", OrderType::Gtd)
-    };
+    let o = NewOrder { expiration_s: now_s + 60, ..fx.typed(alice(), &yes, Side::Buy, "0.3", "10", OrderType::Gtd) };
     refused(&mut fx, o, T0, Reject::InvalidExpiration);
-    let o = NewOrder {
-        expiration_s: 0,
-        ..fx.typed(alice(), &yes, Side::Buy, "0.3", "10", OrderType::Gtd)
-    };
+    let o = NewOrder { expiration_s: 0, ..fx.typed(alice(), &yes, Side::Buy, "0.3", "10", OrderType::Gtd) };
     refused(&mut fx, o, T0, Reject::InvalidExpiration);
     // Only GTD may carry an expiration.
-    let o = NewOrder {
-        expiration_s: now_s + 3600,
-        ..fx.order(alice(), &yes, Side::Buy, "0.3", "10")
-    };
+    let o = NewOrder { expiration_s: now_s + 3600, ..fx.order(alice(), &yes, Side::Buy, "0.3", "10") };
     refused(&mut fx, o, T0, Reject::InvalidExpiration);
-    let o = NewOrder {
-        expiration_s: now_s + 61,
-        ..fx.typed(alice(), &yes, Side::Buy, "0.3", "10", OrderType::Gtd)
-    };
+    let o = NewOrder { expiration_s: now_s + 61, ..fx.typed(alice(), &yes, Side::Buy, "0.3", "10", OrderType::Gtd) };
     assert!(fx.ex.submit(o, T0).is_ok());
 }
 
@@ -287,40 +179,16 @@ fn refusals_of_operator_calls_change_nothing() {
     assert_eq!(fx.ex.list_market(spec(1), T0), Err(Reject::DuplicateMarket));
     let mut same = spec(9);
     same.tokens[1].token_id = same.tokens[0].token_id.clone();
-    assert!(matches!(
-        fx.ex.list_market(same, T0),
-        Err(Reject::InvalidMarket { .. })
-    ));
-    assert_eq!(
-        fx.ex.resolve(&Hash32([7; 32]), &fx.yes.clone(), T0),
-        Err(Reject::UnknownMarket)
-    );
+    assert!(matches!(fx.ex.list_market(same, T0), Err(Reject::InvalidMarket { .. })));
+    assert_eq!(fx.ex.resolve(&Hash32([7; 32]), &fx.yes.clone(), T0), Err(Reject::UnknownMarket));
     let m = fx.market();
-    assert_eq!(
-        fx.ex.resolve(&m, &TokenId::parse("5").unwrap(), T0),
-        Err(Reject::UnknownToken)
-    );
+    assert_eq!(fx.ex.resolve(&m, &TokenId::parse("5").unwrap(), T0), Err(Reject::UnknownToken));
     // carol has 1000 - 4 reserved: withdrawing 997 would dig into the reservation.
-    assert_eq!(
-        fx.ex.fund(carol(), Usdc::from_whole(-997)),
-        Err(Reject::InsufficientBalance)
-    );
-    assert_eq!(
-        fx.ex.set_collateral(carol(), usd("3.99")),
-        Err(Reject::InsufficientBalance)
-    );
-    assert_eq!(
-        fx.ex.split(alice(), &m, sz("1000.01")),
-        Err(Reject::InsufficientBalance)
-    );
-    assert_eq!(
-        fx.ex.merge(alice(), &m, sz("1")),
-        Err(Reject::InsufficientBalance)
-    );
+    assert_eq!(fx.ex.fund(carol(), Usdc::from_whole(-997)), Err(Reject::InsufficientBalance));
+    assert_eq!(fx.ex.set_collateral(carol(), usd("3.99")), Err(Reject::InsufficientBalance));
+    assert_eq!(fx.ex.split(alice(), &m, sz("1000.01")), Err(Reject::InsufficientBalance));
+    assert_eq!(fx.ex.merge(alice(), &m, sz("1")), Err(Reject::InsufficientBalance));
     assert_eq!(state(&fx.ex), before);
     assert!(fx.ex.drain_events().is_empty());
-    assert_eq!(
-        fx.ex.fund(carol(), Usdc::from_whole(-996)).unwrap().total,
-        sz("4")
-    );
+    assert_eq!(fx.ex.fund(carol(), Usdc::from_whole(-996)).unwrap().total, sz("4"));
 }

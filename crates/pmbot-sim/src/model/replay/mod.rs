@@ -91,15 +91,9 @@ impl ReplayOptions {
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
     #[error("replay directory {path}: {source}")]
-    Directory {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Directory { path: PathBuf, source: std::io::Error },
     #[error("cannot read {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("{path} has no usable market ({malformed} malformed rows)")]
     NoMarkets { path: PathBuf, malformed: usize },
     #[error("market {0} is not in the recording")]
@@ -196,73 +190,36 @@ impl ReplaySource {
         if opts.house_collateral <= Usdc::ZERO {
             return Err(ReplayError::NoCollateral);
         }
-        let meta = std::fs::metadata(dir).map_err(|source| ReplayError::Directory {
-            path: dir.to_owned(),
-            source,
-        })?;
+        let meta = std::fs::metadata(dir).map_err(|source| ReplayError::Directory { path: dir.to_owned(), source })?;
         if !meta.is_dir() {
             let source = std::io::Error::new(std::io::ErrorKind::NotADirectory, "not a directory");
-            return Err(ReplayError::Directory {
-                path: dir.to_owned(),
-                source,
-            });
+            return Err(ReplayError::Directory { path: dir.to_owned(), source });
         }
         let markets_path = dir.join(MARKETS_FILE);
-        let (rows, market_errors) =
-            rows::read_markets(&markets_path).map_err(|source| ReplayError::Read {
-                path: markets_path.clone(),
-                source,
-            })?;
-        let mut stats = ReplayStats {
-            malformed_rows: market_errors.len() as u64,
-            ..ReplayStats::default()
-        };
+        let (rows, market_errors) = rows::read_markets(&markets_path)
+            .map_err(|source| ReplayError::Read { path: markets_path.clone(), source })?;
+        let mut stats = ReplayStats { malformed_rows: market_errors.len() as u64, ..ReplayStats::default() };
         let mut errors: Vec<RowError> = market_errors.into_iter().take(KEPT_ROW_ERRORS).collect();
         if let Some(wanted) = &opts.markets
-            && let Some(missing) = wanted
-                .iter()
-                .find(|id| !rows.iter().any(|r| r.market_id == **id))
+            && let Some(missing) = wanted.iter().find(|id| !rows.iter().any(|r| r.market_id == **id))
         {
             return Err(ReplayError::UnknownMarket(*missing));
         }
         let known: HashSet<ConditionId> = rows.iter().map(|r| r.market_id).collect();
-        let selected: Vec<MarketRow> = rows
-            .into_iter()
-            .filter(|r| {
-                opts.markets
-                    .as_ref()
-                    .is_none_or(|w| w.contains(&r.market_id))
-            })
-            .collect();
+        let selected: Vec<MarketRow> =
+            rows.into_iter().filter(|r| opts.markets.as_ref().is_none_or(|w| w.contains(&r.market_id))).collect();
         if selected.is_empty() {
-            return Err(ReplayError::NoMarkets {
-                path: markets_path,
-                malformed: stats.malformed_rows as usize,
-            });
+            return Err(ReplayError::NoMarkets { path: markets_path, malformed: stats.malformed_rows as usize });
         }
         let books_path = dir.join(BOOKS_FILE);
-        let mut stream = SnapshotStream::open(&books_path).map_err(|source| ReplayError::Read {
-            path: books_path.clone(),
-            source,
-        })?;
-        let index: HashMap<ConditionId, usize> = selected
-            .iter()
-            .enumerate()
-            .map(|(i, r)| (r.market_id, i))
-            .collect();
+        let mut stream = SnapshotStream::open(&books_path)
+            .map_err(|source| ReplayError::Read { path: books_path.clone(), source })?;
+        let index: HashMap<ConditionId, usize> = selected.iter().enumerate().map(|(i, r)| (r.market_id, i)).collect();
         let first_row_ts = {
             let mut skipped = |s: Skipped| note_skip(&mut stats, &mut errors, s);
-            stream
-                .peek(&|id| selection(&index, &known, id), &mut skipped)
-                .map(|s| s.ts)
+            stream.peek(&|id| selection(&index, &known, id), &mut skipped).map(|s| s.ts)
         };
-        let origin_ts = first_row_ts.unwrap_or_else(|| {
-            selected
-                .iter()
-                .map(|r| r.start_ts)
-                .min()
-                .unwrap_or_default()
-        });
+        let origin_ts = first_row_ts.unwrap_or_else(|| selected.iter().map(|r| r.start_ts).min().unwrap_or_default());
         stats.markets = selected.len();
         let mut source = ReplaySource {
             dir: dir.to_owned(),
@@ -344,20 +301,10 @@ impl ReplaySource {
             question_id: derive_hash("replay/question", &[&row.market_id.0]),
             question: row.question.clone(),
             slug: row.slug.clone(),
-            description: format!(
-                "Replay of recorded order books of {} (from {}).",
-                row.slug,
-                self.dir.display()
-            ),
+            description: format!("Replay of recorded order books of {} (from {}).", row.slug, self.dir.display()),
             tokens: [
-                TokenSpec {
-                    token_id: token(b"UP"),
-                    outcome: row.outcomes[0].clone(),
-                },
-                TokenSpec {
-                    token_id: token(b"DOWN"),
-                    outcome: row.outcomes[1].clone(),
-                },
+                TokenSpec { token_id: token(b"UP"), outcome: row.outcomes[0].clone() },
+                TokenSpec { token_id: token(b"DOWN"), outcome: row.outcomes[1].clone() },
             ],
             tick: TickSize::Hundredth,
             min_order_size: Size::from_shares(5),
@@ -370,11 +317,7 @@ impl ReplaySource {
     }
 }
 
-fn selection(
-    index: &HashMap<ConditionId, usize>,
-    known: &HashSet<ConditionId>,
-    id: &ConditionId,
-) -> Selection {
+fn selection(index: &HashMap<ConditionId, usize>, known: &HashSet<ConditionId>, id: &ConditionId) -> Selection {
     if index.contains_key(id) {
         Selection::Selected
     } else if known.contains(id) {
@@ -404,15 +347,11 @@ enum Event {
 
 impl ReplaySource {
     fn next_event(&self) -> Option<(i64, Event)> {
-        let markets = self
-            .markets
-            .iter()
-            .enumerate()
-            .filter_map(|(i, m)| match m.phase {
-                Phase::Pending => Some((m.row.start_ts, Event::List(i))),
-                Phase::Listed => Some((m.row.end_ts, Event::End(i))),
-                Phase::Ended => None,
-            });
+        let markets = self.markets.iter().enumerate().filter_map(|(i, m)| match m.phase {
+            Phase::Pending => Some((m.row.start_ts, Event::List(i))),
+            Phase::Listed => Some((m.row.end_ts, Event::End(i))),
+            Phase::Ended => None,
+        });
         let row = self.next_row_ts.map(|ts| (ts, Event::Row));
         markets.chain(row).min_by_key(|(ts, event)| {
             let rank = match event {
@@ -425,18 +364,9 @@ impl ReplaySource {
     }
 
     fn refresh_peek(&mut self) {
-        let ReplaySource {
-            stream,
-            index,
-            known,
-            stats,
-            errors,
-            ..
-        } = self;
+        let ReplaySource { stream, index, known, stats, errors, .. } = self;
         let mut skipped = |s: Skipped| note_skip(stats, errors, s);
-        let next = stream
-            .peek(&|id| selection(index, known, id), &mut skipped)
-            .map(|s| s.ts);
+        let next = stream.peek(&|id| selection(index, known, id), &mut skipped).map(|s| s.ts);
         self.next_row_ts = next;
     }
 
@@ -507,12 +437,7 @@ impl ReplaySource {
     }
 
     /// The snapshot as levels the exchange accepts at `tick`.
-    fn target_levels(
-        snap: &Snapshot,
-        tick: TickSize,
-        min: Size,
-        stats: &mut ReplayStats,
-    ) -> Levels {
+    fn target_levels(snap: &Snapshot, tick: TickSize, min: Size, stats: &mut ReplayStats) -> Levels {
         let mut out = Levels::new();
         let sides = [(QuoteSide::Bid, &snap.bids), (QuoteSide::Ask, &snap.asks)];
         for (side, levels) in sides {
@@ -547,17 +472,13 @@ impl ReplaySource {
             return;
         };
         let spec = &self.markets[i].spec;
-        let tick = view
-            .book(&spec.tokens[0].token_id)
-            .map_or(spec.tick, |b| b.tick);
+        let tick = view.book(&spec.tokens[0].token_id).map_or(spec.tick, |b| b.tick);
         let target = Self::target_levels(&snap, tick, spec.min_order_size, &mut self.stats);
         let m = &mut self.markets[i];
         let mut cancels = Vec::new();
         m.orders.retain(|key, (id, _)| {
             let remaining = match view.order(id) {
-                Some(r) if r.status == OrderStatus::Live => {
-                    r.original_size.saturating_sub(r.size_matched)
-                }
+                Some(r) if r.status == OrderStatus::Live => r.original_size.saturating_sub(r.size_matched),
                 _ => return false,
             };
             let keep = target.get(key) == Some(&remaining);
@@ -567,10 +488,7 @@ impl ReplaySource {
             keep
         });
         if !cancels.is_empty() {
-            out.push(ModelAction::Cancel {
-                owner: self.maker.address,
-                ids: cancels,
-            });
+            out.push(ModelAction::Cancel { owner: self.maker.address, ids: cancels });
         }
         for (&(side, price), &size) in &target {
             if m.orders.contains_key(&(side, price)) {
@@ -579,23 +497,13 @@ impl ReplaySource {
             self.orders_placed += 1;
             let id = derive_hash(
                 "replay/order",
-                &[
-                    &self.opts.start_ms.to_be_bytes(),
-                    &m.row.market_id.0,
-                    &self.orders_placed.to_be_bytes(),
-                ],
+                &[&self.opts.start_ms.to_be_bytes(), &m.row.market_id.0, &self.orders_placed.to_be_bytes()],
             );
             let (token, own_price) = match side {
                 QuoteSide::Bid => (&m.spec.tokens[0].token_id, price),
                 QuoteSide::Ask => (&m.spec.tokens[1].token_id, price.complement()),
             };
-            out.push(ModelAction::Place(self.maker.buy(
-                id,
-                token,
-                own_price,
-                size,
-                OrderType::Gtc,
-            )));
+            out.push(ModelAction::Place(self.maker.buy(id, token, own_price, size, OrderType::Gtc)));
             m.orders.insert((side, price), (id, size));
         }
         m.applied = target;
@@ -610,15 +518,12 @@ impl MarketSource for ReplaySource {
         let mut out = Vec::new();
         if !self.started {
             self.started = true;
-            out.push(ModelAction::Fund {
-                account: self.maker.address,
-                amount: self.opts.house_collateral,
-            });
+            out.push(ModelAction::Fund { account: self.maker.address, amount: self.opts.house_collateral });
         }
         let target = match self.opts.pace {
-            ReplayPace::RealTime { speed } => self
-                .origin_ts
-                .saturating_add(((now - self.opts.start_ms) as f64 * speed).floor() as i64),
+            ReplayPace::RealTime { speed } => {
+                self.origin_ts.saturating_add(((now - self.opts.start_ms) as f64 * speed).floor() as i64)
+            }
             ReplayPace::AsFastAsCalled => match self.next_event() {
                 Some((ts, _)) => ts,
                 None => return out,
@@ -644,10 +549,7 @@ impl MarketSource for ReplaySource {
                 None => {
                     let ids: Vec<OrderId> = m.orders.values().map(|(id, _)| *id).collect();
                     if !ids.is_empty() {
-                        out.push(ModelAction::Cancel {
-                            owner: self.maker.address,
-                            ids,
-                        });
+                        out.push(ModelAction::Cancel { owner: self.maker.address, ids });
                     }
                 }
             }
@@ -664,9 +566,7 @@ impl MarketSource for ReplaySource {
         match (self.next_event(), self.opts.pace) {
             (None, _) => i64::MAX,
             (Some(_), ReplayPace::AsFastAsCalled) => self.clock_ms,
-            (Some((ts, _)), ReplayPace::RealTime { .. }) => {
-                self.to_exchange_ms(ts).max(self.clock_ms + 1)
-            }
+            (Some((ts, _)), ReplayPace::RealTime { .. }) => self.to_exchange_ms(ts).max(self.clock_ms + 1),
         }
     }
 
@@ -675,11 +575,7 @@ impl MarketSource for ReplaySource {
             ReplayPace::RealTime { speed } => format!("speed {speed}x"),
             ReplayPace::AsFastAsCalled => "as fast as called".to_owned(),
         };
-        format!(
-            "replay: {} markets from {}, {pace}",
-            self.markets.len(),
-            self.dir.display()
-        )
+        format!("replay: {} markets from {}, {pace}", self.markets.len(), self.dir.display())
     }
 }
 

@@ -79,10 +79,8 @@ struct RawMarket {
 
 fn parse_market(line: &str) -> Result<MarketRow, RowProblem> {
     let raw: RawMarket = serde_json::from_str(line).map_err(|e| RowProblem::Json(e.to_string()))?;
-    let market_id = ConditionId::parse(&raw.market_id).map_err(|_| RowProblem::BadValue {
-        field: "market_id",
-        value: raw.market_id.clone(),
-    })?;
+    let market_id = ConditionId::parse(&raw.market_id)
+        .map_err(|_| RowProblem::BadValue { field: "market_id", value: raw.market_id.clone() })?;
     if raw.end_ts <= raw.start_ts {
         return Err(RowProblem::BadValue {
             field: "end_ts",
@@ -94,10 +92,7 @@ fn parse_market(line: &str) -> Result<MarketRow, RowProblem> {
         (Some(u), Some(d)) if u == 1.0 && d == 0.0 => Some(0),
         (Some(u), Some(d)) if u == 0.0 && d == 1.0 => Some(1),
         (u, d) => {
-            return Err(RowProblem::BadValue {
-                field: "payout",
-                value: format!("up {u:?}, down {d:?}"),
-            });
+            return Err(RowProblem::BadValue { field: "payout", value: format!("up {u:?}, down {d:?}") });
         }
     };
     Ok(MarketRow {
@@ -136,11 +131,7 @@ pub(crate) fn read_markets(path: &Path) -> std::io::Result<(Vec<MarketRow>, Vec<
                 problem: RowProblem::DuplicateMarket(row.market_id),
             }),
             Ok(row) => rows.push(row),
-            Err(problem) => errors.push(RowError {
-                file: MARKETS_FILE,
-                line: number,
-                problem,
-            }),
+            Err(problem) => errors.push(RowError { file: MARKETS_FILE, line: number, problem }),
         }
     }
     Ok((rows, errors))
@@ -172,12 +163,7 @@ impl Snapshot {
     /// Whether `down` is this (up) book seen from the other token: its bids
     /// are our asks at `1 - p` and its asks our bids, level for level.
     pub fn mirrors(&self, down: &Snapshot) -> bool {
-        let flip = |levels: &[(Price, Size)]| {
-            levels
-                .iter()
-                .map(|(p, s)| (p.complement(), *s))
-                .collect::<Vec<_>>()
-        };
+        let flip = |levels: &[(Price, Size)]| levels.iter().map(|(p, s)| (p.complement(), *s)).collect::<Vec<_>>();
         flip(&down.bids) == self.asks && flip(&down.asks) == self.bids
     }
 }
@@ -206,27 +192,13 @@ fn size_of(v: f64) -> Option<Size> {
     (v.is_finite() && (0.0..1e18).contains(&micros)).then(|| Size::from_micros(micros as u64))
 }
 
-fn levels(
-    raw: &[(f64, f64)],
-    which: &'static str,
-    descending: bool,
-) -> Result<Vec<(Price, Size)>, RowProblem> {
+fn levels(raw: &[(f64, f64)], which: &'static str, descending: bool) -> Result<Vec<(Price, Size)>, RowProblem> {
     let mut out: Vec<(Price, Size)> = Vec::with_capacity(raw.len());
     for &(p, s) in raw {
-        let price = price_of(p).ok_or_else(|| RowProblem::BadValue {
-            field: "price",
-            value: p.to_string(),
-        })?;
-        let size = size_of(s).ok_or_else(|| RowProblem::BadValue {
-            field: "size",
-            value: s.to_string(),
-        })?;
+        let price = price_of(p).ok_or_else(|| RowProblem::BadValue { field: "price", value: p.to_string() })?;
+        let size = size_of(s).ok_or_else(|| RowProblem::BadValue { field: "size", value: s.to_string() })?;
         if let Some(&(last, _)) = out.last() {
-            let ordered = if descending {
-                price < last
-            } else {
-                price > last
-            };
+            let ordered = if descending { price < last } else { price > last };
             if !ordered {
                 return Err(RowProblem::Unsorted(which));
             }
@@ -238,12 +210,9 @@ fn levels(
 }
 
 pub(crate) fn parse_snapshot(line: &str) -> Result<Snapshot, RowProblem> {
-    let raw: RawSnapshot =
-        serde_json::from_str(line).map_err(|e| RowProblem::Json(e.to_string()))?;
-    let market = ConditionId::parse(&raw.market_id).map_err(|_| RowProblem::BadValue {
-        field: "market_id",
-        value: raw.market_id.clone(),
-    })?;
+    let raw: RawSnapshot = serde_json::from_str(line).map_err(|e| RowProblem::Json(e.to_string()))?;
+    let market = ConditionId::parse(&raw.market_id)
+        .map_err(|_| RowProblem::BadValue { field: "market_id", value: raw.market_id.clone() })?;
     let side = match raw.side.as_str() {
         "UP" => BookSide::Up,
         "DOWN" => BookSide::Down,
@@ -337,13 +306,7 @@ impl SnapshotStream {
                 Some(Ok(bytes)) => bytes,
             };
             self.line += 1;
-            let error = |problem| {
-                Skipped::Malformed(RowError {
-                    file: BOOKS_FILE,
-                    line: self.line,
-                    problem,
-                })
-            };
+            let error = |problem| Skipped::Malformed(RowError { file: BOOKS_FILE, line: self.line, problem });
             let parsed = match std::str::from_utf8(&text) {
                 Ok(line) if line.trim().is_empty() => continue,
                 Ok(line) => parse_snapshot(line),
@@ -370,10 +333,7 @@ impl SnapshotStream {
             if let Some(previous) = self.last_ts
                 && snapshot.ts < previous
             {
-                skipped(error(RowProblem::OutOfOrder {
-                    ts: snapshot.ts,
-                    previous,
-                }));
+                skipped(error(RowProblem::OutOfOrder { ts: snapshot.ts, previous }));
                 continue;
             }
             self.last_ts = Some(snapshot.ts);
@@ -393,15 +353,9 @@ mod tests {
         let s = parse_snapshot(ROW).unwrap();
         assert_eq!(s.side, BookSide::Up);
         assert_eq!(s.ts, 1_790_585_112_649);
-        assert_eq!(
-            s.bids[1],
-            (Price::parse("0.48").unwrap(), Size::parse("1.93").unwrap())
-        );
+        assert_eq!(s.bids[1], (Price::parse("0.48").unwrap(), Size::parse("1.93").unwrap()));
         // The zero-size level is dropped.
-        assert_eq!(
-            s.asks,
-            [(Price::parse("0.5").unwrap(), Size::from_shares(205))]
-        );
+        assert_eq!(s.asks, [(Price::parse("0.5").unwrap(), Size::from_shares(205))]);
         assert!(!s.is_crossed());
     }
 
@@ -412,10 +366,7 @@ mod tests {
             (ROW.replace("0.49,514.99", "1.5,514.99"), "bad price"),
             (ROW.replace("0.49,514.99", "0.00001,514.99"), "bad price"),
             (ROW.replace("0.49,514.99", "0.49,-3"), "bad size"),
-            (
-                ROW.replace("[0.48,", "[0.495,"),
-                "bid levels are not strictly ordered",
-            ),
+            (ROW.replace("[0.48,", "[0.495,"), "bid levels are not strictly ordered"),
             (ROW.replace("0xfb85", "0xzz85"), "bad market_id"),
             (ROW.replace("\"ts\":", "\"time\":"), "not a valid row"),
             ("{".to_owned(), "not a valid row"),
@@ -432,21 +383,9 @@ mod tests {
         let m = parse_market(row).unwrap();
         assert_eq!((m.winner, m.end_ts - m.start_ts), (Some(1), 900_000));
         let both = row.replace("\"payout_up\":0.0", "\"payout_up\":1.0");
-        assert!(matches!(
-            parse_market(&both),
-            Err(RowProblem::BadValue {
-                field: "payout",
-                ..
-            })
-        ));
+        assert!(matches!(parse_market(&both), Err(RowProblem::BadValue { field: "payout", .. })));
         let backwards = row.replace("\"end_ts\":1790586900000", "\"end_ts\":1790585000000");
-        assert!(matches!(
-            parse_market(&backwards),
-            Err(RowProblem::BadValue {
-                field: "end_ts",
-                ..
-            })
-        ));
+        assert!(matches!(parse_market(&backwards), Err(RowProblem::BadValue { field: "end_ts", .. })));
     }
 
     #[test]

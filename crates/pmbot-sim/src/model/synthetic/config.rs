@@ -160,12 +160,7 @@ pub struct NoiseTakerConfig {
 
 impl Default for NoiseTakerConfig {
     fn default() -> Self {
-        NoiseTakerConfig {
-            arrivals_per_min: 12.0,
-            mean_size: 40.0,
-            max_size: 400,
-            max_slippage_ticks: 2,
-        }
+        NoiseTakerConfig { arrivals_per_min: 12.0, mean_size: 40.0, max_size: 400, max_slippage_ticks: 2 }
     }
 }
 
@@ -186,12 +181,7 @@ pub struct InformedTakerConfig {
 
 impl Default for InformedTakerConfig {
     fn default() -> Self {
-        InformedTakerConfig {
-            enabled: true,
-            min_edge: 0.01,
-            max_size: 150,
-            cooldown_ms: 2_000,
-        }
+        InformedTakerConfig { enabled: true, min_edge: 0.01, max_size: 150, cooldown_ms: 2_000 }
     }
 }
 
@@ -199,10 +189,7 @@ impl Default for InformedTakerConfig {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum SyntheticConfigError {
     #[error("synthetic.{field}: {reason}")]
-    Invalid {
-        field: &'static str,
-        reason: &'static str,
-    },
+    Invalid { field: &'static str, reason: &'static str },
 }
 
 impl SyntheticConfig {
@@ -218,20 +205,13 @@ impl SyntheticConfig {
             return bad("market_duration_ms", "must be at least 10 s");
         }
         if self.step_interval_ms <= 0 || self.step_interval_ms > self.market_duration_ms {
-            return bad(
-                "step_interval_ms",
-                "must be positive and shorter than a market",
-            );
+            return bad("step_interval_ms", "must be positive and shorter than a market");
         }
         if self.resolve_delay_ms < 0 {
             return bad("resolve_delay_ms", "must not be negative");
         }
-        if self.min_order_size.is_zero() || !self.min_order_size.micros().is_multiple_of(1_000_000)
-        {
-            return bad(
-                "min_order_size",
-                "must be a positive whole number of shares",
-            );
+        if self.min_order_size.is_zero() || !self.min_order_size.micros().is_multiple_of(1_000_000) {
+            return bad("min_order_size", "must be a positive whole number of shares");
         }
         if self.house_collateral <= Usdc::ZERO {
             return bad("house_collateral", "must be positive");
@@ -250,10 +230,7 @@ impl SyntheticConfig {
             return bad("probability.jump_logit_sd", "must be a finite number >= 0");
         }
         if !finite_non_negative(p.initial_logit_sd) {
-            return bad(
-                "probability.initial_logit_sd",
-                "must be a finite number >= 0",
-            );
+            return bad("probability.initial_logit_sd", "must be a finite number >= 0");
         }
         let m = &self.makers;
         // Zero makers is allowed: quiet markets whose books hold only what
@@ -261,13 +238,8 @@ impl SyntheticConfig {
         if m.count > 16 {
             return bad("makers.count", "must be at most 16");
         }
-        if !finite_non_negative(m.half_spread_ticks)
-            || !finite_non_negative(m.half_spread_step_ticks)
-        {
-            return bad(
-                "makers.half_spread_ticks",
-                "spreads must be finite numbers >= 0",
-            );
+        if !finite_non_negative(m.half_spread_ticks) || !finite_non_negative(m.half_spread_step_ticks) {
+            return bad("makers.half_spread_ticks", "spreads must be finite numbers >= 0");
         }
         if m.levels == 0 || m.levels > 50 {
             return bad("makers.levels", "must be between 1 and 50");
@@ -276,10 +248,7 @@ impl SyntheticConfig {
             return bad("makers.level_gap_ticks", "must be at least 1");
         }
         if m.level_size == 0 || m.level_size > 1_000_000 {
-            return bad(
-                "makers.level_size",
-                "must be between 1 and 1,000,000 shares",
-            );
+            return bad("makers.level_size", "must be between 1 and 1,000,000 shares");
         }
         if !finite_non_negative(m.level_size_growth) {
             return bad("makers.level_size_growth", "must be a finite number >= 0");
@@ -291,10 +260,7 @@ impl SyntheticConfig {
             return bad("makers.refresh_ms", "must be positive");
         }
         if !finite_non_negative(m.estimate_noise_logit) {
-            return bad(
-                "makers.estimate_noise_logit",
-                "must be a finite number >= 0",
-            );
+            return bad("makers.estimate_noise_logit", "must be a finite number >= 0");
         }
         let n = &self.noise;
         if !finite_non_negative(n.arrivals_per_min) {
@@ -311,10 +277,7 @@ impl SyntheticConfig {
             return bad("informed.min_edge", "must be a finite number >= 0");
         }
         if i.max_size == 0 || i.max_size > 1_000_000 {
-            return bad(
-                "informed.max_size",
-                "must be between 1 and 1,000,000 shares",
-            );
+            return bad("informed.max_size", "must be between 1 and 1,000,000 shares");
         }
         if i.cooldown_ms < 0 {
             return bad("informed.cooldown_ms", "must not be negative");
@@ -337,8 +300,7 @@ mod tests {
 
     #[test]
     fn missing_fields_take_defaults_and_unknown_fields_are_refused() {
-        let cfg: SyntheticConfig =
-            serde_json::from_str(r#"{"seed": 11, "makers": {"count": 2}}"#).unwrap();
+        let cfg: SyntheticConfig = serde_json::from_str(r#"{"seed": 11, "makers": {"count": 2}}"#).unwrap();
         assert_eq!(cfg.seed, 11);
         assert_eq!(cfg.makers.count, 2);
         assert_eq!(cfg.makers.levels, MakerConfig::default().levels);
@@ -353,24 +315,12 @@ mod tests {
         let cases: Vec<(&str, Change)> = vec![
             ("markets", Box::new(|c| c.markets = 0)),
             ("step_interval_ms", Box::new(|c| c.step_interval_ms = 0)),
-            (
-                "min_order_size",
-                Box::new(|c| c.min_order_size = Size::parse("2.5").unwrap()),
-            ),
-            (
-                "probability.jumps_per_hour",
-                Box::new(|c| c.probability.jumps_per_hour = f64::NAN),
-            ),
+            ("min_order_size", Box::new(|c| c.min_order_size = Size::parse("2.5").unwrap())),
+            ("probability.jumps_per_hour", Box::new(|c| c.probability.jumps_per_hour = f64::NAN)),
             ("makers.count", Box::new(|c| c.makers.count = 17)),
-            (
-                "makers.size_jitter",
-                Box::new(|c| c.makers.size_jitter = 1.0),
-            ),
+            ("makers.size_jitter", Box::new(|c| c.makers.size_jitter = 1.0)),
             ("noise.mean_size", Box::new(|c| c.noise.mean_size = 0.0)),
-            (
-                "informed.cooldown_ms",
-                Box::new(|c| c.informed.cooldown_ms = -1),
-            ),
+            ("informed.cooldown_ms", Box::new(|c| c.informed.cooldown_ms = -1)),
         ];
         for (field, change) in cases {
             let mut cfg = SyntheticConfig::default();

@@ -27,8 +27,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use pmbot_core::{ConditionId, OrderId, Price, Size, TickSize};
 
 pub use config::{
-    InformedTakerConfig, MAX_MARKETS, MakerConfig, NoiseTakerConfig, ProbabilityConfig,
-    SyntheticConfig, SyntheticConfigError,
+    InformedTakerConfig, MAX_MARKETS, MakerConfig, NoiseTakerConfig, ProbabilityConfig, SyntheticConfig,
+    SyntheticConfigError,
 };
 use participants::{OthersBest, Outcome, informed_buy, ladder, noise_limit, taker_size};
 use process::{HiddenProbability, Rng, sigmoid};
@@ -108,15 +108,10 @@ struct Market {
 impl SyntheticMarkets {
     /// The model at `start_ms`: the configured number of markets, whose
     /// windows end staggered over the next `market_duration_ms`.
-    pub fn new(
-        cfg: SyntheticConfig,
-        start_ms: i64,
-    ) -> Result<SyntheticMarkets, SyntheticConfigError> {
+    pub fn new(cfg: SyntheticConfig, start_ms: i64) -> Result<SyntheticMarkets, SyntheticConfigError> {
         cfg.validate()?;
         let accounts = Accounts {
-            makers: (0..cfg.makers.count)
-                .map(|k| HouseAccount::derive(&format!("synthetic/maker-{k}")))
-                .collect(),
+            makers: (0..cfg.makers.count).map(|k| HouseAccount::derive(&format!("synthetic/maker-{k}"))).collect(),
             noise: HouseAccount::derive("synthetic/noise-taker"),
             informed: HouseAccount::derive("synthetic/informed-taker"),
         };
@@ -130,14 +125,7 @@ impl SyntheticMarkets {
                 m
             })
             .collect();
-        Ok(SyntheticMarkets {
-            cfg,
-            accounts,
-            clock_ms: start_ms,
-            next_step_ms: start_ms,
-            started: false,
-            markets,
-        })
+        Ok(SyntheticMarkets { cfg, accounts, clock_ms: start_ms, next_step_ms: start_ms, started: false, markets })
     }
 
     pub fn config(&self) -> &SyntheticConfig {
@@ -159,19 +147,10 @@ impl SyntheticMarkets {
     /// reports and tests (participants other than the informed takers never
     /// see it).
     pub fn hidden_probability(&self, market: &ConditionId) -> Option<f64> {
-        self.markets
-            .iter()
-            .find(|m| m.spec.condition_id == *market)
-            .map(|m| m.hidden.probability())
+        self.markets.iter().find(|m| m.spec.condition_id == *market).map(|m| m.hidden.probability())
     }
 
-    fn step_slot(
-        &mut self,
-        i: usize,
-        now: i64,
-        view: &dyn ExchangeView,
-        out: &mut Vec<ModelAction>,
-    ) {
+    fn step_slot(&mut self, i: usize, now: i64, view: &dyn ExchangeView, out: &mut Vec<ModelAction>) {
         loop {
             let m = &mut self.markets[i];
             m.hidden.advance_to(now, &self.cfg.probability, &mut m.rng);
@@ -184,16 +163,10 @@ impl SyntheticMarkets {
             // The draw from the final probability decides the winner.
             let up_wins = m.rng.uniform() < m.hidden.probability();
             let winner = &m.spec.tokens[if up_wins { 0 } else { 1 }];
-            out.push(ModelAction::Resolve {
-                market: m.spec.condition_id,
-                winning_token: winner.token_id.clone(),
-            });
+            out.push(ModelAction::Resolve { market: m.spec.condition_id, winning_token: winner.token_id.clone() });
             let successor = Market::new(&self.cfg, m.slot, m.end_ms, m.end_ms);
             for account in self.accounts.all() {
-                out.push(ModelAction::Fund {
-                    account: account.address,
-                    amount: self.cfg.house_collateral,
-                });
+                out.push(ModelAction::Fund { account: account.address, amount: self.cfg.house_collateral });
             }
             out.push(ModelAction::List(successor.spec.clone()));
             self.markets[i] = successor;
@@ -206,22 +179,12 @@ impl Market {
     /// participants start at `active_from_ms`.
     fn new(cfg: &SyntheticConfig, slot: u32, window_start_ms: i64, active_from_ms: i64) -> Market {
         let end_ms = window_start_ms + cfg.market_duration_ms;
-        let parts: [&[u8]; 3] = [
-            &cfg.seed.to_be_bytes(),
-            &slot.to_be_bytes(),
-            &window_start_ms.to_be_bytes(),
-        ];
+        let parts: [&[u8]; 3] = [&cfg.seed.to_be_bytes(), &slot.to_be_bytes(), &window_start_ms.to_be_bytes()];
         let mut rng = Rng::from_seed(digest("synthetic/rng", &parts));
         let hidden = HiddenProbability::new(&mut rng, &cfg.probability, window_start_ms, end_ms);
         let condition_id = derive_hash("synthetic/condition", &parts);
-        let spec = market_spec(
-            cfg,
-            slot,
-            condition_id,
-            derive_hash("synthetic/question", &parts),
-            window_start_ms,
-            end_ms,
-        );
+        let spec =
+            market_spec(cfg, slot, condition_id, derive_hash("synthetic/question", &parts), window_start_ms, end_ms);
         let first_noise = rng.poisson_gap_ms(cfg.noise.arrivals_per_min / 60_000.0);
         let makers = (0..cfg.makers.count)
             .map(|_| MakerState {
@@ -246,10 +209,7 @@ impl Market {
 
     fn next_order_id(&mut self) -> OrderId {
         self.orders_placed += 1;
-        derive_hash(
-            "synthetic/order",
-            &[&self.spec.condition_id.0, &self.orders_placed.to_be_bytes()],
-        )
+        derive_hash("synthetic/order", &[&self.spec.condition_id.0, &self.orders_placed.to_be_bytes()])
     }
 
     fn trade(
@@ -268,35 +228,19 @@ impl Market {
         // Noise takers: every arrival due by now, a few at most per step.
         let mut sent = 0;
         while self.next_noise_ms <= now {
-            let outcome = if self.rng.coin() {
-                Outcome::Primary
-            } else {
-                Outcome::Secondary
-            };
+            let outcome = if self.rng.coin() { Outcome::Primary } else { Outcome::Secondary };
             let slippage = self.rng.up_to(cfg.noise.max_slippage_ticks);
-            let shares = (self.rng.exponential(cfg.noise.mean_size).ceil() as u64)
-                .clamp(1, cfg.noise.max_size);
+            let shares = (self.rng.exponential(cfg.noise.mean_size).ceil() as u64).clamp(1, cfg.noise.max_size);
             if sent < MAX_NOISE_ORDERS_PER_STEP
-                && let Some(limit) = book
-                    .as_ref()
-                    .and_then(|b| noise_limit(b, outcome, slippage, tick))
+                && let Some(limit) = book.as_ref().and_then(|b| noise_limit(b, outcome, slippage, tick))
             {
                 let id = self.next_order_id();
                 let token = &self.spec.tokens[outcome.index()].token_id;
                 let size = taker_size(shares, limit, min_size);
-                out.push(ModelAction::Place(accounts.noise.buy(
-                    id,
-                    token,
-                    limit,
-                    size,
-                    OrderType::Fak,
-                )));
+                out.push(ModelAction::Place(accounts.noise.buy(id, token, limit, size, OrderType::Fak)));
                 sent += 1;
             }
-            self.next_noise_ms = match self
-                .rng
-                .poisson_gap_ms(cfg.noise.arrivals_per_min / 60_000.0)
-            {
+            self.next_noise_ms = match self.rng.poisson_gap_ms(cfg.noise.arrivals_per_min / 60_000.0) {
                 Some(gap) => self.next_noise_ms.saturating_add(gap),
                 None => i64::MAX,
             };
@@ -312,13 +256,7 @@ impl Market {
             let id = self.next_order_id();
             let token = &self.spec.tokens[buy.outcome.index()].token_id;
             let size = taker_size(wanted, buy.limit, min_size);
-            out.push(ModelAction::Place(accounts.informed.buy(
-                id,
-                token,
-                buy.limit,
-                size,
-                OrderType::Fak,
-            )));
+            out.push(ModelAction::Place(accounts.informed.buy(id, token, buy.limit, size, OrderType::Fak)));
             self.informed_ready_ms = now + cfg.informed.cooldown_ms;
         }
 
@@ -326,11 +264,7 @@ impl Market {
         let mut placed = OthersBest::default();
         for k in 0..self.makers.len() {
             if now >= self.makers[k].next_refresh_ms {
-                let quoting = Quoting {
-                    tick,
-                    book: book.as_ref(),
-                    placed_this_step: &mut placed,
-                };
+                let quoting = Quoting { tick, book: book.as_ref(), placed_this_step: &mut placed };
                 self.refresh_maker(k, cfg, &accounts.makers[k], quoting, now, view, out);
             }
         }
@@ -365,32 +299,20 @@ impl Market {
         });
         let others = others_best(quoting.book, &own, *quoting.placed_this_step);
         let decay = (-((now - maker.error_at_ms) as f64 / 1000.0) / ESTIMATE_ERROR_TAU_S).exp();
-        maker.estimate_error = maker.estimate_error * decay
-            + mc.estimate_noise_logit * (1.0 - decay * decay).sqrt() * noise;
+        maker.estimate_error =
+            maker.estimate_error * decay + mc.estimate_noise_logit * (1.0 - decay * decay).sqrt() * noise;
         maker.error_at_ms = now;
         maker.next_refresh_ms = now + mc.refresh_ms * (k as i64 + 1);
         let fair = sigmoid(self.hidden.logit() + maker.estimate_error);
         let half_spread = mc.half_spread_ticks + k as f64 * mc.half_spread_step_ticks;
-        let (bids, asks) = ladder(
-            fair,
-            half_spread,
-            tick,
-            mc.levels,
-            mc.level_gap_ticks,
-            others,
-        );
+        let (bids, asks) = ladder(fair, half_spread, tick, mc.levels, mc.level_gap_ticks, others);
         let wanted: Vec<(QuoteSide, Price, usize)> = bids
             .iter()
             .enumerate()
             .map(|(j, p)| (QuoteSide::Bid, *p, j))
-            .chain(
-                asks.iter()
-                    .enumerate()
-                    .map(|(j, p)| (QuoteSide::Ask, *p, j)),
-            )
+            .chain(asks.iter().enumerate().map(|(j, p)| (QuoteSide::Ask, *p, j)))
             .collect();
-        let wanted_keys: BTreeSet<(QuoteSide, Price)> =
-            wanted.iter().map(|(s, p, _)| (*s, *p)).collect();
+        let wanted_keys: BTreeSet<(QuoteSide, Price)> = wanted.iter().map(|(s, p, _)| (*s, *p)).collect();
 
         let mut cancels = Vec::new();
         maker.quotes.retain(|key, id| {
@@ -401,22 +323,15 @@ impl Market {
             keep
         });
         if !cancels.is_empty() {
-            out.push(ModelAction::Cancel {
-                owner: account.address,
-                ids: cancels,
-            });
+            out.push(ModelAction::Cancel { owner: account.address, ids: cancels });
         }
         for (side, price, level) in wanted {
             if self.makers[k].quotes.contains_key(&(side, price)) {
                 continue;
             }
             let jitter = 1.0 + mc.size_jitter * (2.0 * self.rng.uniform() - 1.0);
-            let shares =
-                (mc.level_size as f64 * (1.0 + mc.level_size_growth * level as f64) * jitter)
-                    .round() as u64;
-            let size = Size::from_shares(
-                shares.max(self.spec.min_order_size.micros().div_ceil(1_000_000)),
-            );
+            let shares = (mc.level_size as f64 * (1.0 + mc.level_size_growth * level as f64) * jitter).round() as u64;
+            let size = Size::from_shares(shares.max(self.spec.min_order_size.micros().div_ceil(1_000_000)));
             let id = self.next_order_id();
             // A bid at p is a BUY of the primary token at p; an ask at p is a
             // BUY of the other token at 1 - p.
@@ -424,13 +339,7 @@ impl Market {
                 QuoteSide::Bid => (&self.spec.tokens[0].token_id, price),
                 QuoteSide::Ask => (&self.spec.tokens[1].token_id, price.complement()),
             };
-            out.push(ModelAction::Place(account.buy(
-                id,
-                token,
-                own_price,
-                size,
-                OrderType::Gtc,
-            )));
+            out.push(ModelAction::Place(account.buy(id, token, own_price, size, OrderType::Gtc)));
             self.makers[k].quotes.insert((side, price), id);
         }
         let placed = quoting.placed_this_step;
@@ -455,29 +364,14 @@ struct Quoting<'a> {
 /// The best bid and ask of everyone but this maker: the view's levels less
 /// the maker's own remaining size there, and what other makers placed in
 /// this step.
-fn others_best(
-    book: Option<&BookView>,
-    own: &BTreeMap<(QuoteSide, Price), Size>,
-    placed: OthersBest,
-) -> OthersBest {
+fn others_best(book: Option<&BookView>, own: &BTreeMap<(QuoteSide, Price), Size>, placed: OthersBest) -> OthersBest {
     let mine = |side, price| own.get(&(side, price)).copied().unwrap_or_default();
-    let from_book = |levels: &[Level], side| {
-        levels
-            .iter()
-            .find(|l| l.size > mine(side, l.price))
-            .map(|l| l.price)
-    };
+    let from_book = |levels: &[Level], side| levels.iter().find(|l| l.size > mine(side, l.price)).map(|l| l.price);
     let (view_bid, view_ask) = match book {
-        Some(b) => (
-            from_book(&b.bids, QuoteSide::Bid),
-            from_book(&b.asks, QuoteSide::Ask),
-        ),
+        Some(b) => (from_book(&b.bids, QuoteSide::Bid), from_book(&b.asks, QuoteSide::Ask)),
         None => (None, None),
     };
-    OthersBest {
-        bid: view_bid.into_iter().chain(placed.bid).max(),
-        ask: view_ask.into_iter().chain(placed.ask).min(),
-    }
+    OthersBest { bid: view_bid.into_iter().chain(placed.bid).max(), ask: view_ask.into_iter().chain(placed.ask).min() }
 }
 
 fn market_spec(
@@ -493,10 +387,7 @@ fn market_spec(
     let (ticker, name) = if round == 0 {
         (ticker.to_owned(), name.to_owned())
     } else {
-        (
-            format!("{ticker}{}", round + 1),
-            format!("{name} {}", round + 1),
-        )
+        (format!("{ticker}{}", round + 1), format!("{name} {}", round + 1))
     };
     let span = if cfg.market_duration_ms % 60_000 == 0 {
         format!("{}m", cfg.market_duration_ms / 60_000)
@@ -507,28 +398,15 @@ fn market_spec(
     MarketSpec {
         condition_id,
         question_id,
-        question: format!(
-            "{name} Up or Down - {} to {} UTC",
-            utc_text(window_start_ms),
-            utc_text(end_ms)
-        ),
-        slug: format!(
-            "sim-{ticker}-updown-{span}-{}",
-            window_start_ms.div_euclid(1000)
-        ),
+        question: format!("{name} Up or Down - {} to {} UTC", utc_text(window_start_ms), utc_text(end_ms)),
+        slug: format!("sim-{ticker}-updown-{span}-{}", window_start_ms.div_euclid(1000)),
         description: format!(
             "Simulated market (pmbot sim, seed {}): resolves Up or Down by a draw from the model's hidden probability at the end of the window.",
             cfg.seed
         ),
         tokens: [
-            TokenSpec {
-                token_id: token_parts(0),
-                outcome: "Up".to_owned(),
-            },
-            TokenSpec {
-                token_id: token_parts(1),
-                outcome: "Down".to_owned(),
-            },
+            TokenSpec { token_id: token_parts(0), outcome: "Up".to_owned() },
+            TokenSpec { token_id: token_parts(1), outcome: "Down".to_owned() },
         ],
         tick: cfg.tick,
         min_order_size: cfg.min_order_size,
@@ -554,12 +432,7 @@ fn utc_text(ms: i64) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
 impl MarketSource for SyntheticMarkets {
@@ -569,10 +442,7 @@ impl MarketSource for SyntheticMarkets {
         if !self.started {
             self.started = true;
             for account in self.accounts.all() {
-                out.push(ModelAction::Fund {
-                    account: account.address,
-                    amount: self.cfg.house_collateral,
-                });
+                out.push(ModelAction::Fund { account: account.address, amount: self.cfg.house_collateral });
             }
             for m in &self.markets {
                 out.push(ModelAction::List(m.spec.clone()));

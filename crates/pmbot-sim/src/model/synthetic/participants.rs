@@ -40,14 +40,7 @@ impl Outcome {
 pub(crate) fn asks_of(book: &BookView, outcome: Outcome) -> Vec<Level> {
     match outcome {
         Outcome::Primary => book.asks.clone(),
-        Outcome::Secondary => book
-            .bids
-            .iter()
-            .map(|l| Level {
-                price: l.price.complement(),
-                size: l.size,
-            })
-            .collect(),
+        Outcome::Secondary => book.bids.iter().map(|l| Level { price: l.price.complement(), size: l.size }).collect(),
     }
 }
 
@@ -85,9 +78,7 @@ pub(crate) fn ladder(
     let pips = u32::from(tick.pips());
     let fair_ticks = fair.clamp(0.0, 1.0) / tick_value(tick);
     // The epsilon keeps a fair value exactly on a tick from landing on it.
-    let mut bid = (fair_ticks - half_spread_ticks - 1e-9)
-        .floor()
-        .clamp(1.0, f64::from(top - 1)) as u32;
+    let mut bid = (fair_ticks - half_spread_ticks - 1e-9).floor().clamp(1.0, f64::from(top - 1)) as u32;
     let mut ask = ((fair_ticks + half_spread_ticks + 1e-9).ceil() as u32).clamp(bid + 1, top);
     // Highest bid strictly below the others' ask, lowest ask strictly above their bid.
     let bid_cap = others.ask.map(|a| (u32::from(a.pips()) - 1) / pips);
@@ -159,22 +150,13 @@ pub(crate) fn informed_buy(
             if !level.price.is_on_tick(tick) {
                 break;
             }
-            let break_even = break_even_probability(Side::Buy, level.price, fee)
-                .to_f64()
-                .unwrap_or(1.0);
+            let break_even = break_even_probability(Side::Buy, level.price, fee).to_f64().unwrap_or(1.0);
             let edge = p - break_even;
             if edge <= min_edge {
                 break;
             }
             match &mut found {
-                None => {
-                    found = Some(InformedBuy {
-                        outcome,
-                        limit: level.price,
-                        available: level.size,
-                        edge,
-                    })
-                }
+                None => found = Some(InformedBuy { outcome, limit: level.price, available: level.size, edge }),
                 Some(f) => {
                     f.limit = level.price;
                     f.available += level.size;
@@ -192,20 +174,10 @@ pub(crate) fn informed_buy(
 
 /// A noise taker's limit: `slippage` ticks through the best ask of
 /// `outcome`, capped at `1 - tick`; `None` when that token has no asks.
-pub(crate) fn noise_limit(
-    book: &BookView,
-    outcome: Outcome,
-    slippage: u32,
-    tick: TickSize,
-) -> Option<Price> {
+pub(crate) fn noise_limit(book: &BookView, outcome: Outcome, slippage: u32, tick: TickSize) -> Option<Price> {
     let best = asks_of(book, outcome).first()?.price;
     let on_tick = best.ceil_to(tick).unwrap_or(tick.max_price());
-    Some(
-        on_tick
-            .up(slippage, tick)
-            .filter(|p| *p <= tick.max_price())
-            .unwrap_or(tick.max_price()),
-    )
+    Some(on_tick.up(slippage, tick).filter(|p| *p <= tick.max_price()).unwrap_or(tick.max_price()))
 }
 
 #[cfg(test)]
@@ -219,14 +191,8 @@ mod tests {
     }
 
     fn book(bids: &[(&str, u64)], asks: &[(&str, u64)]) -> BookView {
-        let lv = |v: &[(&str, u64)]| {
-            v.iter()
-                .map(|(pr, sz)| Level {
-                    price: p(pr),
-                    size: Size::from_shares(*sz),
-                })
-                .collect()
-        };
+        let lv =
+            |v: &[(&str, u64)]| v.iter().map(|(pr, sz)| Level { price: p(pr), size: Size::from_shares(*sz) }).collect();
         BookView {
             market: Hash32::default(),
             token: TokenId::parse("1").unwrap(),
@@ -263,10 +229,7 @@ mod tests {
                 assert!(!bids.is_empty() && !asks.is_empty(), "{fair} {tick}");
                 assert!(bids[0] < asks[0]);
                 for q in bids.iter().chain(&asks) {
-                    assert!(
-                        q.is_on_tick(tick) && *q >= tick.min_price() && *q <= tick.max_price(),
-                        "{q} {tick}"
-                    );
+                    assert!(q.is_on_tick(tick) && *q >= tick.min_price() && *q <= tick.max_price(), "{q} {tick}");
                 }
             }
         }
@@ -278,10 +241,7 @@ mod tests {
     fn ladder_never_crosses_what_others_quote() {
         let t = TickSize::Hundredth;
         // The truth jumped to 0.60 but a slower maker still asks 0.52 and bids 0.49.
-        let others = OthersBest {
-            bid: Some(p("0.49")),
-            ask: Some(p("0.52")),
-        };
+        let others = OthersBest { bid: Some(p("0.49")), ask: Some(p("0.52")) };
         let (bids, asks) = ladder(0.60, 0.6, t, 3, 1, others);
         assert_eq!(bids, [p("0.51"), p("0.50"), p("0.49")]);
         assert_eq!(asks[0], p("0.61"));
@@ -289,16 +249,10 @@ mod tests {
         let (bids, asks) = ladder(0.40, 0.6, t, 2, 1, others);
         assert_eq!((bids[0], asks[0]), (p("0.39"), p("0.50")));
         // No room at all on a side.
-        let others = OthersBest {
-            bid: Some(p("0.99")),
-            ask: Some(p("0.01")),
-        };
+        let others = OthersBest { bid: Some(p("0.99")), ask: Some(p("0.01")) };
         assert_eq!(ladder(0.5, 0.6, t, 2, 1, others), (vec![], vec![]));
         // Finer tick: the cap is strictly below a coarser-tick ask.
-        let others = OthersBest {
-            bid: None,
-            ask: Some(p("0.97")),
-        };
+        let others = OthersBest { bid: None, ask: Some(p("0.97")) };
         let (bids, _) = ladder(0.99, 0.6, TickSize::Thousandth, 1, 1, others);
         assert_eq!(bids, [p("0.969")]);
     }
@@ -315,51 +269,24 @@ mod tests {
     #[test]
     fn informed_takers_buy_only_beyond_the_fee_edge() {
         let fee = FeeModel::crypto();
-        let b = book(
-            &[("0.49", 100), ("0.48", 100)],
-            &[("0.51", 100), ("0.52", 50), ("0.53", 70)],
-        );
+        let b = book(&[("0.49", 100), ("0.48", 100)], &[("0.51", 100), ("0.52", 50), ("0.53", 70)]);
         // Break-even for buying at 0.51 is about 0.528: 0.53 is not enough with a 0.01 margin.
-        assert_eq!(
-            informed_buy(&b, 0.53, &fee, 0.01, TickSize::Hundredth),
-            None
-        );
+        assert_eq!(informed_buy(&b, 0.53, &fee, 0.01, TickSize::Hundredth), None);
         // At 0.555 it buys up to 0.52 (break-even 0.538), not 0.53 (0.548).
         let got = informed_buy(&b, 0.555, &fee, 0.01, TickSize::Hundredth).unwrap();
-        assert_eq!(
-            (got.outcome, got.limit, got.available),
-            (Outcome::Primary, p("0.52"), Size::from_shares(150))
-        );
+        assert_eq!((got.outcome, got.limit, got.available), (Outcome::Primary, p("0.52"), Size::from_shares(150)));
         // Down is the other side: asks at 0.51, 0.52 from the bids.
         let got = informed_buy(&b, 0.44, &fee, 0.01, TickSize::Hundredth).unwrap();
-        assert_eq!(
-            (got.outcome, got.limit, got.available),
-            (Outcome::Secondary, p("0.52"), Size::from_shares(200))
-        );
-        assert_eq!(
-            informed_buy(&book(&[], &[]), 0.9, &fee, 0.01, TickSize::Hundredth),
-            None
-        );
+        assert_eq!((got.outcome, got.limit, got.available), (Outcome::Secondary, p("0.52"), Size::from_shares(200)));
+        assert_eq!(informed_buy(&book(&[], &[]), 0.9, &fee, 0.01, TickSize::Hundredth), None);
     }
 
     #[test]
     fn noise_limits_walk_through_the_ask_and_stay_in_range() {
         let b = book(&[("0.97", 10)], &[("0.98", 10)]);
-        assert_eq!(
-            noise_limit(&b, Outcome::Primary, 0, TickSize::Hundredth),
-            Some(p("0.98"))
-        );
-        assert_eq!(
-            noise_limit(&b, Outcome::Primary, 5, TickSize::Hundredth),
-            Some(p("0.99"))
-        );
-        assert_eq!(
-            noise_limit(&b, Outcome::Secondary, 2, TickSize::Hundredth),
-            Some(p("0.05"))
-        );
-        assert_eq!(
-            noise_limit(&book(&[], &[]), Outcome::Primary, 1, TickSize::Hundredth),
-            None
-        );
+        assert_eq!(noise_limit(&b, Outcome::Primary, 0, TickSize::Hundredth), Some(p("0.98")));
+        assert_eq!(noise_limit(&b, Outcome::Primary, 5, TickSize::Hundredth), Some(p("0.99")));
+        assert_eq!(noise_limit(&b, Outcome::Secondary, 2, TickSize::Hundredth), Some(p("0.05")));
+        assert_eq!(noise_limit(&book(&[], &[]), Outcome::Primary, 1, TickSize::Hundredth), None);
     }
 }

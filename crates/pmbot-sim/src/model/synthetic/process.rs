@@ -54,11 +54,7 @@ impl Rng {
             return None;
         }
         let gap = self.exponential(1.0 / rate_per_ms).ceil();
-        Some(if gap.is_finite() && gap < 1e15 {
-            (gap as i64).max(1)
-        } else {
-            i64::MAX / 4
-        })
+        Some(if gap.is_finite() && gap < 1e15 { (gap as i64).max(1) } else { i64::MAX / 4 })
     }
 }
 
@@ -76,21 +72,10 @@ pub(crate) struct HiddenProbability {
 }
 
 impl HiddenProbability {
-    pub fn new(
-        rng: &mut Rng,
-        cfg: &ProbabilityConfig,
-        window_start_ms: i64,
-        end_ms: i64,
-    ) -> HiddenProbability {
+    pub fn new(rng: &mut Rng, cfg: &ProbabilityConfig, window_start_ms: i64, end_ms: i64) -> HiddenProbability {
         let logit = (cfg.initial_logit_sd * rng.normal()).clamp(-MAX_LOGIT, MAX_LOGIT);
         let next_jump_ms = next_jump(rng, cfg, window_start_ms);
-        HiddenProbability {
-            logit,
-            at_ms: window_start_ms,
-            end_ms,
-            duration_ms: end_ms - window_start_ms,
-            next_jump_ms,
-        }
+        HiddenProbability { logit, at_ms: window_start_ms, end_ms, duration_ms: end_ms - window_start_ms, next_jump_ms }
     }
 
     pub fn probability(&self) -> f64 {
@@ -194,14 +179,8 @@ mod tests {
                 decided_at_end += 1;
             }
         }
-        assert!(
-            near_half_at_start > n * 7 / 10,
-            "{near_half_at_start} of {n} near 0.5 after a minute"
-        );
-        assert!(
-            decided_at_end > n * 85 / 100,
-            "{decided_at_end} of {n} decided at the end"
-        );
+        assert!(near_half_at_start > n * 7 / 10, "{near_half_at_start} of {n} near 0.5 after a minute");
+        assert!(decided_at_end > n * 85 / 100, "{decided_at_end} of {n} decided at the end");
     }
 
     #[test]

@@ -9,10 +9,7 @@ const START: i64 = 1_790_586_000_000;
 
 /// Runs the model against the fake exchange for `minutes`, calling it when it
 /// asks, and returns every step's time and actions.
-fn run(
-    cfg: SyntheticConfig,
-    minutes: i64,
-) -> (SyntheticMarkets, FakeExchange, Vec<(i64, Vec<ModelAction>)>) {
+fn run(cfg: SyntheticConfig, minutes: i64) -> (SyntheticMarkets, FakeExchange, Vec<(i64, Vec<ModelAction>)>) {
     let mut model = SyntheticMarkets::new(cfg, START).unwrap();
     let mut fake = FakeExchange::default();
     let mut steps = Vec::new();
@@ -28,21 +25,14 @@ fn run(
 #[test]
 fn same_seed_and_call_times_give_identical_actions() {
     let json = |seed| {
-        let cfg = SyntheticConfig {
-            seed,
-            ..SyntheticConfig::default()
-        };
+        let cfg = SyntheticConfig { seed, ..SyntheticConfig::default() };
         let (_, _, steps) = run(cfg, 8);
         serde_json::to_string(&steps).unwrap()
     };
     let a = json(7);
     assert_eq!(a, json(7));
     assert_ne!(a, json(8));
-    assert!(
-        a.len() > 100_000,
-        "a run of 8 minutes should say a lot ({} bytes)",
-        a.len()
-    );
+    assert!(a.len() > 100_000, "a run of 8 minutes should say a lot ({} bytes)", a.len());
 }
 
 #[test]
@@ -64,18 +54,11 @@ fn every_order_is_valid_and_from_a_funded_house_account() {
                     assert!(funded.contains(&o.maker), "placed before funding");
                     assert!(house.contains(&o.maker) && o.maker == o.owner);
                     assert_eq!(o.side, Side::Buy);
-                    assert!(
-                        o.size >= Size::from_shares(5) && o.size.micros() % 1_000_000 == 0,
-                        "size {}",
-                        o.size
-                    );
+                    assert!(o.size >= Size::from_shares(5) && o.size.micros() % 1_000_000 == 0, "size {}", o.size);
                     // The fake checks the market's tick at the time; the
                     // coarsest possible tick bounds the range from both sides.
                     assert!(o.price.is_on_tick(TickSize::Thousandth));
-                    assert!(
-                        o.price >= TickSize::Thousandth.min_price()
-                            && o.price <= TickSize::Thousandth.max_price()
-                    );
+                    assert!(o.price >= TickSize::Thousandth.min_price() && o.price <= TickSize::Thousandth.max_price());
                     assert!(matches!(o.order_type, OrderType::Gtc | OrderType::Fak));
                 }
                 _ => {}
@@ -99,24 +82,15 @@ fn markets_rotate_and_resolve_keeping_the_count() {
         for a in &actions {
             match a {
                 ModelAction::List(spec) => {
-                    assert!(
-                        listed.insert(spec.condition_id, spec.clone()).is_none(),
-                        "listed twice"
-                    );
+                    assert!(listed.insert(spec.condition_id, spec.clone()).is_none(), "listed twice");
                     let end = spec.end_ms.unwrap();
-                    assert!(
-                        end > now && end - now <= duration,
-                        "a new market's window is ahead"
-                    );
+                    assert!(end > now && end - now <= duration, "a new market's window is ahead");
                     assert!(spec.slug.starts_with("sim-") && spec.question.contains("Up or Down"));
                     for t in &spec.tokens {
                         assert!((77..=78).contains(&t.token_id.as_str().len()));
                     }
                 }
-                ModelAction::Resolve {
-                    market,
-                    winning_token,
-                } => {
+                ModelAction::Resolve { market, winning_token } => {
                     let spec = &listed[market];
                     assert!(now >= spec.end_ms.unwrap() + delay, "resolved early");
                     assert!(spec.tokens.iter().any(|t| t.token_id == *winning_token));
@@ -129,10 +103,7 @@ fn markets_rotate_and_resolve_keeping_the_count() {
         assert_eq!(fake.open_markets(), 4, "at {now}");
     }
     // Staggered windows: the first ends after 3.75 min, then one every 3.75 min.
-    assert!(
-        (9..=10).contains(&resolved),
-        "{resolved} resolutions in 40 minutes"
-    );
+    assert!((9..=10).contains(&resolved), "{resolved} resolutions in 40 minutes");
     assert_eq!(fake.resolutions.len(), resolved);
     assert_eq!(fake.problems, Vec::<String>::new());
 }
@@ -142,8 +113,7 @@ fn books_look_like_a_real_market() {
     let cfg = SyntheticConfig::default();
     let mut model = SyntheticMarkets::new(cfg, START).unwrap();
     let mut fake = FakeExchange::default();
-    let (mut samples, mut two_sided, mut tight, mut middling, mut deep) =
-        (0u32, 0u32, 0u32, 0u32, 0u32);
+    let (mut samples, mut two_sided, mut tight, mut middling, mut deep) = (0u32, 0u32, 0u32, 0u32, 0u32);
     let mut mids: BTreeMap<ConditionId, HashSet<u16>> = BTreeMap::new();
     let mut finer_tick_orders = 0;
     while model.next_step_ms() < START + 30 * 60_000 {
@@ -151,9 +121,7 @@ fn books_look_like_a_real_market() {
         let actions = model.step(now, &fake);
         finer_tick_orders += actions
             .iter()
-            .filter(
-                |a| matches!(a, ModelAction::Place(o) if !o.price.is_on_tick(TickSize::Hundredth)),
-            )
+            .filter(|a| matches!(a, ModelAction::Place(o) if !o.price.is_on_tick(TickSize::Hundredth)))
             .count();
         fake.apply(now, &actions);
         for spec in model.open_markets() {
@@ -182,18 +150,12 @@ fn books_look_like_a_real_market() {
                     deep += 1;
                 }
             }
-            mids.entry(spec.condition_id)
-                .or_default()
-                .insert(bid.price.pips() + ask.price.pips());
+            mids.entry(spec.condition_id).or_default().insert(bid.price.pips() + ask.price.pips());
         }
     }
     let frac = |x: u32| f64::from(x) / f64::from(samples);
     for a in model.house_accounts() {
-        eprintln!(
-            "{} took {}",
-            a.label,
-            fake.taken_by.get(&a.address).copied().unwrap_or_default()
-        );
+        eprintln!("{} took {}", a.label, fake.taken_by.get(&a.address).copied().unwrap_or_default());
     }
     eprintln!(
         "samples {samples}, two-sided {:.3}, spread 1-3 ticks {:.3}, trades {}, shares traded {}",
@@ -214,10 +176,7 @@ fn books_look_like_a_real_market() {
     );
     assert!(fake.trades > 500, "{} trades", fake.trades);
     assert_eq!(fake.problems, Vec::<String>::new());
-    assert!(
-        finer_tick_orders > 0,
-        "near 0/1 the makers should use the finer tick the exchange announces"
-    );
+    assert!(finer_tick_orders > 0, "near 0/1 the makers should use the finer tick the exchange announces");
 }
 
 #[test]
@@ -240,23 +199,14 @@ fn informed_takers_trade_and_winners_follow_the_final_probability() {
             .iter()
             .filter(|s| s.end_ms.unwrap() <= now)
             .map(|s| {
-                (
-                    s.condition_id,
-                    (
-                        model.hidden_probability(&s.condition_id).unwrap(),
-                        s.tokens[0].token_id.clone(),
-                    ),
-                )
+                (s.condition_id, (model.hidden_probability(&s.condition_id).unwrap(), s.tokens[0].token_id.clone()))
             })
             .collect();
         let actions = model.step(now, &fake);
         for a in &actions {
             match a {
                 ModelAction::Place(o) if o.maker == informed => informed_orders += 1,
-                ModelAction::Resolve {
-                    market,
-                    winning_token,
-                } => {
+                ModelAction::Resolve { market, winning_token } => {
                     let (p, up) = &finals[market];
                     if !(0.1..=0.9).contains(p) {
                         decided += 1;
@@ -272,10 +222,7 @@ fn informed_takers_trade_and_winners_follow_the_final_probability() {
     }
     assert!(informed_orders > 20, "{informed_orders} informed orders");
     assert!(decided > 80, "{decided} decided markets");
-    assert!(
-        f64::from(agreed) / f64::from(decided) > 0.85,
-        "{agreed} of {decided}"
-    );
+    assert!(f64::from(agreed) / f64::from(decided) > 0.85, "{agreed} of {decided}");
     assert_eq!(fake.problems, Vec::<String>::new());
 }
 
@@ -287,14 +234,8 @@ fn a_long_stall_is_caught_up_in_one_step() {
     fake.apply(START, &first);
     let later = START + 3_600_000;
     let actions = model.step(later, &fake);
-    let resolves = actions
-        .iter()
-        .filter(|a| matches!(a, ModelAction::Resolve { .. }))
-        .count();
-    let lists = actions
-        .iter()
-        .filter(|a| matches!(a, ModelAction::List(_)))
-        .count();
+    let resolves = actions.iter().filter(|a| matches!(a, ModelAction::Resolve { .. })).count();
+    let lists = actions.iter().filter(|a| matches!(a, ModelAction::List(_))).count();
     assert_eq!(resolves, lists);
     assert!((15..=17).contains(&resolves), "{resolves}");
     fake.apply(later, &actions);
@@ -302,31 +243,16 @@ fn a_long_stall_is_caught_up_in_one_step() {
     assert_eq!(fake.problems, Vec::<String>::new());
     // Time never runs backwards: an earlier call acts at the latest time seen.
     let back = model.step(START, &fake);
-    assert!(
-        back.iter()
-            .all(|a| !matches!(a, ModelAction::Resolve { .. } | ModelAction::List(_)))
-    );
+    assert!(back.iter().all(|a| !matches!(a, ModelAction::Resolve { .. } | ModelAction::List(_))));
     assert_eq!(model.next_step_ms(), later + 250);
 }
 
 #[test]
 fn describe_names_the_model() {
     let model = SyntheticMarkets::new(SyntheticConfig::default(), START).unwrap();
-    assert_eq!(
-        model.describe(),
-        "synthetic: 4 markets, seed 7, 900 s windows, step 250 ms"
-    );
+    assert_eq!(model.describe(), "synthetic: 4 markets, seed 7, 900 s windows, step 250 ms");
     assert_eq!(model.next_step_ms(), START);
-    assert!(
-        SyntheticMarkets::new(
-            SyntheticConfig {
-                markets: 0,
-                ..SyntheticConfig::default()
-            },
-            START
-        )
-        .is_err()
-    );
+    assert!(SyntheticMarkets::new(SyntheticConfig { markets: 0, ..SyntheticConfig::default() }, START).is_err());
 }
 
 #[test]

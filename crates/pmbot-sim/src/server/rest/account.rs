@@ -64,14 +64,22 @@ pub async fn order(
     }
 }
 
-pub async fn orders(State(state): State<Arc<SimState>>, headers: HeaderMap, Query(p): Params) -> Result<Json<Value>, ApiError> {
+pub async fn orders(
+    State(state): State<Arc<SimState>>,
+    headers: HeaderMap,
+    Query(p): Params,
+) -> Result<Json<Value>, ApiError> {
     let who = l2_auth(&state, &headers, &Method::GET, "/data/orders", &[])?;
     let q = engine_query(&p)?;
     let items: Vec<Value> = state.lock().exchange.open_orders(who.address, &q).iter().map(wire::open_order).collect();
     Ok(Json(page(items, p.get("next_cursor"))?))
 }
 
-pub async fn trades(State(state): State<Arc<SimState>>, headers: HeaderMap, Query(p): Params) -> Result<Json<Value>, ApiError> {
+pub async fn trades(
+    State(state): State<Arc<SimState>>,
+    headers: HeaderMap,
+    Query(p): Params,
+) -> Result<Json<Value>, ApiError> {
     let who = l2_auth(&state, &headers, &Method::GET, "/data/trades", &[])?;
     let q = engine_query(&p)?;
     let sim = state.lock();

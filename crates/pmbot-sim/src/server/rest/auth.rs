@@ -22,7 +22,8 @@ fn credentials_json(c: &ApiCredentials) -> Value {
 pub async fn create_api_key(State(state): State<Arc<SimState>>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
     let who = l1_auth(&state, &headers)?;
     let mut sim = state.lock();
-    let creds = sim.keys.create(who.address, who.nonce).map_err(|e| ApiError::new(status(e.http_status()), e.message()))?;
+    let creds =
+        sim.keys.create(who.address, who.nonce).map_err(|e| ApiError::new(status(e.http_status()), e.message()))?;
     if sim.funded.insert(who.address) {
         // The starting balance is checked non-negative at start-up, so
         // crediting it cannot be refused.
@@ -38,7 +39,8 @@ pub async fn create_api_key(State(state): State<Arc<SimState>>, headers: HeaderM
 pub async fn derive_api_key(State(state): State<Arc<SimState>>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
     let who = l1_auth(&state, &headers)?;
     let sim = state.lock();
-    let creds = sim.keys.derive(who.address, who.nonce).map_err(|e| ApiError::new(status(e.http_status()), e.message()))?;
+    let creds =
+        sim.keys.derive(who.address, who.nonce).map_err(|e| ApiError::new(status(e.http_status()), e.message()))?;
     Ok(Json(credentials_json(&creds)))
 }
 

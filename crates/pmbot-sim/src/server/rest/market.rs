@@ -180,7 +180,10 @@ pub async fn last_trade_price(State(state): State<Arc<SimState>>, Query(p): Para
 }
 
 /// `GET` (the Rust SDK, with a JSON body) or `POST` (the Python client).
-pub async fn last_trades_prices(State(state): State<Arc<SimState>>, body: axum::body::Bytes) -> Result<Json<Value>, ApiError> {
+pub async fn last_trades_prices(
+    State(state): State<Arc<SimState>>,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
     let tokens = batch_tokens(&parse_batch(&body)?)?;
     let sim = state.lock();
     let out: Vec<Value> = tokens
@@ -312,7 +315,10 @@ pub async fn clob_market(State(state): State<Arc<SimState>>, Path(id): Path<Stri
     Ok(Json(wire::clob_market_info(&market_by_id(&state, &id)?)))
 }
 
-pub async fn market_by_token(State(state): State<Arc<SimState>>, Path(token): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn market_by_token(
+    State(state): State<Arc<SimState>>,
+    Path(token): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let token = TokenId::parse(&token).map_err(|_| ApiError::invalid_token())?;
     let info = market_of_token(&state, &token)?;
     Ok(Json(json!({

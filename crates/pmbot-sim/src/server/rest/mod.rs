@@ -19,7 +19,9 @@ use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
 use super::{SimState, count_request};
-use crate::auth::{L1Headers, L1Identity, L2Headers, L2Identity, L2Request, POLY_ADDRESS, POLY_API_KEY, TimeWindow, l1, l2};
+use crate::auth::{
+    L1Headers, L1Identity, L2Headers, L2Identity, L2Request, POLY_ADDRESS, POLY_API_KEY, TimeWindow, l1, l2,
+};
 use crate::faults::{FaultBody, RestFault};
 use crate::ratelimit::{EndpointClass, OverLimit, RateDecision};
 
@@ -134,7 +136,9 @@ pub async fn faults_and_limits(
     let limit_headers = loop {
         let decision = state.limiter().check(key.as_str(), class, state.now_ms(), cost);
         match decision {
-            RateDecision::Limited { retry_after_ms, .. } if state.config.rate_limits.over_limit == OverLimit::Throttle => {
+            RateDecision::Limited { retry_after_ms, .. }
+                if state.config.rate_limits.over_limit == OverLimit::Throttle =>
+            {
                 // Cloudflare queues over-limit requests rather than refusing them.
                 tokio::time::sleep(Duration::from_millis(retry_after_ms.max(1))).await;
             }

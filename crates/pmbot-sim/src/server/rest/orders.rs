@@ -107,7 +107,11 @@ fn counted(state: &SimState, r: Result<Value, ApiError>) -> Result<Value, ApiErr
     r
 }
 
-pub async fn post_order(State(state): State<Arc<SimState>>, headers: HeaderMap, body: Bytes) -> Result<Json<Value>, ApiError> {
+pub async fn post_order(
+    State(state): State<Arc<SimState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
     let who = l2_auth(&state, &headers, &Method::POST, "/order", &body)?;
     let post = parse_post_order(&body).map_err(|e| reject(e.http_status(), e.message()));
     let result = post.and_then(|p| admit(&state, &who, p));
@@ -116,7 +120,11 @@ pub async fn post_order(State(state): State<Arc<SimState>>, headers: HeaderMap, 
 
 /// `POST /orders`: each order is admitted on its own; refused ones come back
 /// as `success: false` entries with the reason, in request order.
-pub async fn post_orders(State(state): State<Arc<SimState>>, headers: HeaderMap, body: Bytes) -> Result<Json<Value>, ApiError> {
+pub async fn post_orders(
+    State(state): State<Arc<SimState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
     let who = l2_auth(&state, &headers, &Method::POST, "/orders", &body)?;
     let items = parse_post_orders(&body).map_err(|e| reject(e.http_status(), e.message()))?;
     if items.len() > MAX_BATCH_ORDERS {
@@ -180,7 +188,11 @@ fn run_cancel(state: &SimState, f: impl FnOnce(&mut crate::engine::Exchange, i64
     out
 }
 
-pub async fn cancel_order(State(state): State<Arc<SimState>>, headers: HeaderMap, body: Bytes) -> Result<Json<Value>, ApiError> {
+pub async fn cancel_order(
+    State(state): State<Arc<SimState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
     let who = l2_auth(&state, &headers, &Method::DELETE, "/order", &body)?;
     let req: CancelOne = serde_json::from_slice(&body).map_err(|_| ApiError::invalid_payload())?;
     let mut bad = CancelOutcome::default();
@@ -190,7 +202,11 @@ pub async fn cancel_order(State(state): State<Arc<SimState>>, headers: HeaderMap
     Ok(Json(cancel_json(&out)))
 }
 
-pub async fn cancel_orders(State(state): State<Arc<SimState>>, headers: HeaderMap, body: Bytes) -> Result<Json<Value>, ApiError> {
+pub async fn cancel_orders(
+    State(state): State<Arc<SimState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
     let who = l2_auth(&state, &headers, &Method::DELETE, "/orders", &body)?;
     let raw: Vec<String> = serde_json::from_slice(&body).map_err(|_| ApiError::invalid_payload())?;
     let mut bad = CancelOutcome::default();
