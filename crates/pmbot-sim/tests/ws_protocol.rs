@@ -249,8 +249,9 @@ async fn custom_feature_messages_only_for_clients_that_enable_them() {
         let sim = start(quiet_config(1)).await;
         let a = markets(&sim)[0].clone();
         let h = house(&sim, 0xa6);
-        // A market listed during the test, with token ids the clients know
-        // beforehand (the feed is routed by subscribed asset).
+        // A market listed during the test. `new_market` reaches every custom
+        // client; the clients also subscribe to its tokens beforehand so that a
+        // change on it can serve as the end-of-test marker.
         let mut spec = sim.state.lock().exchange.markets()[0].spec.clone();
         spec.condition_id = Hash32([0x77; 32]);
         spec.question_id = Hash32([0x78; 32]);

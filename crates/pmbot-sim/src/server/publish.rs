@@ -24,6 +24,9 @@ pub struct MarketFrame {
     pub assets: Vec<TokenId>,
     /// Sent only to connections that enabled `custom_feature_enabled`.
     pub custom: bool,
+    /// Sent to every such connection whatever it subscribed to: a
+    /// `new_market` announces tokens nobody can have subscribed to yet.
+    pub to_all: bool,
     pub text: Arc<str>,
 }
 
@@ -100,7 +103,7 @@ pub fn render(events: Vec<EngineEvent>, exchange: &Exchange, now_ms: i64) -> Fra
                 if let Some(info) = exchange.market(&market.condition_id) {
                     let text = wire::ws_new_market(&info, timestamp_ms);
                     let assets = market.tokens.iter().map(|t| t.token_id.clone()).collect();
-                    out.market.push(frame(market.condition_id, assets, true, &text));
+                    out.market.push(MarketFrame { to_all: true, ..frame(market.condition_id, assets, true, &text) });
                 }
             }
             EngineEvent::MarketResolved { market, winning_token, timestamp_ms } => {
@@ -164,5 +167,5 @@ fn render_text(v: &Value) -> Arc<str> {
 }
 
 fn frame(market: ConditionId, assets: Vec<TokenId>, custom: bool, v: &Value) -> MarketFrame {
-    MarketFrame { market, assets, custom, text: render_text(v) }
+    MarketFrame { market, assets, custom, to_all: false, text: render_text(v) }
 }

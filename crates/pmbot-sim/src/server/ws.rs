@@ -168,7 +168,7 @@ async fn market_conn(socket: WebSocket, state: Arc<SimState>) {
             frame = rx.recv() => {
                 match frame {
                     Ok(f) => {
-                        if (f.custom && !custom) || !f.assets.iter().any(|a| subs.contains(a)) {
+                        if (f.custom && !custom) || !(f.to_all || f.assets.iter().any(|a| subs.contains(a))) {
                             continue;
                         }
                         let now = state.now_ms();
