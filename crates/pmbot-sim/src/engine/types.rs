@@ -12,19 +12,8 @@ pub use alloy_primitives::Address;
 use pmbot_core::{ConditionId, FeeModel, OrderId, Price, Side, Size, TickSize, TokenId, Usdc};
 use serde::Serialize;
 
-/// Time in force, spelled as the exchange spells it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum OrderType {
-    /// Rests until cancelled.
-    Gtc,
-    /// Rests until `expiration` (unix seconds).
-    Gtd,
-    /// Fills entirely at once or is killed.
-    Fok,
-    /// Fills what it can at once; the rest is cancelled.
-    Fak,
-}
+/// Time in force (GTC, GTD, FOK, FAK): the same vocabulary the bot uses.
+pub use pmbot_core::events::OrderType;
 
 /// Which exchange contract (EIP-712 domain) a market's orders are signed for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]

@@ -399,16 +399,22 @@ fn outcome_of(info: Option<&MarketInfo>, token: &TokenId) -> String {
         .unwrap_or_default()
 }
 
-/// A `Trade` as `/data/trades` returns it, seen by `viewer`.
-pub fn trade(t: &TradeRecord, info: Option<&MarketInfo>, viewer: &Address) -> Value {
-    let side = TraderSide::of(t, viewer);
-    let (owner, maker_address) = match side {
-        TraderSide::Taker => (t.taker_api_key.clone(), addr(&t.taker_maker)),
+/// Which side of `t` the viewer was on, with the API key and funder address
+/// it traded with there.
+fn viewer_side(t: &TradeRecord, viewer: &Address) -> (TraderSide, String, String) {
+    match TraderSide::of(t, viewer) {
+        TraderSide::Taker => (TraderSide::Taker, t.taker_api_key.clone(), addr(&t.taker_maker)),
         TraderSide::Maker => {
             let mine = t.makers.iter().find(|m| &m.owner == viewer);
-            (mine.map(|m| m.api_key.clone()).unwrap_or_default(), mine.map(|m| addr(&m.maker)).unwrap_or_default())
+            let key = mine.map(|m| m.api_key.clone()).unwrap_or_default();
+            (TraderSide::Maker, key, mine.map(|m| addr(&m.maker)).unwrap_or_default())
         }
-    };
+    }
+}
+
+/// A `Trade` as `/data/trades` returns it, seen by `viewer`.
+pub fn trade(t: &TradeRecord, info: Option<&MarketInfo>, viewer: &Address) -> Value {
+    let (side, owner, maker_address) = viewer_side(t, viewer);
     json!({
         "id": t.id,
         "taker_order_id": t.taker_order_id.to_string(),
@@ -434,13 +440,7 @@ pub fn trade(t: &TradeRecord, info: Option<&MarketInfo>, viewer: &Address) -> Va
 
 /// A user-channel `trade` event for `viewer`.
 pub fn ws_trade(t: &TradeRecord, info: Option<&MarketInfo>, viewer: &Address, ts: i64) -> Value {
-    let side = TraderSide::of(t, viewer);
-    let viewer_key = match side {
-        TraderSide::Taker => t.taker_api_key.clone(),
-        TraderSide::Maker => {
-            t.makers.iter().find(|m| &m.owner == viewer).map(|m| m.api_key.clone()).unwrap_or_default()
-        }
-    };
+    let (side, viewer_key, _) = viewer_side(t, viewer);
     json!({
         "event_type": "trade",
         "type": "TRADE",

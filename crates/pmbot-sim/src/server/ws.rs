@@ -94,6 +94,49 @@ fn token_ids(values: &[Value]) -> Vec<TokenId> {
 
 type Sink = SplitSink<WebSocket, Message>;
 
+/// What a client's message asked for, once PINGs and bad requests are dealt with.
+enum Incoming {
+    /// A subscription request for this channel.
+    Request(SubscriptionMsg, Op),
+    /// A PING (answered unless stalled) or a bad request (answered with
+    /// `INVALID OPERATION`); nothing more to do.
+    Handled,
+    /// The client went away or sending failed.
+    Closed,
+}
+
+/// Reads one client message of the `channel` ("market" or "user") channel.
+async fn request(
+    incoming: Option<Result<Message, axum::Error>>,
+    sink: &mut Sink,
+    faults: &mut WsConnFaults,
+    state: &SimState,
+    channel: &str,
+) -> Incoming {
+    let text = match incoming {
+        Some(Ok(Message::Text(t))) => t.to_string(),
+        Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return Incoming::Closed,
+        Some(Ok(_)) => return Incoming::Handled,
+    };
+    let reply = if text.trim() == "PING" {
+        faults.answers_ping(state.now_ms()).then_some("PONG")
+    } else {
+        match serde_json::from_str::<SubscriptionMsg>(&text) {
+            Ok(msg) => match op_of(&msg) {
+                Ok(op) if msg.channel.as_deref().is_none_or(|c| c.eq_ignore_ascii_case(channel)) => {
+                    return Incoming::Request(msg, op);
+                }
+                _ => Some("INVALID OPERATION"),
+            },
+            Err(_) => Some("INVALID OPERATION"),
+        }
+    };
+    match reply {
+        Some(r) if sink.send(Message::Text(r.into())).await.is_err() => Incoming::Closed,
+        _ => Incoming::Handled,
+    }
+}
+
 /// Sends `text` through the connection's fault plan. `Err` means the
 /// connection is to be closed (a fault, or the client went away).
 async fn send_faulty(sink: &mut Sink, faults: &mut WsConnFaults, now_ms: i64, text: String) -> Result<(), ()> {
@@ -116,33 +159,12 @@ async fn market_conn(socket: WebSocket, state: Arc<SimState>) {
     loop {
         tokio::select! {
             incoming = stream.next() => {
-                let text = match incoming {
-                    Some(Ok(Message::Text(t))) => t.to_string(),
-                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
-                    Some(Ok(_)) => continue,
+                let (msg, op) = match request(incoming, &mut sink, &mut faults, &state, "market").await {
+                    Incoming::Request(msg, op) => (msg, op),
+                    Incoming::Handled => continue,
+                    Incoming::Closed => break,
                 };
                 let now = state.now_ms();
-                if text.trim() == "PING" {
-                    if faults.answers_ping(now) && sink.send(Message::Text("PONG".into())).await.is_err() {
-                        break;
-                    }
-                    continue;
-                }
-                let msg: SubscriptionMsg = match serde_json::from_str(&text) {
-                    Ok(m) => m,
-                    Err(_) => {
-                        if sink.send(Message::Text("INVALID OPERATION".into())).await.is_err() { break; }
-                        continue;
-                    }
-                };
-                let Ok(op) = op_of(&msg) else {
-                    if sink.send(Message::Text("INVALID OPERATION".into())).await.is_err() { break; }
-                    continue;
-                };
-                if msg.channel.as_deref().is_some_and(|c| !c.eq_ignore_ascii_case("market")) {
-                    if sink.send(Message::Text("INVALID OPERATION".into())).await.is_err() { break; }
-                    continue;
-                }
                 if let Some(c) = msg.custom_feature_enabled {
                     custom = custom || c;
                 }
@@ -192,25 +214,10 @@ async fn user_conn(socket: WebSocket, state: Arc<SimState>) {
     loop {
         tokio::select! {
             incoming = stream.next() => {
-                let text = match incoming {
-                    Some(Ok(Message::Text(t))) => t.to_string(),
-                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
-                    Some(Ok(_)) => continue,
-                };
-                let now = state.now_ms();
-                if text.trim() == "PING" {
-                    if faults.answers_ping(now) && sink.send(Message::Text("PONG".into())).await.is_err() {
-                        break;
-                    }
-                    continue;
-                }
-                let Ok(msg) = serde_json::from_str::<SubscriptionMsg>(&text) else {
-                    if sink.send(Message::Text("INVALID OPERATION".into())).await.is_err() { break; }
-                    continue;
-                };
-                let Ok(op) = op_of(&msg) else {
-                    if sink.send(Message::Text("INVALID OPERATION".into())).await.is_err() { break; }
-                    continue;
+                let (msg, op) = match request(incoming, &mut sink, &mut faults, &state, "user").await {
+                    Incoming::Request(msg, op) => (msg, op),
+                    Incoming::Handled => continue,
+                    Incoming::Closed => break,
                 };
                 if let Some(auth) = &msg.auth {
                     match state.ws_user_auth(&auth.api_key, &auth.secret, &auth.passphrase) {
