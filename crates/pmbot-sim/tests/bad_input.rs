@@ -169,6 +169,49 @@ async fn zero_amounts_are_refused() {
     .await;
 }
 
+/// Shares trade in lots of 0.01: a limit order for 10.005 shares (signed,
+/// on tick at 0.40) is refused and changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sizes_off_the_share_lot_are_refused() {
+    bounded(60, async {
+        use pmbot_sim::auth::order::{ExchangeContracts, OrderType, PostOrder, SignatureType, SignedOrder};
+        let fx = fixture().await;
+        let before = fx.snapshot();
+        let info = fx.sim.state.lock().exchange.market(&fx.m.cid).unwrap();
+        let domain = ExchangeContracts::POLYGON.domain(info.spec.exchange, info.spec.neg_risk);
+        // 10.005 shares at 0.40 = 4.002 pUSD: exact price, odd lot.
+        let order = SignedOrder {
+            salt: U256::from(9u64),
+            maker: fx.alice.address,
+            signer: fx.alice.address,
+            token_id: fx.m.yes_u256(),
+            maker_amount: U256::from(4_002_000u64),
+            taker_amount: U256::from(10_005_000u64),
+            side: pmbot_core::Side::Buy,
+            signature_type: SignatureType::Eoa,
+            timestamp_ms: U256::from(now_s() as u64 * 1000),
+            metadata: Default::default(),
+            builder: Default::default(),
+            expiration_s: 0,
+            signature: Default::default(),
+        }
+        .signed_with(&fx.alice.wallet, &domain)
+        .unwrap();
+        let post = PostOrder {
+            order,
+            owner: fx.alice.creds.api_key,
+            order_type: OrderType::Gtc,
+            post_only: None,
+            defer_exec: None,
+        };
+        let (status, msg) = fx.post(&serde_json::to_value(&post).unwrap()).await;
+        assert_eq!(status, 400);
+        assert!(msg.contains("lots of 0.01"), "{msg}");
+        assert_eq!(fx.snapshot(), before);
+    })
+    .await;
+}
+
 /// A negative amount is not a uint256: 400 `Invalid payload`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_negative_amount_is_an_invalid_payload() {

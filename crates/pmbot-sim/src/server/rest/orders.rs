@@ -29,6 +29,9 @@ use crate::auth::order::{
 };
 use crate::engine::{CancelOutcome, NewOrder, OrderType};
 
+/// The share lot: 0.01 share, in micro-shares.
+const SHARE_LOT_MICROS: u64 = 10_000;
+
 /// Most orders one `POST /orders` may carry.
 pub const MAX_BATCH_ORDERS: usize = 15;
 
@@ -61,6 +64,12 @@ fn admit(state: &SimState, who: &L2Identity, post: PostOrder) -> Result<Value, A
     let terms = terms_from_amounts(post.order.side, post.order.maker_amount, post.order.taker_amount, tick)
         .map_err(|e| reject(e.http_status(), e.message()))?;
     let limit_order = matches!(post.order_type, OrderType::Gtc | OrderType::Gtd);
+    // Shares trade in lots of 0.01. Only a marketable BUY may carry a finer
+    // share amount: the clients compute it as pUSD / price and truncate.
+    let market_buy = !limit_order && post.order.side == pmbot_core::Side::Buy;
+    if !market_buy && !terms.size.micros().is_multiple_of(SHARE_LOT_MICROS) {
+        return Err(reject(400, format!("invalid order size ({}): shares trade in lots of 0.01", terms.size)));
+    }
     if limit_order && terms.fit != PriceFit::Exact {
         // Resting orders carry exact amounts; only marketable orders may
         // truncate (the clients' market-order builders do).
