@@ -113,11 +113,14 @@ fn apply(state: &SimState, sim: &mut Sim, actions: Vec<ModelAction>, now: i64) {
 
 /// One step at the current time.
 pub(super) fn step(state: &SimState) {
-    let now = state.now_ms();
     let mut sim = state.lock();
+    // Read the clock under the lock, so the engine's times never go back.
+    let now = state.now_ms();
     let sim = &mut *sim;
-    let actions = sim.source.step(now, &sim.exchange);
-    apply(state, sim, actions, now);
+    if !state.source_paused() {
+        let actions = sim.source.step(now, &sim.exchange);
+        apply(state, sim, actions, now);
+    }
     sim.exchange.tick(now);
     let timeout = state.config.heartbeat_timeout_ms();
     for owner in sim.heartbeats.expired(now, timeout) {

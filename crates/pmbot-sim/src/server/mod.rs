@@ -96,6 +96,10 @@ pub struct SimState {
     /// own counters and seeded random streams).
     pub faults: FaultInjector,
     limiter: Mutex<RateLimiter>,
+    /// While set, the market source is not stepped (its markets freeze;
+    /// timers, clients and the heartbeat watchdog carry on). Tests use it to
+    /// compare books at a quiet moment.
+    source_paused: std::sync::atomic::AtomicBool,
 }
 
 impl SimState {
@@ -162,11 +166,21 @@ impl SimState {
     /// changed: how tests and tools act on the exchange directly (as a house
     /// account would) without going through REST.
     pub fn with_exchange<R>(&self, f: impl FnOnce(&mut Exchange, i64) -> R) -> R {
-        let now = self.now_ms();
         let mut sim = self.lock();
+        // Read the clock under the lock, so the engine's times never go back.
+        let now = self.now_ms();
         let out = f(&mut sim.exchange, now);
         self.publish(&mut sim);
         out
+    }
+
+    /// Pauses or resumes the market source.
+    pub fn pause_source(&self, paused: bool) {
+        self.source_paused.store(paused, Ordering::SeqCst);
+    }
+
+    pub(crate) fn source_paused(&self) -> bool {
+        self.source_paused.load(Ordering::SeqCst)
     }
 
     /// Replaces the fault plan.
@@ -244,6 +258,7 @@ pub async fn start_with_clock(config: SimConfig, clock: Arc<dyn Clock>) -> Resul
         stats: Stats::default(),
         faults,
         limiter: Mutex::new(limiter),
+        source_paused: Default::default(),
     });
     // The first step lists the markets, so clients see books from the start.
     driver::step(&state);
@@ -295,6 +310,7 @@ fn router(state: Arc<SimState>) -> Router {
         .route("/neg-risk", get(mkt::neg_risk))
         .route("/fee-rate", get(mkt::fee_rate))
         .route("/prices-history", get(mkt::prices_history))
+        .route("/gamma/markets", get(mkt::gamma_markets))
         .route("/auth/api-key", post(keys::create_api_key).delete(keys::delete_api_key))
         .route("/auth/derive-api-key", get(keys::derive_api_key))
         .route("/auth/api-keys", get(keys::api_keys))

@@ -47,6 +47,7 @@ pub struct Frames {
 
 /// A level change waiting to be folded into its market's `price_change`.
 struct PendingLevel {
+    timestamp_ms: i64,
     token: TokenId,
     side: pmbot_core::Side,
     price: Price,
@@ -64,18 +65,29 @@ pub fn render(events: Vec<EngineEvent>, exchange: &Exchange, now_ms: i64) -> Fra
 
     for ev in events {
         match ev {
-            EngineEvent::LevelChanged { market, token, side, price, size, .. } => {
+            EngineEvent::LevelChanged { market, token, side, price, size, timestamp_ms, .. } => {
                 if !levels.contains_key(&market) {
                     level_order.push(market);
                 }
-                levels.entry(market).or_default().push(PendingLevel { token, side, price, size });
+                levels.entry(market).or_default().push(PendingLevel { timestamp_ms, token, side, price, size });
             }
             EngineEvent::Trade(t) => {
                 let info = exchange.market(&t.market);
                 if t.status == TradeStatus::Matched {
+                    // A fill prints on both outcome tokens, each in its own
+                    // terms, so both books' `last_trade_price` (which their
+                    // hashes cover) is known to every subscriber.
                     let m = t.market.to_string();
-                    let text = wire::ws_last_trade(&m, &t.token, t.price, t.side, t.size, t.fee_rate_bps, now_ms);
+                    let ts = t.match_time_ms;
+                    let text = wire::ws_last_trade(&m, &t.token, t.price, t.side, t.size, t.fee_rate_bps, ts);
                     out.market.push(frame(t.market, vec![t.token.clone()], false, &text));
+                    if let Some(other) =
+                        info.as_ref().and_then(|i| i.spec.tokens.iter().find(|x| x.token_id != t.token))
+                    {
+                        let (p, side) = (t.price.complement(), t.side.opposite());
+                        let text = wire::ws_last_trade(&m, &other.token_id, p, side, t.size, t.fee_rate_bps, ts);
+                        out.market.push(frame(t.market, vec![other.token_id.clone()], false, &text));
+                    }
                     if !traded.contains(&t.market) {
                         traded.push(t.market);
                     }
@@ -118,6 +130,9 @@ pub fn render(events: Vec<EngineEvent>, exchange: &Exchange, now_ms: i64) -> Fra
 
     for market in level_order {
         let pending = levels.remove(&market).unwrap_or_default();
+        // The message carries the time of the change, which is also the
+        // timestamp of the book its hashes describe.
+        let ts = pending.iter().map(|l| l.timestamp_ms).max().unwrap_or(now_ms);
         let mut hashes: BTreeMap<TokenId, (String, Option<Price>, Option<Price>)> = BTreeMap::new();
         let mut entries = Vec::with_capacity(pending.len());
         let mut assets: Vec<TokenId> = Vec::new();
@@ -138,12 +153,12 @@ pub fn render(events: Vec<EngineEvent>, exchange: &Exchange, now_ms: i64) -> Fra
             }
             entries.push(wire::ws_price_change_entry(&lvl.token, lvl.side, lvl.price, lvl.size, &hash, bid, ask));
         }
-        let text = wire::ws_price_change(&market.to_string(), now_ms, entries);
+        let text = wire::ws_price_change(&market.to_string(), ts, entries);
         out.market.push(frame(market, assets.clone(), false, &text));
         // The custom `best_bid_ask` feed follows every change of the touch.
         for token in assets {
             if let Some((_, bid, ask)) = hashes.get(&token) {
-                let text = wire::ws_best_bid_ask(&market.to_string(), &token, *bid, *ask, now_ms);
+                let text = wire::ws_best_bid_ask(&market.to_string(), &token, *bid, *ask, ts);
                 out.market.push(frame(market, vec![token], true, &text));
             }
         }

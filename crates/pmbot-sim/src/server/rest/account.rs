@@ -145,9 +145,9 @@ pub async fn heartbeat(
     } else {
         serde_json::from_slice(&body).map_err(|_| ApiError::invalid_payload())?
     };
-    let now = state.now_ms();
     let seed = state.config.seed;
     let mut sim = state.lock();
+    let now = state.now_ms();
     match sim.heartbeats.beat(&who.api_key.to_string(), who.address, req.heartbeat_id.as_deref(), now, seed) {
         HeartbeatReply::Ok(id) => Ok(Json(json!({"heartbeat_id": id, "error": null}))),
         HeartbeatReply::InvalidId => Err(ApiError::bad_request("Invalid Heartbeat ID")),

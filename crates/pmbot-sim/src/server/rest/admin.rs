@@ -64,8 +64,9 @@ pub async fn resolve(State(state): State<Arc<SimState>>, body: axum::body::Bytes
     let req: Resolve = serde_json::from_slice(&body).map_err(|_| ApiError::invalid_payload())?;
     let market = ConditionId::parse(&req.market).map_err(|_| ApiError::bad_request("invalid market"))?;
     let winner = TokenId::parse(&req.winning_token).map_err(|_| ApiError::invalid_token())?;
-    let now = state.now_ms();
     let mut sim = state.lock();
+    // Read the clock under the lock, so the engine's times never go back.
+    let now = state.now_ms();
     sim.exchange.resolve(&market, &winner, now).map_err(|e| ApiError::bad_request(e.message()))?;
     state.publish(&mut sim);
     Ok(Json(json!({"resolved": market.to_string(), "winning_token": winner.as_str()})))

@@ -328,6 +328,60 @@ pub async fn market_by_token(
     })))
 }
 
+/// `GET /gamma/markets?slug=..&condition_ids=..&clob_token_ids=..&closed=..`: a
+/// small part of Polymarket's Gamma API (a separate host in production),
+/// enough to look markets up by slug. Gamma writes camelCase keys and encodes
+/// `outcomes`, `outcomePrices` and `clobTokenIds` as JSON strings.
+pub async fn gamma_markets(State(state): State<Arc<SimState>>, Query(p): Params) -> Json<Value> {
+    let wanted = |key: &str| -> Option<Vec<String>> {
+        p.get(key).filter(|v| !v.is_empty()).map(|v| v.split(',').map(|s| s.trim().to_ascii_lowercase()).collect())
+    };
+    let (slugs, cids, tokens) = (wanted("slug"), wanted("condition_ids"), wanted("clob_token_ids"));
+    let closed = p.get("closed").map(|v| v == "true");
+    let sim = state.lock();
+    let out: Vec<Value> = sim
+        .exchange
+        .markets()
+        .iter()
+        .filter(|m| slugs.as_ref().is_none_or(|s| s.contains(&m.spec.slug.to_ascii_lowercase())))
+        .filter(|m| cids.as_ref().is_none_or(|c| c.contains(&m.spec.condition_id.to_string())))
+        .filter(|m| tokens.as_ref().is_none_or(|t| m.spec.tokens.iter().any(|x| t.contains(&x.token_id.to_string()))))
+        .filter(|m| closed.is_none_or(|c| c == m.closed))
+        .map(|m| {
+            let ids: Vec<&str> = m.spec.tokens.iter().map(|t| t.token_id.as_str()).collect();
+            let outcomes: Vec<&str> = m.spec.tokens.iter().map(|t| t.outcome.as_str()).collect();
+            let full = wire::market(m);
+            let prices: Vec<String> = full["tokens"]
+                .as_array()
+                .map(|ts| ts.iter().map(|t| t["price"].to_string()).collect())
+                .unwrap_or_default();
+            json!({
+                "id": full["condition_id"].as_str().map(|c| c[2..10].to_owned()),
+                "question": m.spec.question,
+                "conditionId": m.spec.condition_id.to_string(),
+                "questionID": m.spec.question_id.to_string(),
+                "slug": m.spec.slug,
+                "description": m.spec.description,
+                "endDate": m.spec.end_ms.map(wire::iso8601),
+                "active": !m.closed,
+                "closed": m.closed,
+                "archived": false,
+                "acceptingOrders": m.accepting_orders,
+                "enableOrderBook": true,
+                "orderPriceMinTickSize": wire::number(m.tick.to_decimal()),
+                "orderMinSize": wire::number(m.spec.min_order_size.to_decimal()),
+                "negRisk": m.spec.neg_risk,
+                "feesEnabled": !m.spec.fee.rate.is_zero(),
+                "outcomes": serde_json::to_string(&outcomes).unwrap_or_default(),
+                "outcomePrices": serde_json::to_string(&prices).unwrap_or_default(),
+                "clobTokenIds": serde_json::to_string(&ids).unwrap_or_default(),
+                "version": "v1",
+            })
+        })
+        .collect();
+    Json(Value::Array(out))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -57,8 +57,9 @@ fn admit(state: &SimState, who: &L2Identity, post: PostOrder) -> Result<Value, A
     if key_holder != who.address {
         return Err(reject(400, "the order signer address has to be the address of the API KEY"));
     }
-    let now = state.now_ms();
     let mut sim = state.lock();
+    // Read the clock under the lock, so the engine's times never go back.
+    let now = state.now_ms();
     // The tick may have changed since the lookup above; price against the current one.
     let tick = sim.exchange.market_of_token(&token).map(|m| m.tick).unwrap_or(info.tick);
     let terms = terms_from_amounts(post.order.side, post.order.maker_amount, post.order.taker_amount, tick)
@@ -190,8 +191,9 @@ fn parse_ids(raw: &[String], out: &mut CancelOutcome) -> Vec<OrderId> {
 }
 
 fn run_cancel(state: &SimState, f: impl FnOnce(&mut crate::engine::Exchange, i64) -> CancelOutcome) -> CancelOutcome {
-    let now = state.now_ms();
     let mut sim = state.lock();
+    // Read the clock under the lock, so the engine's times never go back.
+    let now = state.now_ms();
     let out = f(&mut sim.exchange, now);
     state.publish(&mut sim);
     out
