@@ -7,10 +7,11 @@ use clap::{Parser, Subcommand};
 
 use crate::config;
 use crate::sim_cmd::{self, SimArgs};
+use crate::watch_cmd::{self, WatchArgs};
 
 /// pmbot trades Polymarket's order books under hard risk limits, on paper
 /// first. This build provides the simulated exchange that every other mode
-/// and test runs against.
+/// and test runs against, and the market-data stream (watch, record).
 #[derive(Debug, Parser)]
 #[command(name = "pmbot", version, about, long_about = None, propagate_version = true)]
 pub struct Cli {
@@ -29,11 +30,17 @@ pub enum Command {
     /// Prints the REST and WebSocket addresses, then serves until stopped
     /// (Ctrl-C) or until --duration has passed.
     Sim(SimArgs),
+    /// Show the top of each followed book and the stream's health, live.
+    ///
+    /// Follows Polymarket by default; --sim runs against an embedded
+    /// simulated exchange, --clob-url/--ws-url against any other.
+    Watch(WatchArgs),
 }
 
 pub async fn run(cli: Cli) -> Result<()> {
     let file = config::load(cli.config.as_deref())?;
     match cli.command {
         Command::Sim(args) => sim_cmd::run(file.sim, args).await,
+        Command::Watch(args) => watch_cmd::run(file, args).await,
     }
 }

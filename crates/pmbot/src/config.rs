@@ -10,6 +10,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use pmbot_sim::SimConfig;
+use pmbot_venue::marketdata::MarketDataConfig;
 use serde::Deserialize;
 
 /// The whole configuration file.
@@ -17,6 +18,9 @@ use serde::Deserialize;
 #[serde(deny_unknown_fields, default)]
 pub struct FileConfig {
     pub sim: SimConfig,
+    /// The market-data stream and book store (`[market_data.stream]`,
+    /// `[market_data.books]`).
+    pub market_data: MarketDataConfig,
 }
 
 const DEFAULT_PATH: &str = "pmbot.toml";

@@ -7,6 +7,8 @@
 mod cli;
 mod config;
 mod sim_cmd;
+mod source;
+mod watch_cmd;
 
 use std::process::ExitCode;
 
