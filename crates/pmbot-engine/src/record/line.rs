@@ -106,9 +106,16 @@ mod tests {
 
     #[test]
     fn malformed_lines_are_errors() {
-        for bad in [&b""[..], b"{}", b"{\"t\":1}", b"{\"t\":\"1\",\"frame\":\"x\"}", b"{\"t\":1.5,\"frame\":\"x\"}",
-            b"{\"t\":1,\"frame\":\"x\"", b"{\"t\":1,\"frame\":\"x\"} trailing", b"{\"t\":1,\"frame\":\"x\",\"t\":2}"]
-        {
+        for bad in [
+            &b""[..],
+            b"{}",
+            b"{\"t\":1}",
+            b"{\"t\":\"1\",\"frame\":\"x\"}",
+            b"{\"t\":1.5,\"frame\":\"x\"}",
+            b"{\"t\":1,\"frame\":\"x\"",
+            b"{\"t\":1,\"frame\":\"x\"} trailing",
+            b"{\"t\":1,\"frame\":\"x\",\"t\":2}",
+        ] {
             assert!(decode_line(bad).is_err(), "{}", String::from_utf8_lossy(bad));
         }
         // Unknown keys are ignored (forward compatibility).

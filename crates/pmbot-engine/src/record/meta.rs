@@ -92,7 +92,9 @@ pub enum MetaError {
     Io { path: PathBuf, source: std::io::Error },
     #[error("{path} is not recording metadata: {reason}")]
     Malformed { path: PathBuf, reason: String },
-    #[error("{path} has format {format:?} version {version}; this pmbot reads {FORMAT_NAME:?} version {FORMAT_VERSION}")]
+    #[error(
+        "{path} has format {format:?} version {version}; this pmbot reads {FORMAT_NAME:?} version {FORMAT_VERSION}"
+    )]
     Unsupported { path: PathBuf, format: String, version: u32 },
 }
 
@@ -201,7 +203,10 @@ mod tests {
     #[test]
     fn urls_lose_their_credentials() {
         let cases = [
-            ("wss://ws-subscriptions-clob.polymarket.com/ws/market", "wss://ws-subscriptions-clob.polymarket.com/ws/market"),
+            (
+                "wss://ws-subscriptions-clob.polymarket.com/ws/market",
+                "wss://ws-subscriptions-clob.polymarket.com/ws/market",
+            ),
             ("wss://user:secret@host:443/ws/market?apikey=k&x=1#frag", "wss://host:443/ws/market"),
             ("ws://127.0.0.1:8080/ws/market?token=abc", "ws://127.0.0.1:8080/ws/market"),
             ("wss://key@host", "wss://host"),
@@ -222,7 +227,10 @@ mod tests {
             tokens: tokens.iter().map(|t| TokenId::parse(t).unwrap()).collect(),
             markets: markets
                 .iter()
-                .map(|(b, slug)| MarketRef { condition_id: pmbot_core::Hash32([*b; 32]), slug: slug.map(str::to_owned) })
+                .map(|(b, slug)| MarketRef {
+                    condition_id: pmbot_core::Hash32([*b; 32]),
+                    slug: slug.map(str::to_owned),
+                })
                 .collect(),
             started_ms: TimestampMs(1),
             ended_ms: None,

@@ -32,7 +32,7 @@ pub struct FileKey {
 /// The UTC hour (hours since the epoch) of a receive time, if the time is in
 /// the range a recording accepts.
 pub fn hour_of(ms: i64) -> Option<i64> {
-    (0..MAX_MS).contains(&ms).then(|| ms / MS_PER_HOUR)
+    (0..MAX_MS).contains(&ms).then_some(ms / MS_PER_HOUR)
 }
 
 /// The first millisecond of an hour.

@@ -1,8 +1,8 @@
 //! [`Recorder`]: frames in, hourly zstd JSON-lines files out.
 //!
-//! Invariant: a frame handed to [`Recorder::record`] either is in the open
-//! file's zstd stream or the call returned an error; once a frame has been
-//! flushed, a reader finds it even if the process dies the next instant. After
+//! Invariant: a frame for which [`Recorder::record`] returned `Ok` is in the
+//! open file's zstd stream, and once flushed, a reader finds it even if the
+//! process dies the next instant. After
 //! a write error the recorder stops (the stream's state is unknown): later
 //! calls return [`RecordError::Stopped`], and a new recorder with
 //! [`OnExisting::NewName`] can continue in the same directory.

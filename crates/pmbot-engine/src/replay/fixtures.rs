@@ -75,7 +75,10 @@ mod tests {
 
     #[test]
     fn times_come_from_the_message() {
-        assert_eq!(own_timestamp(r#"{"event_type":"book","timestamp":"1703875200000"}"#), TimestampMs(1_703_875_200_000));
+        assert_eq!(
+            own_timestamp(r#"{"event_type":"book","timestamp":"1703875200000"}"#),
+            TimestampMs(1_703_875_200_000)
+        );
         assert_eq!(own_timestamp(r#"{"timestamp":1703875200000}"#), TimestampMs(1_703_875_200_000));
         assert_eq!(own_timestamp(r#"[{"timestamp":"1"}]"#), TimestampMs::ZERO);
         assert_eq!(own_timestamp("not json"), TimestampMs::ZERO);

@@ -48,8 +48,8 @@ impl<R: Read> ZstdFrames<R> {
     /// Frames from `reader` (compressed bytes); `path` names it in errors.
     pub fn new(reader: R, path: impl Into<PathBuf>) -> Result<Self, ReplayError> {
         let path = path.into();
-        let decoder =
-            zstd::stream::read::Decoder::new(reader).map_err(|source| ReplayError::Io { path: path.clone(), source })?;
+        let decoder = zstd::stream::read::Decoder::new(reader)
+            .map_err(|source| ReplayError::Io { path: path.clone(), source })?;
         Ok(ZstdFrames {
             path,
             lines: Some(BufReader::with_capacity(LINE_BUFFER, decoder)),
@@ -72,7 +72,8 @@ impl<R: Read> ZstdFrames<R> {
 
     fn cut(&mut self) {
         self.lines = None;
-        self.truncation = Some(Truncation { path: self.path.clone(), frames: self.frames, dropped_bytes: self.buf.len() });
+        self.truncation =
+            Some(Truncation { path: self.path.clone(), frames: self.frames, dropped_bytes: self.buf.len() });
     }
 }
 

@@ -226,17 +226,30 @@ impl Iterator for ResolvedkitFrames {
     }
 }
 
-/// Levels from the data's `[price, size]` numbers. JSON numbers arrive as
-/// `f64`; the shortest text that reads back as the same `f64` is the
-/// number as written ("0.49", "232.25"), which is then parsed exactly.
+/// Levels from the data's `[price, size]` numbers. They are JSON floats, and
+/// the published file has float noise in it (`5.5600000000000005` for 5.56),
+/// so a value within a rounding error (1e-9, relative) of a whole pip or
+/// micro-share is that pip or micro-share; anything further off is refused.
 fn levels(rows: &[(f64, f64)]) -> Result<Vec<Level>, String> {
-    rows.iter()
-        .map(|&(p, s)| {
-            let price = Price::parse(&p.to_string()).map_err(|e| e.to_string())?;
-            let size = Size::parse(&s.to_string()).map_err(|e| e.to_string())?;
-            Ok(Level::new(price, size))
-        })
-        .collect()
+    rows.iter().map(|&(p, s)| Ok(Level::new(price_of(p)?, size_of(s)?))).collect()
+}
+
+fn price_of(v: f64) -> Result<Price, String> {
+    let pips = v * 10_000.0;
+    let whole = pips.round();
+    let exact = v.is_finite() && (whole / 10_000.0 - v).abs() <= 1e-9;
+    let price = (exact && (1.0..10_000.0).contains(&whole)).then(|| Price::from_pips(whole as u16)).flatten();
+    price.ok_or_else(|| format!("price {v} is not a whole number of 0.0001 inside (0, 1)"))
+}
+
+fn size_of(v: f64) -> Result<Size, String> {
+    let micros = (v * 1e6).round();
+    let exact = v.is_finite() && (micros / 1e6 - v).abs() <= 1e-9 * v.abs().max(1.0);
+    if exact && (0.0..1e18).contains(&micros) {
+        Ok(Size::from_micros(micros as u64))
+    } else {
+        Err(format!("size {v} is not a whole number of 0.000001 shares"))
+    }
 }
 
 /// A market-channel `book` frame for `token` of `market` at `at`, from levels
@@ -321,13 +334,19 @@ fn read_markets(path: &Path) -> Result<Vec<ResolvedkitMarket>, ReplayError> {
             _ => None,
         };
         markets.push(ResolvedkitMarket {
-            tokens: [synthetic_token_id(&row.market_id, Outcome::Up), synthetic_token_id(&row.market_id, Outcome::Down)],
+            tokens: [
+                synthetic_token_id(&row.market_id, Outcome::Up),
+                synthetic_token_id(&row.market_id, Outcome::Down),
+            ],
             condition_id: row.market_id,
             slug: row.slug,
             question: row.question,
             start_ms: TimestampMs(row.start_ts),
             end_ms: TimestampMs(row.end_ts),
-            outcomes: [row.outcome_up.unwrap_or_else(|| "Up".into()), row.outcome_down.unwrap_or_else(|| "Down".into())],
+            outcomes: [
+                row.outcome_up.unwrap_or_else(|| "Up".into()),
+                row.outcome_down.unwrap_or_else(|| "Down".into()),
+            ],
             winner,
         });
     }
@@ -341,8 +360,7 @@ mod tests {
     #[test]
     fn token_ids_match_the_simulators() {
         // Read from `pmbot sim --replay ../shared/data/resolvedkit-btc15m` (GET /markets).
-        let market =
-            ConditionId::parse("0xfb85ca82aa27f2ae7ea27513c8e341f029168fb664e78f8d82ab585af9af1028").unwrap();
+        let market = ConditionId::parse("0xfb85ca82aa27f2ae7ea27513c8e341f029168fb664e78f8d82ab585af9af1028").unwrap();
         assert_eq!(
             synthetic_token_id(&market, Outcome::Up).as_str(),
             "63536445502096927982500040255948240477464059278064870281312253804213617439453"
@@ -400,5 +418,11 @@ mod tests {
         assert!(levels(&[(0.12345, 1.0)]).is_err());
         assert!(levels(&[(0.5, -1.0)]).is_err());
         assert!(levels(&[(0.5, 1e-7)]).is_err());
+        assert!(levels(&[(0.0, 1.0)]).is_err());
+        assert!(levels(&[(1.0, 1.0)]).is_err());
+        // Float noise of the published file is read as the number meant.
+        let l = levels(&[(0.959, 5.5600000000000005), (0.1 + 0.2, 1.5899999999999999)]).unwrap();
+        assert_eq!((l[0].price.to_string(), l[0].size.to_string()), ("0.959".into(), "5.56".into()));
+        assert_eq!((l[1].price.to_string(), l[1].size.to_string()), ("0.3".into(), "1.59".into()));
     }
 }
