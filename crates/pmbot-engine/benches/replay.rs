@@ -143,3 +143,18 @@ fn resolvedkit_synthesis(b: Bencher) {
         ResolvedkitFrames::open(data_dir()).unwrap().map(|f| black_box(f.unwrap()).text.len()).sum::<usize>()
     });
 }
+
+/// Baseline for `replay_in_memory`: zstd decompression alone, no line
+/// decoding (the rest of that row is JSON string unescaping and allocation).
+#[divan::bench(sample_count = 20)]
+fn decompress_only(b: Bencher) {
+    let d = &*DATA;
+    b.counter(ItemsCount::new(d.frames.len())).counter(BytesCount::new(d.frame_bytes)).bench(|| {
+        let mut out = Vec::with_capacity(64 << 20);
+        for bytes in &d.files {
+            out.clear();
+            zstd::stream::copy_decode(&bytes[..], &mut out).unwrap();
+            black_box(&out);
+        }
+    });
+}
