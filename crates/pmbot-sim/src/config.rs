@@ -69,6 +69,12 @@ pub struct SimConfig {
     pub auth_max_skew: Duration,
     pub rate_limits: RateLimitConfig,
     pub source: SourceConfig,
+    /// How long a resolved market's books, orders and trades are kept before
+    /// they are freed (a rotating universe must not grow memory).
+    #[serde(with = "humantime_serde")]
+    pub keep_resolved: Duration,
+    /// Matching-engine settings (tick rule, trade settlement delays, ...).
+    pub engine: EngineConfig,
 }
 
 impl Default for SimConfig {
@@ -85,6 +91,8 @@ impl Default for SimConfig {
             auth_max_skew: Duration::from_secs(300),
             rate_limits: RateLimitConfig::default(),
             source: SourceConfig::default(),
+            keep_resolved: Duration::from_secs(600),
+            engine: EngineConfig::default(),
         }
     }
 }
@@ -95,7 +103,7 @@ impl SimConfig {
     }
 
     pub fn engine_config(&self) -> EngineConfig {
-        EngineConfig::default()
+        self.engine.clone()
     }
 
     /// The `fund` table with its addresses parsed.

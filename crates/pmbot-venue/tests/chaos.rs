@@ -16,7 +16,7 @@ use pmbot_venue::marketdata::DisconnectReason;
 async fn books_match_the_exchange_after_every_resync_under_faults() {
     bounded(600, async {
         let mut cfg = busy_sim(12, 31);
-        cfg.faults = "ws-drop=0.001,ws-stall=15s/2s,ws-malformed=0.001,ws-out-of-order=0.001".parse().unwrap();
+        cfg.faults = "ws-drop=0.0003,ws-stall=7s/2s,ws-malformed=0.001,ws-out-of-order=0.001".parse().unwrap();
         let sim = start_sim(cfg).await;
         let tokens = all_tokens(&sim);
         assert_eq!(tokens.len(), 24);

@@ -70,7 +70,7 @@ async fn books_follow_the_exchange() {
         let md = start_md(stream_cfg(&sim), tokens.clone());
         assert!(converge(&md, &sim, &tokens, 10).await.is_empty());
         house_order(&sim, &tokens[0], Side::Buy, "0.40", 10, false);
-        house_order(&sim, &tokens[2], Side::Sell, "0.70", 20, false);
+        house_order(&sim, &tokens[3], Side::Buy, "0.30", 20, false);
         let bad = converge(&md, &sim, &tokens, 10).await;
         assert!(bad.is_empty(), "{bad:#?}");
         let (bids, _, trusted) = our_book(&md, &tokens[0]).unwrap();

@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 use crate::config;
 use crate::sim_cmd::{self, SimArgs};
+use crate::record_cmd::{self, RecordArgs};
 use crate::watch_cmd::{self, WatchArgs};
 
 /// pmbot trades Polymarket's order books under hard risk limits, on paper
@@ -35,6 +36,9 @@ pub enum Command {
     /// Follows Polymarket by default; --sim runs against an embedded
     /// simulated exchange, --clob-url/--ws-url against any other.
     Watch(WatchArgs),
+    /// Record every market-channel frame received, raw, into hourly zstd
+    /// JSON-lines files (a crash loses at most the last second).
+    Record(RecordArgs),
 }
 
 pub async fn run(cli: Cli) -> Result<()> {
@@ -42,5 +46,6 @@ pub async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Sim(args) => sim_cmd::run(file.sim, args).await,
         Command::Watch(args) => watch_cmd::run(file, args).await,
+        Command::Record(args) => record_cmd::run(file, args).await,
     }
 }

@@ -6,6 +6,7 @@
 
 mod cli;
 mod config;
+mod record_cmd;
 mod sim_cmd;
 mod source;
 mod watch_cmd;

@@ -14,9 +14,6 @@ use super::{Sim, SimState};
 use crate::engine::{Address, BookView, Exchange, OrderRecord};
 use crate::model::{ExchangeView, ModelAction};
 
-/// How long after resolution a market's state is kept before it is freed.
-const KEEP_RESOLVED_MS: i64 = 10 * 60 * 1000;
-
 /// Longest the driver sleeps, so timers (expiry, settlement, heartbeats) stay
 /// timely even when the market source is idle.
 const MAX_SLEEP_MS: i64 = 100;
@@ -129,7 +126,8 @@ pub(super) fn step(state: &SimState) {
             state.stats.heartbeat_cancels.fetch_add(out.canceled.len() as u64, Ordering::Relaxed);
         }
     }
-    sim.exchange.prune_resolved(now - KEEP_RESOLVED_MS);
+    let keep_ms = i64::try_from(state.config.keep_resolved.as_millis()).unwrap_or(i64::MAX);
+    sim.exchange.prune_resolved(now.saturating_sub(keep_ms));
     let exchange = &sim.exchange;
     sim.tape.retain(|t| exchange.market_of_token(t).is_some());
     state.publish(sim);

@@ -307,14 +307,14 @@ impl BookStore {
     }
 
     /// Whether a REST snapshot shows the exchange's book moved on past what
-    /// the feed told us: newer by more than `margin_ms` and different.
-    pub fn is_behind(&self, rest: &RestBook, margin_ms: i64) -> bool {
+    /// the feed told us: it holds a change newer than the last one we
+    /// applied, made more than `margin_ms` before `now` (long enough that the
+    /// feed should have delivered it), and its levels differ from ours.
+    pub fn is_behind(&self, rest: &RestBook, now: TimestampMs, margin_ms: i64) -> bool {
         let Some(s) = self.tokens.get(&rest.snapshot.token) else { return false };
-        let newer = match s.last_exchange {
-            Some(ours) => rest.snapshot.time.exchange.millis_since(ours) > margin_ms,
-            None => true,
-        };
-        newer && !same_levels(&s.book, &rest.snapshot)
+        let changed_at = rest.snapshot.time.exchange;
+        let newer = s.last_exchange.is_none_or(|ours| changed_at > ours);
+        newer && now.millis_since(changed_at) > margin_ms && !same_levels(&s.book, &rest.snapshot)
     }
 
     fn apply_snapshot(&mut self, snap: &BookSnapshot, policy: HashPolicy, now: TimestampMs, out: &mut Vec<BookAction>) {

@@ -23,8 +23,8 @@ pub struct MarketDataConfig {
     pub books: BookStoreConfig,
 }
 
-/// How much newer than our book a REST snapshot of a silent token must be,
-/// and different, for the feed to count as stale.
+/// How long ago a change the feed did not deliver must have happened for
+/// the feed to count as stale (rather than the change being in flight).
 const STALE_MARGIN_MS: i64 = 2_000;
 
 /// A raw frame for a recorder.
@@ -149,7 +149,7 @@ async fn consume(
                 StreamEvent::Rest { book, purpose: RestPurpose::StaleCheck } => {
                     let token = book.snapshot.token.clone();
                     let trusted = st.books.trust(&token).is_some_and(|t| t.is_trusted());
-                    if trusted && st.books.is_behind(&book, STALE_MARGIN_MS) {
+                    if trusted && st.books.is_behind(&book, now, STALE_MARGIN_MS) {
                         st.stale_recycles += 1;
                         st.books.doubt(&token, now, DistrustReason::StaleFeed, &mut actions);
                         recycle = Some(DisconnectReason::StaleFeed);

@@ -235,7 +235,7 @@ type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<t
 
 /// How a connection's read loop ended.
 enum Ended {
-    Reconnect(DisconnectReason),
+    Reconnect,
     Stop,
 }
 
@@ -283,7 +283,7 @@ impl Supervisor {
                 Ok(Err(_)) | Err(_) => {
                     let now = self.now();
                     self.health().disconnected(now, DisconnectReason::ConnectFailed);
-                    Ended::Reconnect(DisconnectReason::ConnectFailed)
+                    Ended::Reconnect
                 }
             };
             if matches!(ended, Ended::Stop) {
@@ -585,6 +585,6 @@ impl Supervisor {
     async fn end(&mut self, reason: DisconnectReason) -> Ended {
         let now = self.now();
         self.health().disconnected(now, reason);
-        if self.emit(StreamEvent::Disconnected { at: now, reason }).await { Ended::Reconnect(reason) } else { Ended::Stop }
+        if self.emit(StreamEvent::Disconnected { at: now, reason }).await { Ended::Reconnect } else { Ended::Stop }
     }
 }

@@ -218,12 +218,13 @@ fn rest_snapshots_older_than_a_trusted_book_are_ignored_and_staleness_is_seen() 
     s.apply_rest(&old, t(1_600), &mut out);
     assert_eq!(s.stats().stale_snapshots_ignored, 1);
     assert_eq!(levels(&s, &a, Side::Buy).len(), 2);
-    assert!(!s.is_behind(&old, 2_000));
+    assert!(!s.is_behind(&old, t(20_000), 2_000), "older than our book");
     let mut newer = old.clone();
     newer.snapshot.time = at(9_000);
-    assert!(s.is_behind(&newer, 2_000), "newer and different");
+    assert!(s.is_behind(&newer, t(20_000), 2_000), "newer, long enough ago, and different");
+    assert!(!s.is_behind(&newer, t(10_000), 2_000), "newer but recent: it may still be on its way");
     newer.snapshot.bids = vec![lvl("0.41", 1), lvl("0.40", 7)];
-    assert!(!s.is_behind(&newer, 2_000), "newer but the same book: the market is just quiet");
+    assert!(!s.is_behind(&newer, t(20_000), 2_000), "the same book: the market is just quiet");
 }
 
 #[test]

@@ -1,0 +1,99 @@
+//! `pmbot record`: writes every market-channel frame received, raw, with its
+//! receive time, into hourly zstd JSON-lines files (see `pmbot_engine::record`).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow};
+use clap::Args;
+use pmbot_core::Clock;
+use pmbot_engine::record::{MarketRef, Recorder, RecorderConfig, RecordingInfo, RecordingSummary};
+use pmbot_venue::SystemClock;
+use pmbot_venue::marketdata::service::RawFrame;
+use pmbot_venue::marketdata::{MarketData, MarketDataConfig};
+use tokio::sync::mpsc;
+
+use crate::config::FileConfig;
+use crate::source::SourceArgs;
+
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Directory to write the recording into (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Stop after this long (e.g. 90s, 15m, 2h); default: until Ctrl-C.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub duration: Option<Duration>,
+}
+
+/// Frames buffered between the stream and the recorder thread; a full buffer
+/// slows the stream rather than dropping frames.
+const BUFFER: usize = 1 << 16;
+
+pub async fn run(file: FileConfig, args: RecordArgs) -> Result<()> {
+    let source = args.source.resolve(file.market_data.stream.clone(), file.sim.clone()).await?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let info = RecordingInfo {
+        source_url: source.stream.ws_url.clone(),
+        tokens: source.tokens.clone(),
+        markets: source.markets.iter().map(|m| MarketRef { condition_id: m.condition_id, slug: Some(m.slug.clone()) }).collect(),
+        started_ms: clock.now_ms(),
+    };
+    // Create the recording before connecting, so a bad directory fails fast.
+    let recorder = Recorder::create(&args.out, RecorderConfig::default(), info)
+        .with_context(|| format!("cannot record into {}", args.out.display()))?;
+    let (tx, rx) = mpsc::channel::<RawFrame>(BUFFER);
+    let writer = tokio::task::spawn_blocking({
+        let clock = clock.clone();
+        move || write_frames(recorder, rx, clock)
+    });
+    let cfg = MarketDataConfig { stream: source.stream.clone(), books: file.market_data.books };
+    let md = MarketData::start(cfg, source.tokens.clone(), clock.clone(), Some(tx)).context("cannot start the market stream")?;
+    eprintln!("recording {} tokens from {} into {}", source.tokens.len(), source.description, args.out.display());
+
+    match args.duration {
+        Some(d) => tokio::select! {
+            _ = tokio::time::sleep(d) => {}
+            r = tokio::signal::ctrl_c() => r.context("cannot wait for Ctrl-C")?,
+        },
+        None => tokio::signal::ctrl_c().await.context("cannot wait for Ctrl-C")?,
+    }
+    let health = md.health();
+    md.stop().await;
+    // The stream is gone, so the frame channel closes and the writer finishes.
+    let summary = writer.await.map_err(|e| anyhow!("recorder thread failed: {e}"))??;
+    if let Some(sim) = source.sim {
+        sim.shutdown().await;
+    }
+    println!(
+        "recorded {} frames ({} bytes, {} compressed) in {} file(s) into {}; {} reconnects",
+        summary.frames,
+        summary.frame_bytes,
+        summary.compressed_bytes,
+        summary.files.len(),
+        summary.dir.display(),
+        health.reconnects
+    );
+    Ok(())
+}
+
+/// The recorder thread: writes frames as they come and flushes at least every
+/// second, so a crash loses at most the last second.
+fn write_frames(mut rec: Recorder, mut rx: mpsc::Receiver<RawFrame>, clock: Arc<dyn Clock>) -> Result<RecordingSummary> {
+    loop {
+        // Wait at most a quarter second for a frame, then check the flush timer.
+        let next = tokio::runtime::Handle::current().block_on(async {
+            tokio::time::timeout(Duration::from_millis(250), rx.recv()).await
+        });
+        match next {
+            Ok(Some((received, text))) => rec.record(received.millis(), &text).context("recording a frame")?,
+            Ok(None) => break,
+            Err(_) => {}
+        }
+        rec.flush_if_due(clock.now_ms()).context("flushing the recording")?;
+    }
+    rec.close().context("closing the recording")
+}
