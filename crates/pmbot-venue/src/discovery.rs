@@ -64,9 +64,12 @@ pub fn parse_markets(body: &str, slug: &str) -> Result<MarketRef, DiscoveryError
     let bad = |reason: String| DiscoveryError::Malformed { slug: slug.to_owned(), reason };
     let markets: Vec<GammaMarket> = serde_json::from_str(body).map_err(|e| bad(e.to_string()))?;
     let m = markets.into_iter().find(|m| m.slug == slug).ok_or_else(|| DiscoveryError::NotFound(slug.to_owned()))?;
-    let ids: Vec<String> = serde_json::from_str(m.clob_token_ids.as_deref().unwrap_or("[]")).map_err(|e| bad(e.to_string()))?;
-    let outcomes: Vec<String> = serde_json::from_str(m.outcomes.as_deref().unwrap_or("[]")).map_err(|e| bad(e.to_string()))?;
-    let tokens = ids.iter().map(|t| TokenId::parse(t)).collect::<Result<Vec<_>, _>>().map_err(|e| bad(e.to_string()))?;
+    let ids: Vec<String> =
+        serde_json::from_str(m.clob_token_ids.as_deref().unwrap_or("[]")).map_err(|e| bad(e.to_string()))?;
+    let outcomes: Vec<String> =
+        serde_json::from_str(m.outcomes.as_deref().unwrap_or("[]")).map_err(|e| bad(e.to_string()))?;
+    let tokens =
+        ids.iter().map(|t| TokenId::parse(t)).collect::<Result<Vec<_>, _>>().map_err(|e| bad(e.to_string()))?;
     if tokens.is_empty() {
         return Err(bad("no clobTokenIds".into()));
     }

@@ -23,7 +23,7 @@ async fn books_match_the_exchange_after_every_resync_under_faults() {
         let md = start_md(stream_cfg(&sim), tokens.clone());
 
         let mut checks = 0;
-        let mut last_messages = 0;
+        let mut last_messages;
         loop {
             // Let the market run, then freeze it and compare.
             tokio::time::sleep(Duration::from_secs(3)).await;
@@ -43,7 +43,9 @@ async fn books_match_the_exchange_after_every_resync_under_faults() {
         let stats = md.state().books.stats().clone();
         let faults = sim.state.faults.counts();
         let sim_connections = sim.state.stats.ws_connections.load(std::sync::atomic::Ordering::Relaxed);
-        eprintln!("chaos: {checks} checks, {last_messages} messages, health {health:#?}, books {stats:#?}, faults {faults:?}");
+        eprintln!(
+            "chaos: {checks} checks, {last_messages} messages, health {health:#?}, books {stats:#?}, faults {faults:?}"
+        );
 
         // The faults happened, and pmbot saw them.
         assert!(faults.total() > 0, "faults were injected");

@@ -94,7 +94,13 @@ async fn a_rotating_universe_keeps_memory_flat() {
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
         let h = md.health();
-        eprintln!("rotation: {} markets, max {} books, health tokens {}, {} messages", seen_markets.len(), max_books, h.tokens.len(), h.messages);
+        eprintln!(
+            "rotation: {} markets, max {} books, health tokens {}, {} messages",
+            seen_markets.len(),
+            max_books,
+            h.tokens.len(),
+            h.messages
+        );
         assert!(h.messages > 1_000, "the markets were busy");
         assert!(max_books <= 2 * 16 + 4, "books are freed as markets end: max {max_books}");
         assert!(h.tokens.len() <= 2 * 16 + 4);

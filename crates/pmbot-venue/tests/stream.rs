@@ -103,7 +103,9 @@ async fn a_stall_without_pong_is_detected_and_resynced() {
         // Only connections opened from now on stall (the plan is per
         // connection, from its start): force one.
         md.handle().recycle(DisconnectReason::Closed).unwrap();
-        let detected = wait_for(15, || md.health().disconnects.get(&DisconnectReason::PongTimeout).copied().unwrap_or(0) >= 1).await;
+        let detected =
+            wait_for(15, || md.health().disconnects.get(&DisconnectReason::PongTimeout).copied().unwrap_or(0) >= 1)
+                .await;
         assert!(detected, "{:#?}", md.health());
         sim.state.set_faults(pmbot_sim::faults::FaultSpec::none());
         house_order(&sim, &tokens[0], Side::Buy, "0.33", 12, false);
@@ -127,7 +129,8 @@ async fn a_silent_feed_is_recycled() {
         let md = start_md(cfg, tokens.clone());
         assert!(converge(&md, &sim, &tokens, 10).await.is_empty());
         // Nothing trades: PONGs keep coming, market messages do not.
-        let silent = wait_for(10, || md.health().disconnects.get(&DisconnectReason::Silent).copied().unwrap_or(0) >= 1).await;
+        let silent =
+            wait_for(10, || md.health().disconnects.get(&DisconnectReason::Silent).copied().unwrap_or(0) >= 1).await;
         assert!(silent, "{:#?}", md.health());
         assert!(md.health().reconnects >= 1);
         assert!(converge(&md, &sim, &tokens, 10).await.is_empty());
@@ -150,7 +153,8 @@ async fn a_feed_that_stops_telling_is_caught_by_the_rest_check() {
         let md = start_md(cfg, tokens.clone());
         assert!(converge(&md, &sim, &tokens, 10).await.is_empty());
         house_order(&sim, &tokens[0], Side::Buy, "0.25", 40, true);
-        let caught = wait_for(20, || md.health().disconnects.get(&DisconnectReason::StaleFeed).copied().unwrap_or(0) >= 1).await;
+        let caught =
+            wait_for(20, || md.health().disconnects.get(&DisconnectReason::StaleFeed).copied().unwrap_or(0) >= 1).await;
         assert!(caught, "{:#?}", md.health());
         let bad = converge(&md, &sim, &tokens, 15).await;
         assert!(bad.is_empty(), "{bad:#?}");

@@ -6,8 +6,8 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 use crate::config;
-use crate::sim_cmd::{self, SimArgs};
 use crate::record_cmd::{self, RecordArgs};
+use crate::sim_cmd::{self, SimArgs};
 use crate::watch_cmd::{self, WatchArgs};
 
 /// pmbot trades Polymarket's order books under hard risk limits, on paper

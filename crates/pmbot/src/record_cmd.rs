@@ -39,7 +39,11 @@ pub async fn run(file: FileConfig, args: RecordArgs) -> Result<()> {
     let info = RecordingInfo {
         source_url: source.stream.ws_url.clone(),
         tokens: source.tokens.clone(),
-        markets: source.markets.iter().map(|m| MarketRef { condition_id: m.condition_id, slug: Some(m.slug.clone()) }).collect(),
+        markets: source
+            .markets
+            .iter()
+            .map(|m| MarketRef { condition_id: m.condition_id, slug: Some(m.slug.clone()) })
+            .collect(),
         started_ms: clock.now_ms(),
     };
     // Create the recording before connecting, so a bad directory fails fast.
@@ -51,7 +55,8 @@ pub async fn run(file: FileConfig, args: RecordArgs) -> Result<()> {
         move || write_frames(recorder, rx, clock)
     });
     let cfg = MarketDataConfig { stream: source.stream.clone(), books: file.market_data.books };
-    let md = MarketData::start(cfg, source.tokens.clone(), clock.clone(), Some(tx)).context("cannot start the market stream")?;
+    let md = MarketData::start(cfg, source.tokens.clone(), clock.clone(), Some(tx))
+        .context("cannot start the market stream")?;
     eprintln!("recording {} tokens from {} into {}", source.tokens.len(), source.description, args.out.display());
 
     match args.duration {
@@ -82,12 +87,15 @@ pub async fn run(file: FileConfig, args: RecordArgs) -> Result<()> {
 
 /// The recorder thread: writes frames as they come and flushes at least every
 /// second, so a crash loses at most the last second.
-fn write_frames(mut rec: Recorder, mut rx: mpsc::Receiver<RawFrame>, clock: Arc<dyn Clock>) -> Result<RecordingSummary> {
+fn write_frames(
+    mut rec: Recorder,
+    mut rx: mpsc::Receiver<RawFrame>,
+    clock: Arc<dyn Clock>,
+) -> Result<RecordingSummary> {
     loop {
         // Wait at most a quarter second for a frame, then check the flush timer.
-        let next = tokio::runtime::Handle::current().block_on(async {
-            tokio::time::timeout(Duration::from_millis(250), rx.recv()).await
-        });
+        let next = tokio::runtime::Handle::current()
+            .block_on(async { tokio::time::timeout(Duration::from_millis(250), rx.recv()).await });
         match next {
             Ok(Some((received, text))) => rec.record(received.millis(), &text).context("recording a frame")?,
             Ok(None) => break,

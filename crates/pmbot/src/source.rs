@@ -70,7 +70,9 @@ impl SourceArgs {
         }
         let mut markets = Vec::new();
         for slug in &self.markets {
-            let m = market_by_slug(&gamma, slug, Duration::from_secs(10)).await.with_context(|| format!("--market {slug}"))?;
+            let m = market_by_slug(&gamma, slug, Duration::from_secs(10))
+                .await
+                .with_context(|| format!("--market {slug}"))?;
             tokens.extend(m.tokens.iter().cloned());
             markets.push(m);
         }

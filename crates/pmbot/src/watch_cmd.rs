@@ -67,14 +67,21 @@ pub fn render(now: TimestampMs, health: &StreamHealth, rows: &[Row]) -> String {
         rejected,
         health.last_resync_ms.map(|ms| format!("{ms} ms")).unwrap_or_else(|| "pending".into()),
     );
-    let _ = writeln!(out, "{:<14} {:>16} {:>16} {:>8}  {:<28} {:>8}", "token", "bid x size", "ask x size", "spread", "book", "last msg");
+    let _ = writeln!(
+        out,
+        "{:<14} {:>16} {:>16} {:>8}  {:<28} {:>8}",
+        "token", "bid x size", "ask x size", "spread", "book", "last msg"
+    );
     for r in rows {
-        let side = |l: &Option<(String, String)>| l.as_ref().map(|(p, s)| format!("{p} x {s}")).unwrap_or_else(|| "-".into());
+        let side =
+            |l: &Option<(String, String)>| l.as_ref().map(|(p, s)| format!("{p} x {s}")).unwrap_or_else(|| "-".into());
         let spread = match (&r.bid, &r.ask) {
-            (Some((b, _)), Some((a, _))) => match (b.parse::<rust_decimal::Decimal>(), a.parse::<rust_decimal::Decimal>()) {
-                (Ok(b), Ok(a)) => (a - b).normalize().to_string(),
-                _ => "-".into(),
-            },
+            (Some((b, _)), Some((a, _))) => {
+                match (b.parse::<rust_decimal::Decimal>(), a.parse::<rust_decimal::Decimal>()) {
+                    (Ok(b), Ok(a)) => (a - b).normalize().to_string(),
+                    _ => "-".into(),
+                }
+            }
             _ => "-".into(),
         };
         let trust = match r.trust {
@@ -82,13 +89,18 @@ pub fn render(now: TimestampMs, health: &StreamHealth, rows: &[Row]) -> String {
             Some(Trust::Unknown { reason, .. }) => format!("UNKNOWN ({reason:?})"),
             None => "-".into(),
         };
-        let age = health
-            .tokens
-            .get(&r.token)
-            .and_then(|t| t.last_message)
-            .map(|t| ago(now, t))
-            .unwrap_or_else(|| "-".into());
-        let _ = writeln!(out, "{:<14} {:>16} {:>16} {:>8}  {:<28} {:>8}", short(&r.token), side(&r.bid), side(&r.ask), spread, trust, age);
+        let age =
+            health.tokens.get(&r.token).and_then(|t| t.last_message).map(|t| ago(now, t)).unwrap_or_else(|| "-".into());
+        let _ = writeln!(
+            out,
+            "{:<14} {:>16} {:>16} {:>8}  {:<28} {:>8}",
+            short(&r.token),
+            side(&r.bid),
+            side(&r.ask),
+            spread,
+            trust,
+            age
+        );
     }
     out
 }
@@ -109,7 +121,8 @@ pub async fn run(file: FileConfig, args: WatchArgs) -> Result<()> {
     let source = args.source.resolve(file.market_data.stream.clone(), file.sim.clone()).await?;
     let cfg = MarketDataConfig { stream: source.stream.clone(), books: file.market_data.books };
     let clock = Arc::new(SystemClock);
-    let md = MarketData::start(cfg, source.tokens.clone(), clock.clone(), None).context("cannot start the market stream")?;
+    let md =
+        MarketData::start(cfg, source.tokens.clone(), clock.clone(), None).context("cannot start the market stream")?;
     let tty = std::io::stdout().is_terminal();
     eprintln!("watching {} tokens from {}", source.tokens.len(), source.description);
     let deadline = args.duration.map(|d| tokio::time::Instant::now() + d);
@@ -147,7 +160,8 @@ mod tests {
 
     #[test]
     fn screen_shows_health_and_each_book() {
-        let a = TokenId::parse("71321045679252212594626385532706912750332728571942532289631379312455583992563").unwrap();
+        let a =
+            TokenId::parse("71321045679252212594626385532706912750332728571942532289631379312455583992563").unwrap();
         let mut h = HealthTracker::new(TimestampMs(0));
         h.track(&a);
         h.connected(TimestampMs(1_000));

@@ -32,6 +32,8 @@ use pmbot_core::level::RawLevel;
 use pmbot_core::{BookHealth, ConditionId, Level, OrderBook, Price, Side, TickSize, TimestampMs, TokenId};
 use serde::{Deserialize, Serialize};
 
+use super::parse::TokenIdBuildHasher;
+
 /// Whether a book can be traded on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(tag = "trust", rename_all = "snake_case")]
@@ -171,13 +173,13 @@ struct TokenState {
 /// One book per subscribed token, with its trust.
 pub struct BookStore {
     cfg: BookStoreConfig,
-    tokens: HashMap<TokenId, TokenState>,
+    tokens: HashMap<TokenId, TokenState, TokenIdBuildHasher>,
     stats: BookStats,
 }
 
 impl BookStore {
     pub fn new(cfg: BookStoreConfig) -> BookStore {
-        BookStore { cfg, tokens: HashMap::new(), stats: BookStats::default() }
+        BookStore { cfg, tokens: HashMap::default(), stats: BookStats::default() }
     }
 
     /// Starts keeping a book for `token` (unknown until its first snapshot).
@@ -401,7 +403,10 @@ impl BookStore {
                         if let Some(a) = distrust(s, &change.token, now, DistrustReason::OutOfOrder, &mut self.stats) {
                             out.push(a);
                         }
-                        out.push(BookAction::Resync { token: change.token.clone(), reason: DistrustReason::OutOfOrder });
+                        out.push(BookAction::Resync {
+                            token: change.token.clone(),
+                            reason: DistrustReason::OutOfOrder,
+                        });
                         continue;
                     }
                     if s.book.apply_price_change(change, now).is_err() {
@@ -477,7 +482,8 @@ fn same_levels(book: &OrderBook, snap: &BookSnapshot) -> bool {
         }
         v
     };
-    book.levels(Side::Buy).eq(sorted(&snap.bids, Side::Buy)) && book.levels(Side::Sell).eq(sorted(&snap.asks, Side::Sell))
+    book.levels(Side::Buy).eq(sorted(&snap.bids, Side::Buy))
+        && book.levels(Side::Sell).eq(sorted(&snap.asks, Side::Sell))
 }
 
 /// The strings a book hash covers, rendered from parsed values. The

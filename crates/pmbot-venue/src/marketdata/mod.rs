@@ -1,5 +1,10 @@
 //! Market data that never lies: every book is right or known to be wrong.
 //!
+//! The CLOB market channel (`/ws/market`): frames in, [`pmbot_core::MarketEvent`]s out.
+//! A frame either becomes checked events or is counted as skipped (a message
+//! type pmbot does not use) or refused (with a reason); a refusal makes the
+//! books it may have touched unknown until resynced.
+//!
 //! - [`parse`]: market-channel frames into `pmbot_core` events.
 //! - [`stream`]: the supervised connection (heartbeat, silence watchdog,
 //!   reconnect with backoff, resubscription, REST snapshots on request).
@@ -18,5 +23,9 @@ pub mod stream;
 
 pub use books::{BookAction, BookStore, BookStoreConfig, DistrustReason, HashPolicy, Trust};
 pub use health::{ConnectionState, DisconnectReason, StreamHealth};
+pub use parse::{
+    FrameKind, FrameOutcome, FrameParser, MessageType, ParseStats, RejectReason, Rejection, TokenIdBuildHasher,
+    TokenIdHasher, TokenInterner, classify_frame,
+};
 pub use service::{MarketData, MarketDataConfig};
 pub use stream::{Control, StreamConfig, StreamEvent, StreamHandle};

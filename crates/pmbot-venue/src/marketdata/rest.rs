@@ -88,7 +88,8 @@ impl RestClient {
     ) -> Result<RestBook, (RestError, Option<Duration>)> {
         let url = format!("{}/book", self.base);
         let resp = self.http.get(&url).query(&[("token_id", token.as_str())]).send().await.map_err(|e| {
-            let err = if e.is_timeout() { RestError::Timeout(self.timeout) } else { RestError::Transport(e.to_string()) };
+            let err =
+                if e.is_timeout() { RestError::Timeout(self.timeout) } else { RestError::Transport(e.to_string()) };
             (err, None)
         })?;
         let status = resp.status().as_u16();
@@ -123,7 +124,8 @@ pub fn parse_rest_book(body: &str, asked: &TokenId, received: TimestampMs) -> Re
     let exchange = TimestampMs::parse(&raw.timestamp).map_err(|e| bad(&e.to_string()))?;
     let bids = parse_levels(&raw.bids).map_err(|e| bad(&e.to_string()))?;
     let asks = parse_levels(&raw.asks).map_err(|e| bad(&e.to_string()))?;
-    let tick_size = raw.tick_size.as_deref().map(str::parse::<TickSize>).transpose().map_err(|e| bad(&e.to_string()))?;
+    let tick_size =
+        raw.tick_size.as_deref().map(str::parse::<TickSize>).transpose().map_err(|e| bad(&e.to_string()))?;
     let last_trade_price = match raw.last_trade_price.as_deref() {
         None | Some("") => None,
         Some(p) => Some(Price::parse(p).map_err(|e| bad(&e.to_string()))?),

@@ -115,18 +115,37 @@ pub enum RestPurpose {
 #[derive(Debug, Clone)]
 pub enum StreamEvent {
     /// A connection opened and every token was (re)subscribed.
-    Connected { at: TimestampMs, connection: u64 },
+    Connected {
+        at: TimestampMs,
+        connection: u64,
+    },
     /// The connection ended; every book must be treated as unknown.
-    Disconnected { at: TimestampMs, reason: DisconnectReason },
+    Disconnected {
+        at: TimestampMs,
+        reason: DisconnectReason,
+    },
     /// A frame exactly as received (only with `raw_frames`).
-    Frame { received: TimestampMs, text: Arc<str> },
+    Frame {
+        received: TimestampMs,
+        text: Arc<str>,
+    },
     Market(MarketEvent),
     /// A frame or one of its messages could not be used: a delta may be
     /// lost for `tokens` (`None`: for any token).
-    FrameLost { at: TimestampMs, reason: String, tokens: Option<Vec<TokenId>> },
+    FrameLost {
+        at: TimestampMs,
+        reason: String,
+        tokens: Option<Vec<TokenId>>,
+    },
     /// A REST snapshot (hash checked).
-    Rest { book: RestBook, purpose: RestPurpose },
-    RestFailed { token: TokenId, error: RestError },
+    Rest {
+        book: RestBook,
+        purpose: RestPurpose,
+    },
+    RestFailed {
+        token: TokenId,
+        error: RestError,
+    },
 }
 
 /// What the consumer can ask of the stream.
@@ -271,7 +290,8 @@ impl Supervisor {
         loop {
             self.health().connecting();
             let url = format!("{}/ws/market", self.cfg.ws_url.trim_end_matches('/'));
-            let connected = tokio::time::timeout(self.cfg.connect_timeout, tokio_tungstenite::connect_async(&url)).await;
+            let connected =
+                tokio::time::timeout(self.cfg.connect_timeout, tokio_tungstenite::connect_async(&url)).await;
             let ended = match connected {
                 Ok(Ok((ws, _))) => {
                     let start = self.now();
@@ -351,7 +371,10 @@ impl Supervisor {
     }
 
     /// Reports a finished REST fetch; `false` if the consumer has gone.
-    async fn fetched(&mut self, done: Result<(TokenId, RestPurpose, Result<RestBook, RestError>), tokio::task::JoinError>) -> bool {
+    async fn fetched(
+        &mut self,
+        done: Result<(TokenId, RestPurpose, Result<RestBook, RestError>), tokio::task::JoinError>,
+    ) -> bool {
         let Ok((token, purpose, result)) = done else { return true };
         if !self.tokens.contains(&token) {
             return true; // unsubscribed meanwhile
@@ -401,7 +424,12 @@ impl Supervisor {
         if !self.emit(StreamEvent::Connected { at: now, connection: self.connection }).await {
             return Ended::Stop;
         }
+        // Known token ids resolve to the ids already held instead of
+        // allocating one per message.
         let mut parser = FrameParser::new();
+        for t in &self.tokens {
+            parser.interner_mut().insert(t.clone());
+        }
         let mut events: Vec<MarketEvent> = Vec::with_capacity(8);
         // Tokens still waiting for their first snapshot on this connection.
         let mut awaiting: BTreeMap<TokenId, TimestampMs> = self.tokens.iter().map(|t| (t.clone(), now)).collect();
@@ -540,6 +568,7 @@ impl Supervisor {
                             if fresh.is_empty() { continue; }
                             let now = self.now();
                             for t in &fresh {
+                                parser.interner_mut().insert(t.clone());
                                 self.health().track(t);
                                 self.tokens.insert(t.clone());
                                 awaiting.insert(t.clone(), now);
@@ -555,6 +584,7 @@ impl Supervisor {
                             let gone: Vec<TokenId> = ts.into_iter().filter(|t| self.tokens.remove(t)).collect();
                             if gone.is_empty() { continue; }
                             for t in &gone {
+                                parser.interner_mut().remove(t.as_str());
                                 self.health().untrack(t);
                                 awaiting.remove(t);
                                 checked.remove(t);

@@ -27,7 +27,12 @@ pub fn quiet_sim(markets: u32) -> SimConfig {
 
 /// Many busy markets stepped often: hundreds of market messages a second.
 pub fn busy_sim(markets: u32, seed: u64) -> SimConfig {
-    let mut s = SyntheticConfig { markets, market_duration_ms: 30 * 60_000, step_interval_ms: 20, ..SyntheticConfig::default() };
+    let mut s = SyntheticConfig {
+        markets,
+        market_duration_ms: 30 * 60_000,
+        step_interval_ms: 20,
+        ..SyntheticConfig::default()
+    };
     s.makers.refresh_ms = 100;
     s.noise.arrivals_per_min = 120.0;
     SimConfig { seed, source: SourceConfig::Synthetic(Box::new(s)), ..SimConfig::default() }

@@ -1,6 +1,6 @@
 use pmbot_core::book_hash::book_hash;
 use pmbot_core::events::EventTime;
-use pmbot_core::{Size, Side};
+use pmbot_core::{Side, Size};
 
 use super::*;
 
@@ -129,10 +129,13 @@ fn lost_frames_crossed_books_and_reordered_deltas_ask_for_rest() {
     }
     out.clear();
     s2.frame_lost(Some(std::slice::from_ref(&b)), t(1_500), &mut out);
-    assert_eq!(out, [
-        BookAction::Distrusted { token: b.clone(), reason: DistrustReason::FrameLost },
-        BookAction::Resync { token: b.clone(), reason: DistrustReason::FrameLost },
-    ]);
+    assert_eq!(
+        out,
+        [
+            BookAction::Distrusted { token: b.clone(), reason: DistrustReason::FrameLost },
+            BookAction::Resync { token: b.clone(), reason: DistrustReason::FrameLost },
+        ]
+    );
     assert!(s2.trust(&a).unwrap().is_trusted());
 
     let mut s = store(BookStoreConfig::default(), &[&a]);
