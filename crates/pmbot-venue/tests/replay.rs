@@ -172,9 +172,9 @@ fn real_recorded_books_never_cross_and_match_their_snapshots() {
                 assert!(b.price < a.price, "a trusted book crossed at {}", f.received.millis());
             }
             let mut want_bids = snap.bids.clone();
-            want_bids.sort_by(|x, y| y.price.cmp(&x.price));
+            want_bids.sort_by_key(|l| std::cmp::Reverse(l.price));
             let mut want_asks = snap.asks.clone();
-            want_asks.sort_by(|x, y| x.price.cmp(&y.price));
+            want_asks.sort_by_key(|l| l.price);
             assert!(book.levels(Side::Buy).eq(want_bids.into_iter().filter(|l| !l.size.is_zero())));
             assert!(book.levels(Side::Sell).eq(want_asks.into_iter().filter(|l| !l.size.is_zero())));
         }

@@ -91,3 +91,70 @@ fn http_get(addr: &str, path: &str) -> String {
     s.read_to_string(&mut out).unwrap();
     out
 }
+
+/// `pmbot watch --sim`: the stream comes up against an embedded simulator and
+/// every book is shown trusted, with the stream's health.
+#[test]
+fn watch_shows_live_trusted_books() {
+    let out = pmbot().args(["watch", "--sim", "--duration", "3s", "--interval", "1s"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let last = text.rsplit("stream ").next().unwrap();
+    assert!(last.starts_with("live"), "{text}");
+    // Four synthetic markets, two tokens each, all trusted by the last refresh.
+    assert_eq!(last.matches("trusted").count(), 8, "{last}");
+    assert!(!last.contains("UNKNOWN"), "{last}");
+}
+
+#[test]
+fn watch_needs_something_to_follow() {
+    let out = pmbot().args(["watch", "--duration", "1s"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--tokens"));
+    let out = pmbot().args(["watch", "--tokens", "12x"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("12x"));
+}
+
+/// `pmbot record` against a running `pmbot sim`, following one market by its
+/// slug: frames land in a readable recording.
+#[test]
+fn record_a_market_by_slug_from_a_running_simulator() {
+    let mut sim = pmbot()
+        .args(["sim", "--port", "0", "--markets", "2", "--duration", "20s"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(sim.stdout.take().unwrap()).lines();
+    let url = lines.next().unwrap().unwrap().strip_prefix("listening on ").unwrap().to_owned();
+    let addr = url.trim_start_matches("http://").to_owned();
+    let markets = http_get(&addr, "/markets");
+    let slug = markets.split("\"market_slug\":\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+
+    let dir = std::env::temp_dir().join(format!("pmbot-record-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = pmbot()
+        .args(["record", "--clob-url", &url, "--ws-url", &url.replace("http://", "ws://"), "--gamma-url"])
+        .arg(format!("{url}/gamma"))
+        .args(["--market", &slug, "--duration", "3s", "--out"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let _ = sim.kill();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.starts_with("recorded "), "{said}");
+    let reader = pmbot_engine::replay::RecordingReader::open(&dir).unwrap();
+    let meta = reader.meta().cloned().expect("metadata");
+    assert_eq!(meta.tokens().len(), 2, "both outcome tokens of the market");
+    let frames: Vec<_> = reader.map(|f| f.unwrap()).collect();
+    assert!(!frames.is_empty());
+    assert!(frames[0].text.contains("\"book\""), "the subscription's book dump comes first: {}", frames[0].text);
+
+    // A slug that does not exist is a clear error.
+    let out =
+        pmbot().args(["record", "--sim", "--market", "no-such-market", "--out"]).arg(dir.join("x")).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no market with slug"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

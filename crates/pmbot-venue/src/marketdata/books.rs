@@ -477,8 +477,8 @@ fn same_levels(book: &OrderBook, snap: &BookSnapshot) -> bool {
     let sorted = |levels: &[Level], side: Side| {
         let mut v: Vec<Level> = levels.iter().copied().filter(|l| !l.size.is_zero()).collect();
         match side {
-            Side::Buy => v.sort_by(|a, b| b.price.cmp(&a.price)),
-            Side::Sell => v.sort_by(|a, b| a.price.cmp(&b.price)),
+            Side::Buy => v.sort_by_key(|l| std::cmp::Reverse(l.price)),
+            Side::Sell => v.sort_by_key(|l| l.price),
         }
         v
     };
