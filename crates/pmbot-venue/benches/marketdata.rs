@@ -134,3 +134,35 @@ fn single_frame(bencher: Bencher, kind: &str) {
         black_box(outcome.events)
     });
 }
+
+/// Parse and apply through the book store the stream's consumers use (trust
+/// gating, held deltas, crossed checks), with the exchange's `price_change`
+/// hashes ignored (`off`, the production default) or recomputed for every
+/// batch (`count`, diagnostics; `resync` costs the same when they agree).
+#[divan::bench(sample_count = 30, args = ["off", "count"])]
+fn parse_apply_book_store(bencher: Bencher, hashes: &str) {
+    use pmbot_venue::marketdata::{BookStore, BookStoreConfig, HashPolicy};
+    let rec = &*RECORDING;
+    let policy = if hashes == "off" { HashPolicy::Off } else { HashPolicy::Count };
+    let cfg = BookStoreConfig { delta_hashes: policy, snapshot_hashes: HashPolicy::Off, ..BookStoreConfig::default() };
+    bencher
+        .counter(ItemsCount::new(rec.frames.len()))
+        .with_inputs(|| {
+            let mut store = BookStore::new(cfg);
+            for t in &rec.tokens {
+                store.track(t, pmbot_core::TickSize::Hundredth, received(0));
+            }
+            (parser(rec), store, Vec::<MarketEvent>::with_capacity(8), Vec::with_capacity(8))
+        })
+        .bench_local_refs(|(parser, store, out, actions)| {
+            for (i, frame) in rec.frames.iter().enumerate() {
+                out.clear();
+                let _ = parser.parse(frame, received(i), out);
+                for event in out.iter() {
+                    store.apply(event, received(i), actions);
+                }
+                actions.clear();
+            }
+            black_box(store.stats().deltas_applied)
+        });
+}

@@ -29,7 +29,7 @@ use std::collections::HashMap;
 use pmbot_core::book_hash::{BookHashInput, HashCheck, verify_book_hash};
 use pmbot_core::events::{BookSnapshot, MarketEvent, PriceChange, PriceChangeBatch};
 use pmbot_core::level::RawLevel;
-use pmbot_core::{BookHealth, ConditionId, Level, OrderBook, Price, Side, TickSize, TimestampMs, TokenId};
+use pmbot_core::{ConditionId, Level, OrderBook, Price, Side, TickSize, TimestampMs, TokenId};
 use serde::{Deserialize, Serialize};
 
 use super::parse::TokenIdBuildHasher;
@@ -100,8 +100,11 @@ pub struct BookStoreConfig {
 }
 
 impl Default for BookStoreConfig {
+    /// Production: snapshot hashes counted (snapshots are rare), delta hashes
+    /// off (recomputing one per `price_change` costs more than the rest of
+    /// the path, and production's are not known to be reproducible).
     fn default() -> Self {
-        BookStoreConfig { snapshot_hashes: HashPolicy::Count, delta_hashes: HashPolicy::Count, max_held: 10_000 }
+        BookStoreConfig { snapshot_hashes: HashPolicy::Count, delta_hashes: HashPolicy::Off, max_held: 10_000 }
     }
 }
 
@@ -367,7 +370,7 @@ impl BookStore {
             }
             s.last_exchange = Some(ts.max(at));
         }
-        if let BookHealth::Crossed { .. } = s.book.health(now, i64::MAX) {
+        if crossed(&s.book) {
             if let Some(a) = distrust(s, &snap.token, now, DistrustReason::Crossed, &mut self.stats) {
                 out.push(a);
             }
@@ -382,8 +385,6 @@ impl BookStore {
 
     fn apply_batch(&mut self, batch: &PriceChangeBatch, now: TimestampMs, out: &mut Vec<BookAction>) {
         let at = batch.time.exchange;
-        // Tokens this batch touched, in order, with the hash of their last entry.
-        let mut touched: Vec<(&TokenId, Option<&str>)> = Vec::with_capacity(2);
         for change in &batch.changes {
             let Some(s) = self.tokens.get_mut(&change.token) else { continue };
             match s.trust {
@@ -418,19 +419,24 @@ impl BookStore {
                     }
                     self.stats.deltas_applied += 1;
                     s.last_exchange = Some(at);
-                    match touched.iter_mut().find(|(t, _)| *t == &change.token) {
-                        Some(entry) => entry.1 = change.hash.as_deref(),
-                        None => touched.push((&change.token, change.hash.as_deref())),
-                    }
                 }
             }
         }
-        for (token, stated) in touched {
+        // Check each token once, at its last entry (whose hash describes the
+        // book after the whole batch); intermediate states may cross. Batches
+        // hold a handful of entries, so the look-ahead costs less than
+        // collecting the tokens would.
+        for (i, change) in batch.changes.iter().enumerate() {
+            let token = &change.token;
+            if batch.changes[i + 1..].iter().any(|c| &c.token == token) {
+                continue;
+            }
+            let stated = change.hash.as_deref();
             let Some(s) = self.tokens.get_mut(token) else { continue };
             if !s.trust.is_trusted() {
                 continue;
             }
-            if let BookHealth::Crossed { .. } = s.book.health(now, i64::MAX) {
+            if crossed(&s.book) {
                 if let Some(a) = distrust(s, token, now, DistrustReason::Crossed, &mut self.stats) {
                     out.push(a);
                 }
@@ -471,6 +477,11 @@ fn distrust(
         stats.distrusted += 1;
         BookAction::Distrusted { token: token.clone(), reason }
     })
+}
+
+/// Best bid at or above best ask.
+fn crossed(book: &OrderBook) -> bool {
+    matches!((book.best_bid(), book.best_ask()), (Some(b), Some(a)) if b.price >= a.price)
 }
 
 fn same_levels(book: &OrderBook, snap: &BookSnapshot) -> bool {
