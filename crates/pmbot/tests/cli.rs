@@ -141,6 +141,7 @@ fn record_a_market_by_slug_from_a_running_simulator() {
         .output()
         .unwrap();
     let _ = sim.kill();
+    let _ = sim.wait();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(said.starts_with("recorded "), "{said}");

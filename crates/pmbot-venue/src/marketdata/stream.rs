@@ -252,6 +252,25 @@ pub fn spawn(
 
 type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
+/// Logs each kind of refusal at most once a minute: a feed sending garbage
+/// must not flood the log (every one is still counted in the health figures).
+#[derive(Debug, Default)]
+struct LogLimit {
+    last: BTreeMap<&'static str, TimestampMs>,
+}
+
+impl LogLimit {
+    fn allow(&mut self, kind: &'static str, now: TimestampMs) -> bool {
+        match self.last.get(kind) {
+            Some(at) if now.millis_since(*at) < 60_000 => false,
+            _ => {
+                self.last.insert(kind, now);
+                true
+            }
+        }
+    }
+}
+
 /// How a connection's read loop ended.
 enum Ended {
     Reconnect,
@@ -411,6 +430,7 @@ impl Supervisor {
         let (mut sink, mut read) = ws.split();
         self.connection += 1;
         let now = self.now();
+        tracing::info!(connection = self.connection, tokens = self.tokens.len(), "market stream connected");
         self.health().connected(now);
         let mut initial_sent = false;
         if !self.tokens.is_empty() {
@@ -426,6 +446,7 @@ impl Supervisor {
         }
         // Known token ids resolve to the ids already held instead of
         // allocating one per message.
+        let mut log_limit = LogLimit::default();
         let mut parser = FrameParser::new();
         for t in &self.tokens {
             parser.interner_mut().insert(t.clone());
@@ -466,6 +487,9 @@ impl Supervisor {
                         let mut tokens: Option<Vec<TokenId>> = Some(Vec::new());
                         for r in &outcome.rejects {
                             self.health().rejected(&r.reason.to_string());
+                            if log_limit.allow(r.reason.as_str(), received) {
+                                tracing::warn!(reason = r.reason.as_str(), detail = %r, "market frame refused (further refusals of this kind are counted, not logged, for a minute)");
+                            }
                             match (&mut tokens, r.tokens.is_empty()) {
                                 (_, true) => tokens = None,
                                 (Some(ts), false) => ts.extend(r.tokens.iter().cloned()),
@@ -614,7 +638,48 @@ impl Supervisor {
     /// Ends the connection for `reason` and tells the consumer.
     async fn end(&mut self, reason: DisconnectReason) -> Ended {
         let now = self.now();
+        tracing::warn!(?reason, connection = self.connection, "market stream connection ended; reconnecting");
         self.health().disconnected(now, reason);
         if self.emit(StreamEvent::Disconnected { at: now, reason }).await { Ended::Reconnect } else { Ended::Stop }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_are_logged_once_a_minute_per_kind() {
+        let mut l = LogLimit::default();
+        assert!(l.allow("bad_price", TimestampMs(0)));
+        assert!(!l.allow("bad_price", TimestampMs(59_999)));
+        assert!(l.allow("bad_size", TimestampMs(1)));
+        assert!(l.allow("bad_price", TimestampMs(60_000)));
+    }
+
+    #[test]
+    fn subscription_messages_are_initial_then_dynamic() {
+        let (tx, _rx) = mpsc::channel(1);
+        let (_ctx, crx) = mpsc::unbounded_channel();
+        let sup = Supervisor {
+            cfg: StreamConfig::default(),
+            clock: Arc::new(pmbot_core::ManualClock::new(0)),
+            health: Arc::new(Mutex::new(HealthTracker::new(TimestampMs(0)))),
+            events: tx,
+            control: crx,
+            tokens: BTreeSet::new(),
+            rest: RestClient::new("http://127.0.0.1:9", Duration::from_secs(1)).unwrap(),
+            fetches: JoinSet::new(),
+            connection: 0,
+        };
+        let t = TokenId::parse("42").unwrap();
+        let first: serde_json::Value = serde_json::from_str(&sup.subscription(&[&t], true)).unwrap();
+        assert_eq!(
+            first,
+            json!({"assets_ids": ["42"], "type": "market", "initial_dump": true, "custom_feature_enabled": true})
+        );
+        let later: serde_json::Value = serde_json::from_str(&sup.subscription(&[&t], false)).unwrap();
+        assert_eq!(later["operation"], "subscribe");
+        assert!(later.get("type").is_none(), "a second initial message is refused by the server");
     }
 }
