@@ -125,43 +125,49 @@ async fn unknown_tokens_are_refused() {
     .await;
 }
 
+/// A GTC BUY of Yes by Alice with the given amounts, signed with the
+/// simulator's own EIP-712 helper (the SDK will not build odd orders), as the
+/// JSON body of `POST /order`.
+fn hand_signed_buy(fx: &Fixture, salt: u64, maker: u64, taker: u64) -> serde_json::Value {
+    use pmbot_sim::auth::order::{ExchangeContracts, OrderType, PostOrder, SignatureType, SignedOrder};
+    let info = fx.sim.state.lock().exchange.market(&fx.m.cid).unwrap();
+    let domain = ExchangeContracts::POLYGON.domain(info.spec.exchange, info.spec.neg_risk);
+    let order = SignedOrder {
+        salt: U256::from(salt),
+        maker: fx.alice.address,
+        signer: fx.alice.address,
+        token_id: fx.m.yes_u256(),
+        maker_amount: U256::from(maker),
+        taker_amount: U256::from(taker),
+        side: pmbot_core::Side::Buy,
+        signature_type: SignatureType::Eoa,
+        timestamp_ms: U256::from(now_s() as u64 * 1000),
+        metadata: Default::default(),
+        builder: Default::default(),
+        expiration_s: 0,
+        signature: Default::default(),
+    }
+    .signed_with(&fx.alice.wallet, &domain)
+    .unwrap();
+    let post = PostOrder {
+        order,
+        owner: fx.alice.creds.api_key,
+        order_type: OrderType::Gtc,
+        post_only: None,
+        defer_exec: None,
+    };
+    serde_json::to_value(&post).unwrap()
+}
+
 /// An order whose amounts are zero, validly signed, is refused 400
-/// `invalid amounts`. (The SDK will not build one, so it is signed with the
-/// simulator's own EIP-712 helper.)
+/// `invalid amounts`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zero_amounts_are_refused() {
     bounded(60, async {
-        use pmbot_sim::auth::order::{ExchangeContracts, OrderType, PostOrder, SignatureType, SignedOrder};
         let fx = fixture().await;
         let before = fx.snapshot();
-        let info = fx.sim.state.lock().exchange.market(&fx.m.cid).unwrap();
-        let domain = ExchangeContracts::POLYGON.domain(info.spec.exchange, info.spec.neg_risk);
         for (maker, taker) in [(0u64, 10_000_000u64), (4_000_000, 0), (0, 0)] {
-            let order = SignedOrder {
-                salt: U256::from(7u64),
-                maker: fx.alice.address,
-                signer: fx.alice.address,
-                token_id: fx.m.yes_u256(),
-                maker_amount: U256::from(maker),
-                taker_amount: U256::from(taker),
-                side: pmbot_core::Side::Buy,
-                signature_type: SignatureType::Eoa,
-                timestamp_ms: U256::from(now_s() as u64 * 1000),
-                metadata: Default::default(),
-                builder: Default::default(),
-                expiration_s: 0,
-                signature: Default::default(),
-            }
-            .signed_with(&fx.alice.wallet, &domain)
-            .unwrap();
-            let post = PostOrder {
-                order,
-                owner: fx.alice.creds.api_key,
-                order_type: OrderType::Gtc,
-                post_only: None,
-                defer_exec: None,
-            };
-            let body = serde_json::to_value(&post).unwrap();
+            let body = hand_signed_buy(&fx, 7, maker, taker);
             assert_eq!(fx.post(&body).await, (400, "invalid amounts".to_owned()), "maker {maker} taker {taker}");
         }
         assert_eq!(fx.snapshot(), before);
@@ -174,37 +180,10 @@ async fn zero_amounts_are_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sizes_off_the_share_lot_are_refused() {
     bounded(60, async {
-        use pmbot_sim::auth::order::{ExchangeContracts, OrderType, PostOrder, SignatureType, SignedOrder};
         let fx = fixture().await;
         let before = fx.snapshot();
-        let info = fx.sim.state.lock().exchange.market(&fx.m.cid).unwrap();
-        let domain = ExchangeContracts::POLYGON.domain(info.spec.exchange, info.spec.neg_risk);
         // 10.005 shares at 0.40 = 4.002 pUSD: exact price, odd lot.
-        let order = SignedOrder {
-            salt: U256::from(9u64),
-            maker: fx.alice.address,
-            signer: fx.alice.address,
-            token_id: fx.m.yes_u256(),
-            maker_amount: U256::from(4_002_000u64),
-            taker_amount: U256::from(10_005_000u64),
-            side: pmbot_core::Side::Buy,
-            signature_type: SignatureType::Eoa,
-            timestamp_ms: U256::from(now_s() as u64 * 1000),
-            metadata: Default::default(),
-            builder: Default::default(),
-            expiration_s: 0,
-            signature: Default::default(),
-        }
-        .signed_with(&fx.alice.wallet, &domain)
-        .unwrap();
-        let post = PostOrder {
-            order,
-            owner: fx.alice.creds.api_key,
-            order_type: OrderType::Gtc,
-            post_only: None,
-            defer_exec: None,
-        };
-        let (status, msg) = fx.post(&serde_json::to_value(&post).unwrap()).await;
+        let (status, msg) = fx.post(&hand_signed_buy(&fx, 9, 4_002_000, 10_005_000)).await;
         assert_eq!(status, 400);
         assert!(msg.contains("lots of 0.01"), "{msg}");
         assert_eq!(fx.snapshot(), before);
