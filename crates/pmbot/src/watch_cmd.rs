@@ -176,6 +176,6 @@ mod tests {
         assert!(screen.contains("live for 4.0s"), "{screen}");
         assert!(screen.contains("0.48 x 30") && screen.contains("0.52 x 25") && screen.contains("0.04"), "{screen}");
         assert!(screen.contains("trusted 3.0s"), "{screen}");
-        assert!(screen.contains("71321..63"), "{screen}");
+        assert!(screen.contains("71321..92563"), "{screen}");
     }
 }
