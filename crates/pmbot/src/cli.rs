@@ -6,6 +6,7 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 use crate::config;
+use crate::kill_cmd::{self, KillArgs};
 use crate::record_cmd::{self, RecordArgs};
 use crate::sim_cmd::{self, SimArgs};
 use crate::watch_cmd::{self, WatchArgs};
@@ -39,6 +40,10 @@ pub enum Command {
     /// Record every market-channel frame received, raw, into hourly zstd
     /// JSON-lines files (a crash loses at most the last second).
     Record(RecordArgs),
+    /// Set the kill switch: no order is sent while its file exists.
+    Kill(KillArgs),
+    /// Remove the kill switch.
+    Unkill(KillArgs),
 }
 
 pub async fn run(cli: Cli) -> Result<()> {
@@ -47,5 +52,16 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Sim(args) => sim_cmd::run(file.sim, args).await,
         Command::Watch(args) => watch_cmd::run(file, args).await,
         Command::Record(args) => record_cmd::run(file, args).await,
+        Command::Kill(args) => {
+            let path = args.path.unwrap_or_else(|| kill_cmd::DEFAULT_KILL_SWITCH.into());
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+            println!("{}", kill_cmd::kill(&path, now.as_millis() as i64)?);
+            Ok(())
+        }
+        Command::Unkill(args) => {
+            let path = args.path.unwrap_or_else(|| kill_cmd::DEFAULT_KILL_SWITCH.into());
+            println!("{}", kill_cmd::unkill(&path)?);
+            Ok(())
+        }
     }
 }

@@ -6,6 +6,7 @@
 
 mod cli;
 mod config;
+mod kill_cmd;
 mod record_cmd;
 mod sim_cmd;
 mod source;
