@@ -6,6 +6,9 @@
 //!   crash).
 //! - [`replay`]: recordings, and the real data sets in `../shared/data`, back
 //!   as the same frame stream, as fast as possible or paced against a clock.
+//! - [`journal`]: the SQLite journal, pmbot's record of what it did (orders
+//!   written before they are sent, their events and fills, refusals, notes).
 
+pub mod journal;
 pub mod record;
 pub mod replay;
