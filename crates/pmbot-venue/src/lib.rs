@@ -9,9 +9,11 @@
 //! side shows up as a failure on the other instead of cancelling out.
 //!
 //! Today: the market-data stream (supervised WebSocket, book resync, health)
-//! in [`marketdata`], and market lookup by slug in [`discovery`]. The order
-//! gateway and the on-chain balance reader come with their issues.
+//! in [`marketdata`], market lookup by slug in [`discovery`], and the on-chain
+//! balance reader behind the order pre-check in [`balance`]. The order gateway
+//! comes with its issue.
 
+pub mod balance;
 pub mod discovery;
 pub mod marketdata;
 
