@@ -254,14 +254,29 @@ impl Anvil {
         self.rpc("anvil_impersonateAccount", json!([from])).await?;
         self.rpc("anvil_setBalance", json!([from, U256::from(10u64).pow(U256::from(18u64))])).await?;
         let data = format!("0x{}", hex_of(&data));
-        let sent = self.rpc("eth_sendTransaction", json!([{"from": from, "to": to, "data": data}])).await;
+        // An explicit gas limit: estimation on a freshly impersonated account
+        // is one more thing that can differ between runs.
+        let sent =
+            self.rpc("eth_sendTransaction", json!([{"from": from, "to": to, "data": data, "gas": "0x7a120"}])).await;
         self.rpc("anvil_stopImpersonatingAccount", json!([from])).await?;
         let tx = sent?;
-        // Automine: the receipt exists as soon as the hash came back.
-        let receipt = self.rpc("eth_getTransactionReceipt", json!([tx])).await?;
-        match receipt.get("status").and_then(Value::as_str) {
-            Some("0x1") => Ok(()),
-            _ => Err(AnvilError::Reverted { tx: tx.to_string() }),
+        // Automine mines at once, but anvil may answer the hash before the
+        // receipt is queryable: wait for it (briefly) instead of reading a
+        // missing receipt as a revert.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let receipt = self.rpc("eth_getTransactionReceipt", json!([tx])).await?;
+            match receipt.get("status").and_then(Value::as_str) {
+                Some("0x1") => return Ok(()),
+                Some(_) => return Err(AnvilError::Reverted { tx: tx.to_string() }),
+                None if std::time::Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(10)).await,
+                None => {
+                    return Err(AnvilError::Rpc {
+                        method: "eth_getTransactionReceipt".into(),
+                        detail: format!("no receipt for {tx}"),
+                    });
+                }
+            }
         }
     }
 
