@@ -427,11 +427,9 @@ impl OrderState {
 
     fn check_id(&self, reported: OrderId) -> Result<(), OrderStateError> {
         match self.order_id {
-            Some(known) if known != reported => Err(OrderStateError::WrongOrderId {
-                client_order_id: self.client_order_id.clone(),
-                known,
-                reported,
-            }),
+            Some(known) if known != reported => {
+                Err(OrderStateError::WrongOrderId { client_order_id: self.client_order_id.clone(), known, reported })
+            }
             _ => Ok(()),
         }
     }
@@ -606,10 +604,7 @@ mod tests {
         );
         // A MINED after CONFIRMED, and the same trade twice, change nothing.
         assert_eq!(s.apply(trade("t1", 4, TradeStatus::Mined)).unwrap(), Applied::Unchanged(Unchanged::Stale));
-        assert_eq!(
-            s.apply(trade("t1", 4, TradeStatus::Confirmed)).unwrap(),
-            Applied::Unchanged(Unchanged::Duplicate)
-        );
+        assert_eq!(s.apply(trade("t1", 4, TradeStatus::Confirmed)).unwrap(), Applied::Unchanged(Unchanged::Duplicate));
         assert_eq!(s.filled(), shares(4));
     }
 
@@ -659,7 +654,10 @@ mod tests {
         let mut s = sent(10);
         s.apply(OrderInput::Rejected { reason: "not enough balance / allowance".into() }).unwrap();
         assert_eq!(s.status(), OrderStatus::Rejected);
-        assert_eq!(s.apply(OrderInput::Ambiguous { reason: "x".into() }).unwrap(), Applied::Unchanged(Unchanged::Stale));
+        assert_eq!(
+            s.apply(OrderInput::Ambiguous { reason: "x".into() }).unwrap(),
+            Applied::Unchanged(Unchanged::Stale)
+        );
         assert_eq!(s.reason(), Some("not enough balance / allowance"));
     }
 

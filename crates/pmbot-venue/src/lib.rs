@@ -13,6 +13,7 @@
 //! gateway and the on-chain balance reader come with their issues.
 
 pub mod discovery;
+pub mod gateway;
 pub mod marketdata;
 
 /// The wall clock, for live use. Everything that must replay takes a
