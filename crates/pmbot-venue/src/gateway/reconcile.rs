@@ -197,8 +197,10 @@ impl Inner {
         new_fills
     }
 
-    /// Looks up every open order, reads the trades of their markets and the
-    /// account's open orders. With `only_pending`, only orders whose fate is
+    /// Brings every order not in a final state up to date: the account's
+    /// open orders in one listing, a look-up by hash for each tracked order
+    /// missing from it (filled, cancelled, or never landed), and the trades
+    /// of their markets. With `only_pending`, only orders whose fate is
     /// unknown are looked up (the background sweep).
     pub(crate) async fn reconcile_open(&self, only_pending: bool) -> Result<ReconcileReport, GatewayError> {
         let call_err = |detail: String| GatewayError::Call { what: "reconciliation", detail };
@@ -207,12 +209,32 @@ impl Inner {
             .into_iter()
             .filter(|t| !only_pending || t.state.status() == OrderStatus::UnknownPendingReconcile)
             .collect();
+        let before: Vec<(OrderId, OrderStatus)> =
+            targets.iter().filter_map(|t| t.state.order_id().map(|h| (h, t.state.status()))).collect();
         let mut report = ReconcileReport { checked: targets.len(), ..ReconcileReport::default() };
+        let mut listed = BTreeSet::new();
+        if !only_pending {
+            for o in self.open_on_exchange().await.map_err(call_err)? {
+                listed.insert(o.id);
+                if let Effect::Unknown = self.apply_venue_order(&o) {
+                    report.unmapped.push(UnmappedOrder {
+                        order_id: o.id.to_string(),
+                        market: o.market.clone(),
+                        token: o.token.as_ref().map(ToString::to_string),
+                        side: o.side.map(|s| s.as_str().to_owned()),
+                        price: o.price.map(|p| p.to_string()),
+                        original_size: o.original_size.to_string(),
+                    });
+                }
+            }
+        }
         let mut markets = BTreeSet::new();
         for t in &targets {
             let Some(hash) = t.state.order_id() else { continue };
             markets.insert(t.market);
-            let before = t.state.status();
+            if listed.contains(&hash) {
+                continue;
+            }
             match self.lookup_order(hash).await {
                 Ok(Some(o)) => {
                     self.apply_venue_order(&o);
@@ -223,43 +245,24 @@ impl Inner {
                 }
                 Err(_) => report.unresolved += 1,
             }
-            if self.status_of(&hash) != Some(before) {
-                report.changed += 1;
-            }
         }
-        if !only_pending {
-            // Trades may name orders already final in our view (a late fill):
-            // read the markets of every order still open before this pass.
-            for m in markets {
-                for trade in self.trades_in(m).await.map_err(call_err)? {
-                    report.new_fills += self.apply_trade(&trade);
-                }
-            }
-            let open = self.open_on_exchange().await.map_err(call_err)?;
-            for o in &open {
-                match self.apply_venue_order(o) {
-                    Effect::Unknown => report.unmapped.push(UnmappedOrder {
-                        order_id: o.id.to_string(),
-                        market: o.market.clone(),
-                        token: o.token.as_ref().map(ToString::to_string),
-                        side: o.side.map(|s| s.as_str().to_owned()),
-                        price: o.price.map(|p| p.to_string()),
-                        original_size: o.original_size.to_string(),
-                    }),
-                    _ => {}
-                }
-            }
-        } else {
-            for m in markets {
-                if let Ok(trades) = self.trades_in(m).await {
+        for m in markets {
+            match self.trades_in(m).await {
+                Ok(trades) => {
                     for trade in trades {
                         report.new_fills += self.apply_trade(&trade);
                     }
                 }
+                Err(e) if !only_pending => return Err(call_err(e)),
+                Err(_) => {}
             }
         }
-        for t in &targets {
-            match t.state.order_id().and_then(|h| self.status_of(&h)) {
+        for (hash, was) in &before {
+            let now = self.status_of(hash);
+            if now != Some(*was) {
+                report.changed += 1;
+            }
+            match now {
                 Some(OrderStatus::Rejected) => report.not_on_exchange += 1,
                 Some(s) if s.is_terminal() => report.closed += 1,
                 Some(OrderStatus::Acknowledged | OrderStatus::PartiallyFilled) => report.open += 1,
@@ -269,7 +272,7 @@ impl Inner {
         if report.new_fills > 0 {
             self.balance.refresh().await;
         }
-        if report.checked > 0 || !report.unmapped.is_empty() {
+        if report.changed > 0 || report.new_fills > 0 || !report.unmapped.is_empty() || !only_pending {
             let detail = serde_json::to_value(&report).unwrap_or_default();
             self.journal_note(if only_pending { "reconcile_pending" } else { "reconciliation" }, &detail);
         }

@@ -138,8 +138,6 @@ fn check_owner_only(path: &Path) -> Result<(), SecretError> {
 mod tests {
     use std::os::unix::fs::PermissionsExt as _;
 
-    use alloy::signers::Signer as _;
-
     use super::*;
 
     const KEY: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
