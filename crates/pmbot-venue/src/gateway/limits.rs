@@ -100,9 +100,15 @@ mod tests {
         assert!(t0.elapsed() >= Duration::from_millis(290), "{:?}", t0.elapsed());
         // Retry-After as stated, capped; an exhausted window until its reset.
         let fresh = Limiter::new(Quota::per_second(NonZeroU32::new(1000).unwrap()));
-        assert_eq!(fresh.observe(&reply(429, Some(2), None, None), 0, Duration::ZERO, cap), Some(Duration::from_secs(2)));
+        assert_eq!(
+            fresh.observe(&reply(429, Some(2), None, None), 0, Duration::ZERO, cap),
+            Some(Duration::from_secs(2))
+        );
         assert_eq!(fresh.observe(&reply(429, Some(600), None, None), 0, Duration::ZERO, cap), Some(cap));
-        assert_eq!(fresh.observe(&reply(200, None, Some(0), Some(105)), 100, Duration::ZERO, cap), Some(Duration::from_secs(5)));
+        assert_eq!(
+            fresh.observe(&reply(200, None, Some(0), Some(105)), 100, Duration::ZERO, cap),
+            Some(Duration::from_secs(5))
+        );
         assert_eq!(fresh.observe(&reply(200, None, Some(3), Some(105)), 100, Duration::ZERO, cap), None);
     }
 

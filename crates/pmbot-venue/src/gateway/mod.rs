@@ -347,6 +347,12 @@ impl Gateway {
         self.inner.cancel_market(market, token).await
     }
 
+    /// Reads a token's market (condition id, neg-risk, fees, tick) ahead of
+    /// its first order, so that order does not wait for it.
+    pub async fn prepare_market(&self, token: &TokenId) -> Result<(), GatewayError> {
+        self.inner.market_meta(token).await.map(|_| ())
+    }
+
     /// Takes a tick size from the market stream (`tick_size_change`): orders
     /// for `token` are built on it from now on.
     pub fn set_tick_size(&self, token: &TokenId, tick: TickSize) {
@@ -439,7 +445,18 @@ async fn authenticate(
                 // only logs its failures; pmbot runs its own, which refuses
                 // orders while heartbeats fail, and beats only while orders rest.
                 client.stop_heartbeats().await.map_err(|e| StartError::Auth(e.to_string()))?;
-                return Ok(client);
+                // The protocol version is read once and cached by the SDK;
+                // read it now so no order waits for it.
+                match tokio::time::timeout(cfg.request_timeout, client.version()).await {
+                    Ok(Ok(2)) => return Ok(client),
+                    Ok(Ok(v)) => {
+                        return Err(StartError::Auth(format!(
+                            "the exchange runs protocol version {v}; pmbot signs V2 orders"
+                        )));
+                    }
+                    Ok(Err(e)) => last = format!("GET /version: {e}"),
+                    Err(_) => last = "GET /version timed out".into(),
+                }
             }
             Ok(Err(e)) => {
                 last = e.to_string();

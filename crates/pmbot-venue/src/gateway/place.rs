@@ -111,12 +111,23 @@ impl Inner {
         }
     }
 
+    /// Builds and signs; a failure to read what the SDK needs (tick, neg-risk,
+    /// version) is retried with backoff: nothing has been sent yet.
     async fn sign(&self, intent: &OrderIntent, price: Price, meta: &MarketMeta) -> Result<SignedBody, GatewayError> {
-        let build = build_and_sign(&self.sdk, &self.signer, intent, price, self.cfg.chain_id, meta.neg_risk);
-        match tokio::time::timeout(self.cfg.request_timeout, build).await {
-            Ok(r) => Ok(r?),
-            Err(_) => Err(super::order::BuildError::Timeout.into()),
+        let mut last = super::order::BuildError::Timeout;
+        for attempt in 0..self.cfg.retry.attempts {
+            if attempt > 0 {
+                tokio::time::sleep(self.backoff(attempt)).await;
+            }
+            let build = build_and_sign(&self.sdk, &self.signer, intent, price, self.cfg.chain_id, meta.neg_risk);
+            match tokio::time::timeout(self.cfg.request_timeout, build).await {
+                Ok(Ok(signed)) => return Ok(signed),
+                Ok(Err(e @ super::order::BuildError::Sdk(_))) => last = e,
+                Ok(Err(e)) => return Err(e.into()),
+                Err(_) => last = super::order::BuildError::Timeout,
+            }
         }
+        Err(last.into())
     }
 
     /// Journals the order (the last step before sending) and tracks it.
