@@ -1,7 +1,8 @@
 //! The fault run: over two thousand order attempts against the simulator
 //! with 5xx, 429 (Retry-After), replies held past the client's timeout,
 //! delayed requests, connections dropped mid-request by a proxy, and a user
-//! channel cut every few hundred frames. Afterwards, and after one
+//! channel cut every few hundred frames, while a house account takes part of
+//! the resting bids (partial and full fills). Afterwards, and after one
 //! reconciliation:
 //! - every intent was prepared with exactly one hash, and the simulator holds
 //!   at most that one order for it;
@@ -10,7 +11,8 @@
 //!   every open order on the simulator is tracked;
 //! - pmbot's status and filled size of every order equal the simulator's,
 //!   and orders the simulator never got are rejected, none left unknown;
-//! - the journal agrees with the tracker.
+//! - the journal agrees with the tracker, and its fills of every order add
+//!   up to what the simulator matched: no fill lost, none counted twice.
 
 mod gateway_support;
 
@@ -25,6 +27,36 @@ use pmbot_sim::faults::{FaultKind, FaultSpec};
 use pmbot_venue::gateway::{GatewayError, MemoryOrderLog, Refusal};
 
 const INTENTS: usize = 2_200;
+
+/// [`house_take`] with only the simulator's state at hand.
+fn house_take_state(
+    state: &pmbot_sim::SimState,
+    owner: pmbot_sim::engine::Address,
+    token: &pmbot_core::TokenId,
+    price: &str,
+    shares: u64,
+) -> bool {
+    use pmbot_sim::engine::{NewOrder, OrderType};
+    static N: AtomicUsize = AtomicUsize::new(1);
+    let n = N.fetch_add(1, Ordering::Relaxed) as u64;
+    let mut id = [0u8; 32];
+    id[..20].copy_from_slice(owner.as_slice());
+    id[24..].copy_from_slice(&n.to_be_bytes());
+    let order = NewOrder {
+        id: pmbot_core::Hash32(id),
+        maker: owner,
+        owner,
+        api_key: format!("house-{owner:#x}"),
+        token: token.clone(),
+        side: Side::Buy,
+        price: pmbot_core::Price::parse(price).unwrap(),
+        size: pmbot_core::Size::from_shares(shares),
+        order_type: OrderType::Fak,
+        post_only: false,
+        expiration_s: 0,
+    };
+    state.with_exchange(|ex, now| ex.submit(order, now)).is_ok()
+}
 const WORKERS: usize = 8;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -50,6 +82,33 @@ async fn two_thousand_orders_under_faults_never_double_and_reconcile_exactly() {
         proxy.set_drop_probability(0.002);
 
         let t0 = Instant::now();
+        // A house account sells into our bids now and then: 5 shares, taken
+        // from the best bid of a token (half of one of our 10-share orders).
+        let filler = {
+            let state = sim.state.clone();
+            let pairs = tokens(&sim);
+            let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let stop2 = stop.clone();
+            let task = tokio::spawn(async move {
+                let owner = pmbot_sim::engine::Address::repeat_byte(0xee);
+                state.fund(owner, pmbot_core::Usdc::from_whole(100_000)).unwrap();
+                let mut takes = 0usize;
+                let mut i = 0usize;
+                while !stop2.load(Ordering::Relaxed) {
+                    tokio::time::sleep(Duration::from_millis(40)).await;
+                    let (yes, no) = &pairs[i % pairs.len()];
+                    let (ours, other) = if i % 2 == 0 { (yes, no) } else { (no, yes) };
+                    i += 1;
+                    // Buying the other outcome at 0.99 matches our bids on this one.
+                    let _ = ours;
+                    if house_take_state(&state, owner, other, "0.99", 5) {
+                        takes += 1;
+                    }
+                }
+                takes
+            });
+            (stop, task)
+        };
         let next = Arc::new(AtomicUsize::new(0));
         let outcomes = Arc::new(std::sync::Mutex::new(BTreeMap::<String, usize>::new()));
         let mut workers = Vec::new();
@@ -63,7 +122,17 @@ async fn two_thousand_orders_under_faults_never_double_and_reconcile_exactly() {
                     }
                     let token = &toks[(i * 7 + w) % toks.len()];
                     let price = format!("0.0{}", 1 + i % 5);
-                    let r = gw.place(intent(&format!("f-{i}"), token, Side::Buy, &price, 5)).await;
+                    // While heartbeats fail the gateway refuses; a strategy
+                    // waits and tries the same intent again.
+                    let mut r = gw.place(intent(&format!("f-{i}"), token, Side::Buy, &price, 10)).await;
+                    for _ in 0..100 {
+                        if !matches!(r, Err(GatewayError::Refused(Refusal::HeartbeatFailing(_)))) {
+                            break;
+                        }
+                        *outcomes.lock().unwrap().entry("refused:heartbeat (retried)".into()).or_default() += 1;
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        r = gw.place(intent(&format!("f-{i}"), token, Side::Buy, &price, 10)).await;
+                    }
                     let kind = match &r {
                         Ok(p) => format!("placed:{:?}", p.status),
                         Err(GatewayError::Refused(Refusal::HeartbeatFailing(_))) => "refused:heartbeat".into(),
@@ -87,6 +156,8 @@ async fn two_thousand_orders_under_faults_never_double_and_reconcile_exactly() {
             w.await.unwrap();
         }
         let placing = t0.elapsed();
+        filler.0.store(true, Ordering::Relaxed);
+        let takes = filler.1.await.unwrap();
 
         // Faults off; let held replies and delayed requests run out; reconcile.
         sim.state.set_faults(FaultSpec::none());
@@ -99,7 +170,7 @@ async fn two_thousand_orders_under_faults_never_double_and_reconcile_exactly() {
         eprintln!(
             "fault run: {INTENTS} intents in {placing:?}; outcomes {outcomes:?}; gateway {stats:?}; \
              sim faults 5xx={} 429={} accept-timeout={} delay={} ws-drop-every={}; proxy drops={}; \
-             user channel connections={}; final reconcile {report:?}",
+             user channel connections={}; house takes={takes}; final reconcile {report:?}",
             counts.get(FaultKind::Rest5xx),
             counts.get(FaultKind::Rest429),
             counts.get(FaultKind::RestAcceptTimeout),
@@ -146,12 +217,24 @@ async fn two_thousand_orders_under_faults_never_double_and_reconcile_exactly() {
         assert!(open.iter().all(|id| tracked.contains(id)));
         eprintln!("final statuses {by_status:?}; simulator holds {held}, {} open", open.len());
 
-        // The journal says the same as the tracker.
+        // The journal says the same as the tracker, and its fills add up.
         let snap = log.snapshot();
+        let mut fills: BTreeMap<pmbot_core::OrderId, pmbot_core::Size> = BTreeMap::new();
+        for f in &snap.fills {
+            *fills.entry(f.order_id).or_default() += f.size;
+        }
+        let mut partly = 0;
         for v in &views {
             let row = &snap.orders[&v.client_order_id];
             assert_eq!((row.status, row.filled), (v.status, v.filled), "{v:?}");
+            let id = v.order_id.unwrap();
+            assert_eq!(fills.get(&id).copied().unwrap_or_default(), v.filled, "journal fills of {v:?}");
+            if !v.filled.is_zero() && v.filled < v.size {
+                partly += 1;
+            }
         }
+        assert!(takes > 0 && !snap.fills.is_empty() && partly > 0, "fills happened: {takes} takes, {partly} partial");
+        eprintln!("fills journaled {}, orders partly filled {partly}", snap.fills.len());
         gw.shutdown();
         sim.shutdown().await;
     })

@@ -251,6 +251,29 @@ pub fn house_order(sim: &SimHandle, owner: Address, token: &TokenId, side: Side,
     id
 }
 
+/// A house account's fill-and-kill BUY straight on the engine: takes what
+/// it can at `price` or better, rests nothing. `false` if nothing matched.
+pub fn house_take(sim: &SimHandle, owner: Address, token: &TokenId, price: &str, shares: u64) -> bool {
+    let n = HOUSE_ORDERS.fetch_add(1, Ordering::Relaxed);
+    let mut id = [0u8; 32];
+    id[..20].copy_from_slice(owner.as_slice());
+    id[24..].copy_from_slice(&n.to_be_bytes());
+    let order = NewOrder {
+        id: pmbot_core::Hash32(id),
+        maker: owner,
+        owner,
+        api_key: format!("house-{owner:#x}"),
+        token: token.clone(),
+        side: Side::Buy,
+        price: Price::parse(price).unwrap(),
+        size: Size::from_shares(shares),
+        order_type: SimOrderType::Fak,
+        post_only: false,
+        expiration_s: 0,
+    };
+    sim.state.with_exchange(|ex, now| ex.submit(order, now)).is_ok()
+}
+
 pub fn house(sim: &SimHandle, byte: u8) -> Address {
     let a = Address::repeat_byte(byte);
     sim.state.fund(a, Usdc::from_whole(100_000)).expect("fund house");
