@@ -97,10 +97,9 @@ async fn two_thousand_orders_under_faults_never_double_and_reconcile_exactly() {
                 while !stop2.load(Ordering::Relaxed) {
                     tokio::time::sleep(Duration::from_millis(40)).await;
                     let (yes, no) = &pairs[i % pairs.len()];
-                    let (ours, other) = if i % 2 == 0 { (yes, no) } else { (no, yes) };
+                    // Buying one outcome at 0.99 matches our bids on the other.
+                    let other = if i.is_multiple_of(2) { no } else { yes };
                     i += 1;
-                    // Buying the other outcome at 0.99 matches our bids on this one.
-                    let _ = ours;
                     if house_take_state(&state, owner, other, "0.99", 5) {
                         takes += 1;
                     }
@@ -145,7 +144,7 @@ async fn two_thousand_orders_under_faults_never_double_and_reconcile_exactly() {
                     // cancels run under the same faults.
                     if let Ok(p) = r
                         && p.status == OrderStatus::Acknowledged
-                        && i % 2 == 0
+                        && i.is_multiple_of(2)
                     {
                         let _ = gw.cancel(p.order_id).await;
                     }

@@ -224,3 +224,51 @@ async fn fills_arrive_on_the_user_channel_once() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancels_by_list_and_by_market_and_no_secret_in_anything_written() {
+    bounded(60, async {
+        let sim = start_sim(quiet_sim(2)).await;
+        let dir = temp_dir("cancels");
+        let log = MemoryOrderLog::new();
+        let mut started = start_gateway(sim_cfg(&sim, &dir), 0, &log, Budget::unlimited()).await.unwrap();
+        let gw = started.gateway.clone();
+        let pairs = tokens(&sim);
+        let (a, b) = (pairs[0].0.clone(), pairs[1].0.clone());
+        let mut ids = Vec::new();
+        for (i, t) in [&a, &a, &b, &b].into_iter().enumerate() {
+            ids.push(gw.place(intent(&format!("c-{i}"), t, Side::Buy, "0.20", 5)).await.unwrap().order_id);
+        }
+        // Two by list.
+        let r = gw.cancel_many(&ids[..2]).await.unwrap();
+        assert_eq!(r.cancelled.len(), 2);
+        // The rest by market.
+        let market_b = sim.state.lock().exchange.market_of_token(&b).unwrap().spec.condition_id;
+        let r = gw.cancel_market(Some(market_b), None).await.unwrap();
+        assert_eq!(r.cancelled.len(), 2);
+        assert!(sim_open(&sim, gw.address()).is_empty());
+        assert!(gw.orders().iter().all(|o| o.status == OrderStatus::Cancelled));
+        // Errors, alerts, the journal and the gateway's Debug carry no secret.
+        std::fs::write(dir.join(".kill_switch"), "x").unwrap();
+        let refused = gw.place(intent("c-9", &a, Side::Buy, "0.20", 5)).await.unwrap_err().to_string();
+        let key: uuid::Uuid = gw.api_key().parse().unwrap();
+        let (secret, passphrase) = {
+            let s = sim.state.lock();
+            let c = s.keys.get(&key).unwrap().credentials();
+            (c.secret().to_owned(), c.passphrase().to_owned())
+        };
+        let mut written = format!("{gw:?}\n{refused}\n{:?}\n", log.snapshot());
+        while let Ok(a) = started.alerts.try_recv() {
+            written.push_str(&format!("{a:?}\n"));
+        }
+        let private_key = &KEYS[0][2..];
+        for (name, s) in
+            [("secret", secret.as_str()), ("passphrase", passphrase.as_str()), ("private key", private_key)]
+        {
+            assert!(s.len() >= 16 && !written.contains(s), "the {name} leaked");
+        }
+        gw.shutdown();
+        sim.shutdown().await;
+    })
+    .await;
+}

@@ -197,7 +197,8 @@ mod tests {
     #[test]
     fn every_class_by_named_case() {
         use PostOutcome as P;
-        let cases: Vec<(&str, Result<Reply, SendError>, fn(&PostOutcome) -> bool)> = vec![
+        type Case = (&'static str, Result<Reply, SendError>, fn(&PostOutcome) -> bool);
+        let cases: Vec<Case> = vec![
             ("accepted, resting", reply(200, ACCEPTED), |o| {
                 matches!(o, P::Accepted { status: VenueOrderStatus::Live, .. })
             }),

@@ -356,7 +356,8 @@ impl Proxy {
     /// connection; or listens again on the same port.
     pub async fn set_refusing(&self, refusing: bool) {
         if refusing {
-            if let Some(t) = self.accept.lock().unwrap().take() {
+            let task = self.accept.lock().unwrap().take();
+            if let Some(t) = task {
                 t.abort();
                 let _ = t.await;
             }
