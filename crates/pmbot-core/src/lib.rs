@@ -16,6 +16,7 @@ pub mod events;
 pub mod fees;
 pub mod ids;
 pub mod level;
+pub mod order_state;
 pub mod price;
 pub mod side;
 

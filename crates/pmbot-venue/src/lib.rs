@@ -9,12 +9,14 @@
 //! side shows up as a failure on the other instead of cancelling out.
 //!
 //! Today: the market-data stream (supervised WebSocket, book resync, health)
-//! in [`marketdata`], market lookup by slug in [`discovery`], and the on-chain
-//! balance reader behind the order pre-check in [`balance`]. The order gateway
-//! comes with its issue.
+//! in [`marketdata`], market lookup by slug in [`discovery`], the on-chain
+//! balance reader behind the order pre-check in [`balance`], and the order
+//! gateway (journal-first placing, error classes, rate limits, kill switch,
+//! heartbeat, user channel, reconciliation) in [`gateway`].
 
 pub mod balance;
 pub mod discovery;
+pub mod gateway;
 pub mod marketdata;
 
 /// The wall clock, for live use. Everything that must replay takes a

@@ -1,0 +1,130 @@
+//! The exchange's order-safety heartbeat (dead-man switch).
+//!
+//! Invariant: while any order may rest, a heartbeat goes out every interval
+//! (the SDK's `post_heartbeat`, threading the id the exchange returns); a
+//! failed one marks the gateway unhealthy and new orders are refused until a
+//! heartbeat succeeds again. With nothing resting nothing is sent and the
+//! state is idle: the exchange stops watching, which cancels nothing.
+
+use pmbot_core::TimestampMs;
+use polymarket_client_sdk_v2::auth::Uuid;
+use std::sync::Weak;
+use tokio::sync::watch;
+
+use super::{GatewayAlert, Inner, lock};
+
+/// The heartbeat's state.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum HeartbeatHealth {
+    /// Nothing rests; no heartbeat needed.
+    #[default]
+    Idle,
+    Healthy {
+        last_ok: TimestampMs,
+    },
+    Failing {
+        since: TimestampMs,
+        failures: u32,
+        last_error: String,
+    },
+}
+
+impl HeartbeatHealth {
+    /// Why new orders must wait, if they must.
+    pub fn failing(&self) -> Option<String> {
+        match self {
+            HeartbeatHealth::Failing { failures, last_error, .. } => {
+                Some(format!("{failures} failed heartbeat(s), last: {last_error}"))
+            }
+            _ => None,
+        }
+    }
+}
+
+enum Beat {
+    Ok(Uuid),
+    /// The exchange no longer knows our id (it expired): start again.
+    StaleId,
+    Failed(String),
+}
+
+async fn beat(inner: &Inner, id: Option<Uuid>) -> Beat {
+    match tokio::time::timeout(inner.cfg.request_timeout, inner.sdk.post_heartbeat(id)).await {
+        Ok(Ok(r)) => match r.error {
+            Some(e) if !e.is_empty() => Beat::Failed(e),
+            _ => Beat::Ok(r.heartbeat_id),
+        },
+        Ok(Err(e)) => {
+            let text = e.to_string();
+            if id.is_some() && text.to_ascii_lowercase().contains("heartbeat id") {
+                Beat::StaleId
+            } else {
+                Beat::Failed(text)
+            }
+        }
+        Err(_) => Beat::Failed("timed out".into()),
+    }
+}
+
+pub(crate) async fn run(weak: Weak<Inner>, mut shutdown: watch::Receiver<bool>) {
+    let mut id: Option<Uuid> = None;
+    loop {
+        let Some(inner) = weak.upgrade() else { return };
+        let failing = lock(&inner.heartbeat).failing().is_some();
+        // While failing, retry sooner than the interval: every beat missed
+        // brings the exchange's cancel-all closer.
+        let wait = if failing { inner.cfg.heartbeat_interval / 4 } else { inner.cfg.heartbeat_interval };
+        let idle = matches!(*lock(&inner.heartbeat), HeartbeatHealth::Idle);
+        // Holding `inner` while waiting is fine: the gateway aborts this task
+        // when its last handle is dropped.
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            () = tokio::time::sleep(wait) => {}
+            // A new resting order while idle: start beating now.
+            () = inner.heartbeat_kick.notified(), if idle => {}
+        }
+        if !lock(&inner.tracker).any_may_rest() {
+            *lock(&inner.heartbeat) = HeartbeatHealth::Idle;
+            continue;
+        }
+        let mut outcome = beat(&inner, id).await;
+        if matches!(outcome, Beat::StaleId) {
+            id = None;
+            outcome = beat(&inner, None).await;
+        }
+        let now = inner.now();
+        let mut h = lock(&inner.heartbeat);
+        match outcome {
+            Beat::Ok(next) => {
+                id = Some(next);
+                let recovered = matches!(*h, HeartbeatHealth::Failing { .. });
+                *h = HeartbeatHealth::Healthy { last_ok: now };
+                drop(h);
+                if recovered {
+                    inner.alert(GatewayAlert::HeartbeatRecovered);
+                    inner.journal_note("heartbeat_recovered", &serde_json::json!({}));
+                }
+            }
+            Beat::Failed(_) | Beat::StaleId => {
+                let error = match outcome {
+                    Beat::Failed(e) => e,
+                    _ => "the exchange refused a fresh heartbeat id".to_owned(),
+                };
+                let (since, failures) = match &*h {
+                    HeartbeatHealth::Failing { since, failures, .. } => (*since, failures + 1),
+                    _ => (now, 1),
+                };
+                *h = HeartbeatHealth::Failing { since, failures, last_error: error.clone() };
+                drop(h);
+                tracing::warn!(%error, failures, "order-safety heartbeat failed");
+                if failures == 1 || failures % 10 == 0 {
+                    inner.alert(GatewayAlert::HeartbeatFailing { error: error.clone(), failures });
+                    inner.journal_note(
+                        "heartbeat_failing",
+                        &serde_json::json!({ "error": error, "failures": failures }),
+                    );
+                }
+            }
+        }
+    }
+}
