@@ -53,13 +53,13 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Watch(args) => watch_cmd::run(file, args).await,
         Command::Record(args) => record_cmd::run(file, args).await,
         Command::Kill(args) => {
-            let path = args.path.unwrap_or_else(|| kill_cmd::DEFAULT_KILL_SWITCH.into());
+            let path = args.path.unwrap_or(file.gateway.kill_switch);
             let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
             println!("{}", kill_cmd::kill(&path, now.as_millis() as i64)?);
             Ok(())
         }
         Command::Unkill(args) => {
-            let path = args.path.unwrap_or_else(|| kill_cmd::DEFAULT_KILL_SWITCH.into());
+            let path = args.path.unwrap_or(file.gateway.kill_switch);
             println!("{}", kill_cmd::unkill(&path)?);
             Ok(())
         }

@@ -9,7 +9,11 @@
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
+use std::path::PathBuf;
+
 use pmbot_sim::SimConfig;
+use pmbot_venue::balance::BalanceConfig;
+use pmbot_venue::gateway::GatewayConfig;
 use pmbot_venue::marketdata::MarketDataConfig;
 use serde::Deserialize;
 
@@ -21,6 +25,26 @@ pub struct FileConfig {
     /// The market-data stream and book store (`[market_data.stream]`,
     /// `[market_data.books]`).
     pub market_data: MarketDataConfig,
+    /// The order gateway: exchange URLs, signature type, funder, key file,
+    /// timeouts, rate limits, kill switch path.
+    pub gateway: GatewayConfig,
+    /// The on-chain balance reader: RPC URLs, chain, contract addresses, TTL.
+    pub balance: BalanceConfig,
+    pub journal: JournalConfig,
+}
+
+/// Where the journal lives.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JournalConfig {
+    /// The SQLite journal file (created if missing).
+    pub path: PathBuf,
+}
+
+impl Default for JournalConfig {
+    fn default() -> Self {
+        JournalConfig { path: PathBuf::from("pmbot-journal.sqlite") }
+    }
 }
 
 const DEFAULT_PATH: &str = "pmbot.toml";

@@ -9,14 +9,11 @@ use clap::Args;
 
 #[derive(Debug, Args)]
 pub struct KillArgs {
-    /// The kill switch file (default: the configured path, `.kill_switch`
-    /// in the working directory).
+    /// The kill switch file (default: `gateway.kill_switch` from the config,
+    /// `.kill_switch` in the working directory unless set).
     #[arg(long, value_name = "FILE")]
     pub path: Option<PathBuf>,
 }
-
-/// The kill switch path when none is configured.
-pub const DEFAULT_KILL_SWITCH: &str = ".kill_switch";
 
 fn absolute(p: &Path) -> PathBuf {
     std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())

@@ -4,6 +4,7 @@
 //! exits non-zero with a one-line reason on bad input, and never prints a
 //! secret.
 
+mod account;
 mod cli;
 mod config;
 mod kill_cmd;

@@ -53,3 +53,52 @@ pub trait BalanceCheck: Send + Sync {
     /// an order for balance or allowance.
     fn refresh(&self) -> BoxFuture<'_, ()>;
 }
+
+/// The on-chain reader is the pre-check pmbot trades with: a BUY needs pUSD
+/// for cost + the largest fee + open buy commitments and the allowances of
+/// every contract the order goes through; a SELL needs the shares (size +
+/// open sells) and the operator approvals.
+impl BalanceCheck for crate::balance::BalanceReader {
+    fn check<'a>(&'a self, query: &'a BalanceQuery) -> BoxFuture<'a, Result<(), BalanceRefusal>> {
+        use crate::balance::{BuyRequest, MarketKind, SellRequest, Verdict};
+        Box::pin(async move {
+            let market = MarketKind::from_neg_risk(query.neg_risk);
+            let verdict = match query.intent.side {
+                pmbot_core::Side::Buy => {
+                    let req = BuyRequest::new(market, query.cost, query.max_fee, query.open_buy_commitments)
+                        .map_err(|e| BalanceRefusal { kind: BalanceRefusalKind::Insufficient, detail: e.to_string() })?;
+                    self.check_buy(&req).await
+                }
+                pmbot_core::Side::Sell => {
+                    let req = SellRequest::new(
+                        market,
+                        query.intent.token.clone(),
+                        query.intent.size,
+                        query.open_sell_shares,
+                    )
+                    .map_err(|e| BalanceRefusal { kind: BalanceRefusalKind::Insufficient, detail: e.to_string() })?;
+                    self.check_sell(&req).await
+                }
+            };
+            match verdict {
+                Verdict::Allowed(_) => Ok(()),
+                Verdict::Refused(r) => Err(refusal_of(&r)),
+            }
+        })
+    }
+
+    fn refresh(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move { self.invalidate() })
+    }
+}
+
+/// The reader's refusal in the gateway's terms, its text kept whole.
+fn refusal_of(r: &crate::balance::Refusal) -> BalanceRefusal {
+    use crate::balance::Refusal as R;
+    let kind = match r {
+        R::InsufficientBalance { .. } | R::InsufficientShares { .. } => BalanceRefusalKind::Insufficient,
+        R::InsufficientAllowance { .. } | R::NotApproved { .. } => BalanceRefusalKind::Allowance,
+        R::Unavailable { .. } => BalanceRefusalKind::Unavailable,
+    };
+    BalanceRefusal { kind, detail: r.to_string() }
+}

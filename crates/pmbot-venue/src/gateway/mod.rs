@@ -275,37 +275,7 @@ impl Gateway {
     /// channel and the pending sweep. Fails if the exchange holds open orders
     /// the journal does not know.
     pub async fn start_with_key(cfg: GatewayConfig, key: PrivateKey, deps: GatewayDeps) -> Result<Started, StartError> {
-        let funder = cfg.validate()?;
-        let signer = key.signer(cfg.chain_id)?;
-        drop(key);
-        let sdk = authenticate(&cfg, &signer, funder).await?;
-        let address = alloy::signers::Signer::address(&signer);
-        let transport = Transport::new(&cfg.clob_url, address, sdk.credentials().clone(), cfg.request_timeout)
-            .map_err(StartError::Auth)?;
-        let (alerts, alerts_rx) = mpsc::channel(1024);
-        let (shutdown, _) = watch::channel(false);
-        let inner = Arc::new(Inner {
-            order_limit: Limiter::new(cfg.order_quota()),
-            cancel_limit: Limiter::new(cfg.cancel_quota()),
-            cfg,
-            sdk,
-            signer,
-            transport,
-            log: Mutex::new(deps.log),
-            balance: deps.balance,
-            clock: deps.clock,
-            tracker: Mutex::new(Tracker::default()),
-            markets: Mutex::new(HashMap::new()),
-            ticks: Mutex::new(HashMap::new()),
-            heartbeat: Mutex::new(HeartbeatHealth::Idle),
-            heartbeat_kick: Notify::new(),
-            halted: Mutex::new(None),
-            alerts,
-            user: Mutex::new(UserChannelHealth::default()),
-            stats: GatewayStats::default(),
-            rng: Mutex::new(SmallRng::from_os_rng()),
-            shutdown,
-        });
+        let (inner, alerts_rx) = Inner::connect(cfg, key, deps).await?;
         let report = inner.recover().await?;
         let mut tasks = vec![
             tokio::spawn(heartbeat::run(Arc::downgrade(&inner), inner.shutdown.subscribe())).abort_handle(),
@@ -316,6 +286,22 @@ impl Gateway {
         }
         let gateway = Gateway { inner, _tasks: Arc::new(TaskGuard(tasks)) };
         Ok(Started { gateway, alerts: alerts_rx, report })
+    }
+
+    /// Authenticates without reconciling and without background tasks, for
+    /// looking at the account and cancelling (`pmbot orders`): it works even
+    /// when the exchange holds orders the journal does not know, which is
+    /// when an operator most needs it. It never places an order: it starts
+    /// halted.
+    pub async fn inspect(cfg: GatewayConfig, key: PrivateKey, deps: GatewayDeps) -> Result<Gateway, StartError> {
+        let (inner, _alerts) = Inner::connect(cfg, key, deps).await?;
+        *lock(&inner.halted) = Some("opened for inspection only: this handle never places orders".into());
+        Ok(Gateway { inner, _tasks: Arc::new(TaskGuard(Vec::new())) })
+    }
+
+    /// The account's open orders as the exchange reports them (every page).
+    pub async fn open_on_exchange(&self) -> Result<Vec<wire::VenueOrder>, GatewayError> {
+        self.inner.open_on_exchange().await.map_err(|detail| GatewayError::Call { what: "GET /data/orders", detail })
     }
 
     /// Places an intent. See the module docs for the order of checks and
@@ -417,6 +403,48 @@ impl Gateway {
     /// Stops the background tasks.
     pub fn shutdown(&self) {
         let _ = self.inner.shutdown.send(true);
+    }
+}
+
+impl Inner {
+    /// Validates the config, authenticates (L1) and builds the shared state.
+    async fn connect(
+        cfg: GatewayConfig,
+        key: PrivateKey,
+        deps: GatewayDeps,
+    ) -> Result<(Arc<Inner>, mpsc::Receiver<GatewayAlert>), StartError> {
+        let funder = cfg.validate()?;
+        let signer = key.signer(cfg.chain_id)?;
+        drop(key);
+        let sdk = authenticate(&cfg, &signer, funder).await?;
+        let address = alloy::signers::Signer::address(&signer);
+        let transport = Transport::new(&cfg.clob_url, address, sdk.credentials().clone(), cfg.request_timeout)
+            .map_err(StartError::Auth)?;
+        let (alerts, alerts_rx) = mpsc::channel(1024);
+        let (shutdown, _) = watch::channel(false);
+        let inner = Arc::new(Inner {
+            order_limit: Limiter::new(cfg.order_quota()),
+            cancel_limit: Limiter::new(cfg.cancel_quota()),
+            cfg,
+            sdk,
+            signer,
+            transport,
+            log: Mutex::new(deps.log),
+            balance: deps.balance,
+            clock: deps.clock,
+            tracker: Mutex::new(Tracker::default()),
+            markets: Mutex::new(HashMap::new()),
+            ticks: Mutex::new(HashMap::new()),
+            heartbeat: Mutex::new(HeartbeatHealth::Idle),
+            heartbeat_kick: Notify::new(),
+            halted: Mutex::new(None),
+            alerts,
+            user: Mutex::new(UserChannelHealth::default()),
+            stats: GatewayStats::default(),
+            rng: Mutex::new(SmallRng::from_os_rng()),
+            shutdown,
+        });
+        Ok((inner, alerts_rx))
     }
 }
 

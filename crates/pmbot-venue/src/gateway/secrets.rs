@@ -88,6 +88,11 @@ impl PrivateKey {
         Ok(PrivateKey { secret: SecretString::from(text), source: KeySource::File(path.to_path_buf()) })
     }
 
+    /// The key's address (the EOA).
+    pub fn address(&self) -> Result<alloy_primitives::Address, SecretError> {
+        Ok(alloy::signers::Signer::address(&self.signer(1)?))
+    }
+
     /// The signer for `chain_id` (libsecp256k1).
     pub fn signer(&self, chain_id: u64) -> Result<Secp256k1Signer, SecretError> {
         let malformed = || SecretError::Malformed { from: self.source.clone() };
