@@ -5,15 +5,18 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
+use crate::balance_cmd::{self, BalanceArgs};
 use crate::config;
 use crate::kill_cmd::{self, KillArgs};
+use crate::orders_cmd::{self, OrdersArgs};
 use crate::record_cmd::{self, RecordArgs};
 use crate::sim_cmd::{self, SimArgs};
 use crate::watch_cmd::{self, WatchArgs};
 
 /// pmbot trades Polymarket's order books under hard risk limits, on paper
 /// first. This build provides the simulated exchange that every other mode
-/// and test runs against, and the market-data stream (watch, record).
+/// and test runs against, the market-data stream (watch, record), and the
+/// account tools of the order path (balance, orders, kill, unkill).
 #[derive(Debug, Parser)]
 #[command(name = "pmbot", version, about, long_about = None, propagate_version = true)]
 pub struct Cli {
@@ -40,6 +43,12 @@ pub enum Command {
     /// Record every market-channel frame received, raw, into hourly zstd
     /// JSON-lines files (a crash loses at most the last second).
     Record(RecordArgs),
+    /// Show the funder's pUSD balance, the exchange allowances and the
+    /// outcome-token holdings, read on chain, beside the journal's positions.
+    Balance(BalanceArgs),
+    /// List the account's open orders on the exchange (marked known or
+    /// unknown to the journal); --cancel-all cancels every one.
+    Orders(OrdersArgs),
     /// Set the kill switch: no order is sent while its file exists.
     Kill(KillArgs),
     /// Remove the kill switch.
@@ -52,6 +61,8 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Sim(args) => sim_cmd::run(file.sim, args).await,
         Command::Watch(args) => watch_cmd::run(file, args).await,
         Command::Record(args) => record_cmd::run(file, args).await,
+        Command::Balance(args) => balance_cmd::run(file, args).await,
+        Command::Orders(args) => orders_cmd::run(file, args).await,
         Command::Kill(args) => {
             let path = args.path.unwrap_or(file.gateway.kill_switch);
             let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();

@@ -5,9 +5,11 @@
 //! secret.
 
 mod account;
+mod balance_cmd;
 mod cli;
 mod config;
 mod kill_cmd;
+mod orders_cmd;
 mod record_cmd;
 mod sim_cmd;
 mod source;

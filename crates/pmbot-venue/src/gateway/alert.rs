@@ -26,6 +26,10 @@ pub enum GatewayAlert {
     OrderIdMismatch { client_order_id: ClientOrderId, computed: OrderId, reported: String },
     /// Writing to the journal failed after the order was sent.
     JournalFailed { detail: String },
+    /// An order was refused because the wallet cannot be read (RPC down,
+    /// wrong chain, garbage: fail closed) or an approval the order needs is
+    /// missing. Waiting does not fix the second, and the first needs eyes.
+    BalanceCheck { client_order_id: ClientOrderId, kind: super::BalanceRefusalKind, detail: String },
     /// The user channel reconnected; orders and trades were reconciled over REST.
     UserChannelReconnected { connection: u64 },
 }

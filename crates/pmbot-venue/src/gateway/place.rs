@@ -9,7 +9,7 @@ use pmbot_core::order_state::{OrderInput, OrderState};
 use pmbot_core::{ClientOrderId, FeeModel, Price, Side, TickSize, TokenId, Usdc};
 use reqwest::Method;
 
-use super::balance::BalanceQuery;
+use super::balance::{BalanceQuery, BalanceRefusalKind};
 use super::classify::{PostOutcome, RefusalKind, classify_post, parse_order_id};
 use super::log::PreparedOrder;
 use super::order::{SignedBody, build_and_sign};
@@ -84,6 +84,13 @@ impl Inner {
         // 5. The balance pre-check.
         let query = self.balance_query(intent, &meta);
         if let Err(r) = self.balance.check(&query).await {
+            if r.kind != BalanceRefusalKind::Insufficient {
+                self.alert(GatewayAlert::BalanceCheck {
+                    client_order_id: intent.client_order_id.clone(),
+                    kind: r.kind.clone(),
+                    detail: r.detail.clone(),
+                });
+            }
             return Err(self.refuse(intent, Refusal::Balance(r)));
         }
         // 6. Build, sign, journal, send.
