@@ -16,9 +16,7 @@ use pmbot_engine::journal::Journal;
 use pmbot_testkit::{Anvil, polygon};
 use pmbot_venue::SystemClock;
 use pmbot_venue::balance::{BalanceConfig, BalanceReader};
-use pmbot_venue::gateway::{
-    BalanceRefusalKind, Gateway, GatewayAlert, GatewayDeps, GatewayError, PrivateKey, Refusal,
-};
+use pmbot_venue::gateway::{BalanceRefusalKind, Gateway, GatewayAlert, GatewayDeps, GatewayError, PrivateKey, Refusal};
 use secrecy::SecretString;
 
 use gateway_support::*;
@@ -66,8 +64,7 @@ async fn an_order_the_chain_balance_cannot_carry_never_reaches_the_simulator() {
             )
             .unwrap(),
         );
-        let deps =
-            GatewayDeps { log: Box::new(Journal::open(&journal_path).unwrap()), balance: reader.clone(), clock };
+        let deps = GatewayDeps { log: Box::new(Journal::open(&journal_path).unwrap()), balance: reader.clone(), clock };
         let mut started = Gateway::start_with_key(sim_cfg(&sim, &dir), key, deps).await.unwrap();
         let gw = started.gateway.clone();
         let token = tokens(&sim)[0].0.clone();
@@ -101,8 +98,7 @@ async fn an_order_the_chain_balance_cannot_carry_never_reaches_the_simulator() {
         while let Ok(a) = started.alerts.try_recv() {
             alerts.push(a);
         }
-        let balance_alerts: Vec<_> =
-            alerts.iter().filter(|a| matches!(a, GatewayAlert::BalanceCheck { .. })).collect();
+        let balance_alerts: Vec<_> = alerts.iter().filter(|a| matches!(a, GatewayAlert::BalanceCheck { .. })).collect();
         assert_eq!(balance_alerts.len(), 2, "allowance and unavailable alert, insufficient does not: {alerts:?}");
 
         // The journal holds the two orders sent (hash = the simulator's id)
@@ -115,7 +111,11 @@ async fn an_order_the_chain_balance_cannot_carry_never_reaches_the_simulator() {
         assert_eq!(orders.len(), 2);
         assert!(orders.iter().any(|o| o.prepared.order_hash == first.order_id));
         for o in &orders {
-            assert!(sim_order(&sim, &o.prepared.order_hash).is_some(), "journal order {} is on the sim", o.prepared.order_hash);
+            assert!(
+                sim_order(&sim, &o.prepared.order_hash).is_some(),
+                "journal order {} is on the sim",
+                o.prepared.order_hash
+            );
         }
         let refusals = journal.refusals().unwrap();
         let reasons: Vec<(&str, &str)> =

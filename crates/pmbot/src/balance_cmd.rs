@@ -58,7 +58,8 @@ fn journal_positions(file: &FileConfig) -> Result<Vec<Position>> {
     if !path.exists() {
         return Ok(Vec::new());
     }
-    let journal = Journal::open_read_only(path).with_context(|| format!("cannot read the journal {}", path.display()))?;
+    let journal =
+        Journal::open_read_only(path).with_context(|| format!("cannot read the journal {}", path.display()))?;
     journal.positions().with_context(|| format!("cannot read positions from {}", path.display()))
 }
 
