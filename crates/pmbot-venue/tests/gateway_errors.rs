@@ -96,6 +96,34 @@ async fn an_order_accepted_while_the_reply_timed_out_is_found_not_resent() {
     .await;
 }
 
+/// The same at the production setting: the default 5 s bound on every call,
+/// and an exchange that takes the order and holds its reply 6 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_the_default_5s_timeout_a_reply_held_6s_is_ambiguous_and_found() {
+    bounded(60, async {
+        let sim = start_sim(quiet_sim(1)).await;
+        let dir = temp_dir("accept-timeout-5s");
+        let log = MemoryOrderLog::new();
+        let mut cfg = sim_cfg(&sim, &dir);
+        cfg.request_timeout = pmbot_venue::gateway::GatewayConfig::default().request_timeout;
+        assert_eq!(cfg.request_timeout, std::time::Duration::from_secs(5));
+        let gw = start_gateway(cfg, 0, &log, Budget::unlimited()).await.unwrap().gateway;
+        let (yes, _) = tokens(&sim)[0].clone();
+        gw.prepare_market(&yes).await.unwrap();
+        set_faults(&sim, "rest-accept-timeout=1@6s");
+        let started = std::time::Instant::now();
+        let placed = gw.place(intent("t5-0", &yes, Side::Buy, "0.40", 10)).await.expect("found by its hash");
+        set_faults(&sim, "");
+        assert!(started.elapsed() >= std::time::Duration::from_secs(5), "the post waited out its 5 s bound");
+        assert_eq!((placed.posts, placed.status), (1, OrderStatus::Acknowledged), "{placed:?}");
+        one_order_for(&log, &sim, "t5-0");
+        assert_eq!((accepted(&sim), gw.stats().ambiguous, gw.stats().reposts), (1, 1, 0));
+        gw.shutdown();
+        sim.shutdown().await;
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_post_held_past_every_retry_is_pending_then_reconciled() {
     bounded(60, async {
