@@ -26,10 +26,22 @@ fn temp_dir(name: &str) -> PathBuf {
 
 /// Runs the binary off the async workers (the simulator keeps serving).
 async fn pmbot(dir: &Path, args: &[&str], key: Option<&str>) -> Output {
+    match key {
+        Some(k) => pmbot_with_env(dir, args, &[("PMBOT_PRIVATE_KEY", k)]).await,
+        None => pmbot_with_env(dir, args, &[]).await,
+    }
+}
+
+async fn pmbot_with_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_pmbot"));
-    cmd.current_dir(dir).arg("--config").arg(dir.join("pmbot.toml")).args(args).env_remove("PMBOT_PRIVATE_KEY");
-    if let Some(k) = key {
-        cmd.env("PMBOT_PRIVATE_KEY", k);
+    cmd.current_dir(dir)
+        .arg("--config")
+        .arg(dir.join("pmbot.toml"))
+        .args(args)
+        .env_remove("PMBOT_PRIVATE_KEY")
+        .env_remove("RUST_LOG");
+    for (k, v) in env {
+        cmd.env(k, v);
     }
     tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap()
 }
@@ -125,6 +137,24 @@ async fn balance_reads_the_chain_and_orders_lists_and_cancels_on_the_exchange() 
     eprintln!("pmbot orders --cancel-all:\n{stdout}");
     let open = sim.state.lock().exchange.open_orders(funder, &Default::default()).len();
     assert_eq!(open, 0, "the simulator holds no open order of ours");
+
+    // Everything the binary writes, at the most verbose log level, carries
+    // neither the private key nor the API secret or passphrase.
+    let out =
+        pmbot_with_env(&dir, &["orders", "--cancel-all"], &[("PMBOT_PRIVATE_KEY", KEY), ("RUST_LOG", "trace")]).await;
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.lines().count() > 20, "trace logs were written: {stderr}");
+    let (secret, passphrase) = {
+        let s = sim.state.lock();
+        let key = s.keys.keys_of(funder)[0];
+        let c = s.keys.get(&key).unwrap().credentials();
+        (c.secret().to_owned(), c.passphrase().to_owned())
+    };
+    for (name, needle) in [("private key", &KEY[2..]), ("API secret", &secret), ("passphrase", &passphrase)] {
+        assert!(needle.len() >= 16, "{name}");
+        assert!(!stdout.contains(needle) && !stderr.contains(needle), "the {name} reached the output or the logs");
+    }
 
     // kill / unkill use the configured path.
     let out = pmbot(&dir, &["kill"], None).await;
