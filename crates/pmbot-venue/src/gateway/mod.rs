@@ -304,6 +304,39 @@ impl Gateway {
         self.inner.open_on_exchange().await.map_err(|detail| GatewayError::Call { what: "GET /data/orders", detail })
     }
 
+    /// The shares of `token` the exchange credits the account with
+    /// (`/balance-allowance`, asset type CONDITIONAL), for start-up position
+    /// reconciliation.
+    pub async fn venue_shares(&self, token: &TokenId) -> Result<Size, GatewayError> {
+        let sig = match self.inner.cfg.signature_type {
+            SignatureKind::Eoa => 0,
+            SignatureKind::Proxy => 1,
+            SignatureKind::Safe => 2,
+            SignatureKind::Poly1271 => 3,
+        };
+        let query = format!("?asset_type=CONDITIONAL&token_id={token}&signature_type={sig}");
+        let reply = self.inner.call(reqwest::Method::GET, "/balance-allowance", &query, None, None).await?;
+        let bad = |detail: String| GatewayError::Call { what: "GET /balance-allowance", detail };
+        if !reply.is_success() {
+            return Err(bad(format!("HTTP {}: {}", reply.status, reply.error_message())));
+        }
+        let v: serde_json::Value = serde_json::from_str(&reply.body).map_err(|e| bad(e.to_string()))?;
+        let text = match v.get("balance") {
+            Some(serde_json::Value::String(s)) => s.trim().to_owned(),
+            Some(serde_json::Value::Number(n)) => n.to_string(),
+            _ => return Err(bad(format!("no balance in {}", reply.error_message()))),
+        };
+        text.parse::<u64>()
+            .map(Size::from_micros)
+            .map_err(|_| bad(format!("balance {text:?} is not a whole number of micro-shares")))
+    }
+
+    /// Writes a finding to the journal (start-up checks done outside the
+    /// gateway, such as position reconciliation).
+    pub fn note(&self, kind: &str, detail: &serde_json::Value) {
+        self.inner.journal_note(kind, detail);
+    }
+
     /// Places an intent. See the module docs for the order of checks and
     /// what each answer leads to.
     pub async fn place(&self, intent: OrderIntent) -> Result<Placed, GatewayError> {
