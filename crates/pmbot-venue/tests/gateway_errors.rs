@@ -11,7 +11,7 @@ use gateway_support::*;
 use pmbot_core::{OrderStatus, Side, TickSize};
 use pmbot_sim::SimHandle;
 use pmbot_sim::faults::{FaultKind, FaultSpec};
-use pmbot_venue::gateway::{GatewayAlert, GatewayError, MemoryOrderLog, Refusal};
+use pmbot_venue::gateway::{GatewayAlert, GatewayError, HeartbeatHealth, MemoryOrderLog, Refusal};
 
 fn set_faults(sim: &SimHandle, spec: &str) {
     sim.state.set_faults(spec.parse::<FaultSpec>().expect("fault spec"));
@@ -298,10 +298,17 @@ async fn a_refused_connection_is_retried_with_the_same_order() {
         cfg.retry.attempts = 10;
         cfg.retry.initial_backoff = Duration::from_millis(100);
         cfg.retry.max_backoff = Duration::from_millis(150);
+        // Heartbeats go through the same closed door; a failed one would
+        // (rightly) refuse the order before it is tried. This test is about
+        // the post, so no heartbeat falls inside the closed window.
+        cfg.heartbeat_interval = Duration::from_secs(60);
         let gw = start_gateway(cfg, 0, &log, Budget::unlimited()).await.unwrap().gateway;
         let (yes, _) = tokens(&sim)[0].clone();
         // Warm the market cache, then close the door.
         gw.place(intent("c-0", &yes, Side::Buy, "0.10", 10)).await.unwrap();
+        // The resting order's first heartbeat is through before the door closes.
+        let beat = gw.clone();
+        assert!(eventually(5, move || matches!(beat.heartbeat(), HeartbeatHealth::Healthy { .. })).await);
         proxy.set_refusing(true).await;
         tokio::time::sleep(Duration::from_millis(150)).await;
         let gw2 = gw.clone();
