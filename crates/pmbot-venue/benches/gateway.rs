@@ -4,7 +4,9 @@
 //! and the whole `place()` round trip against the simulator for context.
 //!
 //! Run: `cargo bench -p pmbot-venue --bench gateway` (`PMBOT_GATEWAY_BENCH_ORDERS`
-//! sets the number of timed orders, default 2,000).
+//! sets the number of timed orders, default 2,000; for diagnosis,
+//! `PMBOT_GATEWAY_BENCH_USER_CHANNEL=0` turns the user channel off and
+//! `PMBOT_GATEWAY_BENCH_WORKERS=N` sets the gateway runtime's workers).
 //!
 //! Set-up, all in this process on loopback:
 //! - the simulator (`pmbot-sim`, quiet synthetic market, its rate limits off)
@@ -28,6 +30,7 @@
 //! (libsecp256k1), body serialization, journal write, the `Sent` update, L2
 //! HMAC headers and the hand-off to reqwest/hyper, plus one loopback hop and
 //! the proxy thread's wake-up (measured alone and printed as the floor).
+//! The steps are then timed alone (`part:` lines) to say where the time goes.
 //! A second, shorter run uses the SQLite journal on local disk (fsync per
 //! commit, file under `CARGO_TARGET_TMPDIR`, removed at the end) to show what
 //! durability adds before the first byte.
@@ -60,7 +63,8 @@ const SQLITE_ORDERS: usize = 500;
 fn main() {
     let orders: usize =
         std::env::var("PMBOT_GATEWAY_BENCH_ORDERS").ok().and_then(|v| v.parse().ok()).unwrap_or(2_000).max(100);
-    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("gateway-bench-{}", std::process::id()));
+    let dir =
+        std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("gateway-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir");
 
@@ -75,7 +79,11 @@ fn main() {
         .expect("sim runtime");
     let sim = sim_rt.block_on(start_sim());
     let proxy = Proxy::start(sim.addr);
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("gateway runtime");
+    let mut b = tokio::runtime::Builder::new_multi_thread();
+    if let Some(w) = std::env::var("PMBOT_GATEWAY_BENCH_WORKERS").ok().and_then(|v| v.parse().ok()) {
+        b.worker_threads(w);
+    }
+    let rt = b.enable_all().build().expect("gateway runtime");
 
     let memory = rt.block_on(run("memory journal", &sim, &proxy, &dir, Box::new(MemoryOrderLog::new()), orders));
     memory.print();
@@ -84,6 +92,8 @@ fn main() {
     let journal = pmbot_engine::journal::Journal::open(&journal_path).expect("journal");
     let sqlite = rt.block_on(run("SQLite journal", &sim, &proxy, &dir, Box::new(journal), SQLITE_ORDERS));
     sqlite.print();
+
+    rt.block_on(breakdown(&sim, &proxy, &dir));
 
     drop(rt);
     sim_rt.block_on(sim.shutdown());
@@ -134,7 +144,12 @@ impl Run {
         for chunk in self.samples.chunks(block) {
             let mut s: Vec<Duration> = chunk.iter().map(|s| s.1).collect();
             report(
-                &format!("{}:   intent -> socket, {} to {} orders tracked", self.name, chunk[0].0, chunk[chunk.len() - 1].0),
+                &format!(
+                    "{}:   intent -> socket, {} to {} orders tracked",
+                    self.name,
+                    chunk[0].0,
+                    chunk[chunk.len() - 1].0
+                ),
                 &mut s,
             );
         }
@@ -157,6 +172,10 @@ async fn run(
         kill_switch: dir.join(".kill_switch"),
         ..GatewayConfig::default()
     };
+    let mut cfg = cfg;
+    if std::env::var("PMBOT_GATEWAY_BENCH_USER_CHANNEL").is_ok_and(|v| v == "0") {
+        cfg.user_channel.enabled = false;
+    }
     let deps = GatewayDeps { log, balance: Arc::new(AlwaysEnough), clock: Arc::new(SystemClock) };
     let key = PrivateKey::given(SecretString::from(KEY.to_owned()));
     let started = Gateway::start_with_key(cfg, key, deps).await.expect("gateway starts");
@@ -187,6 +206,101 @@ async fn run(
         samples
     });
     Run { name, samples: task.await.expect("bench task") }
+}
+
+/// The steps of the path timed alone with the same libraries, to say where
+/// the time goes (each after a warm-up, 2,000 samples).
+async fn breakdown(sim: &SimHandle, proxy: &Proxy, dir: &Path) {
+    use pmbot_venue::gateway::order::build_and_sign;
+    use pmbot_venue::gateway::transport::l2_signature;
+    use pmbot_venue::gateway::{OrderLog as _, PreparedOrder};
+    use secrecy::ExposeSecret as _;
+
+    const N: usize = 2_000;
+    let signer = PrivateKey::given(SecretString::from(KEY.to_owned())).signer(137).expect("signer");
+    let mut sdk = polymarket_client_sdk_v2::clob::Client::new(&sim.rest_url(), Default::default())
+        .expect("sdk")
+        .authentication_builder(&signer)
+        .authenticate()
+        .await
+        .expect("authenticated");
+    let _ = sdk.stop_heartbeats().await;
+    let token = first_token(sim);
+    let price = Price::parse("0.01").expect("price");
+    let mut build = Vec::with_capacity(N);
+    let mut bodies = Vec::with_capacity(N);
+    for n in 0..N + 100 {
+        let intent = bid(&format!("parts-{n}"), &token);
+        let t = Instant::now();
+        let signed = build_and_sign(&sdk, &signer, &intent, price, 137, false).await.expect("signed");
+        if n >= 100 {
+            build.push(t.elapsed());
+            bodies.push((intent, signed));
+        }
+    }
+    report("  part: SDK build + sign + hash + body JSON (build_and_sign)", &mut build);
+
+    let secret = sdk.credentials().secret().expose_secret().to_owned();
+    let mut hmac = Vec::with_capacity(N);
+    for (_, signed) in &bodies {
+        let t = Instant::now();
+        let sig = l2_signature(&secret, 1_700_000_000, "POST", "/order", &signed.body);
+        hmac.push(t.elapsed());
+        assert!(sig.is_some());
+    }
+    report("  part: L2 HMAC of the body (l2_signature)", &mut hmac);
+
+    let mut log = MemoryOrderLog::new();
+    let mut journal = Vec::with_capacity(N);
+    for (intent, signed) in &bodies {
+        let prepared = PreparedOrder {
+            client_order_id: intent.client_order_id.clone(),
+            order_hash: signed.hash,
+            salt: signed.salt,
+            intent: intent.clone(),
+            market: pmbot_core::Hash32([1; 32]),
+            body: signed.body.clone(),
+            created: pmbot_core::TimestampMs(0),
+        };
+        let t = Instant::now();
+        log.before_send(&prepared).expect("journaled");
+        journal.push(t.elapsed());
+    }
+    report("  part: MemoryOrderLog::before_send", &mut journal);
+
+    let kill = dir.join(".kill_switch");
+    let mut stat = Vec::with_capacity(N);
+    for _ in 0..N {
+        let t = Instant::now();
+        let present = kill.try_exists().unwrap_or(true);
+        stat.push(t.elapsed());
+        assert!(!present);
+    }
+    report("  part: kill-switch stat (Path::try_exists)", &mut stat);
+
+    // reqwest's hand-off alone: a POST of the same size to the proxy, from
+    // `send()` to the first byte arriving (the simulator refuses it unsigned).
+    let http = reqwest::Client::builder().user_agent("pmbot").build().expect("client");
+    let url = format!("{}order", proxy.url());
+    let mut handoff = Vec::with_capacity(N);
+    for (n, (_, signed)) in bodies.iter().enumerate() {
+        let seen = proxy.posts.lock().expect("posts").len();
+        let t = Instant::now();
+        let resp = http
+            .post(&url)
+            .header("POLY_SIGNATURE", "x")
+            .header("Content-Type", "application/json")
+            .body(signed.body.clone())
+            .send()
+            .await
+            .expect("sent");
+        let _ = resp.bytes().await;
+        let first = proxy.posts.lock().expect("posts").get(seen).copied().expect("the proxy saw it");
+        if n >= 100 {
+            handoff.push(first.saturating_duration_since(t));
+        }
+    }
+    report("  part: reqwest send() to first byte at the proxy (incl. loopback floor)", &mut handoff);
 }
 
 fn first_token(sim: &SimHandle) -> TokenId {
