@@ -6,6 +6,7 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 use crate::config;
+use crate::drill_cmd::{self, DrillArgs};
 use crate::kill_cmd::{self, KillArgs};
 use crate::record_cmd::{self, RecordArgs};
 use crate::sim_cmd::{self, SimArgs};
@@ -44,6 +45,11 @@ pub enum Command {
     Kill(KillArgs),
     /// Remove the kill switch.
     Unkill(KillArgs),
+    /// Crash-recovery drill (loopback only): place a seeded sequence of
+    /// intents through the gateway and journal, continuing where an earlier,
+    /// killed run stopped.
+    #[command(hide = true)]
+    Drill(DrillArgs),
 }
 
 pub async fn run(cli: Cli) -> Result<()> {
@@ -52,6 +58,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Sim(args) => sim_cmd::run(file.sim, args).await,
         Command::Watch(args) => watch_cmd::run(file, args).await,
         Command::Record(args) => record_cmd::run(file, args).await,
+        Command::Drill(args) => drill_cmd::run(file, args).await,
         Command::Kill(args) => {
             let path = args.path.unwrap_or(file.gateway.kill_switch);
             let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();

@@ -7,6 +7,7 @@
 mod account;
 mod cli;
 mod config;
+mod drill_cmd;
 mod kill_cmd;
 mod record_cmd;
 mod sim_cmd;
