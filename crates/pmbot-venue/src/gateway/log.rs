@@ -58,7 +58,9 @@ pub trait OrderLog: Send {
     fn refusal(&mut self, intent: &OrderIntent, reason: &str, at: TimestampMs) -> Result<(), OrderLogError>;
     /// Free-form journal event (reconciliation findings, alerts, balance reads): kind + JSON.
     fn note(&mut self, kind: &str, detail: &serde_json::Value, at: TimestampMs) -> Result<(), OrderLogError>;
-    /// Orders not yet in a final state, for reconciliation at start-up.
+    /// The orders start-up reconciles: those not yet in a final state, and
+    /// final ones whose recorded fills add up to less than their filled size
+    /// (a crash between writing an order's status and its fill).
     fn open_orders(&self) -> Result<Vec<LoggedOrder>, OrderLogError>;
 }
 
@@ -175,7 +177,17 @@ impl OrderLog for MemoryOrderLog {
     }
 
     fn open_orders(&self) -> Result<Vec<LoggedOrder>, OrderLogError> {
-        Ok(self.lock().state.orders.values().filter(|o| !o.status.is_terminal()).cloned().collect())
+        let g = self.lock();
+        let recorded = |o: &LoggedOrder| {
+            let hash = o.prepared.order_hash;
+            g.state.fills.iter().filter(|f| f.order_id == hash).map(|f| f.size.micros()).sum::<u64>()
+        };
+        Ok(g.state
+            .orders
+            .values()
+            .filter(|o| !o.status.is_terminal() || recorded(o) < o.filled.micros())
+            .cloned()
+            .collect())
     }
 }
 
