@@ -36,8 +36,7 @@ pub fn balance_reader(file: &FileConfig, funder: Address, clock: Arc<dyn Clock>)
 
 /// Opens (or creates) the journal for writing.
 pub fn open_journal(file: &FileConfig) -> Result<Journal> {
-    Journal::open(&file.journal.path)
-        .with_context(|| format!("cannot open the journal {}", file.journal.path.display()))
+    Journal::open(&file.journal.path).with_context(|| format!("cannot open the journal {}", file.journal.path.display()))
 }
 
 /// Starts the gateway with the journal and the on-chain pre-check: derives
@@ -50,8 +49,7 @@ pub async fn start_gateway(file: &FileConfig) -> Result<(Started, Arc<BalanceRea
     let journal = open_journal(file)?;
     let key = private_key(&file.gateway)?;
     let deps = GatewayDeps { log: Box::new(journal), balance: balance.clone(), clock };
-    let started =
-        Gateway::start_with_key(file.gateway.clone(), key, deps).await.context("the order gateway did not start")?;
+    let started = Gateway::start_with_key(file.gateway.clone(), key, deps).await.context("the order gateway did not start")?;
     Ok((started, balance))
 }
 

@@ -65,18 +65,18 @@ impl BalanceCheck for crate::balance::BalanceReader {
             let market = MarketKind::from_neg_risk(query.neg_risk);
             let verdict = match query.intent.side {
                 pmbot_core::Side::Buy => {
-                    let req = BuyRequest::new(market, query.cost, query.max_fee, query.open_buy_commitments).map_err(
-                        |e| BalanceRefusal { kind: BalanceRefusalKind::Insufficient, detail: e.to_string() },
-                    )?;
+                    let req = BuyRequest::new(market, query.cost, query.max_fee, query.open_buy_commitments)
+                        .map_err(|e| BalanceRefusal { kind: BalanceRefusalKind::Insufficient, detail: e.to_string() })?;
                     self.check_buy(&req).await
                 }
                 pmbot_core::Side::Sell => {
-                    let req =
-                        SellRequest::new(market, query.intent.token.clone(), query.intent.size, query.open_sell_shares)
-                            .map_err(|e| BalanceRefusal {
-                                kind: BalanceRefusalKind::Insufficient,
-                                detail: e.to_string(),
-                            })?;
+                    let req = SellRequest::new(
+                        market,
+                        query.intent.token.clone(),
+                        query.intent.size,
+                        query.open_sell_shares,
+                    )
+                    .map_err(|e| BalanceRefusal { kind: BalanceRefusalKind::Insufficient, detail: e.to_string() })?;
                     self.check_sell(&req).await
                 }
             };
