@@ -93,3 +93,50 @@ async fn start_up_finds_what_happened_while_down() {
     })
     .await;
 }
+
+/// A kill between the journal's two writes for one trade (the order's new
+/// status, then the fill), or between the look-up and the trades of a
+/// reconciliation, leaves an order final in the journal with its fill never
+/// written. Start-up still finds that fill: a final order whose fills fall
+/// short of its filled size is reconciled too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_final_order_missing_its_fill_gets_it_at_start_up() {
+    bounded(90, async {
+        let sim = start_sim(quiet_sim(1)).await;
+        let dir = temp_dir("owed-fill");
+        let log = MemoryOrderLog::new();
+        let (yes, no) = tokens(&sim)[0].clone();
+        let first = start_gateway(sim_cfg(&sim, &dir), 0, &log, Budget::unlimited()).await.unwrap().gateway;
+        let placed = first.place(intent("o-fill", &yes, Side::Buy, "0.40", 10)).await.unwrap();
+        let h = house(&sim, 0xdc);
+        house_order(&sim, h, &no, Side::Buy, "0.60", 10);
+        assert!(eventually(10, || log.snapshot().fills.len() == 1).await, "the fill arrives over the user channel");
+        first.shutdown();
+        drop(first);
+
+        // The journal as read back after the crash: the order final and
+        // filled, its fill not written.
+        let journal = MemoryOrderLog::new();
+        for (_, o) in log.snapshot().orders {
+            assert_eq!((o.status, o.filled), (OrderStatus::Filled, Size::from_shares(10)));
+            journal.seed(o);
+        }
+        assert!(journal.snapshot().fills.is_empty());
+
+        let started = start_gateway(sim_cfg(&sim, &dir), 0, &journal, Budget::unlimited()).await.expect("starts");
+        let snap = journal.snapshot();
+        assert_eq!(snap.fills.len(), 1, "the missing fill is found at start-up: {:?}", started.report);
+        assert_eq!((snap.fills[0].order_id, snap.fills[0].size), (placed.order_id, Size::from_shares(10)));
+        assert_eq!(snap.orders[&placed.client_order_id].status, OrderStatus::Filled);
+        assert_eq!(started.report.new_fills, 1, "{:?}", started.report);
+        started.gateway.shutdown();
+
+        // Once the fills add up, a final order is left alone.
+        let again = start_gateway(sim_cfg(&sim, &dir), 0, &journal, Budget::unlimited()).await.expect("starts");
+        assert_eq!((again.report.checked, again.report.new_fills), (0, 0), "{:?}", again.report);
+        assert_eq!(journal.snapshot().fills.len(), 1);
+        again.gateway.shutdown();
+        sim.shutdown().await;
+    })
+    .await;
+}

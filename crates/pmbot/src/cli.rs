@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 use crate::balance_cmd::{self, BalanceArgs};
 use crate::config;
+use crate::drill_cmd::{self, DrillArgs};
 use crate::kill_cmd::{self, KillArgs};
 use crate::orders_cmd::{self, OrdersArgs};
 use crate::record_cmd::{self, RecordArgs};
@@ -53,6 +54,11 @@ pub enum Command {
     Kill(KillArgs),
     /// Remove the kill switch.
     Unkill(KillArgs),
+    /// Crash-recovery drill (loopback only): place a seeded sequence of
+    /// intents through the gateway and journal, continuing where an earlier,
+    /// killed run stopped.
+    #[command(hide = true)]
+    Drill(DrillArgs),
 }
 
 pub async fn run(cli: Cli) -> Result<()> {
@@ -63,6 +69,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Record(args) => record_cmd::run(file, args).await,
         Command::Balance(args) => balance_cmd::run(file, args).await,
         Command::Orders(args) => orders_cmd::run(file, args).await,
+        Command::Drill(args) => drill_cmd::run(file, args).await,
         Command::Kill(args) => {
             let path = args.path.unwrap_or(file.gateway.kill_switch);
             let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();

@@ -8,6 +8,7 @@ mod account;
 mod balance_cmd;
 mod cli;
 mod config;
+mod drill_cmd;
 mod kill_cmd;
 mod orders_cmd;
 mod record_cmd;

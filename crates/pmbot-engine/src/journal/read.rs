@@ -118,6 +118,24 @@ impl Journal {
         )
     }
 
+    /// Final orders whose recorded fills add up to less than their filled
+    /// size: a crash fell between writing an order's status and its fill.
+    /// Start-up reads their trades again. Oldest first.
+    pub fn final_orders_missing_fills(&self) -> Result<Vec<JournalOrder>, JournalError> {
+        let closed: Vec<String> =
+            ALL_STATUSES.into_iter().filter(|s| s.is_terminal()).map(|s| format!("'{}'", status_text(s))).collect();
+        self.select(
+            &format!(
+                "SELECT {ORDER_COLUMNS} FROM orders o WHERE status IN ({}) AND filled_micros >
+                   (SELECT coalesce(sum(f.size_micros), 0) FROM fills f WHERE f.order_hash = o.order_hash)
+                 ORDER BY id",
+                closed.join(", ")
+            ),
+            [],
+            order_from_row,
+        )
+    }
+
     /// One order by our id.
     pub fn order(&self, id: &ClientOrderId) -> Result<Option<JournalOrder>, JournalError> {
         let mut rows = self.select(

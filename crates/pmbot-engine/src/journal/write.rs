@@ -413,8 +413,9 @@ impl OrderLog for Journal {
     }
 
     fn open_orders(&self) -> Result<Vec<LoggedOrder>, OrderLogError> {
-        Ok(self
-            .unfinished_orders()?
+        let mut orders = self.unfinished_orders()?;
+        orders.extend(self.final_orders_missing_fills()?);
+        Ok(orders
             .into_iter()
             .map(|o| LoggedOrder { prepared: o.prepared, status: o.status, filled: o.filled })
             .collect())

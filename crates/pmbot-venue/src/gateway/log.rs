@@ -58,7 +58,9 @@ pub trait OrderLog: Send {
     fn refusal(&mut self, intent: &OrderIntent, reason: &str, at: TimestampMs) -> Result<(), OrderLogError>;
     /// Free-form journal event (reconciliation findings, alerts, balance reads): kind + JSON.
     fn note(&mut self, kind: &str, detail: &serde_json::Value, at: TimestampMs) -> Result<(), OrderLogError>;
-    /// Orders not yet in a final state, for reconciliation at start-up.
+    /// The orders start-up reconciles: those not yet in a final state, and
+    /// final ones whose recorded fills add up to less than their filled size
+    /// (a crash between writing an order's status and its fill).
     fn open_orders(&self) -> Result<Vec<LoggedOrder>, OrderLogError>;
 }
 
@@ -175,7 +177,17 @@ impl OrderLog for MemoryOrderLog {
     }
 
     fn open_orders(&self) -> Result<Vec<LoggedOrder>, OrderLogError> {
-        Ok(self.lock().state.orders.values().filter(|o| !o.status.is_terminal()).cloned().collect())
+        let g = self.lock();
+        let recorded = |o: &LoggedOrder| {
+            let hash = o.prepared.order_hash;
+            g.state.fills.iter().filter(|f| f.order_id == hash).map(|f| f.size.micros()).sum::<u64>()
+        };
+        Ok(g.state
+            .orders
+            .values()
+            .filter(|o| !o.status.is_terminal() || recorded(o) < o.filled.micros())
+            .cloned()
+            .collect())
     }
 }
 
@@ -226,7 +238,8 @@ mod tests {
             at: TimestampMs(2),
         };
         log.update(&u).unwrap();
-        assert!(log.open_orders().unwrap().is_empty());
+        // Final, but its fill is not written yet: start-up must still look.
+        assert_eq!(log.open_orders().unwrap().len(), 1);
         let f = Fill {
             order_id: p.order_hash,
             client_order_id: Some(p.client_order_id.clone()),
@@ -240,6 +253,7 @@ mod tests {
             time: EventTime { received: TimestampMs(3), exchange: TimestampMs(3) },
         };
         assert!(log.fill(&f).unwrap());
+        assert!(log.open_orders().unwrap().is_empty(), "final, and its fills add up");
         assert!(!log.fill(&f).unwrap(), "the same (trade, order) twice is recorded once");
         handle.fail_before_send(true);
         assert!(matches!(log.before_send(&prepared("b", 3)), Err(OrderLogError::Full(_))));

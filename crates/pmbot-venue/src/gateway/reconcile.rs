@@ -285,8 +285,12 @@ impl Inner {
     }
 
     /// Start-up: tracks what the journal left open, then reconciles it all.
+    /// A final order the journal holds without all of its fills (a crash
+    /// between the two writes) has its market's trades read again.
     pub(crate) async fn recover(&self) -> Result<ReconcileReport, StartError> {
         let logged = self.with_log(|l| l.open_orders())?;
+        let owed: BTreeSet<ConditionId> =
+            logged.iter().filter(|o| o.status.is_terminal()).map(|o| o.prepared.market).collect();
         {
             let mut tracker = lock(&self.tracker);
             for o in logged {
@@ -307,7 +311,18 @@ impl Inner {
                 });
             }
         }
-        let report = self.reconcile_open(false).await.map_err(|e| StartError::Reconcile(e.to_string()))?;
+        let mut report = self.reconcile_open(false).await.map_err(|e| StartError::Reconcile(e.to_string()))?;
+        let mut owed_fills = 0;
+        for m in owed {
+            for trade in self.trades_in(m).await.map_err(StartError::Reconcile)? {
+                owed_fills += self.apply_trade(&trade);
+            }
+        }
+        if owed_fills > 0 {
+            report.new_fills += owed_fills;
+            self.balance.refresh().await;
+            self.journal_note("reconcile_owed_fills", &serde_json::json!({ "new_fills": owed_fills }));
+        }
         if !report.unmapped.is_empty() {
             return Err(StartError::Unmapped(report.unmapped));
         }

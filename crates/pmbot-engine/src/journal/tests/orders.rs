@@ -267,6 +267,47 @@ fn status_queries_split_open_from_final_orders() {
     assert_eq!(j.orders().unwrap().len(), 8);
 }
 
+/// A kill between an order's status write and its fill write leaves a final
+/// order whose fills fall short of its filled size: start-up must reconcile
+/// it, so `open_orders` lists it (and only such final orders).
+#[test]
+fn final_orders_missing_fills_are_reconciled_at_start_up() {
+    let s = Scratch::new("missing-fills");
+    let mut j = open(&s);
+    // 0: filled 10, one fill of 4 written (the second lost); 1: filled 10,
+    // both fills written; 2: cancelled after 3, no fill written; 3: rejected;
+    // 4: still open.
+    let finals = [
+        (OrderStatus::Filled, "10", &["4"][..]),
+        (OrderStatus::Filled, "10", &["6", "4"][..]),
+        (OrderStatus::Cancelled, "3", &[][..]),
+        (OrderStatus::Rejected, "0", &[][..]),
+        (OrderStatus::PartiallyFilled, "2", &["2"][..]),
+    ];
+    for (n, (status, filled, fills)) in finals.iter().enumerate() {
+        let n = n as u32;
+        j.record_order(&order(n)).unwrap();
+        for (k, shares) in fills.iter().enumerate() {
+            j.record_fill(&fill(n, &format!("t{n}-{k}"), shares)).unwrap();
+        }
+        j.record_update(&update(n, *status, filled, 10), EventSource::Gateway, None).unwrap();
+    }
+    assert_eq!(ids(&j.final_orders_missing_fills().unwrap()), ["pmbot-000000", "pmbot-000002"]);
+    let logged: Vec<LoggedOrder> = OrderLog::open_orders(&j).unwrap();
+    let got: Vec<_> = logged.iter().map(|l| (l.prepared.client_order_id.to_string(), l.status, l.filled)).collect();
+    assert_eq!(
+        got,
+        [
+            ("pmbot-000004".into(), OrderStatus::PartiallyFilled, size("2")),
+            ("pmbot-000000".into(), OrderStatus::Filled, size("10")),
+            ("pmbot-000002".into(), OrderStatus::Cancelled, size("3")),
+        ]
+    );
+    // The lost fill written at last: the order is no longer owed anything.
+    j.record_fill(&fill(0, "t0-1", "6")).unwrap();
+    assert_eq!(ids(&j.final_orders_missing_fills().unwrap()), ["pmbot-000002"]);
+}
+
 #[test]
 fn refusals_and_notes_are_kept_in_order() {
     let s = Scratch::new("refusals-notes");
