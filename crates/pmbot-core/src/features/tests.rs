@@ -319,7 +319,7 @@ fn reference(events: &[Ev], g: i64, spec: &FeatureSpec) -> Option<[f64; FEATURE_
         }
         Ev::Trade { .. } => false,
     };
-    let last_book = books(g).last()?;
+    let last_book = books(g).next_back()?;
     if !two_sided(&last_book) {
         return None;
     }
@@ -329,7 +329,7 @@ fn reference(events: &[Ev], g: i64, spec: &FeatureSpec) -> Option<[f64; FEATURE_
     };
     let b = book_of_ev(last_book);
     let mid2 = |until: i64| -> Option<i64> {
-        let b = book_of_ev(books(until).filter(two_sided).last()?);
+        let b = book_of_ev(books(until).rfind(two_sided)?);
         Some(i64::from(b.best_bid()?.price.pips()) + i64::from(b.best_ask()?.price.pips()))
     };
     let step = spec.step_ms;

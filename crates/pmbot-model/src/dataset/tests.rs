@@ -160,7 +160,7 @@ fn folders_without_usable_samples_are_errors() {
     };
     match build_dataset(&[&dir], &spec).unwrap_err() {
         DatasetError::NoSamples { dirs, detail } => {
-            assert_eq!(dirs, [dir.clone()]);
+            assert_eq!(dirs, std::slice::from_ref(&dir));
             assert!(detail.contains("not ready 40"), "{detail}");
         }
         other => panic!("{other:?}"),
