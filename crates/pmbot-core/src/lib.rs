@@ -13,8 +13,10 @@ pub mod book;
 pub mod book_hash;
 pub mod clock;
 pub mod events;
+pub mod features;
 pub mod fees;
 pub mod ids;
+pub mod labels;
 pub mod level;
 pub mod order_state;
 pub mod price;
@@ -32,8 +34,12 @@ pub use events::{
     EventTime, Fill, FillFee, IntentError, LastTrade, Liquidity, MarketEvent, MarketResolved, NewMarket, OrderIntent,
     OrderStatus, OrderType, OrderUpdate, PriceChange, PriceChangeBatch, TickSizeChange,
 };
+pub use features::{
+    FEATURE_COUNT, FEATURE_NAMES, Feature, FeatureSpec, FeatureSpecError, FeatureState, FeatureUpdate, FeatureVector,
+};
 pub use fees::{FeeModel, break_even_probability};
 pub use ids::{ConditionId, Hash32, IdError, OrderId, TokenId};
+pub use labels::{Grid, Label, LabelCounts, LabelError, LabelOutcome, LabelSpec, Labeller, MidPoint};
 pub use level::{Level, LevelError, LevelErrorKind, RawLevel, parse_levels, parse_levels_json, parse_touch_price};
 pub use price::{Price, PriceError, TickSize};
 pub use side::Side;
