@@ -15,6 +15,10 @@ pub const CONFIDENCE_THRESHOLDS: [f64; 10] = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6,
 /// Number of equal-width P(up) bins in the reliability diagram.
 pub const RELIABILITY_BINS: usize = 10;
 
+/// Slack in the threshold comparison: |2p - 1| is computed in floating point,
+/// so p = 0.6 gives 0.19999999999999996, which must still count as >= 0.2.
+const THRESHOLD_SLACK: f64 = 1e-12;
+
 /// The 97.5% standard normal quantile.
 const Z95: f64 = 1.959_963_984_540_054;
 
@@ -44,7 +48,10 @@ pub fn wilson_interval(successes: u64, trials: u64) -> Option<Interval> {
     let denom = 1.0 + z2 / n;
     let centre = (p + z2 / (2.0 * n)) / denom;
     let half = Z95 / denom * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
-    Some(Interval { low: (centre - half).max(0.0), high: (centre + half).min(1.0) })
+    // At 0 and at n successes the exact bounds are 0 and 1; rounding would miss them.
+    let low = if successes == 0 { 0.0 } else { (centre - half).max(0.0) };
+    let high = if successes == trials { 1.0 } else { (centre + half).min(1.0) };
+    Some(Interval { low, high })
 }
 
 /// Accuracy among the samples whose confidence reached a threshold.
@@ -151,7 +158,7 @@ impl ScoreAccumulator {
         self.ups += u64::from(up);
         let right = prediction.direction() == label;
         for (i, &threshold) in CONFIDENCE_THRESHOLDS.iter().enumerate() {
-            if prediction.confidence >= threshold {
+            if prediction.confidence >= threshold - THRESHOLD_SLACK {
                 self.kept[i] += 1;
                 self.correct[i] += u64::from(right);
             }
