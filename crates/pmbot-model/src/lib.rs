@@ -18,7 +18,9 @@ pub use metrics::{
     BaselineScore, CONFIDENCE_THRESHOLDS, Interval, ReliabilityBin, ScoreAccumulator, Scorecard, ThresholdRow,
     wilson_interval,
 };
-pub use model_file::{FeatureMismatch, GridSpec, InconsistentModel, MODEL_FORMAT_VERSION, ModelFile, ModelFileError, TrainingSpan};
+pub use model_file::{
+    FeatureMismatch, GridSpec, InconsistentModel, MODEL_FORMAT_VERSION, ModelFile, ModelFileError, TrainingSpan,
+};
 pub use sample::{Label, Sample};
 pub use validate::{
     FoldOutcome, FoldPlan, FoldReport, LeakageCheck, LeakageVerdict, RandomKFoldSpec, Scheme, SkipReason, SplitScore,

@@ -85,7 +85,7 @@ pub struct Scaler {
 impl Scaler {
     /// Mean and standard deviation of each column of row-major `x` (`rows` × `width`).
     pub fn fit(x: &[f64], width: usize) -> Scaler {
-        let rows = if width == 0 { 0 } else { x.len() / width };
+        let rows = x.len().checked_div(width).unwrap_or(0);
         let mut mean = vec![0.0; width];
         let mut var = vec![0.0; width];
         if rows > 0 {
@@ -180,7 +180,7 @@ impl LogisticRegression {
         if !(spec.l2 > 0.0 && spec.l2.is_finite()) {
             return Err(FitError::InvalidSpec("l2 must be a positive finite number"));
         }
-        if !(spec.tolerance > 0.0) || spec.max_iterations == 0 {
+        if spec.tolerance.is_nan() || spec.tolerance <= 0.0 || spec.max_iterations == 0 {
             return Err(FitError::InvalidSpec("tolerance and max_iterations must be positive"));
         }
         let rows = labels.len();
@@ -375,7 +375,7 @@ fn cholesky_solve(a: &mut [f64], n: usize, b: &[f64]) -> Option<Vec<f64>> {
         for k in 0..j {
             d -= a[j * n + k] * a[j * n + k];
         }
-        if !(d > 0.0) || !d.is_finite() {
+        if d.is_nan() || d <= 0.0 || !d.is_finite() {
             return None;
         }
         let d = d.sqrt();

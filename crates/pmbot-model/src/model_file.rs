@@ -173,7 +173,10 @@ impl ModelFile {
             return Err("a negative standard deviation".into());
         }
         if self.horizon_ms <= 0 || self.grid.step_ms <= 0 {
-            return Err(format!("horizon {} ms and grid step {} ms must be positive", self.horizon_ms, self.grid.step_ms));
+            return Err(format!(
+                "horizon {} ms and grid step {} ms must be positive",
+                self.horizon_ms, self.grid.step_ms
+            ));
         }
         Ok(())
     }
@@ -209,8 +212,7 @@ impl ModelFile {
         file.consistency().map_err(|problem| ModelFileError::Inconsistent { path: path.to_owned(), problem })?;
         let expected: Vec<String> = expected_feature_names.iter().map(|s| s.as_ref().to_owned()).collect();
         if file.feature_names != expected {
-            let first_difference =
-                expected.iter().zip(&file.feature_names).take_while(|(a, b)| a == b).count();
+            let first_difference = expected.iter().zip(&file.feature_names).take_while(|(a, b)| a == b).count();
             let mismatch = FeatureMismatch { expected, found: file.feature_names.clone(), first_difference };
             return Err(ModelFileError::FeatureMismatch { path: path.to_owned(), mismatch });
         }

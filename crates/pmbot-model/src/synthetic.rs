@@ -107,19 +107,13 @@ pub fn generate(spec: &SyntheticSpec) -> Vec<Sample> {
             let label = Label::from_up(rng.random::<f64>() < p_up);
             labels.push(label);
             // The label of the sample one horizon back has fully played out by now.
-            let last_move = i
-                .checked_sub(spec.horizon_steps)
-                .map_or(0.0, |j| if labels[j].is_up() { 1.0 } else { -1.0 });
+            let last_move =
+                i.checked_sub(spec.horizon_steps).map_or(0.0, |j| if labels[j].is_up() { 1.0 } else { -1.0 });
             let mut features = Vec::with_capacity(spec.width());
             features.push(latent + spec.observation_noise * normal(&mut rng));
             features.push(last_move);
             features.extend_from_slice(&noise);
-            out.push(Sample {
-                market: market_id(m),
-                t: TimestampMs(start + i as i64 * spec.step_ms),
-                features,
-                label,
-            });
+            out.push(Sample { market: market_id(m), t: TimestampMs(start + i as i64 * spec.step_ms), features, label });
         }
     }
     out.sort_by_key(|s| (s.t, s.market));

@@ -111,7 +111,9 @@ pub enum ValidateError {
     Width { index: usize, expected: usize, got: usize },
     #[error("feature {column} of sample {index} is not finite")]
     NonFinite { index: usize, column: usize },
-    #[error("purge {purge_ms} ms is shorter than the label horizon {horizon_ms} ms: training labels would see the test block")]
+    #[error(
+        "purge {purge_ms} ms is shorter than the label horizon {horizon_ms} ms: training labels would see the test block"
+    )]
     PurgeShorterThanHorizon { purge_ms: i64, horizon_ms: i64 },
     #[error("invalid validation settings: {0}")]
     InvalidSpec(String),
@@ -353,7 +355,7 @@ fn check(samples: &[Sample], spec: &ValidationSpec) -> Result<usize, ValidateErr
     if let Some(c) = spec.last_move_column.filter(|&c| c >= width) {
         return Err(ValidateError::InvalidSpec(format!("last_move_column {c} is out of range ({width} features)")));
     }
-    if !(spec.leakage_gap_threshold >= 0.0) {
+    if spec.leakage_gap_threshold.is_nan() || spec.leakage_gap_threshold < 0.0 {
         return Err(ValidateError::InvalidSpec("leakage_gap_threshold must be >= 0".into()));
     }
     Ok(width)

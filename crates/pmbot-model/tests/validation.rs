@@ -5,10 +5,9 @@ use std::collections::HashSet;
 
 use pmbot_model::synthetic::{self, LAST_MOVE_COLUMN, SyntheticSpec, market_id, normal};
 use pmbot_model::{
-    FitSpec, Label, LeakageVerdict, LogisticRegression, Sample, Scheme, ValidateError, ValidationSpec,
-    WalkForwardSpec, plan_folds, validate, wilson_interval,
+    FitSpec, Label, LeakageVerdict, LogisticRegression, Sample, Scheme, ValidateError, ValidationSpec, WalkForwardSpec,
+    plan_folds, validate, wilson_interval,
 };
-use pmbot_core::TimestampMs;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -17,7 +16,12 @@ fn spec_for(data: &SyntheticSpec) -> ValidationSpec {
     let horizon_ms = data.horizon_steps as i64 * data.step_ms;
     ValidationSpec {
         horizon_ms,
-        walk_forward: WalkForwardSpec { folds: 5, purge_ms: horizon_ms, embargo_ms: horizon_ms, min_train_samples: 200 },
+        walk_forward: WalkForwardSpec {
+            folds: 5,
+            purge_ms: horizon_ms,
+            embargo_ms: horizon_ms,
+            min_train_samples: 200,
+        },
         last_move_column: Some(LAST_MOVE_COLUMN),
         ..ValidationSpec::default()
     }
@@ -117,7 +121,14 @@ fn shuffled_labels_score_chance() {
 /// peek at the future: final volume, widest spread...), carrying no direction
 /// of their own, plus a per-market drift in the labels.
 fn with_whole_life_statistics(markets: usize, columns: usize, seed: u64) -> Vec<Sample> {
-    let data = SyntheticSpec { markets, samples_per_market: 500, stagger_ms: 400_000, signal: 0.0, seed, ..SyntheticSpec::default() };
+    let data = SyntheticSpec {
+        markets,
+        samples_per_market: 500,
+        stagger_ms: 400_000,
+        signal: 0.0,
+        seed,
+        ..SyntheticSpec::default()
+    };
     let mut rng = ChaCha8Rng::seed_from_u64(seed + 1);
     let per_market: Vec<(Vec<f64>, f64)> = (0..markets)
         .map(|_| {
@@ -164,20 +175,23 @@ fn whole_life_peek_is_flagged_by_the_gap() {
 
     // Without the planted columns but with the autocorrelated noise columns,
     // the random split can still partly memorise the market drift (printed, not asserted).
-    let noisy: Vec<Sample> = samples
-        .iter()
-        .map(|s| Sample { features: s.features[..data.width()].to_vec(), ..s.clone() })
-        .collect();
+    let noisy: Vec<Sample> =
+        samples.iter().map(|s| Sample { features: s.features[..data.width()].to_vec(), ..s.clone() }).collect();
     let noisy_gap = validate(&noisy, &spec).unwrap().leakage.gap;
     // Only the last move (known at t, stationary): nothing to memorise, no flag.
-    let clean: Vec<Sample> = samples
-        .iter()
-        .map(|s| Sample { features: vec![s.features[LAST_MOVE_COLUMN]], ..s.clone() })
-        .collect();
+    let clean: Vec<Sample> =
+        samples.iter().map(|s| Sample { features: vec![s.features[LAST_MOVE_COLUMN]], ..s.clone() }).collect();
     let clean_report = validate(&clean, &spec).unwrap();
-    println!("without the peek: gap {noisy_gap:.3} with autocorrelated noise columns, {:.3} with the last move only", clean_report.leakage.gap);
+    println!(
+        "without the peek: gap {noisy_gap:.3} with autocorrelated noise columns, {:.3} with the last move only",
+        clean_report.leakage.gap
+    );
     assert_eq!(clean_report.leakage.verdict, LeakageVerdict::Clear, "{:?}", clean_report.leakage);
-    assert!(clean_report.leakage.walk_forward_accuracy > 0.6, "the last move carries the drift: {:?}", clean_report.leakage);
+    assert!(
+        clean_report.leakage.walk_forward_accuracy > 0.6,
+        "the last move carries the drift: {:?}",
+        clean_report.leakage
+    );
 }
 
 /// The limit of any split-based check, written down so nobody relies on it:
@@ -296,5 +310,4 @@ fn wilson_interval_of_chance_is_symmetric() {
     let i = wilson_interval(5_000, 10_000).unwrap();
     assert!((i.low + i.high - 1.0).abs() < 1e-12);
     assert!((i.high - 0.5 - 1.959_963_984_540_054 * 0.005).abs() < 1e-5, "{i:?}");
-    let _ = TimestampMs(0);
 }
