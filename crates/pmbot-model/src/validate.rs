@@ -284,7 +284,8 @@ pub struct FoldPlan {
 /// The training set of one test block.
 fn plan_block(line: &Timeline<'_>, (lo, hi): (usize, usize), wf: &WalkForwardSpec, scheme: Scheme) -> FoldPlan {
     let window_lo = line.time_at(lo).saturating_sub(wf.purge_ms);
-    let window_hi = line.time_at(hi - 1).saturating_add(wf.embargo_ms);
+    let test_last = line.time_at(hi - 1);
+    let window_hi = test_last.saturating_add(wf.embargo_ms);
     let mut plan =
         FoldPlan { test: line.order[lo..hi].to_vec(), train: Vec::new(), excluded_by_time: 0, excluded_by_market: 0 };
     for (pos, &i) in line.order.iter().enumerate() {
@@ -292,7 +293,7 @@ fn plan_block(line: &Timeline<'_>, (lo, hi): (usize, usize), wf: &WalkForwardSpe
             continue;
         }
         let t = line.samples[i].t.millis();
-        if t > window_hi && scheme == Scheme::WalkForward {
+        if t > test_last && scheme == Scheme::WalkForward {
             // The future: never training material in walk-forward, and not an exclusion.
             continue;
         }
