@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod model_file;
 pub mod sample;
 pub mod synthetic;
+pub mod training;
 pub mod validate;
 
 pub use logistic::{FitError, FitReport, FitSpec, LogisticRegression, PredictError, Prediction, Scaler};
@@ -27,6 +28,7 @@ pub use model_file::{
     FeatureMismatch, GridSpec, InconsistentModel, MODEL_FORMAT_VERSION, ModelFile, ModelFileError, TrainingSpan,
 };
 pub use sample::{Label, Sample};
+pub use training::{Holdout, Stage, TrainError, TrainSpec, Trained, Validated, score_holdout, train, training_samples, validate_data};
 pub use validate::{
     FoldOutcome, FoldPlan, FoldReport, LeakageCheck, LeakageVerdict, RandomKFoldSpec, Scheme, SkipReason, SplitScore,
     ValidateError, ValidationReport, ValidationSpec, WalkForwardSpec, plan_folds, validate,

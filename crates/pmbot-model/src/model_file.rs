@@ -75,6 +75,10 @@ pub struct ModelFile {
     /// Fingerprint of the input data (sha256 of the files, from the dataset summary).
     pub data_fingerprint: String,
     pub validation: Option<ValidationReport>,
+    /// The feature settings (look-back lengths, windows) the weights were
+    /// fitted on: live inference must compute features the same way.
+    #[serde(default)]
+    pub feature_spec: pmbot_core::FeatureSpec,
 }
 
 /// How a model file's feature list differs from the code's.
@@ -149,8 +153,15 @@ impl ModelFile {
             training,
             data_fingerprint,
             validation,
+            feature_spec: pmbot_core::FeatureSpec::default(),
         };
         file.consistency().map(|()| file).map_err(InconsistentModel)
+    }
+
+    /// The same model, fitted on features computed with `spec`.
+    pub fn with_feature_spec(mut self, spec: pmbot_core::FeatureSpec) -> ModelFile {
+        self.feature_spec = spec;
+        self
     }
 
     fn consistency(&self) -> Result<(), String> {
