@@ -28,7 +28,9 @@ pub use model_file::{
     FeatureMismatch, GridSpec, InconsistentModel, MODEL_FORMAT_VERSION, ModelFile, ModelFileError, TrainingSpan,
 };
 pub use sample::{Label, Sample};
-pub use training::{Holdout, Stage, TrainError, TrainSpec, Trained, Validated, score_holdout, train, training_samples, validate_data};
+pub use training::{
+    Holdout, Stage, TrainError, TrainSpec, Trained, Validated, score_holdout, train, training_samples, validate_data,
+};
 pub use validate::{
     FoldOutcome, FoldPlan, FoldReport, LeakageCheck, LeakageVerdict, RandomKFoldSpec, Scheme, SkipReason, SplitScore,
     ValidateError, ValidationReport, ValidationSpec, WalkForwardSpec, plan_folds, validate,

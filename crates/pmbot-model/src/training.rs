@@ -100,7 +100,9 @@ pub enum TrainError {
     Model(#[from] InconsistentModel),
     #[error(transparent)]
     ModelFile(#[from] ModelFileError),
-    #[error("the model was built with horizon {model} ms and grid {model_grid} ms; the data was asked for {data} ms and {data_grid} ms")]
+    #[error(
+        "the model was built with horizon {model} ms and grid {model_grid} ms; the data was asked for {data} ms and {data_grid} ms"
+    )]
     SpecMismatch { model: i64, model_grid: i64, data: i64, data_grid: i64 },
 }
 
@@ -210,9 +212,10 @@ pub fn score_holdout(model: &ModelFile, samples: &[Sample], last_move: Option<us
             inside += 1;
             continue;
         }
-        let p = model.model.predict(&s.features).map_err(|e| {
-            TrainError::Validate(ValidateError::InvalidSpec(format!("sample at {}: {e}", s.t.0)))
-        })?;
+        let p = model
+            .model
+            .predict(&s.features)
+            .map_err(|e| TrainError::Validate(ValidateError::InvalidSpec(format!("sample at {}: {e}", s.t.0))))?;
         acc.add(p, s.label, last_move.map(|c| s.features[c]));
         scored += 1;
     }
