@@ -9,6 +9,7 @@ use crate::balance_cmd::{self, BalanceArgs};
 use crate::config;
 use crate::drill_cmd::{self, DrillArgs};
 use crate::kill_cmd::{self, KillArgs};
+use crate::model_cmd::{self, TrainArgs, ValidateArgs};
 use crate::orders_cmd::{self, OrdersArgs};
 use crate::record_cmd::{self, RecordArgs};
 use crate::sim_cmd::{self, SimArgs};
@@ -50,6 +51,12 @@ pub enum Command {
     /// List the account's open orders on the exchange (marked known or
     /// unknown to the journal); --cancel-all cancels every one.
     Orders(OrdersArgs),
+    /// Train the direction model on recorded data (walk-forward validated
+    /// first; the validation is saved in the model file).
+    Train(TrainArgs),
+    /// Validate the model walk-forward on recorded data and write report.md
+    /// with plots; --model also scores a saved model after its training span.
+    Validate(ValidateArgs),
     /// Set the kill switch: no order is sent while its file exists.
     Kill(KillArgs),
     /// Remove the kill switch.
@@ -70,6 +77,8 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Balance(args) => balance_cmd::run(file, args).await,
         Command::Orders(args) => orders_cmd::run(file, args).await,
         Command::Drill(args) => drill_cmd::run(file, args).await,
+        Command::Train(args) => model_cmd::train(args),
+        Command::Validate(args) => model_cmd::validate(args),
         Command::Kill(args) => {
             let path = args.path.unwrap_or(file.gateway.kill_switch);
             let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();

@@ -10,6 +10,8 @@ mod cli;
 mod config;
 mod drill_cmd;
 mod kill_cmd;
+mod model_cmd;
+mod model_report;
 mod orders_cmd;
 mod record_cmd;
 mod sim_cmd;
