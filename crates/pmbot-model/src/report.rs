@@ -24,6 +24,7 @@ mod tests;
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::dataset::DatasetSummary;
 use crate::metrics::Scorecard;
@@ -187,7 +188,10 @@ fn write_atomic_with(
     write: impl FnOnce(&mut File, &[u8]) -> io::Result<()>,
 ) -> Result<(), ReportError> {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let temp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    // Process id and a counter: two writers (processes or threads) never share a temporary.
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let unique = NEXT.fetch_add(1, Ordering::Relaxed);
+    let temp = path.with_file_name(format!(".{name}.{}-{unique}.tmp", std::process::id()));
     let io_error = |source| ReportError::Io { path: path.to_path_buf(), source };
     let result = File::create(&temp).and_then(|mut file| {
         write(&mut file, bytes)?;
