@@ -14,6 +14,7 @@ pub mod dataset;
 pub mod logistic;
 pub mod metrics;
 pub mod model_file;
+pub mod report;
 pub mod sample;
 pub mod synthetic;
 pub mod training;
@@ -26,6 +27,10 @@ pub use metrics::{
 };
 pub use model_file::{
     FeatureMismatch, GridSpec, InconsistentModel, MODEL_FORMAT_VERSION, ModelFile, ModelFileError, TrainingSpan,
+};
+pub use report::{
+    ACCURACY_COVERAGE_PLOT, CLAIM_ACCURACY, CLAIM_CONFIDENCE, ClaimVerdict, Coefficients, FOLDS_PLOT, RELIABILITY_PLOT,
+    REPORT_FILE, ReportError, ReportFiles, ReportInput, write_report,
 };
 pub use sample::{Label, Sample};
 pub use training::{
