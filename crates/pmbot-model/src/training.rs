@@ -54,7 +54,7 @@ impl Default for TrainSpec {
 impl TrainSpec {
     pub fn dataset_spec(&self) -> DatasetSpec {
         DatasetSpec {
-            features: self.features.clone(),
+            features: self.features,
             grid: Grid { step_ms: self.grid_step_ms, ..Grid::default() },
             labels: LabelSpec { horizon_ms: self.horizon_ms },
         }
@@ -150,7 +150,7 @@ pub fn train<P: AsRef<Path>>(
         dataset.summary.fingerprint.clone(),
         Some(validation.clone()),
     )?
-    .with_feature_spec(spec.features.clone());
+    .with_feature_spec(spec.features);
     Ok(Trained { model: file, dataset, validation })
 }
 
@@ -183,7 +183,7 @@ pub fn validate_data<P: AsRef<Path>>(
     if let Some(m) = model {
         spec.horizon_ms = m.horizon_ms;
         spec.grid_step_ms = m.grid.step_ms;
-        spec.features = m.feature_spec.clone();
+        spec.features = m.feature_spec;
     }
     progress(Stage::ReadingData);
     let dataset = dataset::build_dataset(dirs, &spec.dataset_spec())?;

@@ -1,7 +1,7 @@
 //! The claim measured on the real recorded data
 //! (`../shared/data/resolvedkit-btc15m`, skipped with a NOTICE when absent;
 //! `.ci/run` has it): walk-forward accuracy and coverage at confidence
-//! >= 0.4, with the naive random k-fold beside it. The numbers are printed
+//! at least 0.4, with the naive random k-fold beside it. The numbers are printed
 //! as they are; the assertions are about honesty, not about the score:
 //! - the validation runs on every market and scores every fold it can;
 //! - with labels shuffled (within the data's own up share), pooled

@@ -40,9 +40,37 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // One line: the reason and its causes, no backtrace.
-            let chain: Vec<String> = e.chain().map(ToString::to_string).collect();
-            eprintln!("pmbot: {}", chain.join(": "));
+            eprintln!("pmbot: {}", one_line(&e));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The error and its causes on one line. Many errors already print their
+/// cause (`{path}: {source}`); a cause whose text the line holds is not
+/// repeated.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_cause_already_printed_is_not_repeated() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file or directory");
+        let e =
+            anyhow::Error::new(io).context("/x/m.json: No such file or directory").context("cannot write the model");
+        assert_eq!(super::one_line(&e), "cannot write the model: /x/m.json: No such file or directory");
     }
 }
