@@ -28,7 +28,9 @@ use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 
 pub use error::{ApiError, ErrorBody};
+pub(crate) use driver::apply_actions;
 pub use publish::{MarketFrame, UserFrame};
+pub(crate) use publish::render as render_frames;
 
 use crate::auth::{ApiKeyStore, ServerSeed};
 use crate::config::SimConfig;
