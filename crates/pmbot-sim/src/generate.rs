@@ -146,11 +146,7 @@ impl FeedStepper {
     /// Steps at the times the source asks for while they are at or before
     /// `until_ms`, handing every frame to `sink`; stops at the sink's first
     /// error. Returns the number of steps taken.
-    pub fn run_until<E>(
-        &mut self,
-        until_ms: i64,
-        mut sink: impl FnMut(&FeedFrame) -> Result<(), E>,
-    ) -> Result<u64, E> {
+    pub fn run_until<E>(&mut self, until_ms: i64, mut sink: impl FnMut(&FeedFrame) -> Result<(), E>) -> Result<u64, E> {
         let mut frames = Vec::new();
         let mut steps = 0;
         // The first step runs at the start, whatever the source asks.
