@@ -9,6 +9,7 @@ pub mod auth;
 pub mod config;
 pub mod engine;
 pub mod faults;
+pub mod generate;
 pub mod model;
 pub mod ratelimit;
 pub mod server;

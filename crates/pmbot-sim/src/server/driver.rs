@@ -86,26 +86,33 @@ impl Heartbeats {
     }
 }
 
-/// Applies a market source's actions to the engine. Refusals are counted, not
-/// fatal: a source quoting into a market that just closed is normal.
-fn apply(state: &SimState, sim: &mut Sim, actions: Vec<ModelAction>, now: i64) {
+/// Applies a market source's actions to the engine and returns how many it
+/// refused. Refusals are counted, not fatal: a source quoting into a market
+/// that just closed is normal. Shared by the server's driver and the
+/// in-process [`crate::generate`] stepper, so both run the same exchange.
+pub(crate) fn apply_actions(exchange: &mut Exchange, actions: Vec<ModelAction>, now: i64) -> u64 {
+    let mut rejects = 0;
     for action in actions {
         let ok = match action {
-            ModelAction::List(spec) => sim.exchange.list_market(spec, now).is_ok(),
-            ModelAction::Fund { account, amount } => sim.exchange.fund(account, amount).is_ok(),
-            ModelAction::Place(order) => sim.exchange.submit(order, now).is_ok(),
+            ModelAction::List(spec) => exchange.list_market(spec, now).is_ok(),
+            ModelAction::Fund { account, amount } => exchange.fund(account, amount).is_ok(),
+            ModelAction::Place(order) => exchange.submit(order, now).is_ok(),
             ModelAction::Cancel { owner, ids } => {
-                sim.exchange.cancel(owner, &ids, now);
+                exchange.cancel(owner, &ids, now);
                 true
             }
-            ModelAction::Resolve { market, winning_token } => {
-                sim.exchange.resolve(&market, &winning_token, now).is_ok()
-            }
+            ModelAction::Resolve { market, winning_token } => exchange.resolve(&market, &winning_token, now).is_ok(),
         };
         if !ok {
-            state.stats.source_rejects.fetch_add(1, Ordering::Relaxed);
+            rejects += 1;
         }
     }
+    rejects
+}
+
+fn apply(state: &SimState, sim: &mut Sim, actions: Vec<ModelAction>, now: i64) {
+    let rejects = apply_actions(&mut sim.exchange, actions, now);
+    state.stats.source_rejects.fetch_add(rejects, Ordering::Relaxed);
 }
 
 /// One step at the current time.

@@ -27,7 +27,9 @@ use tokio::net::TcpListener;
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 
+pub(crate) use driver::apply_actions;
 pub use error::{ApiError, ErrorBody};
+pub(crate) use publish::render as render_frames;
 pub use publish::{MarketFrame, UserFrame};
 
 use crate::auth::{ApiKeyStore, ServerSeed};
