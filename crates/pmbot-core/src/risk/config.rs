@@ -114,10 +114,10 @@ impl RiskConfig {
         // A trade bigger than the market's exposure limit could never be placed,
         // and a limit above the capital cap could never bind: both are mistakes.
         let ordered = [
-            ("max_per_trade", self.max_per_trade, "max_exposure_per_market", self.max_exposure_per_market),
             ("max_per_trade", self.max_per_trade, "capital_cap", self.capital_cap),
             ("max_exposure_per_market", self.max_exposure_per_market, "capital_cap", self.capital_cap),
             ("daily_loss_limit", self.daily_loss_limit, "capital_cap", self.capital_cap),
+            ("max_per_trade", self.max_per_trade, "max_exposure_per_market", self.max_exposure_per_market),
         ];
         for (field, value, limit_field, limit) in ordered {
             if value > limit {
