@@ -74,7 +74,7 @@ pub enum RiskRefusal {
     MaxOpenPositions { open: usize, max: u32 },
     MarketExposure { current: Usdc, cost: Usdc, max: Usdc },
     CapitalCap { committed: Usdc, cost: Usdc, cap: Usdc },
-    SellExceedsPosition { held: Size, size: Size },
+    SellExceedsPosition { held: Size, being_sold: Size, size: Size },
 }
 
 impl RiskRefusal {
@@ -139,8 +139,11 @@ impl fmt::Display for RiskRefusal {
             RiskRefusal::CapitalCap { committed, cost, cap } => {
                 write!(f, "capital cap: {committed} committed + {cost} USDC > cap {cap} USDC")
             }
-            RiskRefusal::SellExceedsPosition { held, size } => {
-                write!(f, "sell exceeds position: selling {size} shares but {held} held")
+            RiskRefusal::SellExceedsPosition { held, being_sold, size } => {
+                write!(
+                    f,
+                    "sell exceeds position: selling {size} shares but {held} held, {being_sold} of them already being sold"
+                )
             }
         }
     }
@@ -176,9 +179,11 @@ impl RiskGate {
         match intent.side {
             Side::Buy => self.check_entry(intent, ctx),
             Side::Sell => {
+                // Shares already promised to sent sell orders cannot be sold twice.
                 let held = self.state.held(&intent.token);
-                if intent.size > held {
-                    return Err(RiskRefusal::SellExceedsPosition { held, size: intent.size });
+                let being_sold = self.state.being_sold(&intent.token);
+                if intent.size + being_sold > held {
+                    return Err(RiskRefusal::SellExceedsPosition { held, being_sold, size: intent.size });
                 }
                 Ok(())
             }

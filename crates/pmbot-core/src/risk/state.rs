@@ -44,6 +44,13 @@ struct PendingBuy {
     remaining: Size,
 }
 
+/// A sell order sent and not yet filled or ended: its shares are spoken for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct PendingSell {
+    token: TokenId,
+    remaining: Size,
+}
+
 impl PendingBuy {
     fn reserved(&self) -> Usdc {
         Usdc::from_price_size_ceil(self.limit, self.remaining)
@@ -94,6 +101,7 @@ pub struct RiskState {
     market_paused_until: BTreeMap<ConditionId, TimestampMs>,
     positions: BTreeMap<TokenId, Position>,
     pending: BTreeMap<ClientOrderId, PendingBuy>,
+    pending_sells: BTreeMap<ClientOrderId, PendingSell>,
 }
 
 impl RiskState {
@@ -130,6 +138,11 @@ impl RiskState {
         self.positions.get(token).map_or(Size::ZERO, |p| p.shares)
     }
 
+    /// Shares of `token` that sent sell orders may still sell.
+    pub fn being_sold(&self, token: &TokenId) -> Size {
+        self.pending_sells.values().filter(|p| &p.token == token).map(|p| p.remaining).sum()
+    }
+
     /// Tokens held or with a resting buy: what `max_open_positions` counts.
     pub fn open_positions(&self) -> usize {
         let mut tokens: Vec<&TokenId> = self.positions.keys().collect();
@@ -158,16 +171,19 @@ impl RiskState {
         held + resting
     }
 
-    /// A buy intent the gate accepted was sent: reserve its cost until it
-    /// fills or ends. Sells reserve nothing (they free collateral).
+    /// An intent the gate accepted was sent: a buy reserves its cost, a sell
+    /// its shares, until it fills or ends.
     pub(crate) fn record_placed(&mut self, intent: &OrderIntent, market: ConditionId) -> Result<(), RiskStateError> {
-        if intent.side == Side::Sell {
-            return Ok(());
-        }
-        if self.pending.contains_key(&intent.client_order_id) {
-            return Err(RiskStateError::DuplicateOrder(intent.client_order_id.clone()));
+        let id = &intent.client_order_id;
+        if self.pending.contains_key(id) || self.pending_sells.contains_key(id) {
+            return Err(RiskStateError::DuplicateOrder(id.clone()));
         }
         self.check_market(&intent.token, market)?;
+        if intent.side == Side::Sell {
+            let pending = PendingSell { token: intent.token.clone(), remaining: intent.size };
+            self.pending_sells.insert(id.clone(), pending);
+            return Ok(());
+        }
         let pending =
             PendingBuy { market, token: intent.token.clone(), limit: intent.limit_price, remaining: intent.size };
         self.pending.insert(intent.client_order_id.clone(), pending);
@@ -178,6 +194,7 @@ impl RiskState {
     pub(crate) fn record_order_update(&mut self, update: &OrderUpdate) {
         if update.status.is_terminal() {
             self.pending.remove(&update.client_order_id);
+            self.pending_sells.remove(&update.client_order_id);
         }
     }
 
@@ -253,6 +270,14 @@ impl RiskState {
                 return Err(RiskStateError::SellExceedsPosition { token: fill.token.clone(), held, sold: fill.size });
             }
         };
+        if let Some(id) = &fill.client_order_id
+            && let Some(pending) = self.pending_sells.get_mut(id)
+        {
+            pending.remaining = pending.remaining.saturating_sub(fill.size);
+            if pending.remaining.is_zero() {
+                self.pending_sells.remove(id);
+            }
+        }
         let proceeds = Usdc::from_price_size_floor(fill.price, fill.size) - fee_cash;
         Ok(self.reduce(&fill.token, leaving, proceeds, fill.time.received, config))
     }
@@ -273,6 +298,7 @@ impl RiskState {
             changes.push(self.reduce(&token, shares, payout, resolved.time.received, config));
         }
         self.pending.retain(|_, p| p.market != resolved.market);
+        self.pending_sells.retain(|_, p| !resolved.tokens.contains(&p.token));
         changes
     }
 

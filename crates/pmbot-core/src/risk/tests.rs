@@ -279,7 +279,10 @@ fn exits_are_allowed_when_entries_are_stopped() {
     let (text, code) = refusal(&g, &sell("s", 5, "0.5", "10.000001"), &ctx(T0, 5));
     assert_eq!(
         (text.as_str(), code),
-        ("sell exceeds position: selling 10.000001 shares but 10 held", "sell_exceeds_position")
+        (
+            "sell exceeds position: selling 10.000001 shares but 10 held, 0 of them already being sold",
+            "sell_exceeds_position"
+        )
     );
     assert_eq!(refusal(&g, &sell("s", 6, "0.5", "1"), &ctx(T0, 6)).1, "sell_exceeds_position");
 }
@@ -452,7 +455,7 @@ fn refusal_codes_are_distinct() {
         RiskRefusal::MaxOpenPositions { open: 0, max: 0 },
         RiskRefusal::MarketExposure { current: Usdc::ZERO, cost: Usdc::ZERO, max: Usdc::ZERO },
         RiskRefusal::CapitalCap { committed: Usdc::ZERO, cost: Usdc::ZERO, cap: Usdc::ZERO },
-        RiskRefusal::SellExceedsPosition { held: Size::ZERO, size: Size::ZERO },
+        RiskRefusal::SellExceedsPosition { held: Size::ZERO, being_sold: Size::ZERO, size: Size::ZERO },
     ];
     let mut codes: Vec<&str> = all.iter().map(RiskRefusal::code).collect();
     codes.sort_unstable();
@@ -511,9 +514,27 @@ fn fills_and_terminal_updates_release_reservations() {
     g.record_fill(&fill(Some("o1"), 1, Side::Buy, "0.5", "6", T0), market(1)).unwrap();
     assert_eq!(g.state().committed(), usdc("4.6"));
     assert_eq!(g.state().open_positions(), 1);
-    // A sell intent reserves nothing.
-    g.record_placed(&sell("s1", 1, "0.5", "10"), market(1)).unwrap();
+    // A sell intent reserves no collateral, but its shares: a second sell of
+    // the same shares is refused until the first fills or ends.
+    let s1 = sell("s1", 1, "0.5", "6");
+    g.check(&s1, &ctx(T0, 1)).unwrap();
+    g.record_placed(&s1, market(1)).unwrap();
     assert_eq!(g.state().committed(), usdc("4.6"));
+    g.check(&sell("s2", 1, "0.5", "4"), &ctx(T0, 1)).unwrap();
+    let (text, _) = refusal(&g, &sell("s2", 1, "0.5", "4.000001"), &ctx(T0, 1));
+    assert_eq!(text, "sell exceeds position: selling 4.000001 shares but 10 held, 6 of them already being sold");
+    g.record_fill(&fill(Some("s1"), 1, Side::Sell, "0.5", "2", T0), market(1)).unwrap();
+    assert_eq!(g.state().being_sold(&token(1)), sz("4"));
+    g.record_order_update(&OrderUpdate {
+        client_order_id: ClientOrderId::new("s1").unwrap(),
+        order_id: None,
+        status: OrderStatus::Cancelled,
+        filled: sz("2"),
+        reason: None,
+        at: at(T0),
+    });
+    assert_eq!(g.state().being_sold(&token(1)), Size::ZERO);
+    g.check(&sell("s3", 1, "0.5", "8"), &ctx(T0, 1)).unwrap();
 }
 
 #[test]
