@@ -82,10 +82,12 @@ pub enum CloseOutcome {
 pub enum RiskStateError {
     #[error("sell fill of {sold} shares of token {token} but only {held} are held")]
     SellExceedsPosition { token: TokenId, held: Size, sold: Size },
-    #[error("buy fill of {size} shares of token {token} withholds a larger fee of {fee} shares")]
+    #[error("buy fill of {size} shares of token {token} withholds a fee of {fee} shares, leaving none")]
     FeeExceedsFill { token: TokenId, size: Size, fee: Size },
     #[error("token {token} is held in market {held_in}, not in market {given}")]
     MarketMismatch { token: TokenId, held_in: ConditionId, given: ConditionId },
+    #[error("fill of zero shares of token {0}")]
+    ZeroFill(TokenId),
     #[error("order {0} is already recorded as placed")]
     DuplicateOrder(ClientOrderId),
 }
@@ -205,6 +207,9 @@ impl RiskState {
         market: ConditionId,
         config: &RiskConfig,
     ) -> Result<PositionChange, RiskStateError> {
+        if fill.size.is_zero() {
+            return Err(RiskStateError::ZeroFill(fill.token.clone()));
+        }
         self.check_market(&fill.token, market)?;
         match fill.side {
             Side::Buy => self.record_buy(fill, market),
@@ -228,7 +233,9 @@ impl RiskState {
             FillFee::None => (fill.size, Usdc::ZERO),
             FillFee::Collateral(fee) => (fill.size, fee),
             FillFee::Shares(fee) => {
-                let net = fill.size.checked_sub(fee).ok_or_else(|| RiskStateError::FeeExceedsFill {
+                // A position is never left open with zero shares.
+                let net = fill.size.checked_sub(fee).filter(|n| !n.is_zero());
+                let net = net.ok_or_else(|| RiskStateError::FeeExceedsFill {
                     token: fill.token.clone(),
                     size: fill.size,
                     fee,

@@ -548,6 +548,10 @@ fn bad_updates_are_refused_and_change_nothing() {
     assert!(matches!(e, RiskStateError::MarketMismatch { .. }), "{e}");
     let f = Fill { fee: FillFee::Shares(sz("2")), ..fill(None, 3, Side::Buy, "0.5", "1", T0) };
     assert!(matches!(g.record_fill(&f, market(3)).unwrap_err(), RiskStateError::FeeExceedsFill { .. }));
+    let f = Fill { fee: FillFee::Shares(sz("1")), ..fill(None, 3, Side::Buy, "0.5", "1", T0) };
+    assert!(matches!(g.record_fill(&f, market(3)).unwrap_err(), RiskStateError::FeeExceedsFill { .. }));
+    let f = fill(None, 1, Side::Sell, "0.5", "0", T0);
+    assert_eq!(g.record_fill(&f, market(1)).unwrap_err(), RiskStateError::ZeroFill(token(1)));
     assert_eq!(g, before);
 }
 
