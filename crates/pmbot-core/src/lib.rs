@@ -20,6 +20,7 @@ pub mod labels;
 pub mod level;
 pub mod order_state;
 pub mod price;
+pub mod risk;
 pub mod side;
 
 pub use amount::{AmountError, Size, Usdc};
@@ -42,4 +43,8 @@ pub use ids::{ConditionId, Hash32, IdError, OrderId, TokenId};
 pub use labels::{Grid, Label, LabelCounts, LabelError, LabelOutcome, LabelSpec, Labeller, MidPoint};
 pub use level::{Level, LevelError, LevelErrorKind, RawLevel, parse_levels, parse_levels_json, parse_touch_price};
 pub use price::{Price, PriceError, TickSize};
+pub use risk::{
+    BalanceCheck, BookStatus, CloseOutcome, Position, PositionChange, RiskConfig, RiskConfigError, RiskContext,
+    RiskGate, RiskRefusal, RiskState, RiskStateError,
+};
 pub use side::Side;
