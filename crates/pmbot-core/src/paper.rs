@@ -347,7 +347,9 @@ impl PaperVenue {
     }
 
     /// Applies a market event, timed by its `received` time. What was due
-    /// before that time happens first.
+    /// before that time happens first. A refused book update (off the tick
+    /// grid, say) is reported as an error; in a `price_change` batch the
+    /// changes before it stay applied, as they would in the engine's own book.
     pub fn on_market_event(&mut self, event: &MarketEvent) -> Result<Vec<PaperEvent>, PaperError> {
         let at = event.time().received;
         self.check_time(at)?;
@@ -594,8 +596,11 @@ impl PaperVenue {
         Ok(())
     }
 
+    /// Applies one level update. Tokens whose book the venue has not been
+    /// given are skipped: a `price_change` frame carries both tokens of a
+    /// market, and the venue only follows the books it was fed.
     fn on_price_change(&mut self, change: &PriceChange, at: TimestampMs) -> Result<(), PaperError> {
-        let book = self.books.get_mut(&change.token).ok_or_else(|| PaperError::NoBook(change.token.clone()))?;
+        let Some(book) = self.books.get_mut(&change.token) else { return Ok(()) };
         let old = book.size_at(change.side, change.price).unwrap_or(Size::ZERO);
         book.apply_price_change(change, at)?;
         let new = book.size_at(change.side, change.price).unwrap_or(Size::ZERO);
@@ -760,4 +765,460 @@ fn paper_order_id(seq: u64) -> OrderId {
     bytes[..5].copy_from_slice(b"paper");
     bytes[24..].copy_from_slice(&seq.to_be_bytes());
     Hash32(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use rust_decimal::Decimal;
+
+    use super::*;
+    use crate::events::{DecisionContext, PriceChangeBatch};
+    use crate::ids::ConditionId;
+    use crate::level::Level;
+
+    const YES: &str = "1001";
+    const NO: &str = "1002";
+
+    fn token(s: &str) -> TokenId {
+        TokenId::parse(s).unwrap()
+    }
+
+    fn market() -> ConditionId {
+        Hash32([7; 32])
+    }
+
+    fn p(s: &str) -> Price {
+        Price::parse(s).unwrap()
+    }
+
+    fn sz(s: &str) -> Size {
+        Size::parse(s).unwrap()
+    }
+
+    fn usdc(s: &str) -> Usdc {
+        Usdc::parse(s).unwrap()
+    }
+
+    fn t(ms: i64) -> TimestampMs {
+        TimestampMs(ms)
+    }
+
+    fn time(ms: i64) -> EventTime {
+        EventTime { received: t(ms), exchange: t(ms) }
+    }
+
+    fn levels(ls: &[(&str, &str)]) -> Vec<Level> {
+        ls.iter().map(|(pr, s)| Level::new(p(pr), sz(s))).collect()
+    }
+
+    fn snapshot(tok: &str, bids: &[(&str, &str)], asks: &[(&str, &str)], ms: i64) -> MarketEvent {
+        MarketEvent::Book(BookSnapshot {
+            token: token(tok),
+            market: market(),
+            bids: levels(bids),
+            asks: levels(asks),
+            tick_size: Some(TickSize::Hundredth),
+            last_trade_price: None,
+            hash: None,
+            time: time(ms),
+        })
+    }
+
+    /// One level update: `side` BUY is a bid level, SELL an ask level.
+    fn change(tok: &str, side: Side, price: &str, size: &str, ms: i64) -> MarketEvent {
+        MarketEvent::PriceChanges(PriceChangeBatch {
+            market: market(),
+            changes: vec![PriceChange {
+                token: token(tok),
+                side,
+                price: p(price),
+                size: sz(size),
+                best_bid: None,
+                best_ask: None,
+                hash: None,
+            }],
+            time: time(ms),
+        })
+    }
+
+    /// A trade printed with `taker` as the taker's side.
+    fn trade(tok: &str, taker: Side, price: &str, size: &str, ms: i64) -> MarketEvent {
+        MarketEvent::LastTrade(LastTrade {
+            token: token(tok),
+            market: market(),
+            price: p(price),
+            side: taker,
+            size: sz(size),
+            fee_rate_bps: 0,
+            time: time(ms),
+        })
+    }
+
+    fn intent(id: &str, tok: &str, side: Side, price: &str, size: &str, order_type: OrderType) -> OrderIntent {
+        OrderIntent {
+            client_order_id: ClientOrderId::new(id).unwrap(),
+            token: token(tok),
+            side,
+            limit_price: p(price),
+            size: sz(size),
+            order_type,
+            post_only: false,
+            expires_at: None,
+            decision: DecisionContext::default(),
+        }
+    }
+
+    fn cid(id: &str) -> ClientOrderId {
+        ClientOrderId::new(id).unwrap()
+    }
+
+    fn venue() -> PaperVenue {
+        PaperVenue::new(PaperConfig { latency_ms: 100, ..PaperConfig::default() })
+    }
+
+    fn fills(events: &[PaperEvent]) -> Vec<&Fill> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                PaperEvent::Fill(f) => Some(f),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn statuses(events: &[PaperEvent]) -> Vec<(OrderStatus, Size)> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                PaperEvent::Order(u) => Some((u.status, u.filled)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn feed(v: &mut PaperVenue, e: MarketEvent) -> Vec<PaperEvent> {
+        v.on_market_event(&e).unwrap()
+    }
+
+    /// A venue with a YES book (bid 0.50 x 100, ask 0.52 x 100) and a resting
+    /// GTC BUY of 10 at 0.50 behind the 100 shares bid there.
+    fn resting_bid_behind_100() -> PaperVenue {
+        let mut v = venue();
+        feed(&mut v, snapshot(YES, &[("0.50", "100")], &[("0.52", "100")], 0));
+        v.place(intent("b1", YES, Side::Buy, "0.50", "10", OrderType::Gtc), t(10)).unwrap();
+        let out = v.advance_to(t(110)).unwrap();
+        assert_eq!(statuses(&out), vec![(OrderStatus::Acknowledged, Size::ZERO)]);
+        assert_eq!(v.queue_ahead(&cid("b1")), Some(sz("100")));
+        v
+    }
+
+    #[test]
+    fn limit_order_behind_100_shares_does_not_fill_when_only_50_trade() {
+        let mut v = resting_bid_behind_100();
+        let out = feed(&mut v, trade(YES, Side::Sell, "0.50", "50", 200));
+        assert!(fills(&out).is_empty());
+        assert_eq!(v.queue_ahead(&cid("b1")), Some(sz("50")));
+        // The book shows the traded size gone: the queue is not moved twice.
+        feed(&mut v, change(YES, Side::Buy, "0.50", "50", 210));
+        assert_eq!(v.queue_ahead(&cid("b1")), Some(sz("50")));
+        assert_eq!(v.position(&token(YES)), Size::ZERO);
+        // The next 50 empty the queue exactly, still no fill; 4 more fill us.
+        assert!(fills(&feed(&mut v, trade(YES, Side::Sell, "0.50", "50", 300))).is_empty());
+        let out = feed(&mut v, trade(YES, Side::Sell, "0.50", "4", 400));
+        let f = fills(&out);
+        assert_eq!(f.len(), 1);
+        assert_eq!((f[0].price, f[0].size, f[0].liquidity), (p("0.50"), sz("4"), Liquidity::Maker));
+    }
+
+    #[test]
+    fn a_trade_at_another_price_or_from_the_same_side_does_not_move_the_queue() {
+        let mut v = resting_bid_behind_100();
+        feed(&mut v, trade(YES, Side::Sell, "0.51", "500", 200));
+        feed(&mut v, trade(YES, Side::Buy, "0.50", "500", 300));
+        assert_eq!(v.queue_ahead(&cid("b1")), Some(sz("100")));
+    }
+
+    #[test]
+    fn cancels_by_others_behind_it_do_not_move_it_forward_cancels_ahead_of_it_do() {
+        let mut v = resting_bid_behind_100();
+        // Others join behind us, then cancel as much: we stay 100 back.
+        feed(&mut v, change(YES, Side::Buy, "0.50", "150", 200));
+        feed(&mut v, change(YES, Side::Buy, "0.50", "100", 300));
+        assert_eq!(v.queue_ahead(&cid("b1")), Some(sz("100")));
+        // The level falls below what was ahead of us: those cancels were ahead.
+        feed(&mut v, change(YES, Side::Buy, "0.50", "70", 400));
+        assert_eq!(v.queue_ahead(&cid("b1")), Some(sz("70")));
+        // Well after any trade report could explain the drop, 70 traded still
+        // leaves us unfilled and the 71st share is ours.
+        assert!(fills(&feed(&mut v, trade(YES, Side::Sell, "0.50", "70", 5_000))).is_empty());
+        let out = feed(&mut v, trade(YES, Side::Sell, "0.50", "1", 5_100));
+        assert_eq!(fills(&out)[0].size, sz("1"));
+    }
+
+    #[test]
+    fn a_book_drop_reported_as_a_trade_just_after_does_not_move_the_queue_twice() {
+        let mut v = resting_bid_behind_100();
+        // The book drop arrives before the trade that caused it.
+        feed(&mut v, change(YES, Side::Buy, "0.50", "40", 200));
+        assert_eq!(v.queue_ahead(&cid("b1")), Some(sz("40")));
+        let out = feed(&mut v, trade(YES, Side::Sell, "0.50", "60", 250));
+        assert!(fills(&out).is_empty());
+        assert_eq!(v.queue_ahead(&cid("b1")), Some(sz("40")));
+    }
+
+    #[test]
+    fn a_price_change_for_a_token_without_a_book_is_skipped() {
+        let mut v = resting_bid_behind_100();
+        feed(&mut v, change(NO, Side::Buy, "0.50", "5", 200));
+        assert!(v.book(&token(NO)).is_none());
+        feed(&mut v, change(YES, Side::Buy, "0.50", "60", 300));
+        assert_eq!(v.queue_ahead(&cid("b1")), Some(sz("60")));
+    }
+
+    #[test]
+    fn a_trade_through_our_price_fills_the_whole_remainder_at_our_price() {
+        let mut v = resting_bid_behind_100();
+        let out = feed(&mut v, trade(YES, Side::Sell, "0.49", "1", 200));
+        let f = fills(&out);
+        assert_eq!((f[0].price, f[0].size), (p("0.50"), sz("10")));
+        assert_eq!(statuses(&out), vec![(OrderStatus::Filled, sz("10"))]);
+        assert_eq!(v.open_order_filled(&cid("b1")), None);
+    }
+
+    #[test]
+    fn a_market_order_larger_than_the_top_level_pays_the_worse_levels() {
+        let mut v = venue();
+        feed(&mut v, snapshot(YES, &[("0.30", "50")], &[("0.40", "10"), ("0.42", "10"), ("0.45", "100")], 0));
+        v.place(intent("m1", YES, Side::Buy, "0.45", "25", OrderType::Fak), t(0)).unwrap();
+        let out = v.advance_to(t(100)).unwrap();
+        let f = fills(&out);
+        let taken: Vec<(Price, Size)> = f.iter().map(|f| (f.price, f.size)).collect();
+        assert_eq!(taken, vec![(p("0.40"), sz("10")), (p("0.42"), sz("10")), (p("0.45"), sz("5"))]);
+        assert!(f.iter().all(|f| f.liquidity == Liquidity::Taker));
+        // Average 10.45 / 25 = 0.418 exactly.
+        let notional: Usdc = f.iter().map(|f| Usdc::from_price_size_ceil(f.price, f.size)).sum();
+        assert_eq!(notional, usdc("10.45"));
+        assert_eq!(notional.to_decimal() / Decimal::from(25), Decimal::new(418, 3));
+        // Fees 0.07 x p(1-p) per share, withheld in shares: 0.168 / 0.40,
+        // 0.17052 / 0.42, 0.08663 (0.086625 rounded half-up) / 0.45.
+        let fee_shares: Vec<FillFee> = f.iter().map(|f| f.fee).collect();
+        assert_eq!(
+            fee_shares,
+            vec![FillFee::Shares(sz("0.42")), FillFee::Shares(sz("0.406")), FillFee::Shares(sz("0.192511"))]
+        );
+        assert_eq!(v.position(&token(YES)), sz("23.981489"));
+        assert_eq!(v.cash(), usdc("289.55"));
+        assert_eq!(v.fees_paid(), usdc("0.42515"));
+        assert_eq!(statuses(&out), vec![(OrderStatus::Filled, sz("25"))]);
+    }
+
+    #[test]
+    fn a_sell_pays_its_taker_fee_in_collateral() {
+        let mut v = venue();
+        feed(&mut v, snapshot(YES, &[("0.60", "100")], &[("0.40", "100")], 0));
+        v.place(intent("b", YES, Side::Buy, "0.40", "10", OrderType::Fak), t(0)).unwrap();
+        v.place(intent("s", YES, Side::Sell, "0.60", "5", OrderType::Fak), t(200)).unwrap_err();
+        v.advance_to(t(150)).unwrap();
+        let held = v.position(&token(YES));
+        assert_eq!(held, sz("9.58"));
+        let cash = v.cash();
+        v.place(intent("s", YES, Side::Sell, "0.60", "5", OrderType::Fak), t(200)).unwrap();
+        let out = v.advance_to(t(300)).unwrap();
+        // 0.07 x 0.6 x 0.4 x 5 = 0.084 pUSD.
+        assert_eq!(fills(&out)[0].fee, FillFee::Collateral(usdc("0.084")));
+        assert_eq!(v.cash(), cash + usdc("3") - usdc("0.084"));
+        assert_eq!(v.position(&token(YES)), sz("4.58"));
+    }
+
+    #[test]
+    fn without_walking_the_book_only_the_best_level_fills() {
+        let mut v = PaperVenue::new(PaperConfig { latency_ms: 0, walk_book: false, ..PaperConfig::default() });
+        feed(&mut v, snapshot(YES, &[], &[("0.40", "10"), ("0.42", "10")], 0));
+        v.place(intent("m", YES, Side::Buy, "0.45", "25", OrderType::Fak), t(0)).unwrap();
+        let out = v.advance_to(t(0)).unwrap();
+        assert_eq!(fills(&out).len(), 1);
+        assert_eq!(statuses(&out), vec![(OrderStatus::Cancelled, sz("10"))]);
+    }
+
+    #[test]
+    fn liquidity_that_a_trade_already_took_is_not_filled_again() {
+        let mut v = venue();
+        feed(&mut v, snapshot(YES, &[("0.30", "50")], &[("0.40", "10")], 0));
+        v.place(intent("a", YES, Side::Buy, "0.40", "10", OrderType::Fak), t(0)).unwrap();
+        assert_eq!(fills(&v.advance_to(t(100)).unwrap()).len(), 1);
+        // The real book still shows the 10 we took: a second order gets none.
+        v.place(intent("b", YES, Side::Buy, "0.40", "10", OrderType::Fak), t(200)).unwrap();
+        let out = v.advance_to(t(300)).unwrap();
+        assert!(fills(&out).is_empty());
+        assert_eq!(statuses(&out), vec![(OrderStatus::Cancelled, Size::ZERO)]);
+        // Others take 6 of it: what remains visible is still what we took.
+        feed(&mut v, change(YES, Side::Sell, "0.40", "4", 400));
+        v.place(intent("c", YES, Side::Buy, "0.40", "10", OrderType::Fak), t(400)).unwrap();
+        assert!(fills(&v.advance_to(t(500)).unwrap()).is_empty());
+        // The level empties, and new size arrives: that one is fillable.
+        feed(&mut v, change(YES, Side::Sell, "0.40", "0", 600));
+        feed(&mut v, change(YES, Side::Sell, "0.40", "8", 700));
+        v.place(intent("d", YES, Side::Buy, "0.40", "10", OrderType::Fak), t(800)).unwrap();
+        let out = v.advance_to(t(900)).unwrap();
+        assert_eq!(fills(&out)[0].size, sz("8"));
+        assert_eq!(v.position(&token(YES)), sz("10") - sz("0.42") + sz("8") - sz("0.336"));
+    }
+
+    #[test]
+    fn a_partial_fill_changes_position_and_cash_at_once() {
+        let mut v = venue();
+        feed(&mut v, snapshot(YES, &[("0.49", "100")], &[("0.52", "100")], 0));
+        v.place(intent("b", YES, Side::Buy, "0.50", "10", OrderType::Gtc), t(0)).unwrap();
+        v.advance_to(t(100)).unwrap();
+        // Nothing visible at 0.50 when we arrived: nothing ahead.
+        assert_eq!(v.queue_ahead(&cid("b")), Some(Size::ZERO));
+        assert_eq!(v.free_cash(), usdc("295"));
+        let out = feed(&mut v, trade(YES, Side::Sell, "0.50", "4", 200));
+        assert_eq!(fills(&out)[0].fee, FillFee::None);
+        assert_eq!(statuses(&out), vec![(OrderStatus::PartiallyFilled, sz("4"))]);
+        assert_eq!(v.position(&token(YES)), sz("4"));
+        assert_eq!(v.cash(), usdc("298"));
+        // 6 shares still reserved at 0.50.
+        assert_eq!(v.free_cash(), usdc("295"));
+        assert_eq!(v.open_order_filled(&cid("b")), Some(sz("4")));
+    }
+
+    #[test]
+    fn a_resting_order_can_end_unfilled() {
+        let mut v = resting_bid_behind_100();
+        feed(&mut v, trade(YES, Side::Sell, "0.50", "60", 200));
+        // Our cancel travels for 100 ms; the order is open until it lands.
+        v.cancel(&cid("b1"), t(300)).unwrap();
+        assert_eq!(v.queue_ahead(&cid("b1")), Some(sz("40")));
+        let out = v.advance_to(t(400)).unwrap();
+        assert_eq!(statuses(&out), vec![(OrderStatus::Cancelled, Size::ZERO)]);
+        assert_eq!((v.cash(), v.free_cash()), (usdc("300"), usdc("300")));
+        assert_eq!(v.cancel(&cid("b1"), t(500)), Err(PaperError::UnknownOrder(cid("b1"))));
+
+        // Market end: resolution cancels what still rests.
+        let mut v = resting_bid_behind_100();
+        let out = feed(
+            &mut v,
+            MarketEvent::MarketResolved(MarketResolved {
+                market: market(),
+                tokens: vec![token(YES), token(NO)],
+                winning_token: token(YES),
+                winning_outcome: "Yes".into(),
+                time: time(1_000),
+            }),
+        );
+        assert_eq!(statuses(&out), vec![(OrderStatus::Cancelled, Size::ZERO)]);
+        assert!(fills(&out).is_empty());
+        assert_eq!(v.cash(), usdc("300"));
+    }
+
+    #[test]
+    fn a_gtd_order_expires_unfilled() {
+        let mut v = venue();
+        feed(&mut v, snapshot(YES, &[("0.50", "100")], &[("0.52", "100")], 0));
+        let mut gtd = intent("g", YES, Side::Buy, "0.50", "10", OrderType::Gtd);
+        gtd.expires_at = Some(t(1_000));
+        v.place(gtd, t(0)).unwrap();
+        assert_eq!(statuses(&v.advance_to(t(999)).unwrap()), vec![(OrderStatus::Acknowledged, Size::ZERO)]);
+        let out = v.advance_to(t(1_000)).unwrap();
+        assert_eq!(statuses(&out), vec![(OrderStatus::Cancelled, Size::ZERO)]);
+    }
+
+    #[test]
+    fn latency_the_book_at_arrival_not_at_decision_is_what_fills() {
+        let mut v = venue();
+        feed(&mut v, snapshot(YES, &[("0.30", "50")], &[("0.40", "10")], 0));
+        v.place(intent("m", YES, Side::Buy, "0.45", "10", OrderType::Fak), t(1_000)).unwrap();
+        // Within the 100 ms the order travels, the 0.40 ask goes and 0.44 comes.
+        feed(&mut v, change(YES, Side::Sell, "0.40", "0", 1_050));
+        feed(&mut v, change(YES, Side::Sell, "0.44", "10", 1_100));
+        // An event after the arrival time first lets the order arrive.
+        let out = feed(&mut v, change(YES, Side::Sell, "0.44", "0", 1_101));
+        let f = fills(&out);
+        assert_eq!((f[0].price, f[0].size, f[0].time.received), (p("0.44"), sz("10"), t(1_100)));
+    }
+
+    #[test]
+    fn resolution_pays_winners_one_and_losers_zero() {
+        let mut v = PaperVenue::new(PaperConfig { latency_ms: 0, fee: FeeModel::FREE, ..PaperConfig::default() });
+        feed(&mut v, snapshot(YES, &[], &[("0.60", "100")], 0));
+        feed(&mut v, snapshot(NO, &[], &[("0.41", "100")], 0));
+        v.place(intent("y", YES, Side::Buy, "0.60", "10", OrderType::Fak), t(0)).unwrap();
+        v.place(intent("n", NO, Side::Buy, "0.41", "20", OrderType::Fak), t(0)).unwrap();
+        v.advance_to(t(0)).unwrap();
+        assert_eq!(v.cash(), usdc("300") - usdc("6") - usdc("8.2"));
+        let out = feed(
+            &mut v,
+            MarketEvent::MarketResolved(MarketResolved {
+                market: market(),
+                tokens: vec![token(YES), token(NO)],
+                winning_token: token(YES),
+                winning_outcome: "Yes".into(),
+                time: time(10),
+            }),
+        );
+        let payouts: Vec<(Size, Usdc)> = out
+            .iter()
+            .filter_map(|e| match e {
+                PaperEvent::Payout(p) => Some((p.shares, p.amount)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(payouts, vec![(sz("10"), usdc("10")), (sz("20"), Usdc::ZERO)]);
+        assert_eq!(v.cash(), usdc("295.8"));
+        assert_eq!(v.positions().count(), 0);
+    }
+
+    #[test]
+    fn bad_requests_are_refused_and_change_nothing() {
+        let mut v = venue();
+        let no_book = v.place(intent("x", YES, Side::Buy, "0.50", "1", OrderType::Gtc), t(0));
+        assert_eq!(no_book, Err(PaperError::NoBook(token(YES))));
+        feed(&mut v, snapshot(YES, &[("0.50", "100")], &[("0.52", "100")], 0));
+        let too_big = v.place(intent("x", YES, Side::Buy, "0.50", "601", OrderType::Gtc), t(0));
+        assert!(matches!(too_big, Err(PaperError::InsufficientCash { .. })));
+        let unheld = v.place(intent("x", YES, Side::Sell, "0.50", "1", OrderType::Gtc), t(0));
+        assert!(matches!(unheld, Err(PaperError::InsufficientShares { .. })));
+        let off_tick = v.place(intent("x", YES, Side::Buy, "0.505", "1", OrderType::Gtc), t(0));
+        assert!(matches!(off_tick, Err(PaperError::Intent(IntentError::OffTick { .. }))));
+        v.place(intent("x", YES, Side::Buy, "0.50", "600", OrderType::Gtc), t(50)).unwrap();
+        let dup = v.place(intent("x", YES, Side::Buy, "0.50", "1", OrderType::Gtc), t(60));
+        assert_eq!(dup, Err(PaperError::DuplicateOrder(cid("x"))));
+        assert!(matches!(v.advance_to(t(10)), Err(PaperError::TimeWentBack { .. })));
+        assert_eq!(v.now(), t(50));
+        assert_eq!(v.free_cash(), Usdc::ZERO);
+        assert_eq!(v.cash(), usdc("300"));
+    }
+
+    #[test]
+    fn post_only_and_fok_orders_that_cannot_be_honoured_do_nothing() {
+        let mut v = venue();
+        feed(&mut v, snapshot(YES, &[("0.50", "100")], &[("0.52", "5")], 0));
+        let mut post = intent("p", YES, Side::Buy, "0.52", "10", OrderType::Gtc);
+        post.post_only = true;
+        v.place(post, t(0)).unwrap();
+        v.place(intent("f", YES, Side::Buy, "0.52", "10", OrderType::Fok), t(0)).unwrap();
+        let out = v.advance_to(t(100)).unwrap();
+        assert_eq!(statuses(&out), vec![(OrderStatus::Rejected, Size::ZERO), (OrderStatus::Cancelled, Size::ZERO)]);
+        assert!(fills(&out).is_empty());
+        assert_eq!(v.cash(), usdc("300"));
+    }
+
+    #[test]
+    fn the_front_queue_model_fills_on_any_trade_at_our_price() {
+        let mut v = PaperVenue::new(PaperConfig { latency_ms: 0, queue: QueueModel::Front, ..PaperConfig::default() });
+        feed(&mut v, snapshot(YES, &[("0.50", "100")], &[("0.52", "100")], 0));
+        v.place(intent("b", YES, Side::Buy, "0.50", "10", OrderType::Gtc), t(0)).unwrap();
+        v.advance_to(t(0)).unwrap();
+        assert_eq!(fills(&feed(&mut v, trade(YES, Side::Sell, "0.50", "3", 10)))[0].size, sz("3"));
+    }
+
+    #[test]
+    fn config_reads_back_with_defaults_and_refuses_unknown_fields() {
+        let c: PaperConfig = serde_json::from_str(r#"{"latency_ms": 40}"#).unwrap();
+        assert_eq!(c, PaperConfig { latency_ms: 40, ..PaperConfig::default() });
+        let back: PaperConfig = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
+        assert_eq!(back, c);
+        assert!(serde_json::from_str::<PaperConfig>(r#"{"latncy_ms": 40}"#).is_err());
+    }
 }
