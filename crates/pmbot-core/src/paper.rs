@@ -445,6 +445,9 @@ impl PaperVenue {
         let Some(book) = self.books.get(&intent.token).filter(|b| b.has_snapshot()) else {
             return self.close(i, OrderStatus::Rejected, "no synced book at arrival", at, out);
         };
+        if intent.expires_at.is_some_and(|e| e <= at) {
+            return self.close(i, OrderStatus::Rejected, "GTD order expired before it arrived", at, out);
+        }
         let takes = self.takeable(book, &intent);
         let takeable: Size = takes.iter().map(|(_, s)| *s).sum();
         let crosses =
@@ -976,6 +979,20 @@ mod tests {
     }
 
     #[test]
+    fn one_trade_fills_our_orders_at_one_price_once_in_arrival_order() {
+        let mut v = venue();
+        feed(&mut v, snapshot(YES, &[("0.49", "100")], &[("0.52", "100")], 0));
+        v.place(intent("first", YES, Side::Buy, "0.50", "4", OrderType::Gtc), t(0)).unwrap();
+        v.place(intent("second", YES, Side::Buy, "0.50", "4", OrderType::Gtc), t(10)).unwrap();
+        v.advance_to(t(200)).unwrap();
+        let out = feed(&mut v, trade(YES, Side::Sell, "0.50", "5", 300));
+        let got: Vec<(Option<ClientOrderId>, Size)> =
+            fills(&out).iter().map(|f| (f.client_order_id.clone(), f.size)).collect();
+        assert_eq!(got, vec![(Some(cid("first")), sz("4")), (Some(cid("second")), sz("1"))]);
+        assert_eq!(v.position(&token(YES)), sz("5"));
+    }
+
+    #[test]
     fn a_trade_through_our_price_fills_the_whole_remainder_at_our_price() {
         let mut v = resting_bid_behind_100();
         let out = feed(&mut v, trade(YES, Side::Sell, "0.49", "1", 200));
@@ -1125,6 +1142,18 @@ mod tests {
     }
 
     #[test]
+    fn a_gtd_order_that_expires_in_flight_never_trades() {
+        let mut v = venue();
+        feed(&mut v, snapshot(YES, &[("0.50", "100")], &[("0.52", "100")], 0));
+        let mut gtd = intent("g", YES, Side::Buy, "0.52", "10", OrderType::Gtd);
+        gtd.expires_at = Some(t(50));
+        v.place(gtd, t(0)).unwrap();
+        let out = v.advance_to(t(100)).unwrap();
+        assert!(fills(&out).is_empty());
+        assert_eq!(statuses(&out), vec![(OrderStatus::Rejected, Size::ZERO)]);
+    }
+
+    #[test]
     fn latency_the_book_at_arrival_not_at_decision_is_what_fills() {
         let mut v = venue();
         feed(&mut v, snapshot(YES, &[("0.30", "50")], &[("0.40", "10")], 0));
@@ -1220,5 +1249,128 @@ mod tests {
         let back: PaperConfig = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
         assert_eq!(back, c);
         assert!(serde_json::from_str::<PaperConfig>(r#"{"latncy_ms": 40}"#).is_err());
+    }
+
+    mod props {
+        use std::collections::BTreeMap;
+
+        use proptest::prelude::*;
+
+        use super::*;
+
+        #[derive(Debug, Clone)]
+        enum Op {
+            Snapshot(BTreeMap<u16, u16>, BTreeMap<u16, u16>),
+            Change(Side, u16, u16),
+            Trade(Side, u16, u16),
+            Place(Side, u16, u16, u8),
+            Cancel(u8),
+            Advance,
+        }
+
+        fn side() -> impl Strategy<Value = Side> {
+            prop_oneof![Just(Side::Buy), Just(Side::Sell)]
+        }
+
+        fn op() -> impl Strategy<Value = Op> {
+            let cents = 40u16..60;
+            prop_oneof![
+                1 => (prop::collection::btree_map(40u16..50, 1u16..200, 0..4),
+                      prop::collection::btree_map(50u16..60, 1u16..200, 0..4))
+                    .prop_map(|(b, a)| Op::Snapshot(b, a)),
+                4 => (side(), cents.clone(), 0u16..200).prop_map(|(s, c, n)| Op::Change(s, c, n)),
+                4 => (side(), cents.clone(), 1u16..100).prop_map(|(s, c, n)| Op::Trade(s, c, n)),
+                3 => (side(), cents, 1u16..50, 0u8..4).prop_map(|(s, c, n, k)| Op::Place(s, c, n, k)),
+                1 => (0u8..8).prop_map(Op::Cancel),
+                1 => Just(Op::Advance),
+            ]
+        }
+
+        fn cents(c: u16) -> Price {
+            Price::from_pips(c * 100).unwrap()
+        }
+
+        fn book_levels(m: &BTreeMap<u16, u16>) -> Vec<Level> {
+            m.iter().map(|(c, n)| Level::new(cents(*c), Size::from_shares(u64::from(*n)))).collect()
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+            /// Cash and positions are exactly what the reported fills and
+            /// payouts say; no order fills beyond its size; each update's
+            /// `filled` is the sum of that order's fills; a refused call
+            /// changes nothing.
+            #[test]
+            fn the_books_balance_against_the_reported_events(ops in prop::collection::vec((op(), 0i64..200), 1..80)) {
+                let mut v = PaperVenue::new(PaperConfig { latency_ms: 50, ..PaperConfig::default() });
+                let mut ms = 0;
+                feed(&mut v, snapshot(YES, &[("0.45", "100")], &[("0.55", "100")], ms));
+                let mut cash = v.cash();
+                let mut pos = Size::ZERO;
+                let mut filled: HashMap<ClientOrderId, Size> = HashMap::new();
+                let mut sizes: HashMap<ClientOrderId, Size> = HashMap::new();
+                let mut placed: Vec<ClientOrderId> = Vec::new();
+                for (n, (op, dt)) in ops.into_iter().enumerate() {
+                    ms += dt;
+                    let result = match op {
+                        Op::Snapshot(b, a) => v.on_market_event(&MarketEvent::Book(BookSnapshot {
+                            token: token(YES), market: market(), bids: book_levels(&b), asks: book_levels(&a),
+                            tick_size: Some(TickSize::Hundredth), last_trade_price: None, hash: None, time: time(ms),
+                        })),
+                        Op::Change(s, c, q) => v.on_market_event(&change(YES, s, &cents(c).to_string(), &q.to_string(), ms)),
+                        Op::Trade(s, c, q) => v.on_market_event(&trade(YES, s, &cents(c).to_string(), &q.to_string(), ms)),
+                        Op::Place(s, c, q, k) => {
+                            let kind = [OrderType::Gtc, OrderType::Fak, OrderType::Fok, OrderType::Gtc][usize::from(k)];
+                            let i = intent(&format!("o{n}"), YES, s, &cents(c).to_string(), &q.to_string(), kind);
+                            let before = (v.cash(), v.free_cash(), v.now());
+                            let r = v.place(i.clone(), t(ms));
+                            if r.is_err() {
+                                prop_assert_eq!(before, (v.cash(), v.free_cash(), v.now()));
+                            } else {
+                                sizes.insert(i.client_order_id.clone(), i.size);
+                                placed.push(i.client_order_id);
+                            }
+                            r
+                        }
+                        Op::Cancel(k) => match placed.get(usize::from(k)) {
+                            Some(id) => v.cancel(id, t(ms)),
+                            None => continue,
+                        },
+                        Op::Advance => v.advance_to(t(ms)),
+                    };
+                    let Ok(events) = result else { continue };
+                    for e in &events {
+                        match e {
+                            PaperEvent::Fill(f) => {
+                                let fee_shares = match f.fee { FillFee::Shares(s) => s, _ => Size::ZERO };
+                                let fee_cash = match f.fee { FillFee::Collateral(c) => c, _ => Usdc::ZERO };
+                                match f.side {
+                                    Side::Buy => {
+                                        cash -= Usdc::from_price_size_ceil(f.price, f.size);
+                                        pos = pos + f.size - fee_shares;
+                                    }
+                                    Side::Sell => {
+                                        cash += Usdc::from_price_size_floor(f.price, f.size);
+                                        pos -= f.size;
+                                    }
+                                }
+                                cash -= fee_cash;
+                                let id = f.client_order_id.clone().unwrap();
+                                *filled.entry(id).or_insert(Size::ZERO) += f.size;
+                            }
+                            PaperEvent::Order(u) => {
+                                let sum = filled.get(&u.client_order_id).copied().unwrap_or(Size::ZERO);
+                                prop_assert_eq!(u.filled, sum);
+                                prop_assert!(u.filled <= sizes[&u.client_order_id]);
+                            }
+                            PaperEvent::Payout(_) => unreachable!("no resolution in this test"),
+                        }
+                    }
+                    prop_assert_eq!(v.cash(), cash);
+                    prop_assert_eq!(v.position(&token(YES)), pos);
+                }
+            }
+        }
     }
 }
