@@ -43,9 +43,11 @@ pub struct StrategyConfig {
     /// probability after the taker fee, at the worst price paid (strictly
     /// more than `break_even + min_edge`). Default 0.02.
     pub min_edge: Decimal,
-    /// Fraction of the available capital one entry may spend. Default 0.05.
+    /// Fraction of the available capital one entry may commit (limit price x
+    /// size). Default 0.05.
     pub capital_fraction: Decimal,
-    /// Most one entry may spend (limit prices x size), in pUSD. Default 10.
+    /// Most one entry may commit (its limit price x size, the amount the risk
+    /// gate counts), in pUSD. Default 10.
     pub max_notional: Usdc,
     /// FAK or FOK for entries (exits are always FAK). Default FAK.
     pub entry_order_type: TakerOrderType,

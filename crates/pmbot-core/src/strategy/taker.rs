@@ -243,12 +243,25 @@ impl ConfidenceTaker {
                 break;
             }
         }
-        let size = Size::from_micros(affordable).round_down_to(LOT_MICROS);
-        if size.is_zero() || size < s.min_order_size {
+        // The order commits `limit x size` (what the risk gate counts), not
+        // just what the walk costs: shrink until that fits the budget too.
+        // Each round lowers the size, and the worst price can only fall.
+        let budget_exact = u128::try_from(budget.micros().max(0)).unwrap_or(0) * u128::from(PIPS_PER_UNIT);
+        let mut size = Size::from_micros(affordable).round_down_to(LOT_MICROS);
+        let limit = loop {
+            let Some(limit) = book.sweep(Side::Buy, size).worst_price else {
+                break None;
+            };
+            let at_limit = u64::try_from(budget_exact / u128::from(limit.pips())).unwrap_or(u64::MAX);
+            let fits = Size::from_micros(at_limit).round_down_to(LOT_MICROS);
+            if size <= fits {
+                break Some(limit);
+            }
+            size = fits;
+        };
+        let Some(limit) = limit.filter(|_| !size.is_zero() && size >= s.min_order_size) else {
             return pass(PassReason::BelowMinimumSize { size, minimum: s.min_order_size });
-        }
-        let sweep = book.sweep(Side::Buy, size);
-        let limit = sweep.worst_price.expect("the size was found on the book");
+        };
         let decision = DecisionContext {
             probability: Some(q),
             confidence: Some(confidence),

@@ -262,9 +262,19 @@ fn sizing_walks_the_asks_and_limits_at_the_worst_price() {
     let mut s = Sample::new(0.8);
     s.up = book(up_token(), &[], &[("0.50", "4"), ("0.52", "100")]);
     let i = entered(s.run(&mut strategy()));
-    // 4 x 0.50 = 2; 8 / 0.52 = 15.3846 -> 19.3846 -> 19.38 shares, limit 0.52.
-    assert_eq!((i.size, i.limit_price), (sz("19.38"), p("0.52")));
+    // The walk affords 4 x 0.50 + 15.38 x 0.52 = 9.9976, but the order commits
+    // its limit x size: 10 / 0.52 = 19.23 shares at limit 0.52.
+    assert_eq!((i.size, i.limit_price), (sz("19.23"), p("0.52")));
+    assert!(Usdc::from_price_size_ceil(i.limit_price, i.size) <= Usdc::from_whole(10));
+    // Shrinking to fit can leave the worse level: 2.05 pUSD walks to 4.09
+    // shares at 0.52 (2.1268 committed), then 2.05 / 0.52 = 3.94 at 0.50.
+    s.up = book(up_token(), &[], &[("0.50", "4"), ("0.52", "100")]);
+    s.capital = Usdc::from_whole(41);
+    s.min = Size::from_shares(1);
+    let i = entered(s.run(&mut strategy()));
+    assert_eq!((i.size, i.limit_price), (sz("3.94"), p("0.50")));
     // A deeper level that fails the edge is not walked.
+    s.capital = Usdc::from_whole(1000);
     s.up = book(up_token(), &[], &[("0.60", "6"), ("0.79", "100")]);
     let i = entered(s.run(&mut strategy()));
     assert_eq!((i.size, i.limit_price), (Size::from_shares(6), p("0.60")));
