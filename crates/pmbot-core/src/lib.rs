@@ -23,6 +23,7 @@ pub mod paper;
 pub mod price;
 pub mod risk;
 pub mod side;
+pub mod strategy;
 
 pub use amount::{AmountError, Size, Usdc};
 pub use book::{
@@ -50,3 +51,7 @@ pub use risk::{
     RiskGate, RiskRefusal, RiskState, RiskStateError,
 };
 pub use side::Side;
+pub use strategy::{
+    ConfidenceTaker, ExitReason, PassReason, PositionView, Strategy, StrategyAction, StrategyConfig,
+    StrategyConfigError, StrategyInput, TakerOrderType,
+};

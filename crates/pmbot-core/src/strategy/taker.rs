@@ -1,0 +1,489 @@
+//! [`ConfidenceTaker`]: buys the token the model favours when it is confident
+//! and the price leaves an edge after fees; sells on take-profit, stop-loss,
+//! time limit or market end.
+
+use std::collections::BTreeMap;
+
+use rust_decimal::{Decimal, RoundingStrategy};
+use serde::{Deserialize, Serialize};
+
+use super::config::StrategyConfig;
+use crate::amount::{Size, Usdc};
+use crate::book::{AveragePrice, OrderBook};
+use crate::clock::TimestampMs;
+use crate::events::{ClientOrderId, DecisionContext, Fill, FillFee, OrderIntent, OrderType, OrderUpdate};
+use crate::fees::{FeeModel, break_even_probability};
+use crate::ids::{ConditionId, TokenId};
+use crate::price::{PIPS_PER_UNIT, Price};
+use crate::side::Side;
+
+/// Polymarket's share lot: sizes are whole hundredths of a share.
+const LOT_MICROS: u64 = 10_000;
+
+/// What the strategy sees at one sample of one market.
+#[derive(Debug, Clone, Copy)]
+pub struct StrategyInput<'a> {
+    /// The engine clock at the sample.
+    pub now: TimestampMs,
+    pub market: &'a ConditionId,
+    /// The UP token's book (its token is `up.token()`).
+    pub up: &'a OrderBook,
+    /// The DOWN token's book.
+    pub down: &'a OrderBook,
+    /// The model's probability that the UP token's mid moves up within the
+    /// label horizon. Confidence is `|2 p_up - 1|`.
+    pub p_up: f64,
+    /// When the market ends (trading stops).
+    pub market_end: TimestampMs,
+    /// Collateral free for new entries.
+    pub available_capital: Usdc,
+    /// The market's fee schedule.
+    pub fee: &'a FeeModel,
+    /// The market's minimum order size (`min_order_size`), in shares.
+    pub min_order_size: Size,
+}
+
+/// Why an open position is sold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExitReason {
+    /// The market ends within `exit_before_end_ms`.
+    MarketEnd,
+    /// The best bid fell `stop_loss_ticks` below the entry price.
+    StopLoss,
+    /// The best bid rose `take_profit_ticks` above the entry price.
+    TakeProfit,
+    /// `max_hold_ms` passed since the entry decision.
+    TimeLimit,
+}
+
+/// Why the strategy did not place an order at this sample (journaled, so a
+/// report can say how often each rule held the strategy back).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "rule", rename_all = "snake_case")]
+pub enum PassReason {
+    /// `p_up` was NaN, infinite or outside [0, 1].
+    InvalidPrediction {
+        p_up: String,
+    },
+    LowConfidence {
+        confidence: Decimal,
+        threshold: Decimal,
+    },
+    /// The market ends within `exit_before_end_ms`: an entry would have to exit at once.
+    TooCloseToEnd {
+        ms_to_end: i64,
+    },
+    /// No ask on the token the model favours.
+    NoAsk {
+        token: TokenId,
+    },
+    /// The win probability does not clear break-even plus `min_edge` at the best ask.
+    NoEdge {
+        probability: Decimal,
+        break_even: Decimal,
+        min_edge: Decimal,
+        best_ask: Price,
+    },
+    /// The affordable size (after lot rounding) is under the market's minimum.
+    BelowMinimumSize {
+        size: Size,
+        minimum: Size,
+    },
+    /// An order of this market's position is in flight.
+    OrderPending,
+    /// A position is open and no exit rule fired.
+    Holding,
+    /// An exit is due but the token has no bid.
+    NoBid {
+        reason: ExitReason,
+    },
+    /// An exit is due but the best bid is under `exit_price_floor`.
+    BelowFloor {
+        reason: ExitReason,
+        best_bid: Price,
+        floor: Price,
+    },
+    /// An exit is due but the shares held (in whole lots) are under the
+    /// market's minimum: they are held to resolution.
+    ExitBelowMinimum {
+        reason: ExitReason,
+        held: Size,
+        minimum: Size,
+    },
+    /// Neither book is for the position's token (a caller bug).
+    NoBookForPosition {
+        token: TokenId,
+    },
+}
+
+/// What one sample asks for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum StrategyAction {
+    Enter { intent: OrderIntent },
+    Exit { intent: OrderIntent, reason: ExitReason },
+    Pass { reason: PassReason },
+}
+
+/// A strategy: decides on samples, learns of its orders' fate from fills and
+/// order updates.
+pub trait Strategy {
+    /// Decides at one sample of one market.
+    fn on_sample(&mut self, s: &StrategyInput<'_>) -> Vec<StrategyAction>;
+    /// A trade in one of the strategy's orders (others are ignored).
+    fn on_fill(&mut self, fill: &Fill);
+    /// A change of state of one of the strategy's orders (others are ignored).
+    fn on_order_update(&mut self, update: &OrderUpdate);
+    /// The market resolved: its shares were paid out, the position is closed.
+    fn on_market_resolved(&mut self, market: &ConditionId);
+}
+
+/// One market's position as the strategy tracks it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PositionView {
+    pub token: TokenId,
+    /// Engine time of the entry decision (the time limit counts from here,
+    /// as the model's horizon does).
+    pub decided_at: TimestampMs,
+    /// Shares held now (after fees withheld in shares, minus shares sold).
+    pub held: Size,
+    /// Gross shares bought and their exact average price.
+    pub average_entry: Option<AveragePrice>,
+    /// The entry or exit order in flight, if any.
+    pub working: Option<ClientOrderId>,
+}
+
+#[derive(Debug, Clone)]
+struct OrderRecord {
+    market: ConditionId,
+    token: TokenId,
+    decided_at: TimestampMs,
+}
+
+/// The one strategy: see the module docs and [`StrategyConfig`].
+#[derive(Debug, Clone)]
+pub struct ConfidenceTaker {
+    config: StrategyConfig,
+    positions: BTreeMap<ConditionId, PositionView>,
+    orders: BTreeMap<ClientOrderId, OrderRecord>,
+    /// Intents emitted so far: part of every client order id.
+    counter: u64,
+}
+
+impl ConfidenceTaker {
+    /// A strategy with a validated config.
+    pub fn new(config: StrategyConfig) -> Result<ConfidenceTaker, super::StrategyConfigError> {
+        config.validate()?;
+        Ok(ConfidenceTaker { config, positions: BTreeMap::new(), orders: BTreeMap::new(), counter: 0 })
+    }
+
+    pub fn config(&self) -> &StrategyConfig {
+        &self.config
+    }
+
+    /// The market's position, pending or open.
+    pub fn position(&self, market: &ConditionId) -> Option<&PositionView> {
+        self.positions.get(market)
+    }
+
+    /// `{en|ex}-{first 16 hex of market}-{now}-{counter}`: unique within a
+    /// run, and the same for the same inputs.
+    fn next_id(&mut self, tag: &str, market: &ConditionId, now: TimestampMs) -> ClientOrderId {
+        self.counter += 1;
+        let hex = market.to_string();
+        let short = hex.get(2..18).unwrap_or(&hex);
+        ClientOrderId::new(format!("{tag}-{short}-{}-{}", now.millis(), self.counter))
+            .expect("tag, hex, integers and dashes are at most 64 printable characters")
+    }
+
+    fn enter(&mut self, s: &StrategyInput<'_>) -> StrategyAction {
+        let pass = |reason| StrategyAction::Pass { reason };
+        let cfg = &self.config;
+        let Some(p_up) = probability(s.p_up) else {
+            return pass(PassReason::InvalidPrediction { p_up: s.p_up.to_string() });
+        };
+        let confidence = (p_up * Decimal::TWO - Decimal::ONE).abs();
+        if confidence < cfg.confidence_threshold {
+            return pass(PassReason::LowConfidence { confidence, threshold: cfg.confidence_threshold });
+        }
+        let ms_to_end = s.market_end.millis_since(s.now);
+        if ms_to_end <= cfg.exit_before_end_ms {
+            return pass(PassReason::TooCloseToEnd { ms_to_end });
+        }
+        // confidence > 0 here, so p_up != 0.5.
+        let (book, q) = if p_up > Decimal::new(5, 1) { (s.up, p_up) } else { (s.down, Decimal::ONE - p_up) };
+        let Some(best_ask) = book.best_ask() else {
+            return pass(PassReason::NoAsk { token: book.token().clone() });
+        };
+        let clears = |price: Price| q > break_even_probability(Side::Buy, price, s.fee) + cfg.min_edge;
+        if !clears(best_ask.price) {
+            return pass(PassReason::NoEdge {
+                probability: q,
+                break_even: break_even_probability(Side::Buy, best_ask.price, s.fee),
+                min_edge: cfg.min_edge,
+                best_ask: best_ask.price,
+            });
+        }
+        let budget = entry_budget(s.available_capital, cfg.capital_fraction, cfg.max_notional);
+        // Walk the asks while the budget lasts and the price still clears the
+        // edge: a deeper level that does not would make the whole order worse.
+        let mut remaining = u128::try_from(budget.micros().max(0)).unwrap_or(0) * u128::from(PIPS_PER_UNIT);
+        let mut affordable = 0u64;
+        for level in book.levels(Side::Sell) {
+            if !clears(level.price) {
+                break;
+            }
+            let pips = u128::from(level.price.pips());
+            let can_buy = u64::try_from(remaining / pips).unwrap_or(u64::MAX);
+            let take = level.size.micros().min(can_buy);
+            affordable += take;
+            remaining -= u128::from(take) * pips;
+            if take < level.size.micros() {
+                break;
+            }
+        }
+        // The order commits `limit x size` (what the risk gate counts), not
+        // just what the walk costs: shrink until that fits the budget too.
+        // Each round lowers the size, and the worst price can only fall.
+        let budget_exact = u128::try_from(budget.micros().max(0)).unwrap_or(0) * u128::from(PIPS_PER_UNIT);
+        let mut size = Size::from_micros(affordable).round_down_to(LOT_MICROS);
+        let limit = loop {
+            let Some(limit) = book.sweep(Side::Buy, size).worst_price else {
+                break None;
+            };
+            let at_limit = u64::try_from(budget_exact / u128::from(limit.pips())).unwrap_or(u64::MAX);
+            let fits = Size::from_micros(at_limit).round_down_to(LOT_MICROS);
+            if size <= fits {
+                break Some(limit);
+            }
+            size = fits;
+        };
+        let Some(limit) = limit.filter(|_| !size.is_zero() && size >= s.min_order_size) else {
+            return pass(PassReason::BelowMinimumSize { size, minimum: s.min_order_size });
+        };
+        let decision = DecisionContext {
+            probability: Some(q),
+            confidence: Some(confidence),
+            expected_value: Some(expected_value(book, size, q, s.fee)),
+            break_even_probability: Some(break_even_probability(Side::Buy, limit, s.fee)),
+        };
+        let order_type = OrderType::from(cfg.entry_order_type);
+        let token = book.token().clone();
+        let id = self.next_id("en", s.market, s.now);
+        self.orders.insert(id.clone(), OrderRecord { market: *s.market, token: token.clone(), decided_at: s.now });
+        self.positions.insert(
+            *s.market,
+            PositionView {
+                token: token.clone(),
+                decided_at: s.now,
+                held: Size::ZERO,
+                average_entry: None,
+                working: Some(id.clone()),
+            },
+        );
+        StrategyAction::Enter {
+            intent: OrderIntent {
+                client_order_id: id,
+                token,
+                side: Side::Buy,
+                limit_price: limit,
+                size,
+                order_type,
+                post_only: false,
+                expires_at: None,
+                decision,
+            },
+        }
+    }
+
+    fn exit(&mut self, s: &StrategyInput<'_>, position: PositionView) -> StrategyAction {
+        let pass = |reason| StrategyAction::Pass { reason };
+        let cfg = &self.config;
+        let book = if s.up.token() == &position.token {
+            s.up
+        } else if s.down.token() == &position.token {
+            s.down
+        } else {
+            return pass(PassReason::NoBookForPosition { token: position.token });
+        };
+        let best_bid = book.best_bid().map(|l| l.price);
+        let tick = u128::from(book.tick_size().pips());
+        let ms_to_end = s.market_end.millis_since(s.now);
+        let price_rule = match (best_bid, position.average_entry) {
+            (Some(bid), Some(avg)) => {
+                let bid_value = u128::from(bid.pips()) * u128::from(avg.size_micros);
+                let ticks = |n: u32| u128::from(n) * tick * u128::from(avg.size_micros);
+                if bid_value + ticks(cfg.stop_loss_ticks) <= avg.notional_exact {
+                    Some(ExitReason::StopLoss)
+                } else if bid_value >= avg.notional_exact + ticks(cfg.take_profit_ticks) {
+                    Some(ExitReason::TakeProfit)
+                } else {
+                    None
+                }
+            }
+            _ => None,
+        };
+        let reason = if ms_to_end <= cfg.exit_before_end_ms {
+            ExitReason::MarketEnd
+        } else if let Some(r) = price_rule {
+            r
+        } else if s.now.millis_since(position.decided_at) >= cfg.max_hold_ms {
+            ExitReason::TimeLimit
+        } else {
+            return pass(PassReason::Holding);
+        };
+        let Some(bid) = best_bid else {
+            return pass(PassReason::NoBid { reason });
+        };
+        if bid < cfg.exit_price_floor {
+            return pass(PassReason::BelowFloor { reason, best_bid: bid, floor: cfg.exit_price_floor });
+        }
+        let size = position.held.round_down_to(LOT_MICROS);
+        if size.is_zero() || size < s.min_order_size {
+            return pass(PassReason::ExitBelowMinimum { reason, held: position.held, minimum: s.min_order_size });
+        }
+        let id = self.next_id("ex", s.market, s.now);
+        self.orders.insert(
+            id.clone(),
+            OrderRecord { market: *s.market, token: position.token.clone(), decided_at: position.decided_at },
+        );
+        if let Some(p) = self.positions.get_mut(s.market) {
+            p.working = Some(id.clone());
+        }
+        StrategyAction::Exit {
+            intent: OrderIntent {
+                client_order_id: id,
+                token: position.token,
+                side: Side::Sell,
+                limit_price: bid,
+                size,
+                order_type: OrderType::Fak,
+                post_only: false,
+                expires_at: None,
+                decision: DecisionContext::default(),
+            },
+            reason,
+        }
+    }
+}
+
+impl Strategy for ConfidenceTaker {
+    fn on_sample(&mut self, s: &StrategyInput<'_>) -> Vec<StrategyAction> {
+        let action = match self.positions.get(s.market) {
+            Some(p) if p.working.is_some() => StrategyAction::Pass { reason: PassReason::OrderPending },
+            Some(p) => {
+                let p = p.clone();
+                self.exit(s, p)
+            }
+            None => self.enter(s),
+        };
+        vec![action]
+    }
+
+    fn on_fill(&mut self, fill: &Fill) {
+        let Some(record) = fill.client_order_id.as_ref().and_then(|id| self.orders.get(id)) else {
+            return;
+        };
+        if fill.token != record.token {
+            return;
+        }
+        match fill.side {
+            Side::Buy => {
+                // The order-update that ended the entry may have arrived first
+                // and closed the empty position: the fill reopens it.
+                let position = self.positions.entry(record.market).or_insert_with(|| PositionView {
+                    token: record.token.clone(),
+                    decided_at: record.decided_at,
+                    held: Size::ZERO,
+                    average_entry: None,
+                    working: None,
+                });
+                let withheld = match fill.fee {
+                    FillFee::Shares(s) => s,
+                    FillFee::None | FillFee::Collateral(_) => Size::ZERO,
+                };
+                position.held += fill.size.saturating_sub(withheld);
+                let (notional, micros) = position.average_entry.map_or((0, 0), |a| (a.notional_exact, a.size_micros));
+                let micros = micros + fill.size.micros();
+                if micros > 0 {
+                    position.average_entry = Some(AveragePrice {
+                        notional_exact: notional + fill.size.notional_exact(fill.price),
+                        size_micros: micros,
+                    });
+                }
+            }
+            Side::Sell => {
+                let market = record.market;
+                if let Some(position) = self.positions.get_mut(&market) {
+                    position.held = position.held.saturating_sub(fill.size);
+                    if position.held.is_zero() && position.working.is_none() {
+                        self.positions.remove(&market);
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_order_update(&mut self, update: &OrderUpdate) {
+        if !update.status.is_terminal() {
+            return;
+        }
+        let Some(record) = self.orders.get(&update.client_order_id) else {
+            return;
+        };
+        let market = record.market;
+        if let Some(position) = self.positions.get_mut(&market)
+            && position.working.as_ref() == Some(&update.client_order_id)
+        {
+            position.working = None;
+            if position.held.is_zero() {
+                self.positions.remove(&market);
+            }
+        }
+    }
+
+    fn on_market_resolved(&mut self, market: &ConditionId) {
+        self.positions.remove(market);
+    }
+}
+
+/// The model's probability as an exact decimal, if it is one.
+fn probability(p: f64) -> Option<Decimal> {
+    if !p.is_finite() || !(0.0..=1.0).contains(&p) {
+        return None;
+    }
+    // `try_from` keeps the shortest decimal that reads back as `p` (0.7, not
+    // 0.69999...), so a threshold of 0.4 means what it says.
+    Decimal::try_from(p).ok()
+}
+
+/// `min(available x fraction, max_notional)`, rounded down to a micro-pUSD;
+/// zero when nothing is available.
+fn entry_budget(available: Usdc, fraction: Decimal, max_notional: Usdc) -> Usdc {
+    if available <= Usdc::ZERO {
+        return Usdc::ZERO;
+    }
+    let share = (available.to_decimal() * fraction).round_dp_with_strategy(6, RoundingStrategy::ToZero);
+    let share = Usdc::try_from_decimal(share).unwrap_or(max_notional);
+    share.min(max_notional)
+}
+
+/// Expected value in pUSD of buying `size` at the book's asks and holding to
+/// resolution with win probability `q`: per share at price p with fee f per
+/// share, `q (1 - f/p) - p`.
+fn expected_value(book: &OrderBook, size: Size, q: Decimal, fee: &FeeModel) -> Decimal {
+    let mut remaining = size.micros();
+    let mut ev = Decimal::ZERO;
+    for level in book.levels(Side::Sell) {
+        if remaining == 0 {
+            break;
+        }
+        let take = remaining.min(level.size.micros());
+        remaining -= take;
+        let p = level.price.to_decimal();
+        let per_share = q * (Decimal::ONE - fee.fee_per_share(level.price) / p) - p;
+        ev += per_share * Size::from_micros(take).to_decimal();
+    }
+    ev
+}
