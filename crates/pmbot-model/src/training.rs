@@ -189,12 +189,13 @@ pub fn validate_data<P: AsRef<Path>>(
     let dataset = dataset::build_dataset(dirs, &spec.dataset_spec())?;
     let samples = training_samples(&dataset.samples);
     progress(Stage::Validating { samples: samples.len() });
-    let validation = validate(&samples, &spec.validation_spec())?;
+    let validation_spec = spec.validation_spec();
+    let validation = validate(&samples, &validation_spec)?;
     let holdout = match model {
         None => None,
         Some(m) => {
             progress(Stage::Scoring);
-            Some(score_holdout(m, &samples, spec.validation_spec().last_move_column)?)
+            Some(score_holdout(m, &samples, validation_spec.last_move_column)?)
         }
     };
     Ok(Validated { dataset, validation, holdout })

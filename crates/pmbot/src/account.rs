@@ -21,11 +21,24 @@ pub fn private_key(gw: &GatewayConfig) -> Result<PrivateKey> {
 
 /// The address holding the funds: `gateway.funder` when set (proxy, Safe,
 /// deposit wallet), otherwise the key's own address (EOA).
+/// Reads the key only when no funder is configured.
 pub fn funder_address(gw: &GatewayConfig) -> Result<Address> {
-    if let Some(funder) = gw.validate().context("invalid [gateway] configuration")? {
-        return Ok(funder);
+    match configured_funder(gw)? {
+        Some(funder) => Ok(funder),
+        None => private_key(gw)?.address().context("the private key is not usable"),
     }
-    private_key(gw)?.address().context("the private key is not usable")
+}
+
+/// As [`funder_address`], with the key already loaded.
+fn funder_of(gw: &GatewayConfig, key: &PrivateKey) -> Result<Address> {
+    match configured_funder(gw)? {
+        Some(funder) => Ok(funder),
+        None => key.address().context("the private key is not usable"),
+    }
+}
+
+fn configured_funder(gw: &GatewayConfig) -> Result<Option<Address>> {
+    gw.validate().context("invalid [gateway] configuration")
 }
 
 /// The on-chain reader for `funder`, on the wall clock.
@@ -45,10 +58,10 @@ pub fn open_journal(file: &FileConfig) -> Result<Journal> {
 /// to start on venue state it cannot map.
 pub async fn start_gateway(file: &FileConfig) -> Result<(Started, Arc<BalanceReader>)> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let funder = funder_address(&file.gateway)?;
+    let key = private_key(&file.gateway)?;
+    let funder = funder_of(&file.gateway, &key)?;
     let balance = balance_reader(file, funder, clock.clone())?;
     let journal = open_journal(file)?;
-    let key = private_key(&file.gateway)?;
     let deps = GatewayDeps { log: Box::new(journal), balance: balance.clone(), clock };
     let started =
         Gateway::start_with_key(file.gateway.clone(), key, deps).await.context("the order gateway did not start")?;
@@ -59,9 +72,9 @@ pub async fn start_gateway(file: &FileConfig) -> Result<(Started, Arc<BalanceRea
 /// reconciliation, no journal writes, never an order.
 pub async fn inspect_gateway(file: &FileConfig) -> Result<Gateway> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let funder = funder_address(&file.gateway)?;
-    let balance = balance_reader(file, funder, clock.clone())?;
     let key = private_key(&file.gateway)?;
+    let funder = funder_of(&file.gateway, &key)?;
+    let balance = balance_reader(file, funder, clock.clone())?;
     let deps = GatewayDeps { log: Box::new(MemoryOrderLog::new()), balance, clock };
     Gateway::inspect(file.gateway.clone(), key, deps).await.context("cannot reach the exchange's order API")
 }

@@ -86,7 +86,8 @@ fn on_stage(bar: &ProgressBar) -> impl FnMut(Stage) + '_ {
             Stage::Fitting => "fitting the model on every sample".to_owned(),
             Stage::Scoring => "scoring the saved model after its training span".to_owned(),
         };
-        if bar.position() > 0 || !matches!(stage, Stage::ReadingData) {
+        // Reading the data is always the first stage: the bar counts the ones done.
+        if !matches!(stage, Stage::ReadingData) {
             bar.inc(1);
         }
         bar.set_message(msg);
@@ -118,13 +119,10 @@ pub fn train(args: TrainArgs) -> Result<()> {
 }
 
 pub fn validate(args: ValidateArgs) -> Result<()> {
-    let mut spec = spec_of(&args.data)?;
+    let spec = spec_of(&args.data)?;
     let model = match &args.model {
         Some(p) => {
-            let m =
-                ModelFile::load(p, &FEATURE_NAMES).with_context(|| format!("cannot use the model {}", p.display()))?;
-            spec.folds = args.data.folds;
-            Some(m)
+            Some(ModelFile::load(p, &FEATURE_NAMES).with_context(|| format!("cannot use the model {}", p.display()))?)
         }
         None => None,
     };

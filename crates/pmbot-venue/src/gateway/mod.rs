@@ -308,12 +308,7 @@ impl Gateway {
     /// (`/balance-allowance`, asset type CONDITIONAL), for start-up position
     /// reconciliation.
     pub async fn venue_shares(&self, token: &TokenId) -> Result<Size, GatewayError> {
-        let sig = match self.inner.cfg.signature_type {
-            SignatureKind::Eoa => 0,
-            SignatureKind::Proxy => 1,
-            SignatureKind::Safe => 2,
-            SignatureKind::Poly1271 => 3,
-        };
+        let sig = sdk_signature_type(self.inner.cfg.signature_type) as u8;
         let query = format!("?asset_type=CONDITIONAL&token_id={token}&signature_type={sig}");
         let reply = self.inner.call(reqwest::Method::GET, "/balance-allowance", &query, None, None).await?;
         let bad = |detail: String| GatewayError::Call { what: "GET /balance-allowance", detail };
