@@ -17,12 +17,17 @@ fn set_faults(sim: &SimHandle, spec: &str) {
     sim.state.set_faults(spec.parse::<FaultSpec>().expect("fault spec"));
 }
 
-/// Clears the faults as soon as the first fault of `kind` was injected, so
-/// exactly the first post (and perhaps a look-up) is hit.
-fn clear_after_first(sim: &SimHandle, kind: FaultKind) -> tokio::task::JoinHandle<()> {
+/// Clears the faults once a fault of `kind` was injected and `post_hit`
+/// says the order post itself met it: background REST reads (the user
+/// channel's catch-up after it connects) can take the first fault.
+fn clear_once_the_post_is_hit(
+    sim: &SimHandle,
+    kind: FaultKind,
+    post_hit: impl Fn() -> bool + Send + 'static,
+) -> tokio::task::JoinHandle<()> {
     let state = sim.state.clone();
     tokio::spawn(async move {
-        while state.faults.counts().get(kind) == 0 {
+        while state.faults.counts().get(kind) == 0 || !post_hit() {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
         state.set_faults(FaultSpec::none());
@@ -46,7 +51,8 @@ async fn ambiguous_status_then_repost(spec: &str, kind: FaultKind) {
     let (yes, _) = tokens(&sim)[0].clone();
     gw.prepare_market(&yes).await.unwrap();
     set_faults(&sim, spec);
-    let clear = clear_after_first(&sim, kind);
+    let watched = gw.clone();
+    let clear = clear_once_the_post_is_hit(&sim, kind, move || watched.stats().ambiguous > 0);
     let placed = gw.place(intent("a-1", &yes, Side::Buy, "0.40", 10)).await.expect("placed in the end");
     clear.await.unwrap();
     assert!(placed.posts >= 2, "the identical order was posted again: {placed:?}");
@@ -181,7 +187,8 @@ async fn a_429_honours_retry_after_and_resends_the_same_order() {
         let (yes, _) = tokens(&sim)[0].clone();
         gw.prepare_market(&yes).await.unwrap();
         set_faults(&sim, "rest-429=1@1s");
-        let clear = clear_after_first(&sim, FaultKind::Rest429);
+        let watched = gw.clone();
+        let clear = clear_once_the_post_is_hit(&sim, FaultKind::Rest429, move || watched.stats().rate_limited > 0);
         let t0 = Instant::now();
         let placed = gw.place(intent("r-1", &yes, Side::Buy, "0.40", 10)).await.expect("placed after the wait");
         clear.await.unwrap();
