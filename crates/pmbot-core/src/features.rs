@@ -156,6 +156,15 @@ impl Index<Feature> for FeatureVector {
     }
 }
 
+/// What turns a feature vector into P(the UP token's mid moves up within the
+/// horizon). The model crate's logistic regression implements it; the engine
+/// sees only this, so the pure core never depends on how a model is stored.
+pub trait Predictor {
+    /// P(up) in [0, 1], or why there is none (a non-finite input, a width
+    /// mismatch).
+    fn p_up(&self, features: &FeatureVector) -> Result<f64, String>;
+}
+
 /// How features are computed. Which features exist is fixed
 /// ([`FEATURE_NAMES`]); this sets their time scales, so a model file should
 /// store it beside the names.

@@ -39,6 +39,7 @@ pub use events::{
 };
 pub use features::{
     FEATURE_COUNT, FEATURE_NAMES, Feature, FeatureSpec, FeatureSpecError, FeatureState, FeatureUpdate, FeatureVector,
+    Predictor,
 };
 pub use fees::{FeeModel, break_even_probability};
 pub use ids::{ConditionId, Hash32, IdError, OrderId, TokenId};

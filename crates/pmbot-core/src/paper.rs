@@ -201,6 +201,9 @@ pub struct PaperVenue {
     /// Size reported traded at a level, not yet matched by a book drop.
     traded_unseen: HashMap<LevelKey, Size>,
     next_seq: u64,
+    /// Part of every paper order and trade id, so several runs can share
+    /// one journal without their ids colliding.
+    id_space: u32,
     fees_paid: Usdc,
 }
 
@@ -216,8 +219,16 @@ impl PaperVenue {
             consumed: HashMap::new(),
             traded_unseen: HashMap::new(),
             next_seq: 0,
+            id_space: 0,
             fees_paid: Usdc::ZERO,
         }
+    }
+
+    /// The same venue, with its order and trade ids in `space` (the engine
+    /// passes its run number).
+    pub fn with_id_space(mut self, space: u32) -> PaperVenue {
+        self.id_space = space;
+        self
     }
 
     pub fn config(&self) -> &PaperConfig {
@@ -303,7 +314,7 @@ impl PaperVenue {
         self.now = at;
         self.next_seq += 1;
         let order = PaperOrder {
-            order_id: paper_order_id(self.next_seq),
+            order_id: paper_order_id(self.id_space, self.next_seq),
             arrives_at: at.plus_millis(i64::from(self.config.latency_ms)),
             cancel_at: None,
             stage: Stage::InFlight,
@@ -514,7 +525,7 @@ impl PaperVenue {
     ) {
         let fee_model = self.config.fee;
         self.next_seq += 1;
-        let trade_id = format!("paper-{}", self.next_seq);
+        let trade_id = format!("paper-{}-{}", self.id_space, self.next_seq);
         let order = &mut self.orders[i];
         order.filled += size;
         let token = order.intent.token.clone();
@@ -761,11 +772,12 @@ fn update(order: &PaperOrder, status: OrderStatus, reason: Option<&str>, at: Tim
     }
 }
 
-/// A paper order id: "paper" marker bytes and a sequence number, so it can
-/// never be mistaken for a real EIP-712 hash in a journal.
-fn paper_order_id(seq: u64) -> OrderId {
+/// A paper order id: "paper" marker bytes, the id space and a sequence
+/// number, so it can never be mistaken for a real EIP-712 hash in a journal.
+fn paper_order_id(space: u32, seq: u64) -> OrderId {
     let mut bytes = [0u8; 32];
     bytes[..5].copy_from_slice(b"paper");
+    bytes[8..12].copy_from_slice(&space.to_be_bytes());
     bytes[24..].copy_from_slice(&seq.to_be_bytes());
     Hash32(bytes)
 }

@@ -404,6 +404,13 @@ fn cholesky_solve(a: &mut [f64], n: usize, b: &[f64]) -> Option<Vec<f64>> {
     Some(x)
 }
 
+impl pmbot_core::Predictor for LogisticRegression {
+    #[inline]
+    fn p_up(&self, features: &pmbot_core::FeatureVector) -> Result<f64, String> {
+        self.predict(&features.values).map(|p| p.p_up).map_err(|e| e.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -169,13 +169,32 @@ pub struct ConfidenceTaker {
     orders: BTreeMap<ClientOrderId, OrderRecord>,
     /// Intents emitted so far: part of every client order id.
     counter: u64,
+    /// Prefixed to every client order id (the engine's run number), so runs
+    /// sharing a journal never reuse an id.
+    id_prefix: String,
 }
 
 impl ConfidenceTaker {
     /// A strategy with a validated config.
     pub fn new(config: StrategyConfig) -> Result<ConfidenceTaker, super::StrategyConfigError> {
         config.validate()?;
-        Ok(ConfidenceTaker { config, positions: BTreeMap::new(), orders: BTreeMap::new(), counter: 0 })
+        Ok(ConfidenceTaker {
+            config,
+            positions: BTreeMap::new(),
+            orders: BTreeMap::new(),
+            counter: 0,
+            id_prefix: String::new(),
+        })
+    }
+
+    /// The same strategy with `prefix` before every client order id: at most
+    /// 8 characters of `[A-Za-z0-9_]`, or it is ignored (ids stay unique
+    /// within a run either way).
+    pub fn with_id_prefix(mut self, prefix: &str) -> ConfidenceTaker {
+        if prefix.len() <= 8 && prefix.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            self.id_prefix = prefix.to_owned();
+        }
+        self
     }
 
     pub fn config(&self) -> &StrategyConfig {
@@ -187,13 +206,14 @@ impl ConfidenceTaker {
         self.positions.get(market)
     }
 
-    /// `{en|ex}-{first 16 hex of market}-{now}-{counter}`: unique within a
-    /// run, and the same for the same inputs.
+    /// `[{prefix}-]{en|ex}-{first 16 hex of market}-{now}-{counter}`: unique
+    /// within a run, and the same for the same inputs.
     fn next_id(&mut self, tag: &str, market: &ConditionId, now: TimestampMs) -> ClientOrderId {
         self.counter += 1;
         let hex = market.to_string();
         let short = hex.get(2..18).unwrap_or(&hex);
-        ClientOrderId::new(format!("{tag}-{short}-{}-{}", now.millis(), self.counter))
+        let prefix = if self.id_prefix.is_empty() { String::new() } else { format!("{}-", self.id_prefix) };
+        ClientOrderId::new(format!("{prefix}{tag}-{short}-{}-{}", now.millis(), self.counter))
             .expect("tag, hex, integers and dashes are at most 64 printable characters")
     }
 

@@ -29,6 +29,7 @@ mod error;
 mod export;
 mod order_log;
 mod read;
+mod runs;
 pub mod schema;
 mod write;
 
@@ -47,6 +48,9 @@ pub use export::Location;
 // Until the gateway branch lands; then these come from `pmbot_venue::gateway::log`.
 pub use order_log::{LoggedOrder, OrderLog, OrderLogError, PreparedOrder};
 pub use read::{JournalOrder, Note, OrderEvent, Position, Refusal};
+pub use runs::{
+    DataSource, Decision, DecisionAction, EngineRow, Mark, PayoutRow, Run, RunMode, RunStart, Trade, config_hash,
+};
 pub use schema::SCHEMA_VERSION;
 pub use write::{FillOutcome, OrderOutcome};
 

@@ -255,7 +255,7 @@ impl Journal {
     }
 
     /// Runs a query and parses every row with `parse`.
-    fn select<T>(
+    pub(crate) fn select<T>(
         &self,
         sql: &str,
         params: impl Params,

@@ -33,8 +33,10 @@ pub(crate) struct Migration {
 }
 
 /// Every migration, in version order (1, 2, ...).
-pub(crate) const MIGRATIONS: &[Migration] =
-    &[Migration { version: 1, description: "orders, order events, fills, refusals, notes", sql: V1 }];
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration { version: 1, description: "orders, order events, fills, refusals, notes", sql: V1 },
+    Migration { version: 2, description: "engine runs, decisions, trades, payouts, P&L marks", sql: V2 },
+];
 
 /// The version this build writes and reads.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS[MIGRATIONS.len() - 1].version;
@@ -150,6 +152,141 @@ CREATE TRIGGER notes_append_only_u BEFORE UPDATE ON notes
 BEGIN SELECT RAISE(ABORT, 'notes is append-only'); END;
 CREATE TRIGGER notes_append_only_d BEFORE DELETE ON notes
 BEGIN SELECT RAISE(ABORT, 'notes is append-only'); END;
+";
+
+/// The trading engine's record (issue 6). A run is one start of the engine:
+/// its mode, where its market data came from (only `live_data` counts for
+/// the go-live gate), the hash of its settings and the model it used.
+const V2: &str = "
+CREATE TABLE runs (
+    id                INTEGER PRIMARY KEY,
+    mode              TEXT    NOT NULL CHECK (mode IN ('paper', 'backtest', 'live')),
+    data_source       TEXT    NOT NULL CHECK (data_source IN ('live_data', 'replay', 'simulator')),
+    -- sha256 (hex) of config_json as stored
+    config_hash       TEXT    NOT NULL CHECK (length(config_hash) = 64),
+    -- strategy, risk and paper-venue settings; never a secret
+    config_json       TEXT    NOT NULL CHECK (json_valid(config_json)),
+    model_fingerprint TEXT    NOT NULL CHECK (model_fingerprint <> ''),
+    -- horizon, threshold, the model's validated hit rate at the threshold
+    model_json        TEXT    NOT NULL CHECK (json_valid(model_json)),
+    pmbot_version     TEXT    NOT NULL,
+    -- the reason given with --override-gate, when the gate was overridden
+    gate_override     TEXT    CHECK (gate_override IS NULL OR gate_override <> ''),
+    started_ms        INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE run_ends (
+    run_id   INTEGER PRIMARY KEY REFERENCES runs (id),
+    ended_ms INTEGER NOT NULL,
+    reason   TEXT    NOT NULL CHECK (reason <> '')
+) STRICT;
+
+-- which run placed an order (orders predate runs, so this is beside them)
+CREATE TABLE run_orders (
+    client_order_id TEXT    PRIMARY KEY REFERENCES orders (client_order_id),
+    run_id          INTEGER NOT NULL REFERENCES runs (id),
+    market          TEXT    NOT NULL
+) STRICT;
+
+-- every sample at which the strategy looked at a market, and what came of it
+CREATE TABLE decisions (
+    id              INTEGER PRIMARY KEY,
+    run_id          INTEGER NOT NULL REFERENCES runs (id),
+    at_ms           INTEGER NOT NULL,
+    market          TEXT    NOT NULL,
+    up_token        TEXT    NOT NULL,
+    -- the UP book's best bid + best ask in pips (twice the mid); NULL unless two-sided
+    up_mid2_pips    INTEGER CHECK (up_mid2_pips IS NULL OR up_mid2_pips BETWEEN 0 AND 20000),
+    -- exact decimal text; NULL when the features were not ready
+    p_up            TEXT,
+    confidence      TEXT,
+    action          TEXT    NOT NULL CHECK (action IN ('enter', 'exit', 'pass', 'refused', 'not_ready')),
+    -- the pass rule, the risk refusal code, the exit reason, or 'entry'
+    reason          TEXT    NOT NULL CHECK (reason <> ''),
+    client_order_id TEXT,
+    detail_json     TEXT    NOT NULL CHECK (json_valid(detail_json))
+) STRICT;
+CREATE INDEX decisions_by_run ON decisions (run_id, id);
+
+CREATE TABLE payouts (
+    id            INTEGER PRIMARY KEY,
+    run_id        INTEGER NOT NULL REFERENCES runs (id),
+    market        TEXT    NOT NULL,
+    token         TEXT    NOT NULL,
+    shares_micros INTEGER NOT NULL CHECK (shares_micros >= 0),
+    amount_micros INTEGER NOT NULL CHECK (amount_micros >= 0),
+    at_ms         INTEGER NOT NULL
+) STRICT;
+
+-- a closed position: bought, then sold or paid out at resolution
+CREATE TABLE trades (
+    id              INTEGER PRIMARY KEY,
+    run_id          INTEGER NOT NULL REFERENCES runs (id),
+    market          TEXT    NOT NULL,
+    token           TEXT    NOT NULL,
+    entry_order     TEXT    NOT NULL,
+    opened_ms       INTEGER NOT NULL,
+    closed_ms       INTEGER NOT NULL CHECK (closed_ms >= opened_ms),
+    -- shares matched on the buys (before fee shares withheld)
+    shares_micros   INTEGER NOT NULL CHECK (shares_micros > 0),
+    -- pUSD paid for the buys, pUSD fees included
+    cost_micros     INTEGER NOT NULL CHECK (cost_micros >= 0),
+    -- pUSD received from sells (after their fees) and payouts
+    proceeds_micros INTEGER NOT NULL CHECK (proceeds_micros >= 0),
+    -- fees paid: pUSD fees plus fee shares valued at their fill price
+    fees_micros     INTEGER NOT NULL CHECK (fees_micros >= 0),
+    -- proceeds - cost: after every fee
+    pnl_micros      INTEGER NOT NULL CHECK (pnl_micros = proceeds_micros - cost_micros),
+    close_reason    TEXT    NOT NULL CHECK (close_reason <> ''),
+    -- at the entry decision, exact decimal text
+    confidence      TEXT,
+    probability     TEXT
+) STRICT;
+CREATE INDEX trades_by_run ON trades (run_id, id);
+
+-- the account marked to the best bid, at intervals and after every fill or payout
+CREATE TABLE marks (
+    id               INTEGER PRIMARY KEY,
+    run_id           INTEGER NOT NULL REFERENCES runs (id),
+    at_ms            INTEGER NOT NULL,
+    cash_micros      INTEGER NOT NULL,
+    positions_micros INTEGER NOT NULL CHECK (positions_micros >= 0),
+    equity_micros    INTEGER NOT NULL CHECK (equity_micros = cash_micros + positions_micros),
+    -- cumulative within the run
+    realised_micros  INTEGER NOT NULL,
+    fees_micros      INTEGER NOT NULL CHECK (fees_micros >= 0),
+    open_positions   INTEGER NOT NULL CHECK (open_positions >= 0)
+) STRICT;
+CREATE INDEX marks_by_run ON marks (run_id, id);
+
+CREATE TRIGGER runs_keep_rows BEFORE DELETE ON runs
+BEGIN SELECT RAISE(ABORT, 'runs are never deleted'); END;
+CREATE TRIGGER runs_append_only BEFORE UPDATE ON runs
+BEGIN SELECT RAISE(ABORT, 'runs is append-only'); END;
+CREATE TRIGGER run_ends_append_only_u BEFORE UPDATE ON run_ends
+BEGIN SELECT RAISE(ABORT, 'run_ends is append-only'); END;
+CREATE TRIGGER run_ends_append_only_d BEFORE DELETE ON run_ends
+BEGIN SELECT RAISE(ABORT, 'run_ends is append-only'); END;
+CREATE TRIGGER run_orders_append_only_u BEFORE UPDATE ON run_orders
+BEGIN SELECT RAISE(ABORT, 'run_orders is append-only'); END;
+CREATE TRIGGER run_orders_append_only_d BEFORE DELETE ON run_orders
+BEGIN SELECT RAISE(ABORT, 'run_orders is append-only'); END;
+CREATE TRIGGER decisions_append_only_u BEFORE UPDATE ON decisions
+BEGIN SELECT RAISE(ABORT, 'decisions is append-only'); END;
+CREATE TRIGGER decisions_append_only_d BEFORE DELETE ON decisions
+BEGIN SELECT RAISE(ABORT, 'decisions is append-only'); END;
+CREATE TRIGGER payouts_append_only_u BEFORE UPDATE ON payouts
+BEGIN SELECT RAISE(ABORT, 'payouts is append-only'); END;
+CREATE TRIGGER payouts_append_only_d BEFORE DELETE ON payouts
+BEGIN SELECT RAISE(ABORT, 'payouts is append-only'); END;
+CREATE TRIGGER trades_append_only_u BEFORE UPDATE ON trades
+BEGIN SELECT RAISE(ABORT, 'trades is append-only'); END;
+CREATE TRIGGER trades_append_only_d BEFORE DELETE ON trades
+BEGIN SELECT RAISE(ABORT, 'trades is append-only'); END;
+CREATE TRIGGER marks_append_only_u BEFORE UPDATE ON marks
+BEGIN SELECT RAISE(ABORT, 'marks is append-only'); END;
+CREATE TRIGGER marks_append_only_d BEFORE DELETE ON marks
+BEGIN SELECT RAISE(ABORT, 'marks is append-only'); END;
 ";
 
 /// What an SQLite file holds.

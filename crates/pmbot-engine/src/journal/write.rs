@@ -32,7 +32,7 @@ pub enum FillOutcome {
 impl Journal {
     /// Runs `f` in one IMMEDIATE transaction and commits it; on any error the
     /// transaction is rolled back whole.
-    fn write<T>(
+    pub(crate) fn write<T>(
         &mut self,
         f: impl FnOnce(&Transaction<'_>, &Path) -> Result<T, JournalError>,
     ) -> Result<T, JournalError> {
@@ -374,7 +374,7 @@ fn conflict(path: &Path, cid: &ClientOrderId, conflict: Conflict) -> JournalErro
     JournalError::Conflict { path: path.to_path_buf(), order: cid.to_string(), conflict }
 }
 
-fn to_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<String, JournalError> {
+pub(crate) fn to_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<String, JournalError> {
     serde_json::to_string(value)
         .map_err(|e| JournalError::Invalid { path: path.to_path_buf(), reason: format!("cannot serialise: {e}") })
 }

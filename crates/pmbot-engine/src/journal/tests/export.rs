@@ -25,10 +25,27 @@ fn the_export_holds_every_row_exactly() {
     let s = Scratch::new("export");
     let j = busy_journal(&s);
     let v = j.export_json().unwrap();
-    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["schema_version"], 2);
     let tables = v["tables"].as_object().unwrap();
     let names: Vec<&str> = tables.keys().map(String::as_str).collect();
-    assert_eq!(names, ["fills", "notes", "order_events", "orders", "refusals", "schema_version"]);
+    assert_eq!(
+        names,
+        [
+            "decisions",
+            "fills",
+            "marks",
+            "notes",
+            "order_events",
+            "orders",
+            "payouts",
+            "refusals",
+            "run_ends",
+            "run_orders",
+            "runs",
+            "schema_version",
+            "trades"
+        ]
+    );
     let count = |t: &str| tables[t].as_array().unwrap().len();
     assert_eq!(
         [
@@ -39,7 +56,7 @@ fn the_export_holds_every_row_exactly() {
             count("refusals"),
             count("schema_version")
         ],
-        [1, 1, 3, 2, 1, 1]
+        [1, 1, 3, 2, 1, 2]
     );
 
     let o = &tables["orders"][0];

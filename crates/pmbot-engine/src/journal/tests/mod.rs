@@ -7,6 +7,7 @@ mod fills;
 mod full;
 mod open;
 mod orders;
+mod runs;
 mod timing;
 
 use std::path::{Path, PathBuf};
