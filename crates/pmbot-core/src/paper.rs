@@ -284,6 +284,12 @@ impl PaperVenue {
         self.find(id).map(|o| o.filled)
     }
 
+    /// The id the next order placed will get (so a journal can record the
+    /// order before it is placed).
+    pub fn next_order_id(&self) -> OrderId {
+        paper_order_id(self.id_space, self.next_seq + 1)
+    }
+
     /// Sends an order at `at`; it reaches the venue at `at + latency_ms`.
     /// Checked now against the token's tick, free cash (BUY, at its limit)
     /// and free shares (SELL).

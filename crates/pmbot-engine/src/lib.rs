@@ -7,8 +7,12 @@
 //! - [`replay`]: recordings, and the real data sets in `../shared/data`, back
 //!   as the same frame stream, as fast as possible or paced against a clock.
 //! - [`journal`]: the SQLite journal, pmbot's record of what it did (orders
-//!   written before they are sent, their events and fills, refusals, notes).
+//!   written before they are sent, their events and fills, refusals, notes,
+//!   and the engine's runs, decisions, trades and P&L marks).
+//! - [`engine`]: the trading loop's state machine (books, features, model,
+//!   strategy, risk gate) and the paper driver that runs it on the paper venue.
 
+pub mod engine;
 pub mod journal;
 pub mod record;
 pub mod replay;

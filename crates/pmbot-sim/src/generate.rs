@@ -60,6 +60,11 @@ pub struct FeedStepper {
     steps: u64,
     markets_listed: u64,
     source_rejects: u64,
+    /// Markets listed since the last [`FeedStepper::take_listed`].
+    listed: Vec<MarketSpec>,
+    /// Also publish the frames a `custom_feature_enabled` subscriber gets
+    /// (`new_market`, `market_resolved`).
+    custom_frames: bool,
 }
 
 impl FeedStepper {
@@ -73,7 +78,42 @@ impl FeedStepper {
             steps: 0,
             markets_listed: 0,
             source_rejects: 0,
+            listed: Vec::new(),
+            custom_frames: false,
         }
+    }
+
+    /// The same stepper publishing custom-feature frames too (`new_market`,
+    /// `market_resolved`), as a subscriber that enabled them receives.
+    pub fn with_custom_frames(mut self) -> FeedStepper {
+        self.custom_frames = true;
+        self
+    }
+
+    /// A `book` frame for every token of every open market, as they stand:
+    /// what a new subscriber receives first. Also the markets themselves.
+    pub fn open_books(&self) -> (Vec<MarketSpec>, Vec<FeedFrame>) {
+        let mut specs = Vec::new();
+        let mut frames = Vec::new();
+        for info in self.exchange.markets() {
+            if info.closed {
+                continue;
+            }
+            for token in &info.spec.tokens {
+                if let Some(book) = self.exchange.book(&token.token_id) {
+                    let text = wire::ws_book(&book).to_string();
+                    frames.push(FeedFrame { at_ms: self.now_ms, text: Arc::from(text) });
+                }
+            }
+            specs.push(info.spec);
+        }
+        (specs, frames)
+    }
+
+    /// The markets listed since the last call, in listing order (what a
+    /// trader learns from the exchange's market list).
+    pub fn take_listed(&mut self) -> Vec<MarketSpec> {
+        std::mem::take(&mut self.listed)
     }
 
     /// The synthetic model on the default engine, starting at `start_ms`.
@@ -130,6 +170,7 @@ impl FeedStepper {
         for ev in &events {
             if let EngineEvent::MarketListed { market, timestamp_ms } = ev {
                 self.markets_listed += 1;
+                self.listed.push(market.clone());
                 for token in &market.tokens {
                     let snapshot = listing_book(market, &token.token_id, *timestamp_ms);
                     push(Arc::from(wire::ws_book(&snapshot).to_string()));
@@ -137,7 +178,7 @@ impl FeedStepper {
             }
         }
         for frame in render_frames(events, &self.exchange, now).market {
-            if !frame.custom {
+            if !frame.custom || self.custom_frames {
                 push(frame.text);
             }
         }

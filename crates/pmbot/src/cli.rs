@@ -5,12 +5,14 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
+use crate::backtest_cmd::{self, BacktestArgs};
 use crate::balance_cmd::{self, BalanceArgs};
 use crate::config;
 use crate::drill_cmd::{self, DrillArgs};
 use crate::kill_cmd::{self, KillArgs};
 use crate::model_cmd::{self, TrainArgs, ValidateArgs};
 use crate::orders_cmd::{self, OrdersArgs};
+use crate::paper_cmd::{self, PaperArgs};
 use crate::record_cmd::{self, RecordArgs};
 use crate::sim_cmd::{self, SimArgs};
 use crate::watch_cmd::{self, WatchArgs};
@@ -57,6 +59,13 @@ pub enum Command {
     /// Validate the model walk-forward on recorded data and write report.md
     /// with plots; --model also scores a saved model after its training span.
     Validate(ValidateArgs),
+    /// Paper trading: the whole engine with simulated fills and money, on
+    /// live market data (or, with --sim, the embedded simulator at an
+    /// accelerated clock), ending with the performance report.
+    Paper(PaperArgs),
+    /// Replay recorded market data through the whole engine and the paper
+    /// venue, then write the performance report.
+    Backtest(BacktestArgs),
     /// Set the kill switch: no order is sent while its file exists.
     Kill(KillArgs),
     /// Remove the kill switch.
@@ -78,6 +87,8 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Orders(args) => orders_cmd::run(file, args).await,
         Command::Drill(args) => drill_cmd::run(file, args).await,
         Command::Train(args) => model_cmd::train(args),
+        Command::Paper(args) => paper_cmd::run(file, args).await,
+        Command::Backtest(args) => tokio::task::block_in_place(|| backtest_cmd::run(file, args)),
         Command::Validate(args) => model_cmd::validate(args),
         Command::Kill(args) => {
             let path = args.path.unwrap_or(file.gateway.kill_switch);

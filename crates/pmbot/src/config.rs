@@ -11,6 +11,7 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use std::path::PathBuf;
 
+use pmbot_core::{PaperConfig, RiskConfig, StrategyConfig};
 use pmbot_sim::SimConfig;
 use pmbot_venue::balance::BalanceConfig;
 use pmbot_venue::gateway::GatewayConfig;
@@ -31,6 +32,14 @@ pub struct FileConfig {
     /// The on-chain balance reader: RPC URLs, chain, contract addresses, TTL.
     pub balance: BalanceConfig,
     pub journal: JournalConfig,
+    /// The strategy: confidence threshold, edge margin, sizing, exits.
+    pub strategy: StrategyConfig,
+    /// The risk gate's limits.
+    pub risk: RiskConfig,
+    /// The paper venue's fill model (each assumption the report states).
+    pub paper: PaperConfig,
+    /// The engine loop: P&L mark interval, journal batching.
+    pub engine: crate::trade::EngineTable,
 }
 
 /// Where the journal lives.

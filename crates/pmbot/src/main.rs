@@ -5,6 +5,7 @@
 //! secret.
 
 mod account;
+mod backtest_cmd;
 mod balance_cmd;
 mod cli;
 mod config;
@@ -13,9 +14,13 @@ mod kill_cmd;
 mod model_cmd;
 mod model_report;
 mod orders_cmd;
+mod paper_cmd;
+mod paper_live;
 mod record_cmd;
+mod report_out;
 mod sim_cmd;
 mod source;
+mod trade;
 mod watch_cmd;
 
 use std::process::ExitCode;

@@ -75,15 +75,18 @@ pub enum EventSource {
     Reconcile,
     /// A person, through the command line.
     Operator,
+    /// The paper venue (simulated fills).
+    Paper,
 }
 
 impl EventSource {
-    pub const ALL: [EventSource; 5] = [
+    pub const ALL: [EventSource; 6] = [
         EventSource::Gateway,
         EventSource::Rest,
         EventSource::UserChannel,
         EventSource::Reconcile,
         EventSource::Operator,
+        EventSource::Paper,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -93,6 +96,7 @@ impl EventSource {
             EventSource::UserChannel => "user_channel",
             EventSource::Reconcile => "reconcile",
             EventSource::Operator => "operator",
+            EventSource::Paper => "paper",
         }
     }
 

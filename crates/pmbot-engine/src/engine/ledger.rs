@@ -1,0 +1,192 @@
+//! The engine's own account: cash, fees, and each position from its first
+//! buy to its last sale or payout, which becomes one [`Trade`] row.
+//!
+//! Invariant: cash moves exactly as the paper venue moves it (a BUY's cost
+//! rounded up to a micro-pUSD, a SELL's proceeds down, fee shares valued at
+//! their fill price rounded up), so the paper venue's cash and the ledger's
+//! agree to the micro; a test holds them to it.
+
+use std::collections::HashMap;
+
+use pmbot_core::{
+    ClientOrderId, ConditionId, Fill, FillFee, MarketResolved, OrderBook, Side, Size, TimestampMs, TokenId, Usdc,
+};
+use rust_decimal::Decimal;
+
+use crate::journal::{PayoutRow, Trade};
+
+/// An open position and what it has cost and brought so far.
+#[derive(Debug, Clone)]
+struct OpenTrade {
+    market: ConditionId,
+    entry_order: ClientOrderId,
+    opened: TimestampMs,
+    bought: Size,
+    held: Size,
+    cost: Usdc,
+    proceeds: Usdc,
+    fees: Usdc,
+    confidence: Option<Decimal>,
+    probability: Option<Decimal>,
+}
+
+/// What the entry decision knew, kept for the trade row.
+#[derive(Debug, Clone, Default)]
+pub struct EntryContext {
+    pub confidence: Option<Decimal>,
+    pub probability: Option<Decimal>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Ledger {
+    run: i64,
+    cash: Usdc,
+    fees: Usdc,
+    realised: Usdc,
+    open: HashMap<TokenId, OpenTrade>,
+}
+
+impl Ledger {
+    pub fn new(run: i64, starting_cash: Usdc) -> Ledger {
+        Ledger { run, cash: starting_cash, fees: Usdc::ZERO, realised: Usdc::ZERO, open: HashMap::new() }
+    }
+
+    pub fn cash(&self) -> Usdc {
+        self.cash
+    }
+
+    pub fn fees(&self) -> Usdc {
+        self.fees
+    }
+
+    pub fn realised(&self) -> Usdc {
+        self.realised
+    }
+
+    pub fn open_positions(&self) -> usize {
+        self.open.len()
+    }
+
+    pub fn held(&self, token: &TokenId) -> Size {
+        self.open.get(token).map_or(Size::ZERO, |t| t.held)
+    }
+
+    /// Positions valued at their token's best bid (nothing without a bid).
+    pub fn positions_value<'a>(&self, book_of: impl Fn(&TokenId) -> Option<&'a OrderBook>) -> Usdc {
+        let mut value = Usdc::ZERO;
+        for (token, t) in &self.open {
+            if let Some(bid) = book_of(token).and_then(OrderBook::best_bid) {
+                value += Usdc::from_price_size_floor(bid.price, t.held);
+            }
+        }
+        value
+    }
+
+    /// Applies one of our fills; returns the trade it closed, if any.
+    /// `close_reason` is why the order that filled was sent (for sells).
+    pub fn apply_fill(
+        &mut self,
+        fill: &Fill,
+        market: ConditionId,
+        entry: &EntryContext,
+        close_reason: &str,
+    ) -> Option<Trade> {
+        let at = fill.time.received;
+        match fill.side {
+            Side::Buy => {
+                let paid = Usdc::from_price_size_ceil(fill.price, fill.size);
+                let (fee_shares, fee_cash) = match fill.fee {
+                    FillFee::None => (Size::ZERO, Usdc::ZERO),
+                    FillFee::Shares(s) => (s, Usdc::ZERO),
+                    FillFee::Collateral(c) => (Size::ZERO, c),
+                };
+                let fee_value = Usdc::from_price_size_ceil(fill.price, fee_shares) + fee_cash;
+                self.cash -= paid + fee_cash;
+                self.fees += fee_value;
+                let t = self.open.entry(fill.token.clone()).or_insert_with(|| OpenTrade {
+                    market,
+                    entry_order: fill.client_order_id.clone().unwrap_or_else(|| {
+                        ClientOrderId::new(fill.trade_id.chars().take(64).collect::<String>())
+                            .unwrap_or_else(|_| ClientOrderId::new("unknown").expect("valid"))
+                    }),
+                    opened: at,
+                    bought: Size::ZERO,
+                    held: Size::ZERO,
+                    cost: Usdc::ZERO,
+                    proceeds: Usdc::ZERO,
+                    fees: Usdc::ZERO,
+                    confidence: entry.confidence,
+                    probability: entry.probability,
+                });
+                t.bought += fill.size;
+                t.held = t.held + fill.size - fee_shares.min(fill.size);
+                t.cost += paid + fee_cash;
+                t.fees += fee_value;
+                None
+            }
+            Side::Sell => {
+                let got = Usdc::from_price_size_floor(fill.price, fill.size);
+                let fee_cash = match fill.fee {
+                    FillFee::Collateral(c) => c,
+                    FillFee::None | FillFee::Shares(_) => Usdc::ZERO,
+                };
+                self.cash += got - fee_cash;
+                self.fees += fee_cash;
+                let t = self.open.get_mut(&fill.token)?;
+                t.held -= fill.size.min(t.held);
+                t.proceeds += got - fee_cash;
+                t.fees += fee_cash;
+                if t.held.is_zero() { self.close(&fill.token, at, close_reason) } else { None }
+            }
+        }
+    }
+
+    /// Pays out the market's positions: 1 pUSD a share of the winner, 0 for
+    /// the others. Returns the payouts and the trades they closed.
+    pub fn resolve(&mut self, resolved: &MarketResolved, at: TimestampMs) -> (Vec<PayoutRow>, Vec<Trade>) {
+        let mut payouts = Vec::new();
+        let mut trades = Vec::new();
+        for token in &resolved.tokens {
+            let Some(t) = self.open.get_mut(token) else { continue };
+            let amount = if *token == resolved.winning_token {
+                Usdc::from_micros(i64::try_from(t.held.micros()).unwrap_or(i64::MAX))
+            } else {
+                Usdc::ZERO
+            };
+            self.cash += amount;
+            t.proceeds += amount;
+            payouts.push(PayoutRow {
+                run: self.run,
+                market: resolved.market,
+                token: token.clone(),
+                shares: t.held,
+                amount,
+                at,
+            });
+            t.held = Size::ZERO;
+            trades.extend(self.close(token, at, "resolution"));
+        }
+        (payouts, trades)
+    }
+
+    fn close(&mut self, token: &TokenId, at: TimestampMs, reason: &str) -> Option<Trade> {
+        let t = self.open.remove(token)?;
+        let trade = Trade {
+            run: self.run,
+            market: t.market,
+            token: token.clone(),
+            entry_order: t.entry_order,
+            opened: t.opened,
+            closed: at.max(t.opened),
+            shares: t.bought,
+            cost: t.cost,
+            proceeds: t.proceeds,
+            fees: t.fees,
+            close_reason: reason.to_owned(),
+            confidence: t.confidence,
+            probability: t.probability,
+        };
+        self.realised += trade.pnl();
+        Some(trade)
+    }
+}

@@ -1,0 +1,149 @@
+//! `pmbot backtest`: recorded market data replayed through the whole engine
+//! and the paper venue, as fast as it can be read, then the report.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use pmbot_core::{MarketResolved, TimestampMs};
+use pmbot_engine::engine::runner::PaperRunner;
+use pmbot_engine::engine::{Engine, KillSwitchFile, MarketInfo};
+use pmbot_engine::journal::{DataSource, RunMode};
+use pmbot_engine::replay::{Outcome, ReplaySource, ResolvedkitFrames};
+
+use crate::config::FileConfig;
+use crate::trade::{self, LoadedModel};
+
+#[derive(Debug, Args)]
+pub struct BacktestArgs {
+    /// Data folders: the resolvedkit data set (`books.jsonl.gz` with
+    /// `markets.jsonl`), replayed in the order given.
+    #[arg(long = "data", value_name = "DIR", required = true, num_args = 1..)]
+    pub data: Vec<PathBuf>,
+    /// The model file (from `pmbot train`).
+    #[arg(long, value_name = "FILE", default_value = "model.json")]
+    pub model: PathBuf,
+    /// Where the report goes.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// The journal (default: OUT/journal.sqlite).
+    #[arg(long, value_name = "FILE")]
+    pub journal: Option<PathBuf>,
+}
+
+pub fn run(file: FileConfig, args: BacktestArgs) -> Result<()> {
+    let model = LoadedModel::load(&args.model)?;
+    let settings = trade::engine_settings(&file, &model)?;
+    // Every folder is checked before anything runs.
+    let mut sources = Vec::new();
+    for dir in &args.data {
+        match ReplaySource::open(dir).with_context(|| format!("cannot read {}", dir.display()))? {
+            ReplaySource::Resolvedkit(frames) => sources.push((dir.clone(), frames)),
+            _ => bail!(
+                "{}: backtests read the resolvedkit data set (books.jsonl.gz + markets.jsonl); \
+                 pmbot recordings carry no market end times or fees yet",
+                dir.display()
+            ),
+        }
+    }
+    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
+    let journal_path = args.journal.clone().unwrap_or_else(|| args.out.join("journal.sqlite"));
+    let journal = trade::open_journal(&journal_path)?;
+    warn_if_in_sample(&model, &sources);
+    let started = sources
+        .iter()
+        .flat_map(|(_, f)| f.markets().iter().map(|m| m.start_ms))
+        .min()
+        .unwrap_or(TimestampMs::ZERO)
+        .plus_millis(-3_600_000);
+    let run = trade::run_start(RunMode::Backtest, DataSource::Replay, &file, &model, None, started);
+    let kill = Box::new(KillSwitchFile(file.gateway.kill_switch.clone()));
+    let engine =
+        Engine::start(journal, &run, settings, Box::new(model.file.model.clone()), kill, file.paper.starting_cash)
+            .context("the engine did not start")?;
+    let mut runner = PaperRunner::new(engine, file.paper.clone());
+    println!(
+        "backtest run {} over {} folder(s); journal {}",
+        runner.engine().run_id(),
+        sources.len(),
+        journal_path.display()
+    );
+    let mut last = started;
+    for (dir, frames) in sources {
+        last = replay_resolvedkit(&mut runner, &dir, frames)?.max(last);
+    }
+    let (stats, rs) = runner.finish(last, "end_of_data").context("backtest")?;
+    println!(
+        "{} frames, {} samples, {} intents, {} refused by risk, {} fills, {} closed trades",
+        rs.frames, stats.samples, stats.intents, stats.refusals, stats.fills, stats.trades
+    );
+    crate::report_out::write(&journal_path, &args.out)
+}
+
+/// Replays one resolvedkit folder; each market resolves (by its recorded
+/// payout) once the data passes its end. Returns the last time seen.
+fn replay_resolvedkit(runner: &mut PaperRunner, dir: &Path, frames: ResolvedkitFrames) -> Result<TimestampMs> {
+    let markets = frames.markets().to_vec();
+    for m in &markets {
+        runner.list_market(MarketInfo::from_resolvedkit(m))?;
+    }
+    let mut pending: Vec<(TimestampMs, MarketResolved)> = markets
+        .iter()
+        .filter_map(|m| {
+            let winner = m.winner?;
+            let outcome = match winner {
+                Outcome::Up => 0,
+                Outcome::Down => 1,
+            };
+            Some((
+                m.end_ms,
+                MarketResolved {
+                    market: m.condition_id,
+                    tokens: m.tokens.to_vec(),
+                    winning_token: m.tokens[outcome].clone(),
+                    winning_outcome: m.outcomes[outcome].clone(),
+                    time: pmbot_core::EventTime { received: m.end_ms, exchange: m.end_ms },
+                },
+            ))
+        })
+        .collect();
+    pending.sort_by_key(|(end, r)| (*end, r.market));
+    pending.reverse();
+    let span = markets.iter().map(|m| m.start_ms).min().zip(markets.iter().map(|m| m.end_ms).max());
+    let bar = crate::paper_cmd::progress(span.map_or(0, |(a, b)| b.millis_since(a)));
+    let mut last = TimestampMs::ZERO;
+    for (n, frame) in frames.enumerate() {
+        let frame = frame.with_context(|| format!("cannot read {}", dir.display()))?;
+        while pending.last().is_some_and(|(end, _)| *end < frame.received) {
+            let (end, resolved) = pending.pop().expect("checked");
+            runner.resolve(resolved, end.max(last))?;
+        }
+        last = last.max(frame.received);
+        runner.on_frame(&frame.text, last).context("backtest")?;
+        if n % 4096 == 0
+            && let Some((first, _)) = span
+        {
+            bar.set_position(u64::try_from(last.millis_since(first)).unwrap_or(0) / 1000);
+        }
+    }
+    while let Some((end, resolved)) = pending.pop() {
+        last = last.max(end);
+        runner.resolve(resolved, last)?;
+    }
+    bar.finish_and_clear();
+    Ok(last)
+}
+
+/// A model trained on the very data it is tested on looks better than it is.
+fn warn_if_in_sample(model: &LoadedModel, sources: &[(PathBuf, ResolvedkitFrames)]) {
+    let span = &model.file.training;
+    let overlaps =
+        sources.iter().flat_map(|(_, f)| f.markets()).any(|m| m.start_ms <= span.last && m.end_ms >= span.first);
+    if overlaps {
+        eprintln!(
+            "warning: the model was trained on data from {} to {}, which this backtest replays: \
+             its figures are in-sample and flatter the model",
+            span.first, span.last
+        );
+    }
+}

@@ -1,0 +1,196 @@
+//! `pmbot paper`: the whole engine with simulated money. `--sim` runs it on
+//! the embedded simulator's market model, stepped in-process as fast as the
+//! CPU allows (an accelerated clock: a simulated day takes seconds); without
+//! `--sim` it follows Polymarket's live market data in real time.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use pmbot_core::TimestampMs;
+use pmbot_engine::engine::runner::PaperRunner;
+use pmbot_engine::engine::{Engine, KillSwitchFile};
+use pmbot_engine::journal::{DataSource, RunMode};
+use pmbot_engine::record::{Recorder, RecorderConfig, RecordingInfo};
+use pmbot_model::{TrainSpec, train};
+use pmbot_sim::SourceConfig;
+use pmbot_sim::generate::{FeedFrame, FeedStepper, GENERATED_START_MS};
+use pmbot_sim::model::synthetic::SyntheticConfig;
+
+use crate::config::FileConfig;
+use crate::source::SourceArgs;
+use crate::trade::{self, LoadedModel};
+
+#[derive(Debug, Args)]
+pub struct PaperArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// How much market time to trade: with --sim, simulated time (run as
+    /// fast as the CPU allows); otherwise real time.
+    #[arg(long, value_name = "DURATION", default_value = "2h", value_parser = humantime::parse_duration)]
+    pub duration: Duration,
+    /// The journal (default: [journal] path).
+    #[arg(long, value_name = "FILE")]
+    pub journal: Option<PathBuf>,
+    /// Where the performance report goes.
+    #[arg(long, value_name = "DIR", default_value = "pmbot-report")]
+    pub report: PathBuf,
+    /// The model file. With --sim and no model, one is trained first on
+    /// --warmup of simulated market time before trading starts (the trading
+    /// period is never seen in training).
+    #[arg(long, value_name = "FILE")]
+    pub model: Option<PathBuf>,
+    /// With --sim and no --model: simulated market time to train on first.
+    #[arg(long, value_name = "DURATION", default_value = "6h", value_parser = humantime::parse_duration)]
+    pub warmup: Duration,
+}
+
+pub async fn run(file: FileConfig, args: PaperArgs) -> Result<()> {
+    if args.source.sim {
+        return tokio::task::block_in_place(|| run_sim(&file, &args));
+    }
+    crate::paper_live::run(file, args).await
+}
+
+fn ms(d: Duration, what: &str) -> Result<i64> {
+    let v = i64::try_from(d.as_millis()).with_context(|| format!("--{what} is too long"))?;
+    if v <= 0 {
+        bail!("--{what} must be positive");
+    }
+    Ok(v)
+}
+
+fn synthetic_config(file: &FileConfig) -> Result<SyntheticConfig> {
+    match &file.sim.source {
+        SourceConfig::Synthetic(cfg) => Ok((**cfg).clone()),
+        SourceConfig::Replay { .. } => bail!("paper --sim needs the synthetic market source ([sim.source] synthetic)"),
+    }
+}
+
+/// Paper trading on the simulator's market model, stepped in-process.
+fn run_sim(file: &FileConfig, args: &PaperArgs) -> Result<()> {
+    let duration_ms = ms(args.duration, "duration")?;
+    let journal_path = args.journal.clone().unwrap_or_else(|| file.journal.path.clone());
+    std::fs::create_dir_all(&args.report)
+        .with_context(|| format!("cannot create the report folder {}", args.report.display()))?;
+    let synthetic = synthetic_config(file)?;
+    let mut stepper =
+        FeedStepper::synthetic(synthetic.clone(), GENERATED_START_MS).context("invalid [sim] configuration")?;
+    // Everything that can be refused is checked before the warm-up runs.
+    let loaded = match &args.model {
+        Some(path) => Some(LoadedModel::load(path)?),
+        None => None,
+    };
+    if let Some(model) = &loaded {
+        trade::engine_settings(file, model)?;
+    }
+    let journal = trade::open_journal(&journal_path)?;
+    let model = match loaded {
+        Some(model) => model,
+        None => train_on_warmup(&mut stepper, ms(args.warmup, "warmup")?, &args.report, synthetic.seed)?,
+    };
+    let settings = trade::engine_settings(file, &model)?;
+    let started = TimestampMs::from_millis(stepper.now_ms());
+    let run = trade::run_start(RunMode::Paper, DataSource::Simulator, file, &model, None, started);
+    let kill = Box::new(KillSwitchFile(file.gateway.kill_switch.clone()));
+    let engine =
+        Engine::start(journal, &run, settings, Box::new(model.file.model.clone()), kill, file.paper.starting_cash)
+            .context("the engine did not start")?;
+    let mut runner = PaperRunner::new(engine, file.paper.clone());
+    println!(
+        "paper trading (simulator, seed {}) run {} for {} of simulated market time; journal {}",
+        synthetic.seed,
+        runner.engine().run_id(),
+        humantime::format_duration(args.duration),
+        journal_path.display()
+    );
+
+    // A new subscriber first gets every open book.
+    let (open, books) = stepper.open_books();
+    stepper.take_listed();
+    for spec in &open {
+        runner.list_market(trade::sim_market(spec))?;
+    }
+    feed(&mut runner, &books)?;
+
+    let end = stepper.now_ms() + duration_ms;
+    let bar = progress(duration_ms);
+    let mut frames: Vec<FeedFrame> = Vec::new();
+    let mut at = stepper.now_ms() + 1;
+    let mut steps = 0u64;
+    while at <= end {
+        frames.clear();
+        stepper.step_at(at, &mut frames);
+        for spec in stepper.take_listed() {
+            runner.list_market(trade::sim_market(&spec))?;
+        }
+        feed(&mut runner, &frames)?;
+        steps += 1;
+        if steps.is_multiple_of(4096) {
+            bar.set_position(u64::try_from(stepper.now_ms() - started.millis()).unwrap_or(0) / 1000);
+        }
+        at = stepper.next_step_ms().max(stepper.now_ms() + 1);
+    }
+    bar.finish_and_clear();
+    let (stats, runner_stats) = runner.finish(TimestampMs::from_millis(end), "duration").context("paper run")?;
+    println!(
+        "{} samples, {} intents, {} refused by risk, {} fills, {} closed trades; {} frames, {} messages refused",
+        stats.samples,
+        stats.intents,
+        stats.refusals,
+        stats.fills,
+        stats.trades,
+        runner_stats.frames,
+        runner_stats.rejected_messages
+    );
+    crate::report_out::write(&journal_path, &args.report)
+}
+
+fn feed(runner: &mut PaperRunner, frames: &[FeedFrame]) -> Result<()> {
+    for f in frames {
+        runner.on_frame(&f.text, TimestampMs::from_millis(f.at_ms)).context("paper run")?;
+    }
+    Ok(())
+}
+
+/// Steps the simulator through `warmup_ms`, records what it published, and
+/// trains the model on that (validated walk-forward first).
+fn train_on_warmup(stepper: &mut FeedStepper, warmup_ms: i64, report: &Path, seed: u64) -> Result<LoadedModel> {
+    let dir = std::env::temp_dir().join(format!("pmbot-paper-warmup-{}-{seed}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let info = RecordingInfo {
+        source_url: format!("pmbot-sim://synthetic?seed={seed}"),
+        tokens: Vec::new(),
+        markets: Vec::new(),
+        started_ms: stepper.now_ms(),
+    };
+    eprintln!(
+        "training the model on {} of simulated market data first",
+        humantime::format_duration(Duration::from_millis(warmup_ms as u64))
+    );
+    let mut recorder = Recorder::create(&dir, RecorderConfig::default(), info).context("cannot record the warm-up")?;
+    let until = stepper.now_ms() + warmup_ms;
+    stepper.run_until(until, |f| recorder.record(f.at_ms, &f.text)).context("cannot record the warm-up")?;
+    recorder.close().context("cannot record the warm-up")?;
+    stepper.take_listed();
+    let trained = train(&[&dir], &TrainSpec::default(), &mut |_| {}).context("cannot train on the warm-up");
+    let _ = std::fs::remove_dir_all(&dir);
+    let trained = trained?;
+    let path = report.join("model.json");
+    trained.model.save(&path).with_context(|| format!("cannot write {}", path.display()))?;
+    let mut model = LoadedModel::load(&path)?;
+    model.path = Some(path);
+    Ok(model)
+}
+
+/// A progress bar over market time, in seconds (hidden when not a terminal).
+pub fn progress(span_ms: i64) -> ProgressBar {
+    let bar = ProgressBar::new(u64::try_from(span_ms).unwrap_or(0) / 1000);
+    let style = ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {percent}% of market time {msg}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}

@@ -1,0 +1,117 @@
+//! `pmbot paper` on live market data: the supervised market stream (with
+//! reconnects, heartbeats and resync) feeds the engine and the paper venue
+//! in real time until `--duration` has passed or Ctrl-C.
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use pmbot_core::{Clock, FeeModel, TimestampMs};
+use pmbot_engine::engine::runner::PaperRunner;
+use pmbot_engine::engine::{Engine, KillSwitchFile, MarketInfo, lock};
+use pmbot_engine::journal::{DataSource, RunMode};
+use pmbot_venue::SystemClock;
+use pmbot_venue::discovery::MarketRef;
+use pmbot_venue::marketdata::service::{MarketData, RawFrame};
+use serde_json::json;
+use tokio::sync::mpsc;
+
+use crate::config::FileConfig;
+use crate::paper_cmd::PaperArgs;
+use crate::trade::{self, LoadedModel};
+
+/// A market found by slug, as the engine needs it. Fees: Polymarket's
+/// highest category rate (crypto, 0.07) unless known, so a fee is never
+/// underestimated.
+fn market_info(m: &MarketRef) -> Result<MarketInfo> {
+    if m.tokens.len() != 2 {
+        bail!("market {} has {} outcome tokens; pmbot trades binary markets", m.slug, m.tokens.len());
+    }
+    let end = match &m.end_date {
+        Some(text) => Some(
+            chrono::DateTime::parse_from_rfc3339(text)
+                .map(|d| TimestampMs::from_millis(d.timestamp_millis()))
+                .with_context(|| format!("market {}: end date {text:?}", m.slug))?,
+        ),
+        None => None,
+    };
+    Ok(MarketInfo {
+        market: m.condition_id,
+        up: m.tokens[0].clone(),
+        down: m.tokens[1].clone(),
+        end,
+        fee: FeeModel::crypto(),
+        min_order_size: trade::DEFAULT_MIN_ORDER,
+        tick: trade::DEFAULT_TICK,
+    })
+}
+
+pub async fn run(file: FileConfig, args: PaperArgs) -> Result<()> {
+    let Some(model_path) = &args.model else {
+        bail!("paper trading on live data needs --model FILE (train one with `pmbot train`)");
+    };
+    if args.source.markets.is_empty() {
+        bail!("name the markets to trade: --market SLUG... (each a binary market)");
+    }
+    let model = LoadedModel::load(model_path)?;
+    let settings = trade::engine_settings(&file, &model)?;
+    let journal_path = args.journal.clone().unwrap_or_else(|| file.journal.path.clone());
+    let journal = trade::open_journal(&journal_path)?;
+    let source = args.source.resolve(file.market_data.stream.clone(), file.sim.clone()).await?;
+    let infos = source.markets.iter().map(market_info).collect::<Result<Vec<_>>>()?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let data_source = if source.sim.is_some() { DataSource::Simulator } else { DataSource::LiveData };
+    let run = trade::run_start(RunMode::Paper, data_source, &file, &model, None, clock.now());
+    let kill = Box::new(KillSwitchFile(file.gateway.kill_switch.clone()));
+    let engine =
+        Engine::start(journal, &run, settings, Box::new(model.file.model.clone()), kill, file.paper.starting_cash)
+            .context("the engine did not start")?;
+    let mut runner = PaperRunner::new(engine, file.paper.clone());
+    for info in infos {
+        runner.list_market(info)?;
+    }
+    println!(
+        "paper trading run {} on {} for {}; journal {}",
+        runner.engine().run_id(),
+        source.description,
+        humantime::format_duration(args.duration),
+        journal_path.display()
+    );
+    let (tx, mut rx) = mpsc::channel::<RawFrame>(8192);
+    let mut md_cfg = file.market_data.clone();
+    md_cfg.stream = source.stream.clone();
+    let md = MarketData::start(md_cfg, source.tokens.clone(), clock.clone(), Some(tx))
+        .context("cannot start the market-data stream")?;
+    let deadline = tokio::time::Instant::now() + args.duration;
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    let mut reconnects_noted = 0u64;
+    let reason = loop {
+        tokio::select! {
+            frame = rx.recv() => match frame {
+                Some((at, text)) => runner.on_frame(&text, at).context("paper run")?,
+                None => break "market data stream ended",
+            },
+            _ = tick.tick() => {
+                runner.advance_to(clock.now()).context("paper run")?;
+                let health = md.health();
+                // A reconnect counts as recovered once the stream is back and
+                // its books were resynced from fresh snapshots.
+                if health.reconnects > reconnects_noted && matches!(health.state, pmbot_venue::marketdata::ConnectionState::Live { .. }) && !health.resyncing {
+                    reconnects_noted = health.reconnects;
+                    let note = json!({"run": runner.engine().run_id(), "recovered": true, "reconnects": health.reconnects});
+                    lock(runner.engine().journal()).record_note("market_data_reconnect", &note, clock.now())
+                        .context("cannot journal the reconnect")?;
+                }
+            }
+            _ = tokio::time::sleep_until(deadline) => break "duration",
+            _ = tokio::signal::ctrl_c() => break "interrupted",
+        }
+    };
+    md.stop().await;
+    let (stats, rs) = runner.finish(clock.now(), reason).context("paper run")?;
+    println!(
+        "stopped ({reason}): {} frames, {} samples, {} intents, {} refused by risk, {} fills, {} closed trades",
+        rs.frames, stats.samples, stats.intents, stats.refusals, stats.fills, stats.trades
+    );
+    drop(source);
+    crate::report_out::write(&journal_path, &args.report)
+}

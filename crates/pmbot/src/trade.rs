@@ -1,0 +1,154 @@
+//! What `paper`, `backtest` and `live` share: the model, the engine settings
+//! from the configuration, the run record, the journal.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use pmbot_core::{FEATURE_NAMES, Size, TickSize, TimestampMs};
+use pmbot_engine::engine::{EngineSettings, MarketInfo, SharedJournal};
+use pmbot_engine::journal::{DataSource, Journal, RunMode, RunStart};
+use pmbot_model::ModelFile;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::config::FileConfig;
+
+/// The `[engine]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EngineTable {
+    /// Engine time between P&L marks.
+    #[serde(with = "humantime_serde")]
+    pub mark_interval: Duration,
+    /// Decision rows buffered before a write (always written before an order).
+    pub batch_rows: usize,
+}
+
+impl Default for EngineTable {
+    fn default() -> Self {
+        EngineTable { mark_interval: Duration::from_secs(60), batch_rows: 4096 }
+    }
+}
+
+/// A model file, loaded and checked against this build's features.
+pub struct LoadedModel {
+    pub file: ModelFile,
+    /// sha256 of the file's bytes: which model made a decision.
+    pub fingerprint: String,
+    pub path: Option<PathBuf>,
+}
+
+impl LoadedModel {
+    pub fn load(path: &Path) -> Result<LoadedModel> {
+        let bytes = std::fs::read(path).with_context(|| format!("cannot read the model {}", path.display()))?;
+        let file =
+            ModelFile::load(path, &FEATURE_NAMES).with_context(|| format!("unusable model {}", path.display()))?;
+        Ok(LoadedModel { file, fingerprint: sha256_hex(&bytes), path: Some(path.to_owned()) })
+    }
+
+    /// What the run records of its model (the report compares its hit rate
+    /// with the validated one).
+    pub fn run_json(&self, threshold: rust_decimal::Decimal) -> Value {
+        let t = threshold.to_string().parse::<f64>().unwrap_or(0.4);
+        let row = self.file.validation.as_ref().and_then(|v| v.walk_forward.pooled.at(t));
+        json!({
+            "fingerprint": self.fingerprint,
+            "path": self.path.as_ref().map(|p| p.display().to_string()),
+            "horizon_ms": self.file.horizon_ms,
+            "grid_step_ms": self.file.grid.step_ms,
+            "confidence_threshold": threshold.to_string(),
+            "validated_hit_rate": row.and_then(|r| r.accuracy),
+            "validated_low": row.and_then(|r| r.interval.map(|i| i.low)),
+            "validated_high": row.and_then(|r| r.interval.map(|i| i.high)),
+            "validated_coverage": row.map(|r| r.coverage),
+            "validated_samples": row.map(|r| r.kept),
+        })
+    }
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The engine settings from the configuration and the model; validated
+/// here so a bad limit stops the command before anything starts.
+pub fn engine_settings(file: &FileConfig, model: &LoadedModel) -> Result<EngineSettings> {
+    file.strategy.validate().context("invalid [strategy] configuration")?;
+    file.risk.validate().context("invalid [risk] configuration")?;
+    let mark_ms = i64::try_from(file.engine.mark_interval.as_millis()).unwrap_or(i64::MAX);
+    if mark_ms <= 0 {
+        bail!("invalid [engine] configuration: mark_interval must be positive");
+    }
+    if file.engine.batch_rows == 0 {
+        bail!("invalid [engine] configuration: batch_rows must be at least 1");
+    }
+    Ok(EngineSettings {
+        strategy: file.strategy.clone(),
+        risk: file.risk.clone(),
+        features: model.file.feature_spec,
+        sample_step_ms: model.file.grid.step_ms,
+        mark_interval_ms: mark_ms,
+        batch_rows: file.engine.batch_rows,
+        id_prefix: String::new(),
+    })
+}
+
+/// The config the run records (and hashes): every setting that can change a
+/// decision or a fill, never a secret.
+pub fn run_config(file: &FileConfig, paper: bool) -> Value {
+    let mut v = json!({
+        "strategy": file.strategy,
+        "risk": file.risk,
+        "engine": {"mark_interval_ms": file.engine.mark_interval.as_millis() as u64, "batch_rows": file.engine.batch_rows},
+    });
+    if paper {
+        v["paper"] = serde_json::to_value(&file.paper).unwrap_or(Value::Null);
+    }
+    v
+}
+
+pub fn run_start(
+    mode: RunMode,
+    source: DataSource,
+    file: &FileConfig,
+    model: &LoadedModel,
+    gate_override: Option<String>,
+    started: TimestampMs,
+) -> RunStart {
+    RunStart {
+        mode,
+        data_source: source,
+        config: run_config(file, mode != RunMode::Live),
+        model_fingerprint: model.fingerprint.clone(),
+        model: model.run_json(file.strategy.confidence_threshold),
+        pmbot_version: env!("CARGO_PKG_VERSION").to_owned(),
+        gate_override,
+        started,
+    }
+}
+
+/// Opens the journal for writing, shared with the venue driver.
+pub fn open_journal(path: &Path) -> Result<SharedJournal> {
+    let journal = Journal::open(path).with_context(|| format!("cannot open the journal {}", path.display()))?;
+    Ok(Arc::new(Mutex::new(journal)))
+}
+
+/// A simulator market as the engine needs it.
+pub fn sim_market(spec: &pmbot_sim::engine::MarketSpec) -> MarketInfo {
+    MarketInfo {
+        market: spec.condition_id,
+        up: spec.tokens[0].token_id.clone(),
+        down: spec.tokens[1].token_id.clone(),
+        end: spec.end_ms.map(TimestampMs::from_millis),
+        fee: spec.fee,
+        min_order_size: spec.min_order_size,
+        tick: spec.tick,
+    }
+}
+
+/// Polymarket's usual minimum when a market does not say.
+pub const DEFAULT_MIN_ORDER: Size = Size::from_micros(5_000_000);
+pub const DEFAULT_TICK: TickSize = TickSize::Hundredth;
