@@ -104,8 +104,8 @@ pub enum PassReason {
         best_bid: Price,
         floor: Price,
     },
-    /// An exit is due but the shares held (in whole lots) are under the
-    /// market's minimum: they are held to resolution.
+    /// An exit is due but less than one lot (0.01 share) is held: it is held
+    /// to resolution.
     ExitBelowMinimum {
         reason: ExitReason,
         held: Size,
@@ -359,9 +359,16 @@ impl ConfidenceTaker {
         if bid < cfg.exit_price_floor {
             return pass(PassReason::BelowFloor { reason, best_bid: bid, floor: cfg.exit_price_floor });
         }
+        // Exits are FAK: the market's share minimum binds resting orders
+        // only, so anything from one lot up can be sold (fee shares withheld
+        // on the entry leave a position just under the minimum).
         let size = position.held.round_down_to(LOT_MICROS);
-        if size.is_zero() || size < s.min_order_size {
-            return pass(PassReason::ExitBelowMinimum { reason, held: position.held, minimum: s.min_order_size });
+        if size.is_zero() {
+            return pass(PassReason::ExitBelowMinimum {
+                reason,
+                held: position.held,
+                minimum: Size::from_micros(LOT_MICROS),
+            });
         }
         let id = self.next_id("ex", s.market, s.now);
         self.orders.insert(
@@ -457,7 +464,9 @@ impl Strategy for ConfidenceTaker {
             && position.working.as_ref() == Some(&update.client_order_id)
         {
             position.working = None;
-            if position.held.is_zero() {
+            // Under a lot cannot be sold: the position is done (the dust is
+            // paid out at resolution).
+            if position.held.micros() < LOT_MICROS {
                 self.positions.remove(&market);
             }
         }

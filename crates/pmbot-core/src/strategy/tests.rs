@@ -425,15 +425,14 @@ fn exit_sells_the_shares_held_after_fees_in_whole_lots() {
     st.on_fill(&fill(&x, "0.54", "15", FillFee::None));
     st.on_order_update(&done(&x.client_order_id, OrderStatus::Cancelled));
     assert_eq!(st.position(&s.market).unwrap().held, sz("4.526544"));
-    // 4.52 shares are under the 5-share minimum: held to resolution.
-    assert_eq!(
-        passed(s.run(&mut st)),
-        PassReason::ExitBelowMinimum {
-            reason: ExitReason::TakeProfit,
-            held: sz("4.526544"),
-            minimum: Size::from_shares(5)
-        }
-    );
+    // 4.52 shares are under the 5-share minimum of resting orders; a FAK
+    // exit may sell them.
+    let (x, reason) = exited(s.run(&mut st));
+    assert_eq!((x.size, reason), (sz("4.52"), ExitReason::TakeProfit));
+    st.on_fill(&fill(&x, "0.54", "4.52", FillFee::None));
+    st.on_order_update(&done(&x.client_order_id, OrderStatus::Filled));
+    // Less than a lot is left: it cannot be sold, the position is done.
+    assert!(st.position(&s.market).is_none());
 }
 
 // ---- determinism ----------------------------------------------------------------

@@ -44,11 +44,25 @@ pub struct Ledger {
     fees: Usdc,
     realised: Usdc,
     open: HashMap<TokenId, OpenTrade>,
+    /// Less than a lot left after a position was sold (fee shares withheld
+    /// on the buys make sales come out uneven): the trade is closed, the
+    /// dust is paid out at resolution like any holding.
+    dust: HashMap<TokenId, Size>,
 }
+
+/// One lot: the smallest size that can be sold.
+const LOT: Size = Size::from_micros(10_000);
 
 impl Ledger {
     pub fn new(run: i64, starting_cash: Usdc) -> Ledger {
-        Ledger { run, cash: starting_cash, fees: Usdc::ZERO, realised: Usdc::ZERO, open: HashMap::new() }
+        Ledger {
+            run,
+            cash: starting_cash,
+            fees: Usdc::ZERO,
+            realised: Usdc::ZERO,
+            open: HashMap::new(),
+            dust: HashMap::new(),
+        }
     }
 
     pub fn cash(&self) -> Usdc {
@@ -67,8 +81,9 @@ impl Ledger {
         self.open.len()
     }
 
+    /// Shares held of `token`, dust included.
     pub fn held(&self, token: &TokenId) -> Size {
-        self.open.get(token).map_or(Size::ZERO, |t| t.held)
+        self.open.get(token).map_or(Size::ZERO, |t| t.held) + self.dust.get(token).copied().unwrap_or(Size::ZERO)
     }
 
     /// Positions valued at their token's best bid (nothing without a bid).
@@ -136,7 +151,13 @@ impl Ledger {
                 t.held -= fill.size.min(t.held);
                 t.proceeds += got - fee_cash;
                 t.fees += fee_cash;
-                if t.held.is_zero() { self.close(&fill.token, at, close_reason) } else { None }
+                if t.held >= LOT {
+                    return None;
+                }
+                if !t.held.is_zero() {
+                    *self.dust.entry(fill.token.clone()).or_insert(Size::ZERO) += t.held;
+                }
+                self.close(&fill.token, at, close_reason)
             }
         }
     }
@@ -146,6 +167,17 @@ impl Ledger {
     pub fn resolve(&mut self, resolved: &MarketResolved, at: TimestampMs) -> (Vec<PayoutRow>, Vec<Trade>) {
         let mut payouts = Vec::new();
         let mut trades = Vec::new();
+        for token in &resolved.tokens {
+            let Some(dust) = self.dust.remove(token) else { continue };
+            let amount = if *token == resolved.winning_token {
+                Usdc::from_micros(i64::try_from(dust.micros()).unwrap_or(i64::MAX))
+            } else {
+                Usdc::ZERO
+            };
+            self.cash += amount;
+            self.realised += amount;
+            payouts.push(PayoutRow { run: self.run, market: resolved.market, token: token.clone(), shares: dust, amount, at });
+        }
         for token in &resolved.tokens {
             let Some(t) = self.open.get_mut(token) else { continue };
             let amount = if *token == resolved.winning_token {

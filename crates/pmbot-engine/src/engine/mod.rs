@@ -117,6 +117,9 @@ struct MarketTrack {
     features: FeatureState,
     next_sample: TimestampMs,
     resolved: bool,
+    /// Both books have had a snapshot: before that the market has not
+    /// opened for the engine, and samples are not taken (nor journaled).
+    opened: bool,
 }
 
 /// What the engine remembers of an intent it sent.
@@ -273,7 +276,7 @@ impl Engine {
         let first = self.now.millis().div_euclid(step) * step + step;
         self.markets.insert(
             info.market,
-            MarketTrack { info, features, next_sample: TimestampMs::from_millis(first), resolved: false },
+            MarketTrack { info, features, next_sample: TimestampMs::from_millis(first), resolved: false, opened: false },
         );
         Ok(())
     }
@@ -517,8 +520,16 @@ impl Engine {
     }
 
     fn sample(&mut self, market_id: &ConditionId, at: TimestampMs) -> Result<(), EngineError> {
+        let mut market = self.markets.remove(market_id).expect("sampled markets exist");
+        if !market.opened {
+            let has = |t: &TokenId| self.tokens.get(t).is_some_and(|t| t.book.has_snapshot());
+            market.opened = has(&market.info.up) && has(&market.info.down);
+        }
+        if !market.opened {
+            self.markets.insert(*market_id, market);
+            return Ok(());
+        }
         self.stats.samples += 1;
-        let market = self.markets.remove(market_id).expect("sampled markets exist");
         let result = self.sample_market(&market, at);
         self.markets.insert(*market_id, market);
         result
