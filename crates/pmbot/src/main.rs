@@ -57,7 +57,8 @@ fn main() -> ExitCode {
 fn one_line(e: &anyhow::Error) -> String {
     let mut line = String::new();
     for cause in e.chain() {
-        let text = cause.to_string();
+        // Some parsers (TOML's) spread one error over lines; keep it on one.
+        let text = cause.to_string().split_whitespace().collect::<Vec<_>>().join(" ");
         if line.contains(&text) {
             continue;
         }

@@ -72,6 +72,7 @@ fn synthetic_config(file: &FileConfig) -> Result<SyntheticConfig> {
 /// Paper trading on the simulator's market model, stepped in-process.
 fn run_sim(file: &FileConfig, args: &PaperArgs) -> Result<()> {
     let duration_ms = ms(args.duration, "duration")?;
+    trade::validate_config(file)?;
     let journal_path = args.journal.clone().unwrap_or_else(|| file.journal.path.clone());
     std::fs::create_dir_all(&args.report)
         .with_context(|| format!("cannot create the report folder {}", args.report.display()))?;

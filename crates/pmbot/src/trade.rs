@@ -76,15 +76,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// The engine settings from the configuration and the model; validated
 /// here so a bad limit stops the command before anything starts.
 pub fn engine_settings(file: &FileConfig, model: &LoadedModel) -> Result<EngineSettings> {
-    file.strategy.validate().context("invalid [strategy] configuration")?;
-    file.risk.validate().context("invalid [risk] configuration")?;
-    let mark_ms = i64::try_from(file.engine.mark_interval.as_millis()).unwrap_or(i64::MAX);
-    if mark_ms <= 0 {
-        bail!("invalid [engine] configuration: mark_interval must be positive");
-    }
-    if file.engine.batch_rows == 0 {
-        bail!("invalid [engine] configuration: batch_rows must be at least 1");
-    }
+    let mark_ms = validate_config(file)?;
     Ok(EngineSettings {
         strategy: file.strategy.clone(),
         risk: file.risk.clone(),
@@ -94,6 +86,22 @@ pub fn engine_settings(file: &FileConfig, model: &LoadedModel) -> Result<EngineS
         batch_rows: file.engine.batch_rows,
         id_prefix: String::new(),
     })
+}
+
+/// Checks the trading tables (a limit above the capital cap, an empty
+/// price band, a zero interval) before anything starts; returns the mark
+/// interval in ms.
+pub fn validate_config(file: &FileConfig) -> Result<i64> {
+    file.strategy.validate().context("invalid [strategy] configuration")?;
+    file.risk.validate().context("invalid [risk] configuration")?;
+    let mark_ms = i64::try_from(file.engine.mark_interval.as_millis()).unwrap_or(i64::MAX);
+    if mark_ms <= 0 {
+        bail!("invalid [engine] configuration: mark_interval must be positive");
+    }
+    if file.engine.batch_rows == 0 {
+        bail!("invalid [engine] configuration: batch_rows must be at least 1");
+    }
+    Ok(mark_ms)
 }
 
 /// The config the run records (and hashes): every setting that can change a

@@ -35,7 +35,9 @@ pub struct RiskConfig {
     /// No new entry in a market for this long after a losing close there.
     /// Default 1,800,000 (30 min).
     pub market_loss_cooldown_ms: i64,
-    /// No new entry in a market that ends sooner than this. Default 600,000 (10 min).
+    /// No new entry in a market that ends sooner than this. Default 120,000
+    /// (2 min: twice the strategy's default holding time, so an entry can
+    /// exit on its own rules before the market closes).
     pub min_time_to_end_ms: i64,
     /// Lowest limit price a buy may have (inclusive). Default 0.05.
     pub min_price: Price,
@@ -60,7 +62,7 @@ impl Default for RiskConfig {
             loss_streak_limit: 3,
             loss_streak_cooldown_ms: 3_600_000,
             market_loss_cooldown_ms: 1_800_000,
-            min_time_to_end_ms: 600_000,
+            min_time_to_end_ms: 120_000,
             min_price: Price::from_pips(500).expect("0.05 is a price"),
             max_price: Price::from_pips(9_500).expect("0.95 is a price"),
             max_book_age_ms: 5_000,

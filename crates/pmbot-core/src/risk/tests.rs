@@ -335,10 +335,10 @@ fn market_end_too_close_or_unknown_refuses() {
     let g = gate();
     let i = buy("b", 1, "0.5", "1");
     let ends_in = |ms: i64| RiskContext { market_end: Some(at(T0 + ms)), ..ctx(T0, 1) };
-    g.check(&i, &ends_in(600_000)).unwrap();
+    g.check(&i, &ends_in(120_000)).unwrap();
     assert_eq!(
-        refusal(&g, &i, &ends_in(599_999)),
-        ("market end too close: 599999 ms to end < min 600000 ms".into(), "market_end_too_close")
+        refusal(&g, &i, &ends_in(119_999)),
+        ("market end too close: 119999 ms to end < min 120000 ms".into(), "market_end_too_close")
     );
     assert_eq!(refusal(&g, &i, &ends_in(-5)).1, "market_end_too_close");
     assert_eq!(refusal(&g, &i, &RiskContext { market_end: None, ..ctx(T0, 1) }).1, "market_end_unknown");

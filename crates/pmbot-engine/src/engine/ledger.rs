@@ -176,7 +176,14 @@ impl Ledger {
             };
             self.cash += amount;
             self.realised += amount;
-            payouts.push(PayoutRow { run: self.run, market: resolved.market, token: token.clone(), shares: dust, amount, at });
+            payouts.push(PayoutRow {
+                run: self.run,
+                market: resolved.market,
+                token: token.clone(),
+                shares: dust,
+                amount,
+                at,
+            });
         }
         for token in &resolved.tokens {
             let Some(t) = self.open.get_mut(token) else { continue };

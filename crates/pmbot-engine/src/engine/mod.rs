@@ -162,6 +162,8 @@ pub struct Engine {
     rows: Vec<EngineRow>,
     commands: Vec<Command>,
     now: TimestampMs,
+    /// When the last market event arrived (the feed's liveness).
+    last_event: TimestampMs,
     next_mark: TimestampMs,
     stats: EngineStats,
 }
@@ -202,6 +204,7 @@ impl Engine {
             rows: Vec::with_capacity(settings.batch_rows.max(1)),
             commands: Vec::new(),
             now: run.started,
+            last_event: run.started,
             next_mark: run.started,
             stats: EngineStats::default(),
             settings,
@@ -276,7 +279,13 @@ impl Engine {
         let first = self.now.millis().div_euclid(step) * step + step;
         self.markets.insert(
             info.market,
-            MarketTrack { info, features, next_sample: TimestampMs::from_millis(first), resolved: false, opened: false },
+            MarketTrack {
+                info,
+                features,
+                next_sample: TimestampMs::from_millis(first),
+                resolved: false,
+                opened: false,
+            },
         );
         Ok(())
     }
@@ -318,6 +327,7 @@ impl Engine {
         self.advance_to(at)?;
         self.stats.events += 1;
         let at = self.now;
+        self.last_event = at;
         match event {
             MarketEvent::Book(book) => {
                 if let Some(t) = self.tokens.get_mut(&book.token) {
