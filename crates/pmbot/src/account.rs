@@ -57,12 +57,21 @@ pub fn open_journal(file: &FileConfig) -> Result<Journal> {
 /// the API key, reconciles every order the journal holds open, and refuses
 /// to start on venue state it cannot map.
 pub async fn start_gateway(file: &FileConfig) -> Result<(Started, Arc<BalanceReader>)> {
+    let journal = open_journal(file)?;
+    start_gateway_with_log(file, Box::new(journal)).await
+}
+
+/// As [`start_gateway`], journaling through `log` (the trading engine's
+/// shared journal).
+pub async fn start_gateway_with_log(
+    file: &FileConfig,
+    log: Box<dyn pmbot_venue::gateway::log::OrderLog>,
+) -> Result<(Started, Arc<BalanceReader>)> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let key = private_key(&file.gateway)?;
     let funder = funder_of(&file.gateway, &key)?;
     let balance = balance_reader(file, funder, clock.clone())?;
-    let journal = open_journal(file)?;
-    let deps = GatewayDeps { log: Box::new(journal), balance: balance.clone(), clock };
+    let deps = GatewayDeps { log, balance: balance.clone(), clock };
     let started =
         Gateway::start_with_key(file.gateway.clone(), key, deps).await.context("the order gateway did not start")?;
     Ok((started, balance))

@@ -10,6 +10,7 @@ use crate::balance_cmd::{self, BalanceArgs};
 use crate::config;
 use crate::drill_cmd::{self, DrillArgs};
 use crate::kill_cmd::{self, KillArgs};
+use crate::live_cmd::{self, LiveArgs};
 use crate::model_cmd::{self, TrainArgs, ValidateArgs};
 use crate::orders_cmd::{self, OrdersArgs};
 use crate::paper_cmd::{self, PaperArgs};
@@ -63,6 +64,10 @@ pub enum Command {
     /// live market data (or, with --sim, the embedded simulator at an
     /// accelerated clock), ending with the performance report.
     Paper(PaperArgs),
+    /// Real orders through the gateway, after the go-live gate passes on the
+    /// journal's paper record; --sim runs the live path against the
+    /// embedded simulator (no real money, no gate).
+    Live(LiveArgs),
     /// Replay recorded market data through the whole engine and the paper
     /// venue, then write the performance report.
     Backtest(BacktestArgs),
@@ -88,6 +93,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Drill(args) => drill_cmd::run(file, args).await,
         Command::Train(args) => model_cmd::train(args),
         Command::Paper(args) => paper_cmd::run(file, args).await,
+        Command::Live(args) => live_cmd::run(file, args).await,
         Command::Backtest(args) => tokio::task::block_in_place(|| backtest_cmd::run(file, args)),
         Command::Validate(args) => model_cmd::validate(args),
         Command::Kill(args) => {

@@ -40,6 +40,23 @@ pub struct FileConfig {
     pub paper: PaperConfig,
     /// The engine loop: P&L mark interval, journal batching.
     pub engine: crate::trade::EngineTable,
+    /// Live trading's own limits.
+    pub live: LiveConfig,
+}
+
+/// `[live]`: what applies to real money only.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LiveConfig {
+    /// The capital cap of live runs (the risk cap applies when lower): the
+    /// first live runs trade 50 pUSD of the 300 the design allows.
+    pub capital_cap: pmbot_core::Usdc,
+}
+
+impl Default for LiveConfig {
+    fn default() -> Self {
+        LiveConfig { capital_cap: pmbot_core::Usdc::from_whole(50) }
+    }
 }
 
 /// Where the journal lives.

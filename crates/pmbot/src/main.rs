@@ -11,6 +11,7 @@ mod cli;
 mod config;
 mod drill_cmd;
 mod kill_cmd;
+mod live_cmd;
 mod model_cmd;
 mod model_report;
 mod orders_cmd;

@@ -22,7 +22,7 @@ use crate::trade::{self, LoadedModel};
 /// A market found by slug, as the engine needs it. Fees: Polymarket's
 /// highest category rate (crypto, 0.07) unless known, so a fee is never
 /// underestimated.
-fn market_info(m: &MarketRef) -> Result<MarketInfo> {
+pub fn market_info(m: &MarketRef) -> Result<MarketInfo> {
     if m.tokens.len() != 2 {
         bail!("market {} has {} outcome tokens; pmbot trades binary markets", m.slug, m.tokens.len());
     }

@@ -1,0 +1,327 @@
+//! `pmbot live`: the engine placing real orders through the gateway, after
+//! the go-live gate. `--sim` runs the same path against the simulator (which
+//! matches the orders itself; no real money, so no gate): the end-to-end
+//! test of the live path.
+//!
+//! Orders, their updates and fills are journaled by the gateway through
+//! [`EngineLog`], which also hands each update and new fill to the engine;
+//! the engine journals its decisions before the orders they lead to.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use pmbot_core::{
+    Clock, Command, Fill, MarketEvent, OrderIntent, OrderStatus, OrderUpdate, Size, TimestampMs,
+};
+use pmbot_engine::engine::{Engine, KillSwitchFile, SharedJournal, lock};
+use pmbot_engine::gate;
+use pmbot_engine::journal::{DataSource, EngineRow, Journal, RunMode};
+use pmbot_venue::SystemClock;
+use pmbot_venue::gateway::log::{LoggedOrder, OrderLog, OrderLogError, PreparedOrder};
+use pmbot_venue::gateway::{Gateway, GatewayError};
+use pmbot_venue::marketdata::FrameParser;
+use pmbot_venue::marketdata::service::{MarketData, RawFrame};
+use serde_json::json;
+use tokio::sync::mpsc;
+
+use crate::config::FileConfig;
+use crate::paper_live::market_info;
+use crate::source::SourceArgs;
+use crate::trade::{self, LoadedModel};
+
+#[derive(Debug, Args)]
+pub struct LiveArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// The model file (from `pmbot train`).
+    #[arg(long, value_name = "FILE", default_value = "model.json")]
+    pub model: std::path::PathBuf,
+    /// Stop after this much time (default: until Ctrl-C).
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub duration: Option<Duration>,
+    /// Where the performance report goes when the run ends.
+    #[arg(long, value_name = "DIR", default_value = "pmbot-report")]
+    pub report: std::path::PathBuf,
+    /// Start although the go-live gate fails, for this reason (journaled
+    /// with the run and alerted).
+    #[arg(long, value_name = "REASON")]
+    pub override_gate: Option<String>,
+    /// The exchange at --clob-url/--ws-url is a running `pmbot sim`: no real
+    /// money, so no gate, and the run is recorded as simulator data.
+    #[arg(long, requires = "clob_url")]
+    pub simulated_exchange: bool,
+}
+
+/// What the gateway learns, for the engine.
+enum VenueEvent {
+    Update(OrderUpdate),
+    Fill(Fill),
+}
+
+/// The journal as the gateway's order log: every order also gets its run,
+/// and every update and new fill goes on to the engine.
+struct EngineLog {
+    journal: SharedJournal,
+    run: Arc<std::sync::atomic::AtomicI64>,
+    events: mpsc::UnboundedSender<VenueEvent>,
+}
+
+impl OrderLog for EngineLog {
+    fn before_send(&mut self, order: &PreparedOrder) -> Result<(), OrderLogError> {
+        let mut j = lock(&self.journal);
+        let fresh = j.order(&order.client_order_id)?.is_none();
+        OrderLog::before_send(&mut *j, order)?;
+        let run = self.run.load(std::sync::atomic::Ordering::SeqCst);
+        if fresh && run > 0 {
+            let row = EngineRow::RunOrder { run, client_order_id: order.client_order_id.clone(), market: order.market };
+            j.record_rows(&[row])?;
+        }
+        Ok(())
+    }
+
+    fn update(&mut self, update: &OrderUpdate) -> Result<(), OrderLogError> {
+        OrderLog::update(&mut *lock(&self.journal), update)?;
+        let _ = self.events.send(VenueEvent::Update(update.clone()));
+        Ok(())
+    }
+
+    fn fill(&mut self, fill: &Fill) -> Result<bool, OrderLogError> {
+        let new = OrderLog::fill(&mut *lock(&self.journal), fill)?;
+        if new {
+            let _ = self.events.send(VenueEvent::Fill(fill.clone()));
+        }
+        Ok(new)
+    }
+
+    fn refusal(&mut self, intent: &OrderIntent, reason: &str, at: TimestampMs) -> Result<(), OrderLogError> {
+        OrderLog::refusal(&mut *lock(&self.journal), intent, reason, at)
+    }
+
+    fn note(&mut self, kind: &str, detail: &serde_json::Value, at: TimestampMs) -> Result<(), OrderLogError> {
+        OrderLog::note(&mut *lock(&self.journal), kind, detail, at)
+    }
+
+    fn open_orders(&self) -> Result<Vec<LoggedOrder>, OrderLogError> {
+        OrderLog::open_orders(&*lock(&self.journal))
+    }
+}
+
+/// Runs the gate over the journal (when it exists); refuses on a failure
+/// unless overridden. Returns the failed items' names.
+fn check_gate(file: &FileConfig, journal: &std::path::Path, over: Option<&str>) -> Result<Vec<String>> {
+    let report = if journal.exists() {
+        let j = Journal::open_read_only(journal).with_context(|| format!("cannot read the journal {}", journal.display()))?;
+        gate::evaluate(&j, &file.gate).context("cannot evaluate the go-live gate")?
+    } else {
+        let j = tempfile_journal()?;
+        gate::evaluate(&j, &file.gate).context("cannot evaluate the go-live gate")?
+    };
+    println!("go-live gate ({}):\n{report}", journal.display());
+    let failed: Vec<String> = report.items.iter().filter(|i| !i.passed).map(|i| i.name.clone()).collect();
+    if failed.is_empty() {
+        return Ok(failed);
+    }
+    match over {
+        Some(reason) if !reason.trim().is_empty() => {
+            eprintln!("WARNING: the go-live gate failed ({} items); overridden: {reason}", failed.len());
+            tracing::error!(reason, failed = failed.len(), "go-live gate overridden");
+            Ok(failed)
+        }
+        Some(_) => bail!("--override-gate needs a reason"),
+        None => bail!(
+            "live trading refused: {} of {} go-live gate items failed (listed above); paper trade on live data until \
+             they pass, or start with --override-gate \"REASON\"",
+            failed.len(),
+            report.items.len()
+        ),
+    }
+}
+
+/// An empty journal to evaluate the gate on when none exists yet.
+fn tempfile_journal() -> Result<Journal> {
+    let path = std::env::temp_dir().join(format!("pmbot-empty-gate-{}.sqlite", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    drop(Journal::open(&path).context("cannot create an empty journal for the gate")?);
+    let j = Journal::open_read_only(&path).context("cannot read an empty journal for the gate")?;
+    Ok(j)
+}
+
+pub async fn run(mut file: FileConfig, args: LiveArgs) -> Result<()> {
+    trade::validate_config(&file)?;
+    let model = LoadedModel::load(&args.model)?;
+    // First live runs trade with the smaller cap.
+    if file.risk.capital_cap > file.live.capital_cap {
+        file.risk.capital_cap = file.live.capital_cap;
+        file.risk.max_per_trade = file.risk.max_per_trade.min(file.live.capital_cap);
+        file.risk.max_exposure_per_market = file.risk.max_exposure_per_market.min(file.live.capital_cap);
+        file.risk.daily_loss_limit = file.risk.daily_loss_limit.min(file.live.capital_cap);
+    }
+    let settings = trade::engine_settings(&file, &model)?;
+    let journal_path = file.journal.path.clone();
+    let failed = if args.source.sim || args.simulated_exchange {
+        Vec::new()
+    } else {
+        check_gate(&file, &journal_path, args.override_gate.as_deref())?
+    };
+
+    let source = args.source.resolve(file.market_data.stream.clone(), file.sim.clone()).await?;
+    let simulated = source.sim.is_some() || args.simulated_exchange;
+    if simulated {
+        file.gateway.clob_url = source.stream.rest_url.clone();
+        file.gateway.ws_url = source.stream.ws_url.clone();
+    }
+    if source.markets.is_empty() && source.sim.is_none() {
+        bail!("name the markets to trade: --market SLUG...");
+    }
+    let infos = if source.markets.is_empty() {
+        // The embedded simulator's markets.
+        let sim = source.sim.as_ref().expect("checked above");
+        let g = sim.state.lock();
+        g.exchange.markets().iter().filter(|m| !m.closed).map(|m| trade::sim_market(&m.spec)).collect()
+    } else {
+        source.markets.iter().map(market_info).collect::<Result<Vec<_>>>()?
+    };
+
+    let journal = trade::open_journal(&journal_path)?;
+    let (events_tx, mut events) = mpsc::unbounded_channel();
+    let run_id = Arc::new(std::sync::atomic::AtomicI64::new(0));
+    let log = EngineLog { journal: journal.clone(), run: run_id.clone(), events: events_tx.clone() };
+    let (started, _balance) = crate::account::start_gateway_with_log(&file, Box::new(log)).await?;
+    let gateway = started.gateway;
+    let mut alerts = started.alerts;
+
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let data_source = if simulated { DataSource::Simulator } else { DataSource::LiveData };
+    let run = trade::run_start(RunMode::Live, data_source, &file, &model, args.override_gate.clone(), clock.now());
+    let kill = Box::new(KillSwitchFile(file.gateway.kill_switch.clone()));
+    let mut engine =
+        Engine::start(journal.clone(), &run, settings, Box::new(model.file.model.clone()), kill, file.risk.capital_cap)
+            .context("the engine did not start")?;
+    run_id.store(engine.run_id(), std::sync::atomic::Ordering::SeqCst);
+    if let Some(reason) = &args.override_gate {
+        let note = json!({"run": engine.run_id(), "reason": reason, "failed": failed});
+        lock(&journal).record_note("gate_override", &note, clock.now()).context("cannot journal the override")?;
+    }
+    let mut tokens = Vec::new();
+    for info in infos {
+        tokens.push(info.up.clone());
+        tokens.push(info.down.clone());
+        engine.list_market(info)?;
+    }
+    for t in &tokens {
+        // A market whose facts cannot be read now is read at its first order.
+        let _ = gateway.prepare_market(t).await;
+    }
+    println!(
+        "live trading run {} on {} ({}); journal {}",
+        engine.run_id(),
+        source.description,
+        if simulated { "simulator: no real money" } else { "REAL MONEY" },
+        journal_path.display()
+    );
+
+    let (tx, mut frames) = mpsc::channel::<RawFrame>(8192);
+    let mut md_cfg = file.market_data.clone();
+    md_cfg.stream = source.stream.clone();
+    let md = MarketData::start(md_cfg, tokens, clock.clone(), Some(tx)).context("cannot start the market-data stream")?;
+    let mut parser = FrameParser::new();
+    let mut parsed: Vec<MarketEvent> = Vec::new();
+    let deadline = args.duration.map(|d| tokio::time::Instant::now() + d);
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    let (placed_tx, mut placed) = mpsc::unbounded_channel::<(OrderIntent, Result<(), String>)>();
+    let reason = loop {
+        tokio::select! {
+            frame = frames.recv() => match frame {
+                Some((at, text)) => {
+                    parsed.clear();
+                    parser.parse(&text, at, &mut parsed);
+                    for ev in &parsed {
+                        if let MarketEvent::TickSizeChange(c) = ev {
+                            gateway.set_tick_size(&c.token, c.new);
+                        }
+                        engine.on_market_event(ev, at)?;
+                    }
+                }
+                None => break "market data stream ended",
+            },
+            Some(ev) = events.recv() => match ev {
+                VenueEvent::Update(u) => engine.on_order_update(&u)?,
+                VenueEvent::Fill(f) => engine.on_fill(&f)?,
+            },
+            Some((intent, result)) = placed.recv() => {
+                if let Err(why) = result {
+                    // Refused or failed before the exchange held it: the
+                    // engine must not wait for it.
+                    engine.on_order_update(&OrderUpdate {
+                        client_order_id: intent.client_order_id.clone(),
+                        order_id: None,
+                        status: OrderStatus::Rejected,
+                        filled: Size::ZERO,
+                        reason: Some(why),
+                        at: clock.now(),
+                    })?;
+                }
+            }
+            Some(alert) = alerts.recv() => {
+                tracing::warn!(?alert, "gateway alert");
+                let note = json!({"run": engine.run_id(), "alert": format!("{alert:?}")});
+                let _ = lock(&journal).record_note("alert", &note, clock.now());
+            }
+            _ = tick.tick() => {
+                engine.advance_to(clock.now())?;
+                engine.forget_resolved();
+            }
+            _ = async { match deadline { Some(d) => tokio::time::sleep_until(d).await, None => std::future::pending().await } } => break "duration",
+            _ = tokio::signal::ctrl_c() => break "interrupted",
+        }
+        for command in engine.take_commands()? {
+            execute(&gateway, command, &placed_tx);
+        }
+    };
+    md.stop().await;
+    // Let orders in flight settle before the run's end is written.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    while let Ok(ev) = events.try_recv() {
+        match ev {
+            VenueEvent::Update(u) => engine.on_order_update(&u)?,
+            VenueEvent::Fill(f) => engine.on_fill(&f)?,
+        }
+    }
+    let stats = engine.finish(clock.now(), reason).context("live run")?;
+    gateway.shutdown();
+    println!(
+        "stopped ({reason}): {} samples, {} intents, {} refused by risk, {} fills, {} closed trades",
+        stats.samples, stats.intents, stats.refusals, stats.fills, stats.trades
+    );
+    drop(source);
+    crate::report_out::write(&journal_path, &args.report)
+}
+
+/// Sends one command through the gateway on its own task, so a slow reply
+/// never holds up the loop.
+fn execute(gateway: &Gateway, command: Command, done: &mpsc::UnboundedSender<(OrderIntent, Result<(), String>)>) {
+    match command {
+        Command::Place(intent) => {
+            let (gateway, done) = (gateway.clone(), done.clone());
+            tokio::spawn(async move {
+                let result = match gateway.place(intent.clone()).await {
+                    Ok(_) => Ok(()),
+                    // Ambiguous fates are settled by the gateway's sweep,
+                    // which reports through the order log.
+                    Err(GatewayError::NotTaken { .. }) => Ok(()),
+                    Err(e) => Err(e.to_string()),
+                };
+                let _ = done.send((intent, result));
+            });
+        }
+        Command::Cancel { order_id: Some(id), .. } => {
+            let gateway = gateway.clone();
+            tokio::spawn(async move {
+                let _ = gateway.cancel(id).await;
+            });
+        }
+        Command::Cancel { order_id: None, .. } | Command::CancelAll { .. } => {}
+    }
+}
