@@ -17,6 +17,14 @@ impl Exchange {
         self.orders.records.get(id).cloned()
     }
 
+    /// The ids of every order of `owner` the engine holds a record of (live,
+    /// filled or cancelled), in id order.
+    pub fn orders_of(&self, owner: Address) -> Vec<OrderId> {
+        let mut ids: Vec<OrderId> = self.orders.records.values().filter(|r| r.owner == owner).map(|r| r.id).collect();
+        ids.sort();
+        ids
+    }
+
     /// `owner`'s live orders, oldest first, filtered by `q` (id, market, token).
     pub fn open_orders(&self, owner: Address, q: &Query) -> Vec<OrderRecord> {
         let Some(open) = self.orders.open_by_owner.get(&owner) else {

@@ -1,0 +1,177 @@
+//! `pmbot live` against a running simulator (`--simulated-exchange`): the
+//! live path end to end (market stream, engine, risk gate, gateway with its
+//! on-chain pre-check on anvil, user channel, journal). Afterwards every
+//! order pmbot journaled is in the simulator's records and nothing else is,
+//! and positions and cash agree.
+//!
+//! Runs in real time (the live path runs on the wall clock), on markets long
+//! enough not to resolve during the run. Skipped, with a NOTICE, when anvil
+//! is not installed (`.ci/run` installs it).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use alloy_primitives::{Address, U256};
+use pmbot_core::{TokenId, Usdc};
+use pmbot_engine::journal::{DataSource, Journal, RunMode};
+use pmbot_sim::engine::Query;
+use pmbot_sim::model::synthetic::SyntheticConfig;
+use pmbot_sim::{SimConfig, SimHandle, SourceConfig};
+use pmbot_testkit::{Anvil, polygon};
+
+/// Anvil's development key #0 (never holds real funds) and its address.
+const KEY: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+const ME: Address = alloy_primitives::address!("f39Fd6e51aad88F6F4ce6aB8827279cffFb92266");
+
+fn synthetic() -> SyntheticConfig {
+    SyntheticConfig { seed: 5, markets: 3, market_duration_ms: 20 * 60_000, ..SyntheticConfig::default() }
+}
+
+fn sim_table() -> String {
+    "[sim.source]\nkind = \"synthetic\"\nseed = 5\nmarkets = 3\nmarket_duration_ms = 1200000\n".to_owned()
+}
+
+async fn chain() -> Option<Anvil> {
+    let anvil = Anvil::start()?;
+    anvil.plant_polymarket().await.unwrap();
+    anvil.deal_erc20(polygon::COLLATERAL, ME, U256::from(1_000_000u64) * U256::from(1_000_000u64)).await.unwrap();
+    for spender in [polygon::EXCHANGE, polygon::NEG_RISK_EXCHANGE, polygon::NEG_RISK_ADAPTER] {
+        anvil.set_erc20_allowance(polygon::COLLATERAL, ME, spender, U256::MAX).await.unwrap();
+        anvil.set_approval_for_all(polygon::CONDITIONAL_TOKENS, ME, spender, true).await.unwrap();
+    }
+    Some(anvil)
+}
+
+/// Settings that make a short run trade: a low confidence bar, quick exits,
+/// short cooldowns.
+fn write_config(dir: &Path, sim: &SimHandle, rpc: &str) -> PathBuf {
+    let text = format!(
+        r#"{sim_table}
+[gateway]
+clob_url = "{rest}"
+ws_url = "{ws}"
+chain_id = 137
+kill_switch = '{dir}/.kill_switch'
+request_timeout = "2s"
+heartbeat_interval = "1s"
+
+[balance]
+rpc_urls = ["{rpc}"]
+chain_id = 137
+collateral = "{collateral}"
+conditional_tokens = "{ctf}"
+exchange = "{exchange}"
+neg_risk_exchange = "{nr_exchange}"
+neg_risk_adapter = "{nr_adapter}"
+cache_ttl = "2s"
+call_timeout = "2s"
+
+[journal]
+path = '{dir}/journal.sqlite'
+
+[strategy]
+confidence_threshold = "0.05"
+min_edge = "0"
+max_hold_ms = 8000
+
+[risk]
+loss_streak_limit = 100
+market_loss_cooldown_ms = 0
+daily_loss_limit = "50"
+"#,
+        sim_table = sim_table(),
+        rest = sim.rest_url(),
+        ws = sim.ws_url(),
+        dir = dir.display(),
+        collateral = polygon::COLLATERAL,
+        ctf = polygon::CONDITIONAL_TOKENS,
+        exchange = polygon::EXCHANGE,
+        nr_exchange = polygon::NEG_RISK_EXCHANGE,
+        nr_adapter = polygon::NEG_RISK_ADAPTER,
+    );
+    let path = dir.join("pmbot.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_on_the_simulator_journals_exactly_what_the_simulator_holds() {
+    let Some(anvil) = chain().await else { return };
+    let dir = std::env::temp_dir().join(format!("pmbot-live-sim-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+
+    // A model trained on this market model (warm-up of the paper command).
+    std::fs::write(dir.join("train.toml"), sim_table()).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_pmbot"))
+        .current_dir(&dir)
+        .args(["--config", "train.toml", "paper", "--sim", "--duration", "1m", "--warmup", "2h"])
+        .args(["--journal", "train.sqlite", "--report", "train"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let model = dir.join("train").join("model.json");
+
+    let sim = pmbot_sim::start(SimConfig {
+        source: SourceConfig::Synthetic(Box::new(synthetic())),
+        ..SimConfig::default()
+    })
+    .await
+    .expect("simulator starts");
+    let start_cash = Usdc::from_whole(1_000);
+    sim.state.fund(ME, start_cash).unwrap();
+    let config = write_config(&dir, &sim, anvil.url());
+    let slugs: Vec<String> =
+        sim.state.lock().exchange.markets().iter().filter(|m| m.accepting_orders).map(|m| m.spec.slug.clone()).collect();
+    assert_eq!(slugs.len(), 3);
+
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pmbot"));
+    cmd.current_dir(&dir).arg("--config").arg(&config);
+    cmd.args(["live", "--simulated-exchange", "--clob-url", &sim.rest_url(), "--ws-url", &sim.ws_url()]);
+    cmd.args(["--gamma-url", &format!("{}gamma", sim.rest_url())]);
+    cmd.arg("--model").arg(&model).args(["--duration", "75s", "--report", "live-report", "--market"]);
+    cmd.args(&slugs);
+    cmd.env("PMBOT_PRIVATE_KEY", KEY).env("RUST_LOG", "warn");
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "stdout: {stdout}\nstderr: {}", String::from_utf8_lossy(&out.stderr));
+
+    let journal = Journal::open_read_only(dir.join("journal.sqlite")).unwrap();
+    let runs = journal.runs().unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!((runs[0].start.mode, runs[0].start.data_source), (RunMode::Live, DataSource::Simulator));
+    let orders = journal.orders().unwrap();
+    assert!(!orders.is_empty(), "the run placed orders: {stdout}");
+
+    let g = sim.state.lock();
+    // Every journaled order is in the simulator's records, and the simulator
+    // holds no order of ours the journal does not.
+    for o in &orders {
+        let rec = g.exchange.order(&o.prepared.order_hash);
+        assert!(rec.is_some() || o.status == pmbot_core::OrderStatus::Rejected, "{} unknown to the simulator", o.prepared.client_order_id);
+    }
+    let ours = g.exchange.orders_of(ME);
+    let journaled: std::collections::BTreeSet<_> = orders.iter().map(|o| o.prepared.order_hash).collect();
+    for id in &ours {
+        assert!(journaled.contains(id), "the simulator holds order {id} the journal does not");
+    }
+    // Trades: every simulator trade of ours is a journaled fill.
+    let trades = g.exchange.trades(ME, &Query::default());
+    let fills = journal.fills().unwrap();
+    assert_eq!(trades.len(), fills.len(), "simulator trades vs journaled fills");
+    // Positions: the simulator's shares are the journal's net shares.
+    let positions: BTreeMap<TokenId, _> =
+        journal.positions().unwrap().into_iter().map(|p| (p.token.clone(), p.net_shares)).collect();
+    for (token, net) in &positions {
+        let held = g.exchange.shares(ME, token).total;
+        assert_eq!(rust_decimal::Decimal::from(held.micros()) / rust_decimal::Decimal::from(1_000_000), *net, "{token}");
+    }
+    // Cash: what the simulator moved equals what the engine's ledger moved.
+    let sim_cash = g.exchange.collateral(ME).total;
+    let marks = journal.marks().unwrap();
+    let (first, last) = (marks.first().unwrap(), marks.last().unwrap());
+    let moved_engine = last.cash - first.cash;
+    let moved_sim = Usdc::from_micros(i64::try_from(sim_cash.micros()).unwrap()) - start_cash;
+    assert_eq!(moved_sim, moved_engine, "cash moved: simulator vs engine");
+}
