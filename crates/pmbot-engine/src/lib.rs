@@ -8,7 +8,12 @@
 //!   as the same frame stream, as fast as possible or paced against a clock.
 //! - [`journal`]: the SQLite journal, pmbot's record of what it did (orders
 //!   written before they are sent, their events and fills, refusals, notes).
+//! - [`performance`]: the figures a run record adds up to (P&L, win rate,
+//!   drawdown, daily returns, hit rate, coverage), from the journal alone.
+//! - [`gate`]: the go-live checklist over the live-market-data runs.
 
+pub mod gate;
 pub mod journal;
+pub mod performance;
 pub mod record;
 pub mod replay;
