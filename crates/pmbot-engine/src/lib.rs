@@ -11,9 +11,12 @@
 //! - [`performance`]: the figures a run record adds up to (P&L, win rate,
 //!   drawdown, daily returns, hit rate, coverage), from the journal alone.
 //! - [`gate`]: the go-live checklist over the live-market-data runs.
+//! - [`report`]: the performance report (markdown, one self-contained HTML
+//!   page, PNG plots) from a journal's figures.
 
 pub mod gate;
 pub mod journal;
 pub mod performance;
 pub mod record;
 pub mod replay;
+pub mod report;
