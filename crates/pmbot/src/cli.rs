@@ -12,6 +12,7 @@ use crate::kill_cmd::{self, KillArgs};
 use crate::model_cmd::{self, TrainArgs, ValidateArgs};
 use crate::orders_cmd::{self, OrdersArgs};
 use crate::record_cmd::{self, RecordArgs};
+use crate::report_cmd::{self, ReportArgs};
 use crate::sim_cmd::{self, SimArgs};
 use crate::watch_cmd::{self, WatchArgs};
 
@@ -57,6 +58,10 @@ pub enum Command {
     /// Validate the model walk-forward on recorded data and write report.md
     /// with plots; --model also scores a saved model after its training span.
     Validate(ValidateArgs),
+    /// Write the performance report of a journal: report.md, a
+    /// self-contained report.html and PNG plots (equity, drawdown, P&L per
+    /// trade, fees, daily P&L).
+    Report(ReportArgs),
     /// Set the kill switch: no order is sent while its file exists.
     Kill(KillArgs),
     /// Remove the kill switch.
@@ -79,6 +84,12 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Drill(args) => drill_cmd::run(file, args).await,
         Command::Train(args) => model_cmd::train(args),
         Command::Validate(args) => model_cmd::validate(args),
+        Command::Report(args) => {
+            for file in report_cmd::run(&args)? {
+                println!("wrote {}", file.display());
+            }
+            Ok(())
+        }
         Command::Kill(args) => {
             let path = args.path.unwrap_or(file.gateway.kill_switch);
             let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();

@@ -14,6 +14,7 @@ mod model_cmd;
 mod model_report;
 mod orders_cmd;
 mod record_cmd;
+mod report_cmd;
 mod sim_cmd;
 mod source;
 mod watch_cmd;

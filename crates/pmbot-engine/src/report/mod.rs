@@ -22,6 +22,8 @@ mod html;
 mod markdown;
 mod plots;
 mod sections;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeSet;
 use std::fs::{self, File};

@@ -41,6 +41,8 @@ struct SeriesPlot<'a> {
     fill_to_zero: bool,
     /// Said instead of a plot when the series is empty.
     empty: &'a str,
+    /// What one point is, for the x axis when times go back ("mark", "trade").
+    point: &'a str,
 }
 
 /// Account equity (cash + positions at the best bid), runs chained.
@@ -53,6 +55,7 @@ pub(super) fn equity(file: &'static str, points: &[(TimestampMs, Usdc)]) -> Resu
             colour: EQUITY,
             fill_to_zero: false,
             empty: "no P&L mark in the journal",
+            point: "mark",
         },
         points,
     )
@@ -68,6 +71,7 @@ pub(super) fn drawdown(file: &'static str, points: &[(TimestampMs, Usdc)]) -> Re
             colour: LOSS,
             fill_to_zero: true,
             empty: "no P&L mark in the journal",
+            point: "mark",
         },
         points,
     )
@@ -83,6 +87,7 @@ pub(super) fn fees(file: &'static str, points: &[(TimestampMs, Usdc)]) -> Result
             colour: FEES,
             fill_to_zero: true,
             empty: "no fee paid: no closed trade in the journal",
+            point: "closed trade",
         },
         points,
     )
@@ -128,14 +133,16 @@ fn series(plot: &SeriesPlot<'_>, points: &[(TimestampMs, Usdc)]) -> Result<Vec<u
         let mut chart = frame(&root, plot.caption, (x0, x1), (y0, y1))?;
         let span_ms = x1 - x0;
         let time_label = move |x: &f64| time_label(*x, span_ms);
-        let seq_label = |x: &f64| format!("{x:.0}");
+        // Points are whole numbers: a tick between two says nothing.
+        let seq_label = |x: &f64| if (x - x.round()).abs() < 1e-6 { format!("{x:.0}") } else { String::new() };
+        let seq_desc = format!("{}, in run order (runs overlap in time)", plot.point);
         let mut mesh = chart.configure_mesh();
         let decimals = decimals_for(y1 - y0);
         let y_label = move |y: &f64| money_label(*y, decimals);
         mesh.max_light_lines(4).y_desc(plot.y_desc).y_label_formatter(&y_label);
         match axis {
             XAxis::Time => mesh.x_desc("time (UTC)").x_labels(8).x_label_formatter(&time_label),
-            XAxis::Sequence => mesh.x_desc("mark, in run order (runs overlap in time)").x_label_formatter(&seq_label),
+            XAxis::Sequence => mesh.x_desc(seq_desc).x_label_formatter(&seq_label),
         };
         mesh.draw()?;
         if plot.fill_to_zero {
