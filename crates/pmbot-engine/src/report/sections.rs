@@ -1,7 +1,8 @@
 //! What the report says, section by section, read off a [`Performance`].
 //!
-//! Nothing is computed here beyond formatting and comparing an interval with
-//! a target: every figure is one of the struct's fields. The targets the
+//! Nothing is computed here beyond formatting, comparing an interval with a
+//! target and adding the runs' counts up by mode: every figure is one of the
+//! struct's fields. The targets the
 //! sentences judge against are the go-live gate's defaults, so the report
 //! and `pmbot gate` never disagree about what "enough" means.
 
