@@ -316,8 +316,9 @@ fn reconnect(notes: &[Note], counted: &BTreeSet<i64>, cfg: &GateConfig) -> GateI
         Some(n) => {
             let count = n.detail.get("reconnects").and_then(serde_json::Value::as_u64).unwrap_or(0);
             format!(
-                "recovered in run {} ({count} reconnects) at {}",
+                "recovered in run {} ({count} reconnect{}) at {}",
                 in_counted_run(n, counted).unwrap_or_default(),
+                if count == 1 { "" } else { "s" },
                 time_text(n.at.millis())
             )
         }

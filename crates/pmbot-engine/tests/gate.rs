@@ -48,7 +48,10 @@ fn a_qualifying_live_data_record_passes_every_item() {
     assert!(item(GateCheck::HitRate).starts_with("90.0% (90 of 100, "), "{report}");
     assert_eq!(report.item(GateCheck::HitRate).unwrap().name, "model hit rate at confidence >= 0.4");
     assert!(item(GateCheck::BalanceCheck).starts_with("latest ok at 2024-12-31 23:00 UTC: pUSD 250.5"), "{report}");
-    assert!(item(GateCheck::Reconnect).starts_with("recovered in run 1 (1 reconnects)"), "{report}");
+    assert!(
+        item(GateCheck::Reconnect).starts_with("recovered in run 1 (1 reconnect) at 2025-01-01 02:00 UTC"),
+        "{report}"
+    );
     assert_eq!(item(GateCheck::KillSwitch), "1 order refused by it");
 
     // The kill switch seen set (a note) is a test as good as a refusal.

@@ -202,7 +202,12 @@ impl GateFixture {
         let run = journal.start_run(&run_start(self.mode, self.source, self.start))?;
         let (start, end) = (self.start, self.start + self.span_ms);
         if let Some(ok) = self.balance_check {
-            let detail = format!("pUSD 250.5; allowances CTF Exchange unlimited (ok = {ok})");
+            // As `pmbot balance` words it.
+            let allowance = if ok { "unlimited" } else { "0" };
+            let detail = format!(
+                "pUSD 250.5; allowances: CTF Exchange {allowance}, Neg Risk CTF Exchange {allowance}, \
+                 Neg Risk Adapter {allowance}"
+            );
             journal.record_note("balance_check", &json!({"ok": ok, "detail": detail}), at(start - HOUR_MS))?;
         }
         let mut rows = Vec::new();

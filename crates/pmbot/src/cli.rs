@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use crate::balance_cmd::{self, BalanceArgs};
 use crate::config;
 use crate::drill_cmd::{self, DrillArgs};
+use crate::gate_cmd::{self, GateArgs};
 use crate::kill_cmd::{self, KillArgs};
 use crate::model_cmd::{self, TrainArgs, ValidateArgs};
 use crate::orders_cmd::{self, OrdersArgs};
@@ -18,8 +19,9 @@ use crate::watch_cmd::{self, WatchArgs};
 
 /// pmbot trades Polymarket's order books under hard risk limits, on paper
 /// first. This build provides the simulated exchange that every other mode
-/// and test runs against, the market-data stream (watch, record), and the
-/// account tools of the order path (balance, orders, kill, unkill).
+/// and test runs against, the market-data stream (watch, record), the
+/// account tools of the order path (balance, orders, kill, unkill), and the
+/// go-live checklist (gate).
 #[derive(Debug, Parser)]
 #[command(name = "pmbot", version, about, long_about = None, propagate_version = true)]
 pub struct Cli {
@@ -66,6 +68,9 @@ pub enum Command {
     Kill(KillArgs),
     /// Remove the kill switch.
     Unkill(KillArgs),
+    /// The go-live checklist: the journal's paper record on live market data
+    /// against the [gate] thresholds. Exits 0 when every item passes, 1 if not.
+    Gate(GateArgs),
     /// Crash-recovery drill (loopback only): place a seeded sequence of
     /// intents through the gateway and journal, continuing where an earlier,
     /// killed run stopped.
@@ -90,6 +95,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::Gate(args) => gate_cmd::run(file, args),
         Command::Kill(args) => {
             let path = args.path.unwrap_or(file.gateway.kill_switch);
             let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();

@@ -9,6 +9,7 @@ mod balance_cmd;
 mod cli;
 mod config;
 mod drill_cmd;
+mod gate_cmd;
 mod kill_cmd;
 mod model_cmd;
 mod model_report;
@@ -40,8 +41,12 @@ fn main() -> ExitCode {
     match runtime.block_on(cli::run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            // One line: the reason and its causes, no backtrace.
-            eprintln!("pmbot: {}", one_line(&e));
+            match e.downcast_ref::<gate_cmd::GateFailed>() {
+                // A verdict, printed as it is.
+                Some(verdict) => eprintln!("{verdict}"),
+                // One line: the reason and its causes, no backtrace.
+                None => eprintln!("pmbot: {}", one_line(&e)),
+            }
             ExitCode::FAILURE
         }
     }
