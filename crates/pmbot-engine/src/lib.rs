@@ -11,8 +11,16 @@
 //!   and the engine's runs, decisions, trades and P&L marks).
 //! - [`engine`]: the trading loop's state machine (books, features, model,
 //!   strategy, risk gate) and the paper driver that runs it on the paper venue.
+//! - [`performance`]: the figures a run record adds up to (P&L, win rate,
+//!   drawdown, daily returns, hit rate, coverage), from the journal alone.
+//! - [`gate`]: the go-live checklist over the live-market-data runs.
+//! - [`report`]: the performance report (markdown, one self-contained HTML
+//!   page, PNG plots) from a journal's figures.
 
 pub mod engine;
+pub mod gate;
 pub mod journal;
+pub mod performance;
 pub mod record;
 pub mod replay;
+pub mod report;

@@ -13,9 +13,11 @@
 //!   forwards, so tests can prove a read was (not) served from a cache.
 //! - [`FakeRpc`]: a loopback server that answers whatever a test tells it to
 //!   (garbage, errors, silence).
+//! - [`journals`]: journals with a known trading record (the gate fixture).
 
 mod anvil;
 pub mod fixtures;
+pub mod journals;
 mod rpc_fakes;
 
 pub use anvil::{Anvil, AnvilError, find_anvil};

@@ -9,19 +9,22 @@ use crate::backtest_cmd::{self, BacktestArgs};
 use crate::balance_cmd::{self, BalanceArgs};
 use crate::config;
 use crate::drill_cmd::{self, DrillArgs};
+use crate::gate_cmd::{self, GateArgs};
 use crate::kill_cmd::{self, KillArgs};
 use crate::live_cmd::{self, LiveArgs};
 use crate::model_cmd::{self, TrainArgs, ValidateArgs};
 use crate::orders_cmd::{self, OrdersArgs};
 use crate::paper_cmd::{self, PaperArgs};
 use crate::record_cmd::{self, RecordArgs};
+use crate::report_cmd::{self, ReportArgs};
 use crate::sim_cmd::{self, SimArgs};
 use crate::watch_cmd::{self, WatchArgs};
 
 /// pmbot trades Polymarket's order books under hard risk limits, on paper
 /// first. This build provides the simulated exchange that every other mode
-/// and test runs against, the market-data stream (watch, record), and the
-/// account tools of the order path (balance, orders, kill, unkill).
+/// and test runs against, the market-data stream (watch, record), the
+/// account tools of the order path (balance, orders, kill, unkill), and the
+/// go-live checklist (gate).
 #[derive(Debug, Parser)]
 #[command(name = "pmbot", version, about, long_about = None, propagate_version = true)]
 pub struct Cli {
@@ -71,10 +74,17 @@ pub enum Command {
     /// Replay recorded market data through the whole engine and the paper
     /// venue, then write the performance report.
     Backtest(BacktestArgs),
+    /// Write the performance report of a journal: report.md, a
+    /// self-contained report.html and PNG plots (equity, drawdown, P&L per
+    /// trade, fees, daily P&L).
+    Report(ReportArgs),
     /// Set the kill switch: no order is sent while its file exists.
     Kill(KillArgs),
     /// Remove the kill switch.
     Unkill(KillArgs),
+    /// The go-live checklist: the journal's paper record on live market data
+    /// against the [gate] thresholds. Exits 0 when every item passes, 1 if not.
+    Gate(GateArgs),
     /// Crash-recovery drill (loopback only): place a seeded sequence of
     /// intents through the gateway and journal, continuing where an earlier,
     /// killed run stopped.
@@ -96,6 +106,13 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Live(args) => live_cmd::run(file, args).await,
         Command::Backtest(args) => tokio::task::block_in_place(|| backtest_cmd::run(file, args)),
         Command::Validate(args) => model_cmd::validate(args),
+        Command::Report(args) => {
+            for file in report_cmd::run(&args)? {
+                println!("wrote {}", file.display());
+            }
+            Ok(())
+        }
+        Command::Gate(args) => gate_cmd::run(file, args),
         Command::Kill(args) => {
             let path = args.path.unwrap_or(file.gateway.kill_switch);
             let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();

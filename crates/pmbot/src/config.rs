@@ -12,6 +12,7 @@ use anyhow::{Context, Result, bail};
 use std::path::PathBuf;
 
 use pmbot_core::{PaperConfig, RiskConfig, StrategyConfig};
+use pmbot_engine::gate::GateConfig;
 use pmbot_sim::SimConfig;
 use pmbot_venue::balance::BalanceConfig;
 use pmbot_venue::gateway::GatewayConfig;
@@ -42,6 +43,10 @@ pub struct FileConfig {
     pub engine: crate::trade::EngineTable,
     /// Live trading's own limits.
     pub live: LiveConfig,
+    /// The go-live gate's thresholds (`pmbot gate`, and `pmbot live` before
+    /// it trades): min_days, min_trades, min_win_rate, min_pnl, min_hit_rate,
+    /// require_balance_check, require_reconnect, require_kill_switch_test.
+    pub gate: GateConfig,
 }
 
 /// `[live]`: what applies to real money only.
@@ -146,5 +151,23 @@ mod tests {
         assert!(parse("not toml [", env(&[]), "x").is_err());
         assert!(parse("", env(&[("PMBOT_SIM", "1")]), "x").is_ok(), "no double underscore: not an override");
         assert!(parse("", env(&[("PMBOT___X", "1")]), "x").is_err());
+    }
+
+    #[test]
+    fn the_gate_table_defaults_overrides_and_refuses_typos() {
+        let cfg = parse("", env(&[]), "t").unwrap();
+        assert_eq!(cfg.gate, GateConfig::default());
+        let cfg = parse(
+            "[gate]\nmin_trades = 50\nmin_win_rate = 0.75\nmin_pnl = \"1.5\"\n",
+            env(&[("PMBOT_GATE__REQUIRE_RECONNECT", "false")]),
+            "t",
+        )
+        .unwrap();
+        assert_eq!((cfg.gate.min_trades, cfg.gate.min_win_rate), (50, 0.75));
+        assert_eq!(cfg.gate.min_pnl, pmbot_core::Usdc::from_micros(1_500_000));
+        assert!(!cfg.gate.require_reconnect && cfg.gate.require_balance_check);
+        assert_eq!(cfg.gate.min_days, 3.0);
+        let err = parse("[gate]\nmin_trade = 5\n", env(&[]), "pmbot.toml").unwrap_err();
+        assert!(format!("{err:#}").contains("min_trade"), "{err:#}");
     }
 }

@@ -236,7 +236,9 @@ pub async fn run(mut file: FileConfig, args: LiveArgs) -> Result<()> {
             frame = frames.recv() => match frame {
                 Some((at, text)) => {
                     parsed.clear();
-                    parser.parse(&text, at, &mut parsed);
+                    // A refused message is counted in the parser's stats; the
+                    // engine's books distrust what it touched until a snapshot.
+                    let _ = parser.parse(&text, at, &mut parsed);
                     for ev in &parsed {
                         if let MarketEvent::TickSizeChange(c) = ev {
                             gateway.set_tick_size(&c.token, c.new);

@@ -10,6 +10,7 @@ mod balance_cmd;
 mod cli;
 mod config;
 mod drill_cmd;
+mod gate_cmd;
 mod kill_cmd;
 mod live_cmd;
 mod model_cmd;
@@ -19,6 +20,7 @@ mod paper_cmd;
 mod paper_live;
 mod record_cmd;
 mod report_out;
+mod report_cmd;
 mod sim_cmd;
 mod source;
 mod trade;
@@ -45,8 +47,12 @@ fn main() -> ExitCode {
     match runtime.block_on(cli::run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            // One line: the reason and its causes, no backtrace.
-            eprintln!("pmbot: {}", one_line(&e));
+            match e.downcast_ref::<gate_cmd::GateFailed>() {
+                // A verdict, printed as it is.
+                Some(verdict) => eprintln!("{verdict}"),
+                // One line: the reason and its causes, no backtrace.
+                None => eprintln!("pmbot: {}", one_line(&e)),
+            }
             ExitCode::FAILURE
         }
     }

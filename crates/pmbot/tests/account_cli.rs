@@ -8,6 +8,7 @@ use std::process::Output;
 
 use alloy_primitives::{Address, U256};
 use pmbot_core::{Price, Side, Size, TokenId, Usdc};
+use pmbot_engine::journal::Journal;
 use pmbot_sim::engine::{NewOrder, OrderType};
 use pmbot_sim::model::synthetic::SyntheticConfig;
 use pmbot_sim::{SimConfig, SimHandle, SourceConfig};
@@ -120,6 +121,26 @@ async fn balance_reads_the_chain_and_orders_lists_and_cancels_on_the_exchange() 
     assert!(stdout.contains("positions   none"), "{stdout}");
     eprintln!("pmbot balance:\n{stdout}");
     assert!(!stdout.contains(&KEY[2..]) && !stderr.contains(&KEY[2..]));
+
+    // The check is journaled for the go-live gate: not ok (two allowances
+    // are 0), the figures in the detail.
+    assert!(stdout.contains("check       NOT ok"), "{stdout}");
+    let journal_path = dir.join("journal.sqlite");
+    let balance_notes = || Journal::open_read_only(&journal_path).unwrap().notes("balance_check").unwrap();
+    let notes = balance_notes();
+    assert_eq!(notes.len(), 1);
+    let detail = "pUSD 250.5; allowances: CTF Exchange unlimited, Neg Risk CTF Exchange 0, Neg Risk Adapter 0";
+    assert_eq!(notes[0].detail, serde_json::json!({"ok": false, "detail": detail}));
+    // Beside a running engine (the writer lock held) the check is shown, with
+    // a warning that it was not journaled.
+    let engine = Journal::open(&journal_path).unwrap();
+    let out = pmbot(&dir, &["balance"], Some(KEY)).await;
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("pUSD        250.5"), "{stdout}");
+    assert!(stderr.contains("warning: the balance check was not journaled"), "{stderr}");
+    drop(engine);
+    assert_eq!(balance_notes().len(), 1);
 
     // orders: two the journal does not know, then cancel them all.
     let ids = [rest_order_for_us(&sim, 1), rest_order_for_us(&sim, 2)];
