@@ -131,7 +131,8 @@ fn paper_engine_end_to_end(bencher: Bencher) {
         };
         let kill = Box::new(KillSwitchFile(d.dir.join(".kill_switch")));
         let engine =
-            Engine::start(journal, &run, settings, Box::new(d.model.model.clone()), kill, Usdc::from_whole(300)).unwrap();
+            Engine::start(journal, &run, settings, Box::new(d.model.model.clone()), kill, Usdc::from_whole(300))
+                .unwrap();
         let mut runner = PaperRunner::new(engine, PaperConfig::default());
         let mut last = 0;
         for item in &d.frames {

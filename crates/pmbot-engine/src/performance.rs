@@ -163,7 +163,7 @@ pub struct ValidatedRate {
 }
 
 /// The model's direction calls at confidence >= `threshold`, scored against
-/// the UP mid `horizon_ms` later.
+/// the UP mid's next move within `horizon_ms` (the model's label).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HitRate {
     /// From the first run in scope's model (0.4 when it names none).

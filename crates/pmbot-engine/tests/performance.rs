@@ -56,7 +56,8 @@ fn fixture(path: &PathBuf) {
         // (a) up called, the mid rose one horizon later: a hit.
         d(r1, D1 + HOUR_MS, 1, Some(10_000), Some("0.8"), Some("0.6"), A::Enter, "entry"),
         d(r1, D1 + HOUR_MS + 30 * SEC, 1, Some(10_100), Some("0.55"), Some("0.1"), A::Pass, lc),
-        // (b) down called; the mid fell before the horizon but had risen by it: a miss.
+        // (b) down called; the mid's first move within the horizon was down
+        // (it rose again later): a hit, as the model's label scores it.
         d(r1, D1 + 2 * HOUR_MS, 1, Some(10_000), Some("0.2"), Some("0.6"), A::Pass, "no_edge"),
         d(r1, D1 + 2 * HOUR_MS + 20 * SEC, 1, Some(9_000), None, None, A::NotReady, "warm_up"),
         d(r1, D1 + 2 * HOUR_MS + 45 * SEC, 1, Some(10_200), Some("0.55"), Some("0.1"), A::Pass, lc),
@@ -68,7 +69,8 @@ fn fixture(path: &PathBuf) {
         // (e) below the threshold: not counted, however the mid moves.
         d(r1, D1 + 5 * HOUR_MS, 1, Some(10_000), Some("0.65"), Some("0.3"), A::Pass, lc),
         d(r1, D1 + 5 * HOUR_MS + 30 * SEC, 1, Some(12_000), Some("0.55"), Some("0.1"), A::Pass, lc),
-        // (f) down called at the threshold, the mid fell: a hit.
+        // (f) down called at the threshold; the next look is after the
+        // horizon: not counted.
         d(r1, D2 + 6 * HOUR_MS, 1, Some(10_000), Some("0.3"), Some("0.4"), A::Exit, "stop_loss"),
         d(r1, D2 + 6 * HOUR_MS + MIN, 1, Some(9_950), Some("0.55"), Some("0.1"), A::Pass, lc),
         // (g) no two-sided book now: not counted.
@@ -188,12 +190,13 @@ fn live_data_figures_match_the_hand_computed_ones() {
     assert!((p.sharpe.unwrap() - 6.511_243_653).abs() < 1e-6, "{:?}", p.sharpe);
     assert!((p.sortino.unwrap() - 13.955_763_585).abs() < 1e-6, "{:?}", p.sortino);
 
-    // Hit rate: (a), (f), (i) hits, (b) a miss; (c) (d) (e) (g) (g') (h) not counted.
+    // Hit rate: (a), (b), (i) hits; (c) (d) (e) (f) (g) (g') (h) not counted.
     let h = &p.hit_rate;
     assert_eq!((h.threshold.to_string().as_str(), h.horizon_ms), ("0.4", 30_000));
     let r = h.rate.unwrap();
-    assert_eq!((r.hits, r.n), (3, 4));
-    assert!((r.low - 0.300_642).abs() < 1e-6 && (r.high - 0.954_413).abs() < 1e-6, "{r:?}");
+    assert_eq!((r.hits, r.n), (3, 3));
+    // Wilson 3 of 3: centre (1 + z²/6) / (1 + z²/3), half-width z·sqrt(z²/36) / (1 + z²/3).
+    assert!((r.low - 0.438_503).abs() < 1e-6 && (r.high - 1.0).abs() < 1e-9, "{r:?}");
     let v = h.validated.unwrap();
     assert_eq!((v.rate, v.low, v.high, v.coverage), (0.88, 0.84, 0.91, Some(0.12)));
 
@@ -209,7 +212,7 @@ fn live_data_figures_match_the_hand_computed_ones() {
     assert_eq!((p.entries, p.exits, p.not_ready), (2, 1, 2));
     assert_eq!(p.assumptions.as_ref().unwrap()["starting_cash"], json!("1000"));
 
-    // Targets: P&L met; win rate, days and hit rate not.
+    // Targets: P&L and hit rate (3 of 3) met; win rate and days not.
     let met: Vec<(&str, bool)> = p.targets.iter().map(|t| (t.name.as_str(), t.met)).collect();
     assert_eq!(
         met,
@@ -217,13 +220,13 @@ fn live_data_figures_match_the_hand_computed_ones() {
             ("win rate", false),
             ("P&L after fees", true),
             ("days of market data", false),
-            ("model hit rate at confidence >= 0.4", false)
+            ("model hit rate at confidence >= 0.4", true)
         ]
     );
     assert_eq!(p.targets[0].target, "> 70%");
     assert_eq!(p.targets[0].measured, "60.0% (3 of 5, 95% CI 23.1–88.2%)");
     assert_eq!(p.targets[2].measured, "1.96 days (3 UTC dates)");
-    assert!(p.targets[3].measured.contains("75.0% (3 of 4") && p.targets[3].measured.contains("validated 88.0%"));
+    assert!(p.targets[3].measured.contains("100.0% (3 of 3") && p.targets[3].measured.contains("validated 88.0%"));
 
     // Serialises for the report (sources as map keys, money as exact text).
     let v = serde_json::to_value(&p).unwrap();
@@ -247,7 +250,7 @@ fn scopes_pick_their_runs_and_coverage_is_per_source() {
     assert_eq!((all.trades, all.pnl), (6, u("3.2")));
     assert_eq!(all.passes["low_confidence"], 11);
     // The replay's one call: up (p_up 0.8), and the mid fell: a miss.
-    assert_eq!(all.hit_rate.rate.map(|r| (r.hits, r.n)), Some((3, 5)));
+    assert_eq!(all.hit_rate.rate.map(|r| (r.hits, r.n)), Some((3, 4)));
 
     let replay_only = compute(&j, Scope::Sources(vec![DataSource::Replay])).unwrap();
     assert_eq!(replay_only.runs.iter().map(|r| r.id).collect::<Vec<_>>(), vec![2]);

@@ -12,9 +12,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use pmbot_core::{
-    Clock, Command, Fill, MarketEvent, OrderIntent, OrderStatus, OrderUpdate, Size, TimestampMs,
-};
+use pmbot_core::{Clock, Command, Fill, MarketEvent, OrderIntent, OrderStatus, OrderUpdate, Size, TimestampMs};
 use pmbot_engine::engine::{Engine, KillSwitchFile, SharedJournal, lock};
 use pmbot_engine::gate;
 use pmbot_engine::journal::{DataSource, EngineRow, Journal, RunMode};
@@ -112,7 +110,8 @@ impl OrderLog for EngineLog {
 /// unless overridden. Returns the failed items' names.
 fn check_gate(file: &FileConfig, journal: &std::path::Path, over: Option<&str>) -> Result<Vec<String>> {
     let report = if journal.exists() {
-        let j = Journal::open_read_only(journal).with_context(|| format!("cannot read the journal {}", journal.display()))?;
+        let j = Journal::open_read_only(journal)
+            .with_context(|| format!("cannot read the journal {}", journal.display()))?;
         gate::evaluate(&j, &file.gate).context("cannot evaluate the go-live gate")?
     } else {
         let j = tempfile_journal()?;
@@ -225,7 +224,8 @@ pub async fn run(mut file: FileConfig, args: LiveArgs) -> Result<()> {
     let (tx, mut frames) = mpsc::channel::<RawFrame>(8192);
     let mut md_cfg = file.market_data.clone();
     md_cfg.stream = source.stream.clone();
-    let md = MarketData::start(md_cfg, tokens, clock.clone(), Some(tx)).context("cannot start the market-data stream")?;
+    let md =
+        MarketData::start(md_cfg, tokens, clock.clone(), Some(tx)).context("cannot start the market-data stream")?;
     let mut parser = FrameParser::new();
     let mut parsed: Vec<MarketEvent> = Vec::new();
     let deadline = args.duration.map(|d| tokio::time::Instant::now() + d);

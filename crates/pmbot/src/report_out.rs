@@ -10,7 +10,8 @@ use pmbot_engine::report;
 
 /// Prints the journal's headline figures and writes the report into `dir`.
 pub fn write(journal: &Path, dir: &Path) -> Result<()> {
-    let j = Journal::open_read_only(journal).with_context(|| format!("cannot read the journal {}", journal.display()))?;
+    let j =
+        Journal::open_read_only(journal).with_context(|| format!("cannot read the journal {}", journal.display()))?;
     let perf = performance::compute(&j, Scope::All).context("cannot compute the figures")?;
     drop(j);
     let win_rate = perf

@@ -113,17 +113,22 @@ async fn live_on_the_simulator_journals_exactly_what_the_simulator_holds() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let model = dir.join("train").join("model.json");
 
-    let sim = pmbot_sim::start(SimConfig {
-        source: SourceConfig::Synthetic(Box::new(synthetic())),
-        ..SimConfig::default()
-    })
-    .await
-    .expect("simulator starts");
+    let sim =
+        pmbot_sim::start(SimConfig { source: SourceConfig::Synthetic(Box::new(synthetic())), ..SimConfig::default() })
+            .await
+            .expect("simulator starts");
     let start_cash = Usdc::from_whole(1_000);
     sim.state.fund(ME, start_cash).unwrap();
     let config = write_config(&dir, &sim, anvil.url());
-    let slugs: Vec<String> =
-        sim.state.lock().exchange.markets().iter().filter(|m| m.accepting_orders).map(|m| m.spec.slug.clone()).collect();
+    let slugs: Vec<String> = sim
+        .state
+        .lock()
+        .exchange
+        .markets()
+        .iter()
+        .filter(|m| m.accepting_orders)
+        .map(|m| m.spec.slug.clone())
+        .collect();
     assert_eq!(slugs.len(), 3);
 
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_pmbot"));
@@ -149,7 +154,11 @@ async fn live_on_the_simulator_journals_exactly_what_the_simulator_holds() {
     // holds no order of ours the journal does not.
     for o in &orders {
         let rec = g.exchange.order(&o.prepared.order_hash);
-        assert!(rec.is_some() || o.status == pmbot_core::OrderStatus::Rejected, "{} unknown to the simulator", o.prepared.client_order_id);
+        assert!(
+            rec.is_some() || o.status == pmbot_core::OrderStatus::Rejected,
+            "{} unknown to the simulator",
+            o.prepared.client_order_id
+        );
     }
     let ours = g.exchange.orders_of(ME);
     let journaled: std::collections::BTreeSet<_> = orders.iter().map(|o| o.prepared.order_hash).collect();
@@ -165,7 +174,11 @@ async fn live_on_the_simulator_journals_exactly_what_the_simulator_holds() {
         journal.positions().unwrap().into_iter().map(|p| (p.token.clone(), p.net_shares)).collect();
     for (token, net) in &positions {
         let held = g.exchange.shares(ME, token).total;
-        assert_eq!(rust_decimal::Decimal::from(held.micros()) / rust_decimal::Decimal::from(1_000_000), *net, "{token}");
+        assert_eq!(
+            rust_decimal::Decimal::from(held.micros()) / rust_decimal::Decimal::from(1_000_000),
+            *net,
+            "{token}"
+        );
     }
     // Cash: what the simulator moved equals what the engine's ledger moved.
     let sim_cash = g.exchange.collateral(ME).total;

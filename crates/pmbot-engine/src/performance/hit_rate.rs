@@ -1,10 +1,12 @@
 //! The model's hit rate as traded: of the direction calls made at
-//! confidence >= the threshold, how many the UP mid `horizon_ms` later
-//! agreed with.
+//! confidence >= the threshold, how many the next move of the UP mid agreed
+//! with, scored as the model was validated.
 //!
-//! A call is scored against the first decision of the same run and market
-//! at or after `at + horizon_ms`; a call with no such decision, or whose
-//! mid there is unknown or unchanged, says nothing and is not counted.
+//! The model's label is the direction of the next mid change within
+//! `horizon_ms`; here that is the first later decision of the same run and
+//! market, within the horizon, whose mid differs from the call's. A call
+//! whose mid stays put (as sampled) through the horizon, or is unknown, says
+//! nothing and is not counted, as such samples were dropped in validation.
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -75,11 +77,11 @@ pub(crate) fn score(decisions: &[Decision], settings: ModelSettings) -> HitRate 
             continue;
         }
         let later = &series[&(d.run, &d.market)];
-        let target = d.at.plus_millis(settings.horizon_ms);
-        let Some(&(_, Some(then))) = later.get(later.partition_point(|(at, _)| *at < target)) else { continue };
-        if then == now {
-            continue;
-        }
+        let until = d.at.plus_millis(settings.horizon_ms);
+        let from = later.partition_point(|(at, _)| *at <= d.at);
+        let moved =
+            later[from..].iter().take_while(|(at, _)| *at <= until).find_map(|(_, mid)| mid.filter(|m| *m != now));
+        let Some(then) = moved else { continue };
         n += 1;
         let predicted_up = p_up > Decimal::new(5, 1);
         if predicted_up == (then > now) {

@@ -243,8 +243,9 @@ fn hit_rate(doc: &mut Document<'_>, perf: &Performance, gate: &GateConfig) {
     let h = &perf.hit_rate;
     doc.heading(2, "Model hit rate");
     doc.paragraph(vec![text(format!(
-        "Decisions with confidence ≥ {} (and a probability and a mid): a call is right when the UP mid {} later \
-         moved the way the model said (up when P(up) > 0.5). Decisions with no later mid, or no move, are not scored.",
+        "Decisions with confidence ≥ {} (and a probability and a mid): a call is right when the UP mid's next move \
+         within {} (as sampled by later decisions) goes the way the model said (up when P(up) > 0.5), the label the \
+         model was validated on. Decisions whose mid does not move within the horizon are not scored.",
         h.threshold.normalize(),
         duration(h.horizon_ms)
     ))]);
