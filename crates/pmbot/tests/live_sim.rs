@@ -77,7 +77,7 @@ max_hold_ms = 8000
 
 [risk]
 loss_streak_limit = 100
-market_loss_cooldown_ms = 0
+market_loss_cooldown_ms = 1
 daily_loss_limit = "50"
 "#,
         sim_table = sim_table(),
@@ -113,10 +113,15 @@ async fn live_on_the_simulator_journals_exactly_what_the_simulator_holds() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let model = dir.join("train").join("model.json");
 
-    let sim =
-        pmbot_sim::start(SimConfig { source: SourceConfig::Synthetic(Box::new(synthetic())), ..SimConfig::default() })
-            .await
-            .expect("simulator starts");
+    let sim = pmbot_sim::start(SimConfig {
+        source: SourceConfig::Synthetic(Box::new(synthetic())),
+        // A new account gets nothing: only the funding below.
+        starting_balance: Usdc::ZERO,
+        ..SimConfig::default()
+    })
+    .await
+    .expect("simulator starts");
+    // The account holds exactly this (the starting balance is zero).
     let start_cash = Usdc::from_whole(1_000);
     sim.state.fund(ME, start_cash).unwrap();
     let config = write_config(&dir, &sim, anvil.url());
