@@ -40,7 +40,7 @@
 //! - Resolution pays 1 pUSD per share of the winning token, 0 for the others,
 //!   and cancels open orders on the market's tokens.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -213,11 +213,11 @@ impl PaperVenue {
             cash: config.starting_cash,
             config,
             now: TimestampMs::ZERO,
-            positions: HashMap::new(),
-            books: HashMap::new(),
+            positions: HashMap::default(),
+            books: HashMap::default(),
             orders: Vec::new(),
-            consumed: HashMap::new(),
-            traded_unseen: HashMap::new(),
+            consumed: HashMap::default(),
+            traded_unseen: HashMap::default(),
             next_seq: 0,
             id_space: 0,
             fees_paid: Usdc::ZERO,
@@ -1326,8 +1326,8 @@ mod tests {
                 feed(&mut v, snapshot(YES, &[("0.45", "100")], &[("0.55", "100")], ms));
                 let mut cash = v.cash();
                 let mut pos = Size::ZERO;
-                let mut filled: HashMap<ClientOrderId, Size> = HashMap::new();
-                let mut sizes: HashMap<ClientOrderId, Size> = HashMap::new();
+                let mut filled: HashMap<ClientOrderId, Size> = HashMap::default();
+                let mut sizes: HashMap<ClientOrderId, Size> = HashMap::default();
                 let mut placed: Vec<ClientOrderId> = Vec::new();
                 for (n, (op, dt)) in ops.into_iter().enumerate() {
                     ms += dt;

@@ -6,7 +6,7 @@
 //! their fill price rounded up), so the paper venue's cash and the ledger's
 //! agree to the micro; a test holds them to it.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use pmbot_core::{
     ClientOrderId, ConditionId, Fill, FillFee, MarketResolved, OrderBook, Side, Size, TimestampMs, TokenId, Usdc,
@@ -60,8 +60,8 @@ impl Ledger {
             cash: starting_cash,
             fees: Usdc::ZERO,
             realised: Usdc::ZERO,
-            open: HashMap::new(),
-            dust: HashMap::new(),
+            open: HashMap::default(),
+            dust: HashMap::default(),
         }
     }
 

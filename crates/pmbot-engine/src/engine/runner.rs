@@ -71,6 +71,10 @@ impl PaperRunner {
     }
 
     pub fn list_market(&mut self, info: MarketInfo) -> Result<(), RunError> {
+        // Known tokens are interned: the parser then reuses their ids
+        // instead of validating and allocating one per message.
+        self.parser.interner_mut().insert(info.up.clone());
+        self.parser.interner_mut().insert(info.down.clone());
         Ok(self.engine.list_market(info)?)
     }
 
