@@ -1,0 +1,111 @@
+//! `pmbot backtest` over the real recorded data, and `pmbot live` refusing
+//! to start when the go-live gate fails.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use pmbot_engine::journal::{DataSource, Journal, RunMode};
+
+fn pmbot() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_pmbot"))
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("pmbot-btlive-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn shared_data() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/resolvedkit-btc15m");
+    if dir.join("books.jsonl.gz").is_file() {
+        Some(dir)
+    } else {
+        eprintln!("NOTICE: skipped: {} is absent (the real recorded data)", dir.display());
+        None
+    }
+}
+
+#[test]
+fn a_backtest_over_the_real_data_completes_with_its_report() {
+    let Some(data) = shared_data() else { return };
+    let dir = scratch("real");
+    let model = dir.join("model.json");
+    let out = pmbot().arg("train").arg("--data").arg(&data).arg("--out").arg(&model).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report = dir.join("report");
+    let out = pmbot()
+        .current_dir(&dir)
+        .arg("backtest")
+        .arg("--data")
+        .arg(&data)
+        .arg("--model")
+        .arg(&model)
+        .arg("--out")
+        .arg(&report)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    // Trained and tested on the same data: the command says so.
+    assert!(stderr.contains("in-sample"), "{stderr}");
+    for file in ["report.md", "report.html", "equity.png", "drawdown.png", "pnl_histogram.png", "journal.sqlite"] {
+        assert!(report.join(file).is_file(), "{file} missing");
+    }
+    let j = Journal::open_read_only(report.join("journal.sqlite")).unwrap();
+    let runs = j.runs().unwrap();
+    assert_eq!((runs[0].start.mode, runs[0].start.data_source), (RunMode::Backtest, DataSource::Replay));
+    assert_eq!(runs[0].end.as_ref().map(|e| e.1.as_str()), Some("end_of_data"));
+    // All 13 markets were sampled, and every one resolved.
+    let markets: std::collections::BTreeSet<_> = j.decisions().unwrap().iter().map(|d| d.market).collect();
+    assert_eq!(markets.len(), 13);
+    let text = std::fs::read_to_string(report.join("report.md")).unwrap();
+    assert!(text.contains("`replay`"), "the report names the data source");
+}
+
+#[test]
+fn live_refuses_to_start_when_the_gate_fails() {
+    let dir = scratch("gate");
+    // A journal with only a simulator run: nothing counts for the gate.
+    let cfg = dir.join("pmbot.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[sim.source]\nkind = \"synthetic\"\nmarkets = 2\nstep_interval_ms = 1000\n[journal]\npath = '{}'\n",
+            dir.join("journal.sqlite").display()
+        ),
+    )
+    .unwrap();
+    let out = pmbot()
+        .current_dir(&dir)
+        .args(["--config", "pmbot.toml", "paper", "--sim", "--duration", "10m", "--warmup", "1h", "--report", "r"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let model = dir.join("r").join("model.json");
+    let out = pmbot()
+        .current_dir(&dir)
+        .args(["--config", "pmbot.toml", "live", "--market", "some-market", "--model"])
+        .arg(&model)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stdout.contains("FAIL"), "each checklist item is printed: {stdout}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("live trading refused") && stderr.contains("--override-gate"), "{stderr}");
+    // Nothing was started: the journal holds only the paper run.
+    let j = Journal::open_read_only(dir.join("journal.sqlite")).unwrap();
+    assert_eq!(j.runs().unwrap().len(), 1);
+    // An empty reason is no override.
+    let out = pmbot()
+        .current_dir(&dir)
+        .args(["--config", "pmbot.toml", "live", "--market", "x", "--override-gate", " ", "--model"])
+        .arg(&model)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--override-gate needs a reason"));
+}
