@@ -78,7 +78,7 @@ fn run_sim(file: &FileConfig, args: &PaperArgs) -> Result<()> {
         .with_context(|| format!("cannot create the report folder {}", args.report.display()))?;
     let synthetic = synthetic_config(file)?;
     let mut stepper =
-        FeedStepper::synthetic(synthetic.clone(), GENERATED_START_MS).context("invalid [sim] configuration")?;
+        FeedStepper::synthetic(synthetic.clone(), GENERATED_START_MS).context("invalid [sim] configuration")?.with_custom_frames();
     // Everything that can be refused is checked before the warm-up runs.
     let loaded = match &args.model {
         Some(path) => Some(LoadedModel::load(path)?),
