@@ -630,9 +630,13 @@ impl PaperVenue {
 
     /// A level went from `old` to `new` visible size.
     fn on_level_change(&mut self, token: &TokenId, side: Side, price: Price, old: Size, new: Size, at: TimestampMs) {
+        // Almost every level change is someone else's and touches none of
+        // this: the empty-map checks keep it from hashing the token id.
         let key = (token.clone(), side, price);
         // What we took stays taken until the book shows that much gone.
-        if let Some(c) = self.consumed.get_mut(&key) {
+        if !self.consumed.is_empty()
+            && let Some(c) = self.consumed.get_mut(&key)
+        {
             *c = (*c).min(new);
             if c.is_zero() {
                 self.consumed.remove(&key);
@@ -642,12 +646,18 @@ impl PaperVenue {
             return;
         }
         let drop = old - new;
-        let credit = self.traded_unseen.get(&key).copied().unwrap_or(Size::ZERO);
+        let credit = if self.traded_unseen.is_empty() {
+            Size::ZERO
+        } else {
+            self.traded_unseen.get(&key).copied().unwrap_or(Size::ZERO)
+        };
         let traded = drop.min(credit);
         let cancelled = drop - traded;
         let credit_left = credit - traded;
         if credit_left.is_zero() || new.is_zero() {
-            self.traded_unseen.remove(&key);
+            if !credit.is_zero() {
+                self.traded_unseen.remove(&key);
+            }
         } else {
             self.traded_unseen.insert(key, credit_left);
         }

@@ -6,9 +6,13 @@
 //! Run: `cargo bench -p pmbot-engine --bench backtest`. Messages/s = the
 //! "item/s" divan prints (one item = one frame as the feed sent it).
 //!
-//! The feed is the embedded simulator's market model (4 markets, 15-minute
-//! rotation, makers, noise and informed takers): 1 h of it is recorded and
-//! a model trained on it, then the following 2 h are the replayed feed.
+//! Two feeds, with a model trained on 1 h of the simulator's market model:
+//! - `simulator_feed`: the following 2 h of that model (4 markets, 15-minute
+//!   rotation, makers, noise and informed takers; a full `book` after every
+//!   trade, and the custom-feature messages): heavy frames, 1.4 kB on average.
+//! - `real_mix`: 200,000 frames in the real feed's proportions (the market-data
+//!   benchmark's generator: 25 markets, 88 % `price_change`, 10 %
+//!   `last_trade_price`, 2 % `book`), after an initial `book` dump.
 
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -23,10 +27,26 @@ use pmbot_engine::journal::{DataSource, Journal, RunMode, RunStart};
 use pmbot_model::{ModelFile, TrainSpec, train};
 use pmbot_sim::generate::{FeedStepper, GENERATED_START_MS, generate_recording_from};
 use pmbot_sim::model::synthetic::SyntheticConfig;
+use pmbot_venue::marketdata::FrameParser;
+
+#[path = "../../pmbot-venue/benches/common/mod.rs"]
+mod common;
 
 fn main() {
     let d = &*DATA;
-    eprintln!("feed: {} frames, {} markets listed, {} bytes of frame text", d.frames.len(), d.listed, d.bytes);
+    eprintln!(
+        "simulator feed: {} frames, {} markets listed, {} bytes of frame text",
+        frame_count(&d.frames),
+        d.listed,
+        d.bytes
+    );
+    let r = &*REAL_MIX;
+    eprintln!(
+        "real mix: {} frames, {} markets, {} bytes of frame text",
+        frame_count(r),
+        r.iter().filter(|i| matches!(i, Item::List(_))).count(),
+        r.iter().map(|i| if let Item::Frame(_, t) = i { t.len() } else { 0 }).sum::<usize>()
+    );
     divan::main();
     let _ = std::fs::remove_dir_all(&d.dir);
 }
@@ -97,17 +117,57 @@ fn info(spec: &pmbot_sim::engine::MarketSpec) -> MarketInfo {
     }
 }
 
-fn frame_count() -> usize {
-    DATA.frames.iter().filter(|i| matches!(i, Item::Frame(..))).count()
+/// The real feed's proportions, with each pair of tokens listed as a
+/// market ending a day later.
+static REAL_MIX: LazyLock<Vec<Item>> = LazyLock::new(|| {
+    let rec = common::recording(25, 200_000, 7);
+    let mut parser = FrameParser::new();
+    let mut items = Vec::new();
+    let mut out = Vec::new();
+    for (i, pair) in rec.tokens.chunks(2).enumerate() {
+        out.clear();
+        let _ = parser.parse(&rec.frames[2 * i], common::received(0), &mut out);
+        let Some(pmbot_core::MarketEvent::Book(book)) = out.first() else { panic!("the dump starts with books") };
+        items.push(Item::List(MarketInfo {
+            market: book.market,
+            up: pair[0].clone(),
+            down: pair[1].clone(),
+            end: Some(common::received(0).plus_millis(86_400_000)),
+            fee: pmbot_core::FeeModel::crypto(),
+            min_order_size: pmbot_core::Size::from_micros(5_000_000),
+            tick: book.tick_size.unwrap_or(pmbot_core::TickSize::Hundredth),
+        }));
+    }
+    for (i, f) in rec.frames.into_iter().enumerate() {
+        items.push(Item::Frame(common::received(i).millis(), Arc::from(f)));
+    }
+    items
+});
+
+fn frame_count(items: &[Item]) -> usize {
+    items.iter().filter(|i| matches!(i, Item::Frame(..))).count()
 }
 
-/// The whole engine over the 2 h feed, into a fresh journal file.
+/// The whole engine over the simulator's 2 h feed, into a fresh journal file.
 #[divan::bench(sample_count = 10)]
-fn paper_engine_end_to_end(bencher: Bencher) {
+fn simulator_feed(bencher: Bencher) {
     let d = &*DATA;
-    let mut n = 0u32;
-    bencher.counter(ItemsCount::new(frame_count())).bench_local(|| {
-        n += 1;
+    bencher.counter(ItemsCount::new(frame_count(&d.frames))).bench_local(|| run(&d.frames, d.started));
+}
+
+/// The whole engine over frames in the real feed's proportions.
+#[divan::bench(sample_count = 10)]
+fn real_mix(bencher: Bencher) {
+    let items = &*REAL_MIX;
+    let started = common::received(0).millis() - 1;
+    bencher.counter(ItemsCount::new(frame_count(items))).bench_local(|| run(items, started));
+}
+
+fn run(items: &[Item], started: i64) {
+    static RUNS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let d = &*DATA;
+    let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    {
         let path = d.dir.join(format!("journal-{n}.sqlite"));
         let journal = Arc::new(Mutex::new(Journal::open(&path).unwrap()));
         let settings = EngineSettings {
@@ -127,7 +187,7 @@ fn paper_engine_end_to_end(bencher: Bencher) {
             model: serde_json::json!({}),
             pmbot_version: "bench".into(),
             gate_override: None,
-            started: TimestampMs::from_millis(d.started),
+            started: TimestampMs::from_millis(started),
         };
         let kill = Box::new(KillSwitchFile(d.dir.join(".kill_switch")));
         let engine =
@@ -135,7 +195,7 @@ fn paper_engine_end_to_end(bencher: Bencher) {
                 .unwrap();
         let mut runner = PaperRunner::new(engine, PaperConfig::default());
         let mut last = 0;
-        for item in &d.frames {
+        for item in items {
             match item {
                 Item::List(info) => runner.list_market(info.clone()).unwrap(),
                 Item::Frame(at, text) => {
@@ -146,5 +206,28 @@ fn paper_engine_end_to_end(bencher: Bencher) {
         }
         black_box(runner.finish(TimestampMs::from_millis(last), "end").unwrap());
         let _ = std::fs::remove_file(&path);
+    }
+}
+
+/// The floor under `real_mix`: the same frames parsed into events, nothing
+/// applied (the split between parsing and everything after it).
+#[divan::bench(sample_count = 10)]
+fn real_mix_parse_only(bencher: Bencher) {
+    let items = &*REAL_MIX;
+    bencher.counter(ItemsCount::new(frame_count(items))).bench_local(|| {
+        let mut parser = FrameParser::new();
+        for item in items {
+            if let Item::List(info) = item {
+                parser.interner_mut().insert(info.up.clone());
+                parser.interner_mut().insert(info.down.clone());
+            }
+        }
+        let mut out = Vec::with_capacity(8);
+        for item in items {
+            if let Item::Frame(at, text) = item {
+                out.clear();
+                black_box(parser.parse(text, TimestampMs::from_millis(*at), &mut out).events);
+            }
+        }
     });
 }

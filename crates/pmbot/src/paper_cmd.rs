@@ -77,8 +77,9 @@ fn run_sim(file: &FileConfig, args: &PaperArgs) -> Result<()> {
     std::fs::create_dir_all(&args.report)
         .with_context(|| format!("cannot create the report folder {}", args.report.display()))?;
     let synthetic = synthetic_config(file)?;
-    let mut stepper =
-        FeedStepper::synthetic(synthetic.clone(), GENERATED_START_MS).context("invalid [sim] configuration")?.with_custom_frames();
+    let mut stepper = FeedStepper::synthetic(synthetic.clone(), GENERATED_START_MS)
+        .context("invalid [sim] configuration")?
+        .with_custom_frames();
     // Everything that can be refused is checked before the warm-up runs.
     let loaded = match &args.model {
         Some(path) => Some(LoadedModel::load(path)?),

@@ -110,13 +110,23 @@ struct TokenTrack {
     /// Trusted: a snapshot applied since the last refused update.
     trusted: bool,
     last_update: Option<TimestampMs>,
+    /// The UP token's features (the model predicts the UP mid); `None` for
+    /// the DOWN token. Kept with the book so an update touches one entry.
+    features: Option<FeatureState>,
+}
+
+impl TokenTrack {
+    /// Feeds the book as it now is to the features (UP token only).
+    fn book_changed(&mut self, at: TimestampMs) {
+        if let Some(f) = self.features.as_mut() {
+            f.on_book(&self.book, at);
+        }
+    }
 }
 
 /// A market the engine follows.
 struct MarketTrack {
     info: MarketInfo,
-    /// The UP token's features (the model predicts the UP mid).
-    features: FeatureState,
     next_sample: TimestampMs,
     resolved: bool,
     /// Both books have had a snapshot: before that the market has not
@@ -166,6 +176,8 @@ pub struct Engine {
     now: TimestampMs,
     /// When the last market event arrived (the feed's liveness).
     last_event: TimestampMs,
+    /// No market samples before this grid time (see `advance_to`).
+    next_grid: TimestampMs,
     next_mark: TimestampMs,
     stats: EngineStats,
 }
@@ -207,6 +219,7 @@ impl Engine {
             commands: Vec::new(),
             now: run.started,
             last_event: run.started,
+            next_grid: run.started,
             next_mark: run.started,
             stats: EngineStats::default(),
             settings,
@@ -265,7 +278,7 @@ impl Engine {
         if self.markets.contains_key(&info.market) {
             return Ok(());
         }
-        let features = FeatureState::new(self.settings.features, info.up.clone(), info.end)?;
+        let mut features = Some(FeatureState::new(self.settings.features, info.up.clone(), info.end)?);
         for token in [&info.up, &info.down] {
             self.tokens.insert(
                 token.clone(),
@@ -274,6 +287,7 @@ impl Engine {
                     book: OrderBook::new(token.clone(), info.tick),
                     trusted: false,
                     last_update: None,
+                    features: features.take(),
                 },
             );
         }
@@ -281,13 +295,7 @@ impl Engine {
         let first = self.now.millis().div_euclid(step) * step + step;
         self.markets.insert(
             info.market,
-            MarketTrack {
-                info,
-                features,
-                next_sample: TimestampMs::from_millis(first),
-                resolved: false,
-                opened: false,
-            },
+            MarketTrack { info, next_sample: TimestampMs::from_millis(first), resolved: false, opened: false },
         );
         Ok(())
     }
@@ -299,7 +307,9 @@ impl Engine {
             return Ok(());
         }
         let step = self.settings.sample_step_ms;
-        loop {
+        // Every market samples on the same grid, none before `next_grid`:
+        // most events fall between grid times and need no scan of the markets.
+        while now > self.next_grid {
             // The earliest due sample across markets, ties in market order.
             let due = self
                 .markets
@@ -316,6 +326,9 @@ impl Engine {
             let m = self.markets.get_mut(&market).expect("found above");
             m.next_sample = at.plus_millis(step);
         }
+        // The first grid time at or after `now`: samples there wait for an
+        // event after it.
+        self.next_grid = TimestampMs::from_millis((now.millis() + step - 1).div_euclid(step) * step);
         if now >= self.next_mark {
             self.mark(now);
         }
@@ -339,7 +352,7 @@ impl Engine {
                         t.book.reset();
                         self.stats.refused_updates += 1;
                     }
-                    self.book_changed(&book.token, at);
+                    t.book_changed(at);
                 }
             }
             MarketEvent::PriceChanges(batch) => {
@@ -351,20 +364,18 @@ impl Engine {
                         t.trusted = false;
                         self.stats.refused_updates += 1;
                     }
-                    self.book_changed(&change.token, at);
+                    t.book_changed(at);
                 }
             }
             MarketEvent::LastTrade(trade) => {
-                if let Some(m) = self.tokens.get(&trade.token).and_then(|t| self.markets.get_mut(&t.market))
-                    && m.info.up == trade.token
-                {
-                    m.features.on_trade(trade);
+                if let Some(f) = self.tokens.get_mut(&trade.token).and_then(|t| t.features.as_mut()) {
+                    f.on_trade(trade);
                 }
             }
             MarketEvent::TickSizeChange(change) => {
                 if let Some(t) = self.tokens.get_mut(&change.token) {
                     t.book.set_tick_size(change.new);
-                    self.book_changed(&change.token, at);
+                    t.book_changed(at);
                 }
                 if let Some(m) = self.tokens.get(&change.token).and_then(|t| self.markets.get_mut(&t.market)) {
                     m.info.tick = change.new;
@@ -374,15 +385,6 @@ impl Engine {
             MarketEvent::BestBidAsk(_) | MarketEvent::NewMarket(_) => {}
         }
         self.flush_if_full()
-    }
-
-    fn book_changed(&mut self, token: &TokenId, at: TimestampMs) {
-        let Some(t) = self.tokens.get(token) else { return };
-        if let Some(m) = self.markets.get_mut(&t.market)
-            && m.info.up == *token
-        {
-            m.features.on_book(&t.book, at);
-        }
     }
 
     /// An order update from the venue.
@@ -556,7 +558,7 @@ impl Engine {
             self.rows.push(EngineRow::Decision(d));
             return Ok(());
         }
-        let Some(features) = market.features.snapshot(at) else {
+        let Some(features) = up.features.as_ref().and_then(|f| f.snapshot(at)) else {
             let d = self.decision(market, at, DecisionAction::NotReady, "warm_up");
             self.rows.push(EngineRow::Decision(d));
             return Ok(());
