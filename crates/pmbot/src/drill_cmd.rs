@@ -68,7 +68,7 @@ fn url_host(url: &str) -> Option<&str> {
     (!host.is_empty()).then_some(host)
 }
 
-fn is_loopback_url(url: &str) -> bool {
+pub fn is_loopback_url(url: &str) -> bool {
     match url_host(url) {
         Some(h) if h.eq_ignore_ascii_case("localhost") => true,
         Some(h) => h.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback()),

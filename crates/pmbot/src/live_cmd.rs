@@ -166,7 +166,9 @@ pub async fn run(mut file: FileConfig, args: LiveArgs) -> Result<()> {
     };
 
     let source = args.source.resolve(file.market_data.stream.clone(), file.sim.clone()).await?;
-    let simulated = source.sim.is_some() || args.simulated_exchange;
+    // A loopback exchange is never Polymarket: its runs never count as live.
+    let simulated =
+        source.sim.is_some() || args.simulated_exchange || crate::drill_cmd::is_loopback_url(&source.stream.ws_url);
     if simulated {
         file.gateway.clob_url = source.stream.rest_url.clone();
         file.gateway.ws_url = source.stream.ws_url.clone();

@@ -59,7 +59,10 @@ pub async fn run(file: FileConfig, args: PaperArgs) -> Result<()> {
     let source = args.source.resolve(file.market_data.stream.clone(), file.sim.clone()).await?;
     let infos = source.markets.iter().map(market_info).collect::<Result<Vec<_>>>()?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let data_source = if source.sim.is_some() { DataSource::Simulator } else { DataSource::LiveData };
+    // Polymarket's feed never comes from this machine: a loopback feed is a
+    // simulator, and must never count as live market data for the gate.
+    let local = crate::drill_cmd::is_loopback_url(&source.stream.ws_url);
+    let data_source = if source.sim.is_some() || local { DataSource::Simulator } else { DataSource::LiveData };
     let run = trade::run_start(RunMode::Paper, data_source, &file, &model, None, clock.now());
     let kill = Box::new(KillSwitchFile(file.gateway.kill_switch.clone()));
     let engine =
