@@ -169,7 +169,10 @@ fn run(items: &[Item], started: i64) {
     let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     {
         let path = d.dir.join(format!("journal-{n}.sqlite"));
-        let journal = Arc::new(Mutex::new(Journal::open(&path).unwrap()));
+        let journal = Journal::open(&path).unwrap();
+        // As `pmbot backtest` runs it: no fsync per commit.
+        journal.relax_durability_for_replay().unwrap();
+        let journal = Arc::new(Mutex::new(journal));
         let settings = EngineSettings {
             strategy: StrategyConfig::default(),
             risk: RiskConfig::default(),

@@ -49,6 +49,10 @@ pub fn run(file: FileConfig, args: BacktestArgs) -> Result<()> {
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
     let journal_path = args.journal.clone().unwrap_or_else(|| args.out.join("journal.sqlite"));
     let journal = trade::open_journal(&journal_path)?;
+    // A backtest can be run again: its commits need not wait for the disk.
+    pmbot_engine::engine::lock(&journal)
+        .relax_durability_for_replay()
+        .with_context(|| format!("cannot set up the journal {}", journal_path.display()))?;
     warn_if_in_sample(&model, &sources);
     let started = sources
         .iter()

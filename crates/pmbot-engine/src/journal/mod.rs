@@ -196,6 +196,14 @@ impl Journal {
         Ok(Journal { conn, path: path.to_path_buf(), access: Access::ReadOnly, _writer_lock: None })
     }
 
+    /// Commits stop waiting for the disk (`synchronous=NORMAL`: in WAL mode
+    /// a commit is then durable at the next checkpoint, not at once). For
+    /// backtests only: they can be run again, and an fsync per order would
+    /// be most of their time. Live and paper journals never call this.
+    pub fn relax_durability_for_replay(&self) -> Result<(), JournalError> {
+        self.conn.pragma_update(None, "synchronous", "NORMAL").map_err(|e| classify(&self.path, e))
+    }
+
     /// The journal file's path.
     pub fn path(&self) -> &Path {
         &self.path

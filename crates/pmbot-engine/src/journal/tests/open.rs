@@ -331,3 +331,17 @@ fn there_is_one_writer_at_a_time() {
     drop(j);
     Journal::open(&path).unwrap();
 }
+
+#[test]
+fn a_replay_journal_can_stop_waiting_for_the_disk() {
+    let s = Scratch::new("relaxed");
+    let j = Journal::open(s.journal()).unwrap();
+    j.relax_durability_for_replay().unwrap();
+    let sync: i64 = j.connection().pragma_query_value(None, "synchronous", |r| r.get(0)).unwrap();
+    assert_eq!(sync, 1, "synchronous=NORMAL");
+    drop(j);
+    // A new handle is FULL again: the setting never outlives the backtest.
+    let j = Journal::open(s.journal()).unwrap();
+    let sync: i64 = j.connection().pragma_query_value(None, "synchronous", |r| r.get(0)).unwrap();
+    assert_eq!(sync, 2);
+}
