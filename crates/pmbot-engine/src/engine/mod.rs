@@ -296,13 +296,32 @@ impl Engine {
         if now <= self.now {
             return Ok(());
         }
+        self.advance(now, false)
+    }
+
+    /// Like [`Engine::advance_to`], but also takes the samples due at `now`
+    /// itself. For a driver that acts between samples (the paper runner):
+    /// every event up to `now` must have been applied.
+    pub fn advance_through(&mut self, now: TimestampMs) -> Result<(), EngineError> {
+        if now < self.now {
+            return Ok(());
+        }
+        self.advance(now, true)
+    }
+
+    /// When the next sample is due (the earliest across markets), if any.
+    pub fn next_sample_at(&self) -> Option<TimestampMs> {
+        self.markets.values().filter(|m| samples_left(m)).map(|m| m.next_sample).min()
+    }
+
+    fn advance(&mut self, now: TimestampMs, through: bool) -> Result<(), EngineError> {
         let step = self.settings.sample_step_ms;
         loop {
             // The earliest due sample across markets, ties in market order.
             let due = self
                 .markets
                 .iter()
-                .filter(|(_, m)| !m.resolved && m.next_sample < now && m.info.end.is_none_or(|e| m.next_sample <= e))
+                .filter(|(_, m)| samples_left(m) && (m.next_sample < now || through && m.next_sample == now))
                 .min_by_key(|(id, m)| (m.next_sample, **id))
                 .map(|(id, m)| (*id, m.next_sample));
             let Some((market, at)) = due else { break };
@@ -329,12 +348,16 @@ impl Engine {
         let at = self.now;
         self.last_event = at;
         match event {
+            // A refused update leaves the book as it was (the book refuses
+            // without changing) but untrusted until a snapshot applies: samples
+            // go on, and the risk gate refuses orders on it (`book_untrusted`).
+            // Emptying the book instead made every sample "no_book", so that
+            // rule never fired and `require_trusted_book` changed nothing.
             MarketEvent::Book(book) => {
                 if let Some(t) = self.tokens.get_mut(&book.token) {
                     t.last_update = Some(at);
                     t.trusted = t.book.apply_book(book).is_ok();
                     if !t.trusted {
-                        t.book.reset();
                         self.stats.refused_updates += 1;
                     }
                     self.book_changed(&book.token, at);
@@ -345,7 +368,6 @@ impl Engine {
                     let Some(t) = self.tokens.get_mut(&change.token) else { continue };
                     t.last_update = Some(at);
                     if t.book.apply_price_change(change, at).is_err() {
-                        t.book.reset();
                         t.trusted = false;
                         self.stats.refused_updates += 1;
                     }
@@ -678,6 +700,12 @@ impl Engine {
     pub fn sent_side(&self, id: &ClientOrderId) -> Option<Side> {
         self.sent.get(id).map(|s| s.side)
     }
+}
+
+/// Whether a market still has samples to take: not resolved, and its next
+/// one not past its end.
+fn samples_left(m: &MarketTrack) -> bool {
+    !m.resolved && m.info.end.is_none_or(|e| m.next_sample <= e)
 }
 
 /// The stable name of a pass rule (its serde tag).
