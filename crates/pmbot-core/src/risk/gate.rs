@@ -269,7 +269,7 @@ impl RiskGate {
 
     /// Records an order update; a terminal one releases the order's reservation.
     pub fn record_order_update(&mut self, update: &OrderUpdate) {
-        self.state.record_order_update(update);
+        self.state.record_order_update(update, &self.config);
     }
 
     /// Records one of our fills in `market` (the token's market).

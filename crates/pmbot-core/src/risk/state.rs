@@ -4,6 +4,9 @@
 //! resting buy orders at their limit price, never negative; share counts are
 //! unsigned and an update that would make one negative is refused with a typed
 //! error before anything changes. Days are UTC days of the event's own time.
+//! A position left with less than a lot (0.01 share, which no order can
+//! sell) once no sell is working on it is closed, as the engine's ledger
+//! closes its trade: the loss or win counts then, not at the resolution.
 
 use std::collections::BTreeMap;
 
@@ -17,6 +20,9 @@ use crate::side::Side;
 use super::config::RiskConfig;
 
 const MS_PER_DAY: i64 = 86_400_000;
+
+/// Polymarket's share lot: orders are whole hundredths of a share.
+const LOT: Size = Size::from_micros(10_000);
 
 /// The UTC day (days since the unix epoch) a timestamp falls in.
 pub fn utc_day(at: TimestampMs) -> i64 {
@@ -33,6 +39,14 @@ pub struct Position {
     pub cost: Usdc,
     /// P&L realised so far by partial sells of this position.
     pub realised: Usdc,
+}
+
+/// Shares a sell left under a lot. Their position is closed and their cost
+/// was booked as lost then; a winning resolution pays them out as a gain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Dust {
+    market: ConditionId,
+    shares: Size,
 }
 
 /// A buy order accepted by the gate and not yet filled or ended.
@@ -62,7 +76,8 @@ impl PendingBuy {
 pub enum PositionChange {
     /// Shares were bought.
     Increased,
-    /// Some shares were sold; the position stays open.
+    /// Some shares were sold; the position stays open (or had closed with
+    /// under a lot left, and these were some of those).
     Reduced { realised: Usdc },
     /// The position is closed; `pnl` is its whole realised result.
     Closed { pnl: Usdc, outcome: CloseOutcome },
@@ -104,6 +119,7 @@ pub struct RiskState {
     positions: BTreeMap<TokenId, Position>,
     pending: BTreeMap<ClientOrderId, PendingBuy>,
     pending_sells: BTreeMap<ClientOrderId, PendingSell>,
+    dust: BTreeMap<TokenId, Dust>,
 }
 
 impl RiskState {
@@ -138,6 +154,12 @@ impl RiskState {
     /// Shares of `token` held.
     pub fn held(&self, token: &TokenId) -> Size {
         self.positions.get(token).map_or(Size::ZERO, |p| p.shares)
+    }
+
+    /// Shares of `token` a closed position left under a lot (paid out, if
+    /// they win, at the resolution).
+    pub fn dust(&self, token: &TokenId) -> Size {
+        self.dust.get(token).map_or(Size::ZERO, |d| d.shares)
     }
 
     /// Shares of `token` that sent sell orders may still sell.
@@ -193,10 +215,18 @@ impl RiskState {
     }
 
     /// An order ended (filled, cancelled, rejected): release what it still reserved.
-    pub(crate) fn record_order_update(&mut self, update: &OrderUpdate) {
-        if update.status.is_terminal() {
-            self.pending.remove(&update.client_order_id);
-            self.pending_sells.remove(&update.client_order_id);
+    /// A sell that ends with under a lot of its position left and nothing
+    /// else selling it closes the position.
+    pub(crate) fn record_order_update(&mut self, update: &OrderUpdate, config: &RiskConfig) {
+        if !update.status.is_terminal() {
+            return;
+        }
+        self.pending.remove(&update.client_order_id);
+        if let Some(sell) = self.pending_sells.remove(&update.client_order_id)
+            && self.positions.get(&sell.token).is_some_and(|p| p.shares < LOT)
+            && self.being_sold(&sell.token).is_zero()
+        {
+            self.close(&sell.token, update.at, config);
         }
     }
 
@@ -271,8 +301,11 @@ impl RiskState {
             FillFee::Shares(fee) => (fill.size.checked_add(fee), Usdc::ZERO),
         };
         let held = self.held(&fill.token);
+        // A late piece of an exit whose position already closed with under a
+        // lot left (its order ended first): it sells some of that dust.
+        let from_dust = held.is_zero() && leaving.is_some_and(|n| n <= self.dust(&fill.token));
         let leaving = match leaving {
-            Some(n) if n <= held => n,
+            Some(n) if n <= held || from_dust => n,
             _ => {
                 return Err(RiskStateError::SellExceedsPosition { token: fill.token.clone(), held, sold: fill.size });
             }
@@ -286,6 +319,17 @@ impl RiskState {
             }
         }
         let proceeds = Usdc::from_price_size_floor(fill.price, fill.size) - fee_cash;
+        if from_dust {
+            // Written off at cost when the position closed: all it fetches is gain.
+            if let Some(d) = self.dust.get_mut(&fill.token) {
+                d.shares -= leaving;
+                if d.shares.is_zero() {
+                    self.dust.remove(&fill.token);
+                }
+            }
+            self.book_realised(fill.time.received, proceeds);
+            return Ok(PositionChange::Reduced { realised: proceeds });
+        }
         Ok(self.reduce(&fill.token, leaving, proceeds, fill.time.received, config))
     }
 
@@ -304,13 +348,23 @@ impl RiskState {
             };
             changes.push(self.reduce(&token, shares, payout, resolved.time.received, config));
         }
+        for token in &resolved.tokens {
+            if let Some(dust) = self.dust.remove(token)
+                && *token == resolved.winning_token
+            {
+                let payout = Usdc::from_micros(i64::try_from(dust.shares.micros()).expect("under a lot fits in i64"));
+                self.book_realised(resolved.time.received, payout);
+            }
+        }
+        self.dust.retain(|_, d| d.market != resolved.market);
         self.pending.retain(|_, p| p.market != resolved.market);
         self.pending_sells.retain(|_, p| !resolved.tokens.contains(&p.token));
         changes
     }
 
     /// Removes `leaving` (<= held) shares for `proceeds`, books the realised
-    /// P&L and, if the position is now empty, its close.
+    /// P&L and, if none is left, or under a lot with no sell working on it,
+    /// the position's close.
     fn reduce(
         &mut self,
         token: &TokenId,
@@ -333,16 +387,28 @@ impl RiskState {
         position.shares -= leaving;
         position.cost -= cost_out;
         position.realised += realised;
-        let closed = position.shares.is_zero().then_some((position.realised, position.market));
+        let left = position.shares;
         self.book_realised(at, realised);
-        match closed {
-            None => PositionChange::Reduced { realised },
-            Some((pnl, market)) => {
-                self.positions.remove(token);
-                let outcome = self.book_close(market, pnl, at, config);
-                PositionChange::Closed { pnl, outcome }
-            }
+        if left.is_zero() || left < LOT && self.being_sold(token).is_zero() {
+            return self.close(token, at, config);
         }
+        PositionChange::Reduced { realised }
+    }
+
+    /// Ends a position; shares left under a lot are written off at cost and
+    /// kept apart for the resolution. Keeping such a position open until the
+    /// resolution (as this did before) hid a losing exit from the loss streak
+    /// and the market cooldown, and counted the dust as an open position.
+    fn close(&mut self, token: &TokenId, at: TimestampMs, config: &RiskConfig) -> PositionChange {
+        let position = self.positions.remove(token).expect("the caller found the position");
+        if !position.shares.is_zero() {
+            self.book_realised(at, -position.cost);
+            let dust = self.dust.entry(token.clone()).or_insert(Dust { market: position.market, shares: Size::ZERO });
+            dust.shares += position.shares;
+        }
+        let pnl = position.realised - position.cost;
+        let outcome = self.book_close(position.market, pnl, at, config);
+        PositionChange::Closed { pnl, outcome }
     }
 
     fn book_realised(&mut self, at: TimestampMs, pnl: Usdc) {

@@ -488,6 +488,96 @@ fn partial_sells_realise_in_proportion_and_add_up_exactly() {
 }
 
 #[test]
+fn a_sell_leaving_under_a_lot_closes_the_position_and_the_dust_pays_at_resolution() {
+    let mut g = gate();
+    // 20.83 bought at 0.48 (9.9984), 0.758208 withheld as the taker fee:
+    // 20.071792 held; the exit sells the whole lots, 20.07, at 0.46.
+    let f = Fill { fee: FillFee::Shares(sz("0.758208")), ..fill(None, 1, Side::Buy, "0.48", "20.83", T0) };
+    g.record_fill(&f, market(1)).unwrap();
+    let r = g.record_fill(&fill(None, 1, Side::Sell, "0.46", "20.07", T0 + 1), market(1)).unwrap();
+    // Proceeds 9.2322 against the whole cost 9.9984 (the 0.001792 shares left
+    // are written off): the loss counts now.
+    assert_eq!(r, PositionChange::Closed { pnl: usdc("-0.7662"), outcome: CloseOutcome::Loss });
+    let st = g.state();
+    assert_eq!(st.realised_on_day_of(at(T0)), usdc("-0.7662"));
+    assert_eq!(st.market_paused_until(&market(1)), Some(at(T0 + 1 + 1_800_000)));
+    assert_eq!(st.consecutive_losses(), 1);
+    assert!(st.position(&token(1)).is_none());
+    assert_eq!((st.open_positions(), st.committed(), st.held(&token(1))), (0, Usdc::ZERO, Size::ZERO));
+    // The same token bought again is a new position; the dust stays apart.
+    g.record_fill(&fill(None, 1, Side::Buy, "0.5", "2", T0 + 2), market(1)).unwrap();
+    assert_eq!(g.state().held(&token(1)), sz("2"));
+    g.record_fill(&fill(None, 1, Side::Sell, "0.5", "2", T0 + 3), market(1)).unwrap();
+    // A winning resolution pays the dust: 0.001792 pUSD, a gain outside any close.
+    let resolved = MarketResolved {
+        market: market(1),
+        tokens: vec![token(1), token(2)],
+        winning_token: token(1),
+        winning_outcome: "Yes".into(),
+        time: EventTime { received: at(T0 + 5), exchange: at(T0 + 5) },
+    };
+    assert_eq!(g.record_resolution(&resolved), vec![]);
+    assert_eq!(g.state().realised_on_day_of(at(T0)), usdc("-0.764408"));
+    assert_eq!(g.state().consecutive_losses(), 0, "the 2-share round trip broke even");
+    // Paid once.
+    g.record_resolution(&resolved);
+    assert_eq!(g.state().realised_on_day_of(at(T0)), usdc("-0.764408"));
+}
+
+#[test]
+fn an_exit_in_pieces_closes_when_it_ends_and_late_pieces_sell_the_dust() {
+    // 20.071792 held; an exit of 20.07 placed.
+    let bought = Fill { fee: FillFee::Shares(sz("0.758208")), ..fill(None, 1, Side::Buy, "0.48", "20.83", T0) };
+    let exit = sell("x", 1, "0.44", "20.07");
+    let piece = |size: &str, time: i64| fill(Some("x"), 1, Side::Sell, "0.44", size, time);
+    let ended = |status: OrderStatus, filled: &str| OrderUpdate {
+        client_order_id: ClientOrderId::new("x").unwrap(),
+        order_id: None,
+        status,
+        filled: sz(filled),
+        reason: None,
+        at: at(T0 + 9),
+    };
+    let start = || {
+        let mut g = gate();
+        g.record_fill(&bought, market(1)).unwrap();
+        g.record_placed(&exit, market(1)).unwrap();
+        g
+    };
+
+    // Under a lot left but 0.005 still being sold: open until the last piece.
+    let mut g = start();
+    let r = g.record_fill(&piece("20.065", T0 + 1), market(1)).unwrap();
+    // 8.8286 for 20.065 of the 20.071792 shares, which cost 9.995016 of the 9.9984.
+    assert_eq!(r, PositionChange::Reduced { realised: usdc("-1.166416") });
+    assert_eq!(g.state().open_positions(), 1);
+    let r = g.record_fill(&piece("0.005", T0 + 2), market(1)).unwrap();
+    assert!(matches!(r, PositionChange::Closed { outcome: CloseOutcome::Loss, .. }), "{r:?}");
+    assert_eq!(g.state().dust(&token(1)), sz("0.001792"));
+    assert_eq!(g.state().market_paused_until(&market(1)), Some(at(T0 + 2 + 1_800_000)));
+
+    // The rest killed (FAK): the order's end closes the position.
+    let mut g = start();
+    g.record_fill(&piece("20.065", T0 + 1), market(1)).unwrap();
+    g.record_order_update(&ended(OrderStatus::Cancelled, "20.065"));
+    assert!(g.state().position(&token(1)).is_none());
+    assert_eq!(g.state().dust(&token(1)), sz("0.006792"));
+    assert_eq!(g.state().market_paused_until(&market(1)), Some(at(T0 + 9 + 1_800_000)));
+
+    // The end reported before the last piece: the piece sells dust, a gain.
+    let mut g = start();
+    g.record_fill(&piece("20.065", T0 + 1), market(1)).unwrap();
+    g.record_order_update(&ended(OrderStatus::Filled, "20.07"));
+    let realised = g.state().realised_on_day_of(at(T0));
+    let r = g.record_fill(&piece("0.005", T0 + 10), market(1)).unwrap();
+    assert_eq!(r, PositionChange::Reduced { realised: usdc("0.0022") });
+    assert_eq!(g.state().realised_on_day_of(at(T0)), realised + usdc("0.0022"));
+    assert_eq!(g.state().dust(&token(1)), sz("0.001792"));
+    let e = g.record_fill(&piece("0.002", T0 + 11), market(1)).unwrap_err();
+    assert!(matches!(e, RiskStateError::SellExceedsPosition { .. }), "{e}");
+}
+
+#[test]
 fn fees_count_in_cost_and_proceeds() {
     let mut g = gate();
     // A taker buy whose fee is withheld in shares: 10 bought, 9.9 received.
@@ -685,10 +775,10 @@ proptest! {
                         f.size = size;
                         g.record_fill(&f, market(market_of(tok))).unwrap();
                     }
-                    // Selling more than is held is refused and changes nothing.
+                    // Selling more than is held (dust included) is refused and changes nothing.
                     let before = g.clone();
                     let mut f = fill(None, tok, Side::Sell, "0.5", "1", now);
-                    f.size = g.state().held(&token(tok)) + Size::from_micros(1);
+                    f.size = g.state().held(&token(tok)) + g.state().dust(&token(tok)) + Size::from_micros(1);
                     prop_assert!(g.record_fill(&f, market(market_of(tok))).is_err());
                     prop_assert_eq!(&g, &before);
                 }

@@ -306,15 +306,43 @@ impl Engine {
         if now <= self.now {
             return Ok(());
         }
+        self.advance(now, false)
+    }
+
+    /// Like [`Engine::advance_to`], but also takes the samples due at `now`
+    /// itself. For a driver that acts between samples (the paper runner):
+    /// every event up to `now` must have been applied.
+    pub fn advance_through(&mut self, now: TimestampMs) -> Result<(), EngineError> {
+        if now < self.now {
+            return Ok(());
+        }
+        self.advance(now, true)
+    }
+
+    /// When the next sample is due (the earliest across markets), if any.
+    pub fn next_sample_at(&self) -> Option<TimestampMs> {
+        self.markets.values().filter(|m| samples_left(m)).map(|m| m.next_sample).min()
+    }
+
+    /// The next sample if it is due before `at`. Cheap when none can be (no
+    /// sample is due before `next_grid`), which is most calls.
+    pub fn sample_due_before(&self, at: TimestampMs) -> Option<TimestampMs> {
+        if at <= self.next_grid {
+            return None;
+        }
+        self.next_sample_at().filter(|t| *t < at)
+    }
+
+    fn advance(&mut self, now: TimestampMs, through: bool) -> Result<(), EngineError> {
         let step = self.settings.sample_step_ms;
         // Every market samples on the same grid, none before `next_grid`:
         // most events fall between grid times and need no scan of the markets.
-        while now > self.next_grid {
+        while now > self.next_grid || (through && now == self.next_grid) {
             // The earliest due sample across markets, ties in market order.
             let due = self
                 .markets
                 .iter()
-                .filter(|(_, m)| !m.resolved && m.next_sample < now && m.info.end.is_none_or(|e| m.next_sample <= e))
+                .filter(|(_, m)| samples_left(m) && (m.next_sample < now || through && m.next_sample == now))
                 .min_by_key(|(id, m)| (m.next_sample, **id))
                 .map(|(id, m)| (*id, m.next_sample));
             let Some((market, at)) = due else { break };
@@ -344,12 +372,16 @@ impl Engine {
         let at = self.now;
         self.last_event = at;
         match event {
+            // A refused update leaves the book as it was (the book refuses
+            // without changing) but untrusted until a snapshot applies: samples
+            // go on, and the risk gate refuses orders on it (`book_untrusted`).
+            // Emptying the book instead made every sample "no_book", so that
+            // rule never fired and `require_trusted_book` changed nothing.
             MarketEvent::Book(book) => {
                 if let Some(t) = self.tokens.get_mut(&book.token) {
                     t.last_update = Some(at);
                     t.trusted = t.book.apply_book(book).is_ok();
                     if !t.trusted {
-                        t.book.reset();
                         self.stats.refused_updates += 1;
                     }
                     t.book_changed(at);
@@ -360,7 +392,6 @@ impl Engine {
                     let Some(t) = self.tokens.get_mut(&change.token) else { continue };
                     t.last_update = Some(at);
                     if t.book.apply_price_change(change, at).is_err() {
-                        t.book.reset();
                         t.trusted = false;
                         self.stats.refused_updates += 1;
                     }
@@ -631,8 +662,12 @@ impl Engine {
     ) {
         self.stats.intents += 1;
         let token = self.tokens.get(&intent.token);
-        let book =
-            BookStatus { trusted: token.is_some_and(|t| t.trusted), last_update: token.and_then(|t| t.last_update) };
+        // Staleness is the feed's: a quiet book on a live feed is current.
+        // The feed's last message is the engine's latest event time.
+        let book = BookStatus {
+            trusted: token.is_some_and(|t| t.trusted),
+            last_update: token.and_then(|t| t.last_update).map(|t| t.max(self.last_event)),
+        };
         let kill_switch = self.kill_switch.is_set();
         if kill_switch != self.kill_seen {
             self.kill_seen = kill_switch;
@@ -686,6 +721,12 @@ impl Engine {
     pub fn sent_side(&self, id: &ClientOrderId) -> Option<Side> {
         self.sent.get(id).map(|s| s.side)
     }
+}
+
+/// Whether a market still has samples to take: not resolved, and its next
+/// one not past its end.
+fn samples_left(m: &MarketTrack) -> bool {
+    !m.resolved && m.info.end.is_none_or(|e| m.next_sample <= e)
 }
 
 /// The stable name of a pass rule (its serde tag, which a test holds it to).
