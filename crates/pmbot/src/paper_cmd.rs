@@ -131,6 +131,8 @@ fn run_sim(file: &FileConfig, args: &PaperArgs) -> Result<()> {
         feed(&mut runner, &frames)?;
         steps += 1;
         if steps.is_multiple_of(4096) {
+            // Markets rotate: resolved ones with nothing held are dropped.
+            runner.forget_resolved();
             bar.set_position(u64::try_from(stepper.now_ms() - started.millis()).unwrap_or(0) / 1000);
         }
         at = stepper.next_step_ms().max(stepper.now_ms() + 1);

@@ -33,7 +33,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use pmbot_core::{
     BalanceCheck, BookStatus, ClientOrderId, Command, ConditionId, ConfidenceTaker, FeatureSpec, FeatureState, Fill,
     MarketEvent, MarketResolved, OrderBook, OrderStatus, OrderUpdate, PassReason, Predictor, RiskConfig, RiskContext,
-    RiskGate, Side, Strategy, StrategyAction, StrategyConfig, StrategyInput, TimestampMs, TokenId, Usdc,
+    RiskGate, Strategy, StrategyAction, StrategyConfig, StrategyInput, TimestampMs, TokenId, Usdc,
 };
 use rust_decimal::Decimal;
 use rust_decimal::prelude::FromPrimitive;
@@ -137,7 +137,6 @@ struct MarketTrack {
 /// What the engine remembers of an intent it sent.
 struct SentIntent {
     market: ConditionId,
-    side: Side,
     reason: String,
     entry: EntryContext,
 }
@@ -261,11 +260,6 @@ impl Engine {
     /// The book the engine keeps for `token`.
     pub fn book(&self, token: &TokenId) -> Option<&OrderBook> {
         self.tokens.get(token).map(|t| &t.book)
-    }
-
-    /// Markets followed, in id order.
-    pub fn markets(&self) -> impl Iterator<Item = &MarketInfo> {
-        self.markets.values().map(|m| &m.info)
     }
 
     /// The market of a token the engine follows.
@@ -708,18 +702,10 @@ impl Engine {
                 self.rows.push(EngineRow::Decision(d));
                 // Checked just above: the state accepts it.
                 let _ = self.risk.record_placed(&intent, info.market);
-                self.sent.insert(
-                    intent.client_order_id.clone(),
-                    SentIntent { market: info.market, side: intent.side, reason, entry },
-                );
+                self.sent.insert(intent.client_order_id.clone(), SentIntent { market: info.market, reason, entry });
                 self.commands.push(Command::Place(intent));
             }
         }
-    }
-
-    /// The side of an order the engine sent, if it did.
-    pub fn sent_side(&self, id: &ClientOrderId) -> Option<Side> {
-        self.sent.get(id).map(|s| s.side)
     }
 }
 

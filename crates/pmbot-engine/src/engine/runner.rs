@@ -79,6 +79,11 @@ impl PaperRunner {
         Ok(self.engine.list_market(info)?)
     }
 
+    /// Stops following resolved markets with nothing held (long runs).
+    pub fn forget_resolved(&mut self) {
+        self.engine.forget_resolved();
+    }
+
     /// One market-channel frame received at `at`.
     pub fn on_frame(&mut self, text: &str, at: TimestampMs) -> Result<(), RunError> {
         self.stats.frames += 1;
