@@ -110,10 +110,7 @@ fn resolvedkit_through_the_recorder_and_back_is_identical() {
     let info = RecordingInfo {
         source_url: format!("file://{}", dir.display()),
         tokens: markets.iter().flat_map(|m| m.tokens.clone()).collect(),
-        markets: markets
-            .iter()
-            .map(|m| MarketRef { condition_id: m.condition_id, slug: Some(m.slug.clone()) })
-            .collect(),
+        markets: markets.iter().map(|m| MarketRef::new(m.condition_id, Some(m.slug.clone()))).collect(),
         started_ms: originals[0].0,
     };
     let mut rec = Recorder::create(out.path(), RecorderConfig::default(), info).unwrap();

@@ -279,7 +279,15 @@ pub fn generate_recording_from(
     let info = RecordingInfo {
         source_url: format!("pmbot-sim://synthetic?seed={}", cfg.seed),
         tokens: open.iter().flat_map(|m| m.tokens.iter().map(|t| t.token_id.clone())).collect(),
-        markets: open.iter().map(|m| MarketRef { condition_id: m.condition_id, slug: Some(m.slug.clone()) }).collect(),
+        markets: open
+            .iter()
+            .map(|m| MarketRef {
+                condition_id: m.condition_id,
+                slug: Some(m.slug.clone()),
+                tokens: m.tokens.iter().map(|t| t.token_id.clone()).collect(),
+                end_ms: m.end_ms,
+            })
+            .collect(),
         started_ms: start_ms,
     };
     let mut recorder = Recorder::create(out, RecorderConfig::default(), info)?;

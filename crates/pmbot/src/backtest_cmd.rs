@@ -9,15 +9,16 @@ use pmbot_core::{MarketResolved, TimestampMs};
 use pmbot_engine::engine::runner::PaperRunner;
 use pmbot_engine::engine::{Engine, KillSwitchFile, MarketInfo};
 use pmbot_engine::journal::{DataSource, RunMode};
-use pmbot_engine::replay::{Outcome, ReplaySource, ResolvedkitFrames};
+use pmbot_engine::replay::{Outcome, RecordingReader, ReplaySource, ResolvedkitFrames};
 
 use crate::config::FileConfig;
 use crate::trade::{self, LoadedModel};
 
 #[derive(Debug, Args)]
 pub struct BacktestArgs {
-    /// Data folders: the resolvedkit data set (`books.jsonl.gz` with
-    /// `markets.jsonl`), replayed in the order given.
+    /// Data folders, replayed in the order given: the resolvedkit data set
+    /// (`books.jsonl.gz` with `markets.jsonl`) or pmbot recordings (`pmbot
+    /// record`; the markets listed with their tokens and end time are traded).
     #[arg(long = "data", value_name = "DIR", required = true, num_args = 1..)]
     pub data: Vec<PathBuf>,
     /// The model file (from `pmbot train`).
@@ -36,14 +37,17 @@ pub fn run(file: FileConfig, args: BacktestArgs) -> Result<()> {
     let settings = trade::engine_settings(&file, &model)?;
     // Every folder is checked before anything runs.
     let mut sources = Vec::new();
+    let mut recordings = Vec::new();
     for dir in &args.data {
         match ReplaySource::open(dir).with_context(|| format!("cannot read {}", dir.display()))? {
             ReplaySource::Resolvedkit(frames) => sources.push((dir.clone(), frames)),
-            _ => bail!(
-                "{}: backtests read the resolvedkit data set (books.jsonl.gz + markets.jsonl); \
-                 pmbot recordings carry no market end times or fees yet",
-                dir.display()
-            ),
+            ReplaySource::Recording(reader) => {
+                let markets = recorded_markets(dir, &reader)?;
+                recordings.push((dir.clone(), reader, markets));
+            }
+            ReplaySource::Fixtures(_) => {
+                bail!("{}: single WebSocket fixtures, not a recording to backtest", dir.display())
+            }
         }
     }
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
@@ -57,6 +61,7 @@ pub fn run(file: FileConfig, args: BacktestArgs) -> Result<()> {
     let started = sources
         .iter()
         .flat_map(|(_, f)| f.markets().iter().map(|m| m.start_ms))
+        .chain(recordings.iter().filter_map(|(_, r, _)| r.meta().and_then(|m| m.started_ms())))
         .min()
         .unwrap_or(TimestampMs::ZERO)
         .plus_millis(-3_600_000);
@@ -69,12 +74,15 @@ pub fn run(file: FileConfig, args: BacktestArgs) -> Result<()> {
     println!(
         "backtest run {} over {} folder(s); journal {}",
         runner.engine().run_id(),
-        sources.len(),
+        sources.len() + recordings.len(),
         journal_path.display()
     );
     let mut last = started;
     for (dir, frames) in sources {
         last = replay_resolvedkit(&mut runner, &dir, frames)?.max(last);
+    }
+    for (dir, reader, markets) in recordings {
+        last = replay_recording(&mut runner, &dir, reader, markets)?.max(last);
     }
     let (stats, rs) = runner.finish(last, "end_of_data").context("backtest")?;
     println!(
@@ -135,6 +143,65 @@ fn replay_resolvedkit(runner: &mut PaperRunner, dir: &Path, frames: ResolvedkitF
         runner.resolve(resolved, last)?;
     }
     bar.finish_and_clear();
+    Ok(last)
+}
+
+/// The markets a recording lists with their tokens and end time (what
+/// `pmbot record` and the simulator's generator write). Fees are taken at
+/// Polymarket's highest category rate, so they are never underestimated.
+fn recorded_markets(dir: &Path, reader: &RecordingReader) -> Result<Vec<MarketInfo>> {
+    let listed = reader.meta().map(|m| m.markets()).unwrap_or_default();
+    let infos: Vec<MarketInfo> = listed
+        .iter()
+        .filter(|m| m.tokens.len() == 2)
+        .map(|m| MarketInfo {
+            market: m.condition_id,
+            up: m.tokens[0].clone(),
+            down: m.tokens[1].clone(),
+            end: m.end_ms.map(TimestampMs::from_millis),
+            fee: pmbot_core::FeeModel::crypto(),
+            min_order_size: trade::DEFAULT_MIN_ORDER,
+            tick: trade::DEFAULT_TICK,
+        })
+        .collect();
+    if infos.is_empty() {
+        bail!(
+            "{}: the recording lists no market with its two tokens (recorded with --tokens, or by an older pmbot); \
+             record with --market SLUG to backtest it",
+            dir.display()
+        );
+    }
+    Ok(infos)
+}
+
+/// Replays one pmbot recording; markets resolve by the recorded
+/// `market_resolved` messages. Returns the last time seen.
+fn replay_recording(
+    runner: &mut PaperRunner,
+    dir: &Path,
+    mut reader: RecordingReader,
+    markets: Vec<MarketInfo>,
+) -> Result<TimestampMs> {
+    for info in markets {
+        runner.list_market(info)?;
+    }
+    let span = reader.meta().and_then(|m| m.started_ms().zip(m.ended_ms()));
+    let bar = crate::paper_cmd::progress(span.map_or(0, |(a, b)| b.millis_since(a)));
+    let mut last = TimestampMs::ZERO;
+    for (n, frame) in reader.by_ref().enumerate() {
+        let frame = frame.with_context(|| format!("cannot read {}", dir.display()))?;
+        last = last.max(frame.received);
+        runner.on_frame(&frame.text, last).context("backtest")?;
+        if n % 4096 == 0
+            && let Some((first, _)) = span
+        {
+            bar.set_position(u64::try_from(last.millis_since(first)).unwrap_or(0) / 1000);
+        }
+    }
+    bar.finish_and_clear();
+    for cut in reader.truncations() {
+        eprintln!("warning: {} ends in a partial frame ({} bytes dropped)", cut.path.display(), cut.dropped_bytes);
+    }
     Ok(last)
 }
 

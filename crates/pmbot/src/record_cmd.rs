@@ -42,7 +42,12 @@ pub async fn run(file: FileConfig, args: RecordArgs) -> Result<()> {
         markets: source
             .markets
             .iter()
-            .map(|m| MarketRef { condition_id: m.condition_id, slug: Some(m.slug.clone()) })
+            .map(|m| MarketRef {
+                condition_id: m.condition_id,
+                slug: Some(m.slug.clone()),
+                tokens: m.tokens.clone(),
+                end_ms: crate::paper_live::market_info(m).ok().and_then(|i| i.end).map(|t| t.millis()),
+            })
             .collect(),
         started_ms: clock.now_ms(),
     };

@@ -109,3 +109,64 @@ fn live_refuses_to_start_when_the_gate_fails() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--override-gate needs a reason"));
 }
+
+/// A pmbot recording (here the simulator's generator writes one, markets
+/// listed with their tokens and end times) backtests like the real data.
+#[test]
+fn a_backtest_over_a_pmbot_recording_trades_its_listed_markets() {
+    use pmbot_sim::generate::generate_recording;
+    use pmbot_sim::model::synthetic::SyntheticConfig;
+    let dir = scratch("recording");
+    let cfg = SyntheticConfig { seed: 3, markets: 2, step_interval_ms: 1000, ..SyntheticConfig::default() };
+    let rec = dir.join("rec");
+    generate_recording(&cfg, std::time::Duration::from_secs(2 * 3600), &rec).unwrap();
+    let meta = pmbot_engine::replay::RecordingMeta::read(&rec).unwrap();
+    let listed = meta.markets();
+    assert!(listed.iter().all(|m| m.tokens.len() == 2 && m.end_ms.is_some()), "{listed:?}");
+
+    let model = dir.join("model.json");
+    let out = pmbot().arg("train").arg("--data").arg(&rec).arg("--out").arg(&model).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report = dir.join("report");
+    let out = pmbot()
+        .current_dir(&dir)
+        .arg("backtest")
+        .arg("--data")
+        .arg(&rec)
+        .arg("--model")
+        .arg(&model)
+        .arg("--out")
+        .arg(&report)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let j = Journal::open_read_only(report.join("journal.sqlite")).unwrap();
+    let sampled: std::collections::BTreeSet<_> = j.decisions().unwrap().iter().map(|d| d.market).collect();
+    let expected: std::collections::BTreeSet<_> = listed.iter().map(|m| m.condition_id).collect();
+    assert_eq!(sampled, expected, "the listed markets, and only they, were traded");
+    assert!(report.join("report.md").is_file());
+
+    // A recording without market details is refused with the reason.
+    let bare = dir.join("bare");
+    std::fs::create_dir_all(&bare).unwrap();
+    for entry in std::fs::read_dir(&rec).unwrap() {
+        let path = entry.unwrap().path();
+        if path.file_name().is_some_and(|n| n.to_string_lossy().starts_with("market-")) {
+            std::fs::copy(&path, bare.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    let out = pmbot()
+        .arg("backtest")
+        .arg("--data")
+        .arg(&bare)
+        .arg("--model")
+        .arg(&model)
+        .arg("--out")
+        .arg(dir.join("r2"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains("lists no market"), "{err}");
+}

@@ -66,12 +66,24 @@ pub enum SessionEnd {
     Failed,
 }
 
-/// A market (condition id) and its slug, if known.
+/// A market (condition id), its slug, and what a backtest needs of it, when
+/// known: its outcome tokens (first = UP/YES) and when trading ends.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MarketRef {
     pub condition_id: ConditionId,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slug: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tokens: Vec<TokenId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_ms: Option<i64>,
+}
+
+impl MarketRef {
+    /// A market known by id (and slug) only.
+    pub fn new(condition_id: ConditionId, slug: Option<String>) -> MarketRef {
+        MarketRef { condition_id, slug, tokens: Vec::new(), end_ms: None }
+    }
 }
 
 /// What the caller knows about a recording when it starts.
@@ -153,6 +165,10 @@ impl RecordingMeta {
                     if known.slug.is_none() {
                         known.slug.clone_from(&m.slug);
                     }
+                    if known.tokens.is_empty() {
+                        known.tokens.clone_from(&m.tokens);
+                    }
+                    known.end_ms = known.end_ms.or(m.end_ms);
                 }
                 None => out.push(m.clone()),
             }
@@ -227,10 +243,7 @@ mod tests {
             tokens: tokens.iter().map(|t| TokenId::parse(t).unwrap()).collect(),
             markets: markets
                 .iter()
-                .map(|(b, slug)| MarketRef {
-                    condition_id: pmbot_core::Hash32([*b; 32]),
-                    slug: slug.map(str::to_owned),
-                })
+                .map(|(b, slug)| MarketRef::new(pmbot_core::Hash32([*b; 32]), slug.map(str::to_owned)))
                 .collect(),
             started_ms: TimestampMs(1),
             ended_ms: None,

@@ -57,10 +57,10 @@ pub fn info(started_ms: i64) -> RecordingInfo {
         tokens: vec![
             TokenId::parse("71321045679252212594626385532706912750332728571942532289631379312455583992563").unwrap(),
         ],
-        markets: vec![MarketRef {
-            condition_id: "0xdd22472e552920b8438158ea7238bfadfa4f736aa4cee91a6b86c39ead110917".parse().unwrap(),
-            slug: Some("some-market".into()),
-        }],
+        markets: vec![MarketRef::new(
+            "0xdd22472e552920b8438158ea7238bfadfa4f736aa4cee91a6b86c39ead110917".parse().unwrap(),
+            Some("some-market".into()),
+        )],
         started_ms,
     }
 }

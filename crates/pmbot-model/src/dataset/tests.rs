@@ -184,7 +184,7 @@ fn recording_dir(name: &str) -> (PathBuf, TokenId) {
     let info = RecordingInfo {
         source_url: "wss://example.invalid/ws/market".into(),
         tokens: vec![up.clone(), down.clone()],
-        markets: vec![MarketRef { condition_id: m, slug: None }],
+        markets: vec![MarketRef::new(m, None)],
         started_ms: T0,
     };
     let mut rec = Recorder::create(&dir, RecorderConfig::default(), info).unwrap();
