@@ -144,6 +144,12 @@ fn tempfile_journal() -> Result<Journal> {
     let _ = std::fs::remove_file(&path);
     drop(Journal::open(&path).context("cannot create an empty journal for the gate")?);
     let j = Journal::open_read_only(&path).context("cannot read an empty journal for the gate")?;
+    // Open handles keep the file readable; nothing is left behind.
+    for suffix in ["", "-lock", "-wal", "-shm"] {
+        let mut name = path.clone().into_os_string();
+        name.push(suffix);
+        let _ = std::fs::remove_file(name);
+    }
     Ok(j)
 }
 

@@ -108,6 +108,31 @@ fn live_refuses_to_start_when_the_gate_fails() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--override-gate needs a reason"));
+
+    // No journal at all: every item fails, and the empty journal the gate
+    // was evaluated on is not left behind.
+    let leftovers = || {
+        std::fs::read_dir(std::env::temp_dir())
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with("pmbot-empty-gate-"))
+            .count()
+    };
+    let before = leftovers();
+    std::fs::write(&cfg, format!("[journal]\npath = '{}'\n", dir.join("none.sqlite").display())).unwrap();
+    let out = pmbot()
+        .current_dir(&dir)
+        .args(["--config", "pmbot.toml", "live", "--market", "x", "--model"])
+        .arg(&model)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("8 of 8 go-live gate items failed"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(leftovers(), before);
+    assert!(!dir.join("none.sqlite").exists(), "the missing journal is not created");
 }
 
 /// A pmbot recording (here the simulator's generator writes one, markets
