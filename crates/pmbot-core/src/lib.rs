@@ -24,6 +24,7 @@ pub mod price;
 pub mod risk;
 pub mod side;
 pub mod strategy;
+pub mod wilson;
 
 pub use amount::{AmountError, Size, Usdc};
 pub use book::{
@@ -56,3 +57,4 @@ pub use strategy::{
     ConfidenceTaker, ExitReason, PassReason, PositionView, Strategy, StrategyAction, StrategyConfig,
     StrategyConfigError, StrategyInput, TakerOrderType,
 };
+pub use wilson::wilson_95;

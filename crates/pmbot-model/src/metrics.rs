@@ -19,9 +19,6 @@ pub const RELIABILITY_BINS: usize = 10;
 /// so p = 0.6 gives 0.19999999999999996, which must still count as >= 0.2.
 const THRESHOLD_SLACK: f64 = 1e-12;
 
-/// The 97.5% standard normal quantile.
-const Z95: f64 = 1.959_963_984_540_054;
-
 /// A closed interval of proportions.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Interval {
@@ -35,23 +32,10 @@ impl Interval {
     }
 }
 
-/// Wilson score 95% interval for `successes` out of `trials`; None for 0 trials.
-/// Chosen over the normal approximation because it stays inside [0, 1] and is
-/// honest at the small counts high thresholds leave.
+/// Wilson score 95% interval for `successes` out of `trials`; None for 0
+/// trials (see [`pmbot_core::wilson_95`]).
 pub fn wilson_interval(successes: u64, trials: u64) -> Option<Interval> {
-    if trials == 0 || successes > trials {
-        return None;
-    }
-    let n = trials as f64;
-    let p = successes as f64 / n;
-    let z2 = Z95 * Z95;
-    let denom = 1.0 + z2 / n;
-    let centre = (p + z2 / (2.0 * n)) / denom;
-    let half = Z95 / denom * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
-    // At 0 and at n successes the exact bounds are 0 and 1; rounding would miss them.
-    let low = if successes == 0 { 0.0 } else { (centre - half).max(0.0) };
-    let high = if successes == trials { 1.0 } else { (centre + half).min(1.0) };
-    Some(Interval { low, high })
+    pmbot_core::wilson_95(successes, trials).map(|(low, high)| Interval { low, high })
 }
 
 /// Accuracy among the samples whose confidence reached a threshold.

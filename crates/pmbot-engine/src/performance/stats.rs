@@ -9,26 +9,10 @@ use super::Proportion;
 /// Milliseconds in a UTC day.
 pub(crate) const DAY_MS: i64 = 86_400_000;
 
-/// The 97.5% standard normal quantile.
-const Z95: f64 = 1.959_963_984_540_054;
-
 /// `hits` of `n` with the 95% Wilson score interval; `None` for `n = 0`.
-/// Wilson rather than the normal approximation: it stays inside [0, 1] and
-/// is honest at the small counts a few days of trading give.
 pub(crate) fn proportion(hits: u64, n: u64) -> Option<Proportion> {
-    if n == 0 || hits > n {
-        return None;
-    }
-    let nf = n as f64;
-    let p = hits as f64 / nf;
-    let z2 = Z95 * Z95;
-    let denom = 1.0 + z2 / nf;
-    let centre = (p + z2 / (2.0 * nf)) / denom;
-    let half = Z95 / denom * (p * (1.0 - p) / nf + z2 / (4.0 * nf * nf)).sqrt();
-    // At 0 and at n the exact bounds are 0 and 1; rounding would miss them.
-    let low = if hits == 0 { 0.0 } else { (centre - half).max(0.0) };
-    let high = if hits == n { 1.0 } else { (centre + half).min(1.0) };
-    Some(Proportion { hits, n, rate: p, low, high })
+    let (low, high) = pmbot_core::wilson_95(hits, n)?;
+    Some(Proportion { hits, n, rate: hits as f64 / n as f64, low, high })
 }
 
 /// An exact sum; `None` beyond `Usdc`'s range.
