@@ -218,6 +218,18 @@ impl Anvil {
         self.plant_conditional_tokens(polygon::CONDITIONAL_TOKENS).await
     }
 
+    /// Both fixtures, `account` holding `collateral` base units of pUSD and
+    /// every approval the exchanges need: a wallet ready to trade.
+    pub async fn plant_funded_account(&self, account: Address, collateral: U256) -> Result<(), AnvilError> {
+        self.plant_polymarket().await?;
+        self.deal_erc20(polygon::COLLATERAL, account, collateral).await?;
+        for spender in [polygon::EXCHANGE, polygon::NEG_RISK_EXCHANGE, polygon::NEG_RISK_ADAPTER] {
+            self.set_erc20_allowance(polygon::COLLATERAL, account, spender, U256::MAX).await?;
+            self.set_approval_for_all(polygon::CONDITIONAL_TOKENS, account, spender, true).await?;
+        }
+        Ok(())
+    }
+
     /// Sets `holder`'s ERC-20 balance to `amount` base units with anvil's
     /// `anvil_dealERC20` (anvil finds the storage slot by tracing `balanceOf`).
     pub async fn deal_erc20(&self, token: Address, holder: Address, amount: U256) -> Result<(), AnvilError> {

@@ -116,12 +116,7 @@ fn house_order(state: &SimState, token: &TokenId, price: &str, shares: u64, ty: 
 /// Anvil with the Polymarket fixtures, our address funded and every approval set.
 async fn chain() -> Option<Anvil> {
     let anvil = Anvil::start()?;
-    anvil.plant_polymarket().await.unwrap();
-    anvil.deal_erc20(polygon::COLLATERAL, ME, U256::from(1_000_000u64) * U256::from(1_000_000u64)).await.unwrap();
-    for spender in [polygon::EXCHANGE, polygon::NEG_RISK_EXCHANGE, polygon::NEG_RISK_ADAPTER] {
-        anvil.set_erc20_allowance(polygon::COLLATERAL, ME, spender, U256::MAX).await.unwrap();
-        anvil.set_approval_for_all(polygon::CONDITIONAL_TOKENS, ME, spender, true).await.unwrap();
-    }
+    anvil.plant_funded_account(ME, U256::from(1_000_000u64) * U256::from(1_000_000u64)).await.unwrap();
     Some(anvil)
 }
 

@@ -34,12 +34,7 @@ fn sim_table() -> String {
 
 async fn chain() -> Option<Anvil> {
     let anvil = Anvil::start()?;
-    anvil.plant_polymarket().await.unwrap();
-    anvil.deal_erc20(polygon::COLLATERAL, ME, U256::from(1_000_000u64) * U256::from(1_000_000u64)).await.unwrap();
-    for spender in [polygon::EXCHANGE, polygon::NEG_RISK_EXCHANGE, polygon::NEG_RISK_ADAPTER] {
-        anvil.set_erc20_allowance(polygon::COLLATERAL, ME, spender, U256::MAX).await.unwrap();
-        anvil.set_approval_for_all(polygon::CONDITIONAL_TOKENS, ME, spender, true).await.unwrap();
-    }
+    anvil.plant_funded_account(ME, U256::from(1_000_000u64) * U256::from(1_000_000u64)).await.unwrap();
     Some(anvil)
 }
 
@@ -95,6 +90,20 @@ daily_loss_limit = "50"
     path
 }
 
+/// A model trained on this market model (the paper command's warm-up of
+/// `warmup`), at `dir/train/model.json`.
+fn train_model(dir: &Path, warmup: &str) -> PathBuf {
+    std::fs::write(dir.join("train.toml"), sim_table()).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_pmbot"))
+        .current_dir(dir)
+        .args(["--config", "train.toml", "paper", "--sim", "--duration", "1m", "--warmup", warmup])
+        .args(["--journal", "train.sqlite", "--report", "train"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    dir.join("train").join("model.json")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_on_the_simulator_journals_exactly_what_the_simulator_holds() {
     let Some(anvil) = chain().await else { return };
@@ -102,16 +111,7 @@ async fn live_on_the_simulator_journals_exactly_what_the_simulator_holds() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
 
-    // A model trained on this market model (warm-up of the paper command).
-    std::fs::write(dir.join("train.toml"), sim_table()).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_pmbot"))
-        .current_dir(&dir)
-        .args(["--config", "train.toml", "paper", "--sim", "--duration", "1m", "--warmup", "2h"])
-        .args(["--journal", "train.sqlite", "--report", "train"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let model = dir.join("train").join("model.json");
+    let model = train_model(&dir, "2h");
 
     let sim = pmbot_sim::start(SimConfig {
         source: SourceConfig::Synthetic(Box::new(synthetic())),
@@ -203,14 +203,7 @@ async fn paper_on_a_live_feed_journals_its_reconnects_and_never_counts_a_loopbac
     let dir = std::env::temp_dir().join(format!("pmbot-paper-feed-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("train.toml"), sim_table()).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_pmbot"))
-        .current_dir(&dir)
-        .args(["--config", "train.toml", "paper", "--sim", "--duration", "1m", "--warmup", "1h"])
-        .args(["--journal", "train.sqlite", "--report", "train"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    train_model(&dir, "1h");
 
     let sim = pmbot_sim::start(SimConfig {
         source: SourceConfig::Synthetic(Box::new(synthetic())),
