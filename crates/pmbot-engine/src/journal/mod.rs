@@ -281,13 +281,26 @@ fn writer_lock(path: &Path) -> Result<File, JournalError> {
     };
     let file =
         OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&lock).map_err(unreadable)?;
-    // `File::try_lock` is Rust 1.89; the workspace's declared 1.88 is stale
-    // (rusqlite 0.43 needs 1.89, alloy 1.8 needs 1.91).
-    #[allow(clippy::incompatible_msrv)]
-    let locked = file.try_lock();
-    match locked {
-        Ok(()) => Ok(file),
-        Err(TryLockError::WouldBlock) => Err(JournalError::InUse { path: path.to_path_buf(), lock }),
-        Err(TryLockError::Error(e)) => Err(unreadable(e)),
+    // A lock held by a writer that is just closing, or by a copy of its
+    // descriptor in a child forked an instant before exec (the lock belongs
+    // to the open file, which fork shares), goes within moments: wait that
+    // long before calling the journal in use.
+    let deadline = std::time::Instant::now() + LOCK_GRACE;
+    loop {
+        // `File::try_lock` is Rust 1.89; the workspace's declared 1.88 is stale
+        // (rusqlite 0.43 needs 1.89, alloy 1.8 needs 1.91).
+        #[allow(clippy::incompatible_msrv)]
+        let locked = file.try_lock();
+        match locked {
+            Ok(()) => return Ok(file),
+            Err(TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(10))
+            }
+            Err(TryLockError::WouldBlock) => return Err(JournalError::InUse { path: path.to_path_buf(), lock }),
+            Err(TryLockError::Error(e)) => return Err(unreadable(e)),
+        }
     }
 }
+
+/// How long opening waits for a writer lock held by someone else.
+const LOCK_GRACE: std::time::Duration = std::time::Duration::from_secs(1);

@@ -329,17 +329,22 @@ fn there_is_one_writer_at_a_time() {
     // Readers are welcome beside the writer.
     assert_eq!(Journal::open_read_only(&path).unwrap().access(), Access::ReadOnly);
     drop(j);
-    // Released with the writer. Another test in this process that forks a
-    // child (the crash tests) can hold a copy of the lock's descriptor for
-    // the instant between fork and exec, so allow it that instant.
-    let reopened = (0..50).find_map(|_| match Journal::open(&path) {
-        Err(JournalError::InUse { .. }) => {
-            std::thread::sleep(std::time::Duration::from_millis(10));
-            None
-        }
-        other => Some(other),
+    // Released with the writer.
+    Journal::open(&path).unwrap();
+}
+
+#[test]
+fn a_writer_that_closes_within_a_moment_does_not_block_the_next() {
+    let s = Scratch::new("in-use-briefly");
+    let path = s.journal();
+    let j = Journal::open(&path).unwrap();
+    let closer = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        drop(j);
     });
-    reopened.expect("the lock is released within half a second").unwrap();
+    // Opened while the first writer still holds the lock, it waits it out.
+    Journal::open(&path).unwrap();
+    closer.join().unwrap();
 }
 
 #[test]
