@@ -27,6 +27,7 @@
 mod codec;
 mod error;
 mod export;
+mod observer;
 mod order_log;
 mod read;
 mod runs;
@@ -45,6 +46,7 @@ use serde::{Deserialize, Serialize};
 
 pub use error::{Conflict, JournalError};
 pub use export::Location;
+pub use observer::{Committed, JournalObserver};
 // Until the gateway branch lands; then these come from `pmbot_venue::gateway::log`.
 pub use order_log::{LoggedOrder, OrderLog, OrderLogError, PreparedOrder};
 pub use read::{JournalOrder, Note, OrderEvent, Position, Refusal};
@@ -121,6 +123,8 @@ pub struct Journal {
     access: Access,
     /// Held (and flock-ed) while open; `None` for readers.
     _writer_lock: Option<File>,
+    /// Told of every committed write (metrics, logs, alerts).
+    observer: Option<Box<dyn JournalObserver>>,
 }
 
 impl std::fmt::Debug for Journal {
@@ -157,7 +161,13 @@ impl Journal {
         configure(&conn, path).map_err(opening)?;
         quick_check(&conn, path).map_err(opening)?;
         schema::migrate(&mut conn, path, migrations)?;
-        Ok(Journal { conn, path: path.to_path_buf(), access: Access::ReadWrite, _writer_lock: Some(lock) })
+        Ok(Journal {
+            conn,
+            path: path.to_path_buf(),
+            access: Access::ReadWrite,
+            _writer_lock: Some(lock),
+            observer: None,
+        })
     }
 
     /// Opens an existing journal to read it, beside a running writer or
@@ -193,7 +203,7 @@ impl Journal {
             FileState::Journal { .. } => {}
         }
         quick_check(&conn, path).map_err(opening)?;
-        Ok(Journal { conn, path: path.to_path_buf(), access: Access::ReadOnly, _writer_lock: None })
+        Ok(Journal { conn, path: path.to_path_buf(), access: Access::ReadOnly, _writer_lock: None, observer: None })
     }
 
     /// Commits stop waiting for the disk (`synchronous=NORMAL`: in WAL mode

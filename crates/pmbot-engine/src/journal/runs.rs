@@ -6,6 +6,7 @@
 //! decision leads to, so a crash never leaves an order without its reason.
 //! Probabilities are exact decimal text; money is integer micros.
 
+use super::observer::Committed;
 use std::path::Path;
 use std::str::FromStr;
 
@@ -263,7 +264,7 @@ impl Journal {
             return Err(JournalError::Invalid { path, reason: "a run needs its model's fingerprint".into() });
         }
         let hash = sha256_hex(config_json.as_bytes());
-        self.write(|tx, path| {
+        let r = self.write(|tx, path| {
             tx.prepare_cached(
                 "INSERT INTO runs (mode, data_source, config_hash, config_json, model_fingerprint, model_json,
                                    pmbot_version, gate_override, started_ms)
@@ -284,17 +285,25 @@ impl Journal {
             })
             .map_err(|e| classify(path, e))?;
             Ok(tx.last_insert_rowid())
-        })
+        });
+        if let Ok(id) = &r {
+            self.notify(Committed::RunStarted { id: *id, run });
+        }
+        r
     }
 
     /// Records the end of a run (once).
     pub fn end_run(&mut self, run: i64, at: TimestampMs, reason: &str) -> Result<(), JournalError> {
-        self.write(|tx, path| {
+        let r = self.write(|tx, path| {
             tx.prepare_cached("INSERT INTO run_ends (run_id, ended_ms, reason) VALUES (?1, ?2, ?3)")
                 .and_then(|mut s| s.execute(params![run, at.millis(), reason]))
                 .map_err(|e| classify(path, e))?;
             Ok(())
-        })
+        });
+        if r.is_ok() {
+            self.notify(Committed::RunEnded { run, at, reason });
+        }
+        r
     }
 
     /// Writes `rows` in one transaction: all or none.
@@ -302,12 +311,16 @@ impl Journal {
         if rows.is_empty() {
             return Ok(());
         }
-        self.write(|tx, path| {
+        let r = self.write(|tx, path| {
             for row in rows {
                 insert_row(tx, path, row)?;
             }
             Ok(())
-        })
+        });
+        if r.is_ok() {
+            self.notify(Committed::Rows(rows));
+        }
+        r
     }
 
     /// Every run, oldest first.

@@ -1,6 +1,7 @@
 //! Writes. Each public method is one IMMEDIATE transaction, checked before it
 //! writes anything, committed (and fsynced) before it returns.
 
+use super::observer::Committed;
 use std::path::Path;
 
 use pmbot_core::{ClientOrderId, Fill, FillFee, OrderId, OrderIntent, OrderStatus, OrderUpdate, TimestampMs};
@@ -65,7 +66,7 @@ impl Journal {
         let cid = order.client_order_id.as_str();
         let hash = order.order_hash.to_string();
         let salt = order.salt.to_string();
-        self.write(|tx, path| {
+        let r = self.write(|tx, path| {
             let by_id: Option<(i64, String, String, String, String, u32)> = tx
                 .prepare_cached(
                     "SELECT id, order_hash, salt, intent_json, body, attempts FROM orders WHERE client_order_id = ?1",
@@ -151,7 +152,11 @@ impl Journal {
                 order.created,
             )?;
             Ok(OrderOutcome::Recorded)
-        })
+        });
+        if let Ok(outcome) = &r {
+            self.notify(Committed::Order { order, outcome: *outcome });
+        }
+        r
     }
 
     /// Records a status change and appends it to the order's events. The order
@@ -169,7 +174,7 @@ impl Journal {
     ) -> Result<(), JournalError> {
         let path = self.path.clone();
         let filled = size_to_sql(&path, update.filled, "filled size")?;
-        self.write(|tx, path| {
+        let r = self.write(|tx, path| {
             let cid = find_order(tx, path, &update.client_order_id, update.order_id.as_ref())?;
             // The error text of a rejection or an unknown state; other reasons
             // (a cancel's) stay in the event only.
@@ -197,7 +202,11 @@ impl Journal {
                 source,
                 update.at,
             )
-        })
+        });
+        if r.is_ok() {
+            self.notify(Committed::Update { update, source });
+        }
+        r
     }
 
     /// Records a fill of one of the journal's orders (found by the fill's
@@ -213,7 +222,7 @@ impl Journal {
             FillFee::Shares(shares) => ("shares", size_to_sql(&path, shares, "fee")?),
         };
         let hash = fill.order_id.to_string();
-        self.write(|tx, path| {
+        let r = self.write(|tx, path| {
             let order: Option<(String, String, String)> = tx
                 .prepare_cached("SELECT client_order_id, token, side FROM orders WHERE order_hash = ?1")
                 .and_then(|mut s| s.query_row([&hash], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional())
@@ -274,7 +283,11 @@ impl Journal {
             })
             .map_err(|e| classify(path, e))?;
             Ok(FillOutcome::Recorded)
-        })
+        });
+        if let Ok(FillOutcome::Recorded) = &r {
+            self.notify(Committed::Fill(fill));
+        }
+        r
     }
 
     /// Records an intent refused before sending, with why.
@@ -284,7 +297,7 @@ impl Journal {
             return Err(JournalError::Invalid { path, reason: "a refusal needs a reason".into() });
         }
         let intent_json = to_json(&path, intent)?;
-        self.write(|tx, path| {
+        let r = self.write(|tx, path| {
             tx.prepare_cached(
                 "INSERT INTO refusals (client_order_id, token, intent_json, reason, at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
             )
@@ -299,7 +312,11 @@ impl Journal {
             })
             .map_err(|e| classify(path, e))?;
             Ok(())
-        })
+        });
+        if r.is_ok() {
+            self.notify(Committed::Refusal { intent, reason, at });
+        }
+        r
     }
 
     /// Records a free-form event: `kind` (non-empty) and a JSON detail.
@@ -309,12 +326,16 @@ impl Journal {
             return Err(JournalError::Invalid { path, reason: "a note needs a kind".into() });
         }
         let detail_json = to_json(&path, detail)?;
-        self.write(|tx, path| {
+        let r = self.write(|tx, path| {
             tx.prepare_cached("INSERT INTO notes (kind, detail_json, at_ms) VALUES (?1, ?2, ?3)")
                 .and_then(|mut s| s.execute(params![kind, detail_json, at.millis()]))
                 .map_err(|e| classify(path, e))?;
             Ok(())
-        })
+        });
+        if r.is_ok() {
+            self.notify(Committed::Note { kind, detail, at });
+        }
+        r
     }
 }
 

@@ -5,6 +5,7 @@ mod crash;
 mod export;
 mod fills;
 mod full;
+mod observer;
 mod open;
 mod orders;
 mod runs;
