@@ -326,6 +326,20 @@ pub enum OrderStatus {
 }
 
 impl OrderStatus {
+    /// The snake_case name (as serialized and journaled).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::New => "new",
+            OrderStatus::Sent => "sent",
+            OrderStatus::Acknowledged => "acknowledged",
+            OrderStatus::PartiallyFilled => "partially_filled",
+            OrderStatus::Filled => "filled",
+            OrderStatus::Cancelled => "cancelled",
+            OrderStatus::Rejected => "rejected",
+            OrderStatus::UnknownPendingReconcile => "unknown_pending_reconcile",
+        }
+    }
+
     /// No further change is expected.
     pub const fn is_terminal(self) -> bool {
         matches!(self, OrderStatus::Filled | OrderStatus::Cancelled | OrderStatus::Rejected)

@@ -5,3 +5,10 @@
 //! counters as plain structs); sending, serving and formatting happen on
 //! their own tasks, and a slow or failing receiver costs drops that are
 //! counted, never waits.
+pub mod health;
+pub mod logs;
+pub mod metrics;
+pub mod observe;
+pub mod raise;
+pub mod server;
+pub mod state;

@@ -50,6 +50,22 @@ pub struct Ledger {
     dust: HashMap<TokenId, Size>,
 }
 
+/// An open position as the monitoring side sees it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct OpenPosition {
+    pub market: ConditionId,
+    pub token: TokenId,
+    pub opened: TimestampMs,
+    /// Shares held now.
+    pub shares: Size,
+    /// pUSD paid for the position (fees included) less what its sales brought.
+    pub cost: Usdc,
+    /// The shares at the token's best bid; `None` without a bid.
+    pub value: Option<Usdc>,
+    /// The model's confidence at entry.
+    pub confidence: Option<Decimal>,
+}
+
 /// One lot: the smallest size that can be sold.
 const LOT: Size = Size::from_micros(10_000);
 
@@ -84,6 +100,28 @@ impl Ledger {
     /// Shares held of `token`, dust included.
     pub fn held(&self, token: &TokenId) -> Size {
         self.open.get(token).map_or(Size::ZERO, |t| t.held) + self.dust.get(token).copied().unwrap_or(Size::ZERO)
+    }
+
+    /// The open positions, oldest first, each valued at its token's best bid
+    /// (`None` without a bid): what the dashboard shows.
+    pub fn open_view<'a>(&self, book_of: impl Fn(&TokenId) -> Option<&'a OrderBook>) -> Vec<OpenPosition> {
+        let mut out: Vec<OpenPosition> = self
+            .open
+            .iter()
+            .map(|(token, t)| OpenPosition {
+                market: t.market,
+                token: token.clone(),
+                opened: t.opened,
+                shares: t.held,
+                cost: t.cost - t.proceeds,
+                value: book_of(token)
+                    .and_then(OrderBook::best_bid)
+                    .map(|b| Usdc::from_price_size_floor(b.price, t.held)),
+                confidence: t.confidence,
+            })
+            .collect();
+        out.sort_by(|a, b| (a.opened, a.token.as_str()).cmp(&(b.opened, b.token.as_str())));
+        out
     }
 
     /// Positions valued at their token's best bid (nothing without a bid).

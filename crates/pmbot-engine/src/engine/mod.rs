@@ -40,7 +40,7 @@ use rust_decimal::prelude::FromPrimitive;
 use serde_json::json;
 
 use crate::journal::{Decision, DecisionAction, EngineRow, Journal, JournalError, Mark, RunStart};
-pub use ledger::{EntryContext, Ledger};
+pub use ledger::{EntryContext, Ledger, OpenPosition};
 pub use market::MarketInfo;
 
 /// The journal, shared by the engine and its venue driver (and, live, the
@@ -242,6 +242,12 @@ impl Engine {
 
     pub fn ledger(&self) -> &Ledger {
         &self.ledger
+    }
+
+    /// The open positions, valued at their best bids (oldest first).
+    pub fn positions(&self) -> Vec<ledger::OpenPosition> {
+        let tokens = &self.tokens;
+        self.ledger.open_view(|t| tokens.get(t).map(|t| &t.book))
     }
 
     pub fn risk(&self) -> &RiskGate {

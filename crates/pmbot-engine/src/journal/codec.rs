@@ -20,16 +20,7 @@ pub(crate) const ALL_STATUSES: [OrderStatus; 8] = [
 ];
 
 pub(crate) const fn status_text(s: OrderStatus) -> &'static str {
-    match s {
-        OrderStatus::New => "new",
-        OrderStatus::Sent => "sent",
-        OrderStatus::Acknowledged => "acknowledged",
-        OrderStatus::PartiallyFilled => "partially_filled",
-        OrderStatus::Filled => "filled",
-        OrderStatus::Cancelled => "cancelled",
-        OrderStatus::Rejected => "rejected",
-        OrderStatus::UnknownPendingReconcile => "unknown_pending_reconcile",
-    }
+    s.as_str()
 }
 
 pub(crate) fn parse_status(path: &Path, s: &str) -> Result<OrderStatus, JournalError> {
