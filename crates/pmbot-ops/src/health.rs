@@ -12,7 +12,7 @@
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 /// A component's or the whole process's status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -98,15 +98,12 @@ pub struct HealthInputs {
     pub finished: bool,
 }
 
-/// Thresholds of the verdict (`[ops]`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
+/// Thresholds of the verdict (from `[ops]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HealthConfig {
     /// Market data older than this is stale: down.
-    #[serde(with = "humantime_serde")]
     pub stale_after: Duration,
     /// A driver silent for longer than this has a stuck loop: down.
-    #[serde(with = "humantime_serde")]
     pub loop_silent_after: Duration,
 }
 

@@ -5,6 +5,7 @@
 //! counters as plain structs); sending, serving and formatting happen on
 //! their own tasks, and a slow or failing receiver costs drops that are
 //! counted, never waits.
+pub mod config;
 pub mod health;
 pub mod logs;
 pub mod metrics;

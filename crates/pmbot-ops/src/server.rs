@@ -13,7 +13,6 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use serde::Deserialize;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -21,21 +20,6 @@ use crate::state::OpsState;
 
 /// The dashboard: one self-contained page, no build step.
 pub const DASHBOARD_HTML: &str = include_str!("dashboard.html");
-
-/// `[ops]` server settings.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ServerConfig {
-    /// Where to listen; `""` turns the server off. Loopback by default:
-    /// the pages show positions and P&L.
-    pub http: String,
-}
-
-impl Default for ServerConfig {
-    fn default() -> Self {
-        ServerConfig { http: "127.0.0.1:9184".to_owned() }
-    }
-}
 
 /// Why the server did not start.
 #[derive(Debug, thiserror::Error)]

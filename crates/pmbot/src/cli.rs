@@ -94,6 +94,16 @@ pub enum Command {
 
 pub async fn run(cli: Cli) -> Result<()> {
     let file = config::load(cli.config.as_deref())?;
+    file.ops.validate()?;
+    // Long-running commands also write JSON logs beside their journal.
+    let journal = match &cli.command {
+        Command::Paper(a) => Some(a.journal.clone().unwrap_or_else(|| file.journal.path.clone())),
+        Command::Backtest(a) => Some(a.journal.clone().unwrap_or_else(|| a.out.join("journal.sqlite"))),
+        Command::Live(_) => Some(file.journal.path.clone()),
+        _ => None,
+    };
+    let dir = pmbot_ops::logs::log_dir(&file.logs, journal.as_deref());
+    let _logs = pmbot_ops::logs::init(&file.logs, dir.as_deref())?;
     match cli.command {
         Command::Sim(args) => sim_cmd::run(file.sim, args).await,
         Command::Watch(args) => watch_cmd::run(file, args).await,

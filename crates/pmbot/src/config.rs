@@ -47,6 +47,11 @@ pub struct FileConfig {
     /// it trades): min_days, min_trades, min_win_rate, min_pnl, min_hit_rate,
     /// require_balance_check, require_reconnect, require_kill_switch_test.
     pub gate: GateConfig,
+    /// The ops server (dashboard, /health, /metrics) and health thresholds:
+    /// http, stale_after, loop_silent_after, summary_at.
+    pub ops: pmbot_ops::config::OpsConfig,
+    /// Log levels and the JSON log folder: terminal, file, dir, keep_days.
+    pub logs: pmbot_ops::logs::LogConfig,
 }
 
 /// `[live]`: what applies to real money only.

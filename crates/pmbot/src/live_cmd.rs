@@ -46,6 +46,10 @@ pub struct LiveArgs {
     /// with the run and alerted).
     #[arg(long, value_name = "REASON")]
     pub override_gate: Option<String>,
+    /// Where the ops server listens (dashboard, /health, /metrics), instead
+    /// of [ops] http; "" for none.
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<String>,
     /// The exchange at --clob-url/--ws-url is a running `pmbot sim`: no real
     /// money, so no gate, and the run is recorded as simulator data.
     #[arg(long, requires = "clob_url")]
@@ -192,6 +196,7 @@ pub async fn run(mut file: FileConfig, args: LiveArgs) -> Result<()> {
     };
 
     let journal = trade::open_journal(&journal_path)?;
+    let mut monitor = crate::monitor::Monitor::start(&file, &journal, args.http.as_deref()).await?;
     let (events_tx, mut events) = mpsc::unbounded_channel();
     let run_id = Arc::new(std::sync::atomic::AtomicI64::new(0));
     let log = EngineLog { journal: journal.clone(), run: run_id.clone(), events: events_tx.clone() };
@@ -282,6 +287,7 @@ pub async fn run(mut file: FileConfig, args: LiveArgs) -> Result<()> {
             _ = tick.tick() => {
                 engine.advance_to(clock.now())?;
                 engine.forget_resolved();
+                monitor.report(&engine, crate::monitor::stream_figures(&md.health()), Some(crate::monitor::gateway_figures(&gateway)));
             }
             _ = async { match deadline { Some(d) => tokio::time::sleep_until(d).await, None => std::future::pending().await } } => break "duration",
             _ = tokio::signal::ctrl_c() => break "interrupted",
@@ -301,12 +307,15 @@ pub async fn run(mut file: FileConfig, args: LiveArgs) -> Result<()> {
     }
     let stats = engine.finish(clock.now(), reason).context("live run")?;
     gateway.shutdown();
+    monitor.run_ended();
     println!(
         "stopped ({reason}): {} samples, {} intents, {} refused by risk, {} fills, {} closed trades",
         stats.samples, stats.intents, stats.refusals, stats.fills, stats.trades
     );
     drop(source);
-    crate::report_out::write(&journal_path, &args.report)
+    let written = crate::report_out::write(&journal_path, &args.report);
+    monitor.stop(file.ops.linger).await;
+    written
 }
 
 /// Sends one command through the gateway on its own task, so a slow reply

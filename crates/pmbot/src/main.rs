@@ -15,6 +15,7 @@ mod kill_cmd;
 mod live_cmd;
 mod model_cmd;
 mod model_report;
+mod monitor;
 mod orders_cmd;
 mod paper_cmd;
 mod paper_live;
@@ -32,11 +33,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    // Logs go to stderr; RUST_LOG sets the level (default: warnings only, so
-    // `watch` keeps a clean screen). Structured file logs come with monitoring.
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    // Logging starts in `cli::run`, once the config says where and how much.
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

@@ -20,8 +20,10 @@ use pmbot_sim::generate::{FeedFrame, FeedStepper, GENERATED_START_MS};
 use pmbot_sim::model::synthetic::SyntheticConfig;
 
 use crate::config::FileConfig;
+use crate::monitor::Monitor;
 use crate::source::SourceArgs;
 use crate::trade::{self, LoadedModel};
+use pmbot_ops::health::MarketDataFigures;
 
 #[derive(Debug, Args)]
 pub struct PaperArgs {
@@ -45,6 +47,15 @@ pub struct PaperArgs {
     /// With --sim and no --model: simulated market time to train on first.
     #[arg(long, value_name = "DURATION", default_value = "6h", value_parser = humantime::parse_duration)]
     pub warmup: Duration,
+    /// With --sim: market time per wall-clock time (60 = a simulated minute
+    /// each second), to watch the dashboard follow along. Default: as fast
+    /// as the CPU allows.
+    #[arg(long, value_name = "FACTOR")]
+    pub speed: Option<f64>,
+    /// Where the ops server listens (dashboard, /health, /metrics), instead
+    /// of [ops] http; "" for none.
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<String>,
 }
 
 pub async fn run(file: FileConfig, args: PaperArgs) -> Result<()> {
@@ -88,7 +99,14 @@ fn run_sim(file: &FileConfig, args: &PaperArgs) -> Result<()> {
     if let Some(model) = &loaded {
         trade::engine_settings(file, model)?;
     }
+    if let Some(speed) = args.speed
+        && !(speed.is_finite() && speed > 0.0)
+    {
+        bail!("--speed must be a positive number (market time per wall-clock time)");
+    }
     let journal = trade::open_journal(&journal_path)?;
+    let handle = tokio::runtime::Handle::current();
+    let mut monitor = handle.block_on(Monitor::start(file, &journal, args.http.as_deref()))?;
     let model = match loaded {
         Some(model) => model,
         None => train_on_warmup(&mut stepper, ms(args.warmup, "warmup")?, &args.report, synthetic.seed)?,
@@ -122,6 +140,8 @@ fn run_sim(file: &FileConfig, args: &PaperArgs) -> Result<()> {
     let mut frames: Vec<FeedFrame> = Vec::new();
     let mut at = stepper.now_ms() + 1;
     let mut steps = 0u64;
+    let mut messages = 0u64;
+    let pace = args.speed.map(|speed| Pace { speed, wall: std::time::Instant::now(), market: stepper.now_ms() });
     while at <= end {
         frames.clear();
         stepper.step_at(at, &mut frames);
@@ -129,15 +149,23 @@ fn run_sim(file: &FileConfig, args: &PaperArgs) -> Result<()> {
             runner.list_market(trade::sim_market(&spec))?;
         }
         feed(&mut runner, &frames)?;
+        messages += frames.len() as u64;
         steps += 1;
         if steps.is_multiple_of(4096) {
             // Markets rotate: resolved ones with nothing held are dropped.
             runner.forget_resolved();
             bar.set_position(u64::try_from(stepper.now_ms() - started.millis()).unwrap_or(0) / 1000);
         }
+        if let Some(pace) = &pace {
+            pace.wait_for(stepper.now_ms());
+        }
+        if (pace.is_some() || steps.is_multiple_of(256)) && monitor.due() {
+            monitor.report(runner.engine(), in_process_figures(messages, stepper.now_ms() - started.millis()), None);
+        }
         at = stepper.next_step_ms().max(stepper.now_ms() + 1);
     }
     bar.finish_and_clear();
+    monitor.report(runner.engine(), in_process_figures(messages, stepper.now_ms() - started.millis()), None);
     let (stats, runner_stats) = runner.finish(TimestampMs::from_millis(end), "duration").context("paper run")?;
     println!(
         "{} samples, {} intents, {} refused by risk, {} fills, {} closed trades; {} frames, {} messages refused",
@@ -149,7 +177,44 @@ fn run_sim(file: &FileConfig, args: &PaperArgs) -> Result<()> {
         runner_stats.frames,
         runner_stats.rejected_messages
     );
-    crate::report_out::write(&journal_path, &args.report)
+    monitor.run_ended();
+    let written = crate::report_out::write(&journal_path, &args.report);
+    handle.block_on(monitor.stop(file.ops.linger));
+    written
+}
+
+/// Holds the stepping loop to `speed` times the wall clock.
+struct Pace {
+    speed: f64,
+    wall: std::time::Instant,
+    market: i64,
+}
+
+impl Pace {
+    fn wait_for(&self, market_now: i64) {
+        let due = Duration::from_secs_f64((market_now - self.market).max(0) as f64 / 1000.0 / self.speed);
+        if let Some(ahead) = due.checked_sub(self.wall.elapsed()) {
+            std::thread::sleep(ahead);
+        }
+    }
+}
+
+/// The in-process simulator as a market-data stream: always connected,
+/// every message delivered as it is made.
+fn in_process_figures(messages: u64, market_elapsed_ms: i64) -> MarketDataFigures {
+    let secs = market_elapsed_ms.max(1) as f64 / 1000.0;
+    MarketDataFigures {
+        state: "in_process".into(),
+        connected: true,
+        resyncing: false,
+        message_age_ms: Some(0),
+        uptime_pct: 100.0,
+        uptime_s: secs,
+        reconnects: 0,
+        messages,
+        messages_per_s: messages as f64 / secs,
+        last_resync_ms: None,
+    }
 }
 
 fn feed(runner: &mut PaperRunner, frames: &[FeedFrame]) -> Result<()> {

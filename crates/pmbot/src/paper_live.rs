@@ -56,6 +56,7 @@ pub async fn run(file: FileConfig, args: PaperArgs) -> Result<()> {
     let settings = trade::engine_settings(&file, &model)?;
     let journal_path = args.journal.clone().unwrap_or_else(|| file.journal.path.clone());
     let journal = trade::open_journal(&journal_path)?;
+    let mut monitor = crate::monitor::Monitor::start(&file, &journal, args.http.as_deref()).await?;
     let source = args.source.resolve(file.market_data.stream.clone(), file.sim.clone()).await?;
     let infos = source.markets.iter().map(market_info).collect::<Result<Vec<_>>>()?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -96,6 +97,7 @@ pub async fn run(file: FileConfig, args: PaperArgs) -> Result<()> {
             _ = tick.tick() => {
                 runner.advance_to(clock.now()).context("paper run")?;
                 let health = md.health();
+                monitor.report(runner.engine(), crate::monitor::stream_figures(&health), None);
                 // A reconnect counts as recovered once the stream is back and
                 // its books were resynced from fresh snapshots.
                 if health.reconnects > reconnects_noted && matches!(health.state, pmbot_venue::marketdata::ConnectionState::Live { .. }) && !health.resyncing {
@@ -111,10 +113,13 @@ pub async fn run(file: FileConfig, args: PaperArgs) -> Result<()> {
     };
     md.stop().await;
     let (stats, rs) = runner.finish(clock.now(), reason).context("paper run")?;
+    monitor.run_ended();
     println!(
         "stopped ({reason}): {} frames, {} samples, {} intents, {} refused by risk, {} fills, {} closed trades",
         rs.frames, stats.samples, stats.intents, stats.refusals, stats.fills, stats.trades
     );
     drop(source);
-    crate::report_out::write(&journal_path, &args.report)
+    let written = crate::report_out::write(&journal_path, &args.report);
+    monitor.stop(file.ops.linger).await;
+    written
 }

@@ -95,6 +95,7 @@ daily_loss_limit = "50"
 fn train_model(dir: &Path, warmup: &str) -> PathBuf {
     std::fs::write(dir.join("train.toml"), sim_table()).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_pmbot"))
+        .env("PMBOT_OPS__HTTP", "127.0.0.1:0")
         .current_dir(dir)
         .args(["--config", "train.toml", "paper", "--sim", "--duration", "1m", "--warmup", warmup])
         .args(["--journal", "train.sqlite", "--report", "train"])
@@ -137,6 +138,7 @@ async fn live_on_the_simulator_journals_exactly_what_the_simulator_holds() {
     assert_eq!(slugs.len(), 3);
 
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_pmbot"));
+    cmd.env("PMBOT_OPS__HTTP", "127.0.0.1:0");
     cmd.current_dir(&dir).arg("--config").arg(&config);
     cmd.args(["live", "--simulated-exchange", "--clob-url", &sim.rest_url(), "--ws-url", &sim.ws_url()]);
     cmd.args(["--gamma-url", &format!("{}gamma", sim.rest_url())]);
@@ -222,6 +224,7 @@ async fn paper_on_a_live_feed_journals_its_reconnects_and_never_counts_a_loopbac
         .map(|m| m.spec.slug.clone())
         .collect();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_pmbot"));
+    cmd.env("PMBOT_OPS__HTTP", "127.0.0.1:0");
     cmd.current_dir(&dir).args(["paper", "--clob-url", &sim.rest_url(), "--ws-url", &sim.ws_url()]);
     cmd.args(["--gamma-url", &format!("{}gamma", sim.rest_url())]);
     cmd.args(["--model", "train/model.json", "--duration", "30s", "--journal", "feed.sqlite", "--report", "feed"]);

@@ -9,7 +9,10 @@ use pmbot_core::{FillFee, Side, Usdc};
 use pmbot_engine::journal::{DecisionAction, Journal};
 
 fn pmbot() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_pmbot"))
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pmbot"));
+    // An ops server of its own on a free port (tests run side by side).
+    cmd.env("PMBOT_OPS__HTTP", "127.0.0.1:0");
+    cmd
 }
 
 fn scratch(name: &str) -> PathBuf {

@@ -244,6 +244,11 @@ impl Engine {
         &self.ledger
     }
 
+    /// Markets followed now.
+    pub fn market_count(&self) -> usize {
+        self.markets.len()
+    }
+
     /// The open positions, valued at their best bids (oldest first).
     pub fn positions(&self) -> Vec<ledger::OpenPosition> {
         let tokens = &self.tokens;
