@@ -186,3 +186,96 @@ fn metrics_parse_and_their_counters_equal_the_journal_rows() {
         rt.block_on(async { reqwest::Client::new().post(format!("{base}/health")).send().await.unwrap().status() });
     assert_eq!(code.as_u16(), 405);
 }
+
+/// Polls `{base}/health` until `want` says yes (at most `within`); returns the last body.
+async fn health_until(
+    base: &str,
+    within: Duration,
+    want: impl Fn(u16, &serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap();
+    let end = Instant::now() + within;
+    let mut last = serde_json::Value::Null;
+    while Instant::now() < end {
+        if let Ok(r) = client.get(format!("{base}/health")).send().await {
+            let code = r.status().as_u16();
+            last = r.json().await.unwrap_or(serde_json::Value::Null);
+            if want(code, &last) {
+                return last;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    panic!("health never turned as wanted within {within:?}; last: {last:#}");
+}
+
+fn component<'a>(health: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    health["components"].as_array().unwrap().iter().find(|c| c["name"] == name).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_turns_503_while_the_market_data_stalls_and_200_after_resync() {
+    use pmbot_sim::model::synthetic::SyntheticConfig;
+    use pmbot_sim::{SimConfig, SourceConfig};
+
+    let dir = scratch("stall");
+    // A model file to trade with.
+    let train = paper_sim(&dir, "train.sqlite", "1m");
+    let out = tokio::task::spawn_blocking(move || {
+        let mut train = train;
+        train.env("PMBOT_OPS__LINGER", "0s").output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let synthetic =
+        SyntheticConfig { seed: 5, markets: 2, market_duration_ms: 20 * 60_000, ..SyntheticConfig::default() };
+    let sim =
+        pmbot_sim::start(SimConfig { source: SourceConfig::Synthetic(Box::new(synthetic)), ..SimConfig::default() })
+            .await
+            .expect("simulator starts");
+    let slugs: Vec<String> = sim
+        .state
+        .lock()
+        .exchange
+        .markets()
+        .iter()
+        .filter(|m| m.accepting_orders)
+        .map(|m| m.spec.slug.clone())
+        .collect();
+    // A silent connection is found (no PONG) within a few seconds.
+    std::fs::write(dir.join("stall.toml"), "[market_data.stream]\nping_interval = \"1s\"\npong_timeout = \"2s\"\n")
+        .unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pmbot"));
+    cmd.current_dir(&dir).env("PMBOT_OPS__HTTP", "127.0.0.1:0").env("PMBOT_OPS__STALE_AFTER", "3s");
+    cmd.args(["--config", "stall.toml", "paper", "--clob-url", &sim.rest_url(), "--ws-url", &sim.ws_url()]);
+    cmd.args(["--gamma-url", &format!("{}gamma", sim.rest_url())]);
+    cmd.args(["--model", "report/model.json", "--duration", "240s", "--journal", "feed.sqlite", "--report", "feed"]);
+    cmd.arg("--market").args(&slugs);
+    let mut run = Running::spawn(cmd);
+    let base = tokio::task::block_in_place(|| run.ops_url());
+
+    let ok = health_until(&base, Duration::from_secs(60), |code, h| code == 200 && h["status"] == "ok").await;
+    assert_eq!(component(&ok, "market_data")["status"], "ok");
+
+    // Every frame discarded and no PONG: the stream goes stale, then is dropped.
+    sim.state.faults.set_spec("ws-stall=600s/599s".parse().unwrap());
+    // Stale first or dropped at once: either way down, and then disconnected.
+    let down = health_until(&base, Duration::from_secs(60), |code, h| {
+        code == 503 && component(h, "market_data")["figures"]["connected"] == false
+    })
+    .await;
+    assert_eq!(down["status"], "down");
+    assert_eq!(component(&down, "market_data")["status"], "down", "{down:#}");
+    assert_eq!(component(&down, "engine")["status"], "ok", "only the market data is down: {down:#}");
+
+    sim.state.faults.set_spec(Default::default());
+    let back = health_until(&base, Duration::from_secs(90), |code, h| {
+        code == 200 && component(h, "market_data")["status"] == "ok"
+    })
+    .await;
+    let md = &component(&back, "market_data")["figures"];
+    assert!(md["reconnects"].as_u64().unwrap() >= 1, "recovered through a reconnect and a resync: {back:#}");
+    assert_eq!(md["resyncing"], false);
+}
