@@ -5,3 +5,5 @@
 //! counters as plain structs); sending, serving and formatting happen on
 //! their own tasks, and a slow or failing receiver costs drops that are
 //! counted, never waits.
+
+pub mod alerts;
