@@ -87,8 +87,8 @@ async fn a_429_retry_after_is_waited_before_the_retry() {
     let gap = hits[1].at.duration_since(hits[0].at);
     eprintln!("retry after a 429 with retry_after 0.3 s came {gap:?} later");
     assert!(gap >= Duration::from_millis(300), "retried too early: {gap:?}");
-    // The header said 1 s (rounded up); the body's 0.3 s is the figure used.
-    assert!(gap < Duration::from_millis(950), "waited the header or a backoff instead: {gap:?}");
+    // The header said 5 s; the body's 0.3 s is the figure used.
+    assert!(gap < Duration::from_secs(3), "waited the header's figure instead: {gap:?}");
     assert_eq!(hits[0].body, hits[1].body, "the same message is retried");
     assert!(eventually(LIMIT, || alerter.stats().sent == 1).await);
     let discord = alerter.stats().sinks["discord"];
@@ -147,9 +147,11 @@ async fn a_hanging_receiver_does_not_slow_send_and_a_full_queue_drops_and_counts
          mean {:?}, slowest single call {slowest:?}",
         total / SENDS
     );
-    // A blocked send would wait on the 30 s request timeout. 20 ms per call
-    // leaves room for a descheduled thread on a loaded 2-core machine.
-    assert!(slowest < Duration::from_millis(20), "slowest send() took {slowest:?}");
+    // A blocked send would wait on the 30 s request timeout. The bounds
+    // (measured: ~150 ns mean, ~2 us slowest) leave room for a descheduled
+    // thread on a loaded 2-core machine, and still fail on any wait.
+    assert!(slowest < Duration::from_millis(100), "slowest send() took {slowest:?}");
+    assert!(total < Duration::from_secs(1), "{SENDS} sends took {total:?}");
 
     let stats = alerter.stats();
     assert_eq!(stats.queued, 1 + 64, "the stuck one plus a full queue");

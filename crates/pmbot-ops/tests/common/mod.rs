@@ -97,9 +97,9 @@ async fn answer(State(script): State<Arc<Mutex<Script>>>, uri: Uri, body: Bytes)
                 "retry_after": seconds,
                 "global": false,
             });
-            // The header is whole seconds, rounded up, as Discord sends it;
-            // the body's finer figure must win.
-            let header = seconds.ceil().to_string();
+            // Discord's header is the same wait in whole seconds; this one
+            // says far longer, so a test can tell that the body's figure won.
+            let header = (seconds.ceil() + 4.0).to_string();
             (StatusCode::TOO_MANY_REQUESTS, [("retry-after", header)], axum::Json(body)).into_response()
         }
         Reply::Hang => std::future::pending().await,
