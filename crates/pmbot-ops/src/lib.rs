@@ -5,6 +5,8 @@
 //! counters as plain structs); sending, serving and formatting happen on
 //! their own tasks, and a slow or failing receiver costs drops that are
 //! counted, never waits.
+
+pub mod alerts;
 pub mod config;
 pub mod health;
 pub mod logs;
