@@ -88,7 +88,14 @@ pub fn log_dir(cfg: &LogConfig, journal: Option<&Path>) -> Option<PathBuf> {
     match &cfg.dir {
         Some(d) if d.as_os_str().is_empty() => None,
         Some(d) => Some(d.clone()),
-        None => journal.map(|j| j.parent().unwrap_or(Path::new("")).join("pmbot-logs")),
+        // Beside the journal only where its folder exists: a journal path
+        // that cannot be opened must fail as such, not have folders made
+        // for its logs.
+        None => journal.and_then(|j| {
+            let parent = j.parent().unwrap_or(Path::new(""));
+            let exists = parent.as_os_str().is_empty() || parent.is_dir();
+            exists.then(|| parent.join("pmbot-logs"))
+        }),
     }
 }
 
@@ -144,7 +151,9 @@ mod tests {
     #[test]
     fn file_logs_go_beside_the_journal_unless_configured() {
         let cfg = LogConfig::default();
-        assert_eq!(log_dir(&cfg, Some(Path::new("/data/j.sqlite"))), Some(PathBuf::from("/data/pmbot-logs")));
+        let tmp = std::env::temp_dir();
+        assert_eq!(log_dir(&cfg, Some(&tmp.join("j.sqlite"))), Some(tmp.join("pmbot-logs")));
+        assert_eq!(log_dir(&cfg, Some(Path::new("/nonexistent/dir/j.sqlite"))), None, "no folders made");
         assert_eq!(log_dir(&cfg, Some(Path::new("j.sqlite"))), Some(PathBuf::from("pmbot-logs")));
         assert_eq!(log_dir(&cfg, None), None);
         let off = LogConfig { dir: Some(PathBuf::new()), ..LogConfig::default() };

@@ -52,6 +52,9 @@ pub struct FileConfig {
     pub ops: pmbot_ops::config::OpsConfig,
     /// Log levels and the JSON log folder: terminal, file, dir, keep_days.
     pub logs: pmbot_ops::logs::LogConfig,
+    /// Alerts: discord_webhook (or env PMBOT_DISCORD_WEBHOOK), json_webhook,
+    /// window, queue, max_attempts, timeout, min_severity.
+    pub alerts: pmbot_ops::alerts::AlertConfig,
 }
 
 /// `[live]`: what applies to real money only.

@@ -196,7 +196,7 @@ pub async fn run(mut file: FileConfig, args: LiveArgs) -> Result<()> {
     };
 
     let journal = trade::open_journal(&journal_path)?;
-    let mut monitor = crate::monitor::Monitor::start(&file, &journal, args.http.as_deref()).await?;
+    let mut monitor = crate::monitor::Monitor::start(&file, &journal, args.http.as_deref(), "live").await?;
     let (events_tx, mut events) = mpsc::unbounded_channel();
     let run_id = Arc::new(std::sync::atomic::AtomicI64::new(0));
     let log = EngineLog { journal: journal.clone(), run: run_id.clone(), events: events_tx.clone() };
@@ -279,11 +279,7 @@ pub async fn run(mut file: FileConfig, args: LiveArgs) -> Result<()> {
                     })?;
                 }
             }
-            Some(alert) = alerts.recv() => {
-                tracing::warn!(?alert, "gateway alert");
-                let note = json!({"run": engine.run_id(), "alert": format!("{alert:?}")});
-                let _ = lock(&journal).record_note("alert", &note, clock.now());
-            }
+            Some(alert) = alerts.recv() => monitor.raise(crate::monitor::gateway_alert(&alert, clock.now())),
             _ = tick.tick() => {
                 engine.advance_to(clock.now())?;
                 engine.forget_resolved();
@@ -314,7 +310,7 @@ pub async fn run(mut file: FileConfig, args: LiveArgs) -> Result<()> {
     );
     drop(source);
     let written = crate::report_out::write(&journal_path, &args.report);
-    monitor.stop(file.ops.linger).await;
+    monitor.stop(file.ops.linger, reason).await;
     written
 }
 

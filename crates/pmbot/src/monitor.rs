@@ -8,14 +8,18 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
+use pmbot_core::TimestampMs;
 use pmbot_engine::engine::{Engine, SharedJournal, lock};
+use pmbot_ops::alerts::{Alert, AlertKind, Alerter, Severity};
 use pmbot_ops::health::{GatewayFigures, HealthInputs, JournalFigures, MarketDataFigures};
 use pmbot_ops::observe::OpsObserver;
+use pmbot_ops::raise::Raiser;
 use pmbot_ops::server::OpsServer;
+use pmbot_ops::state::AlertCounts;
 use pmbot_ops::state::OpsState;
-use pmbot_venue::gateway::Gateway;
 use pmbot_venue::gateway::HeartbeatHealth;
+use pmbot_venue::gateway::{Gateway, GatewayAlert};
 use pmbot_venue::marketdata::{ConnectionState, StreamHealth};
 
 use crate::config::FileConfig;
@@ -26,16 +30,34 @@ pub const REPORT_EVERY: Duration = Duration::from_millis(500);
 pub struct Monitor {
     pub state: Arc<OpsState>,
     server: Option<OpsServer>,
+    journal: SharedJournal,
     journal_file: String,
     last_report: Option<Instant>,
+    alerter: Alerter,
+    /// Alerts the journal observer raised, to journal and send.
+    raised: std::sync::mpsc::Receiver<Alert>,
+    /// Since when the market data has been down (engine wall time).
+    md_down_since: Option<Instant>,
+    md_alerted: bool,
+    stale_after: Duration,
+    what: String,
 }
 
 impl Monitor {
     /// Installs the observer on `journal` and starts the server (a server
     /// that cannot listen is a warning: trading goes on without it).
-    pub async fn start(file: &FileConfig, journal: &SharedJournal, http: Option<&str>) -> Result<Monitor> {
+    pub async fn start(file: &FileConfig, journal: &SharedJournal, http: Option<&str>, what: &str) -> Result<Monitor> {
+        let alerts = file.alerts.clone().with_env(|k| std::env::var(k).ok());
+        let alerter = Alerter::try_start(&alerts).context("invalid [alerts] table")?;
         let state = Arc::new(OpsState::new(file.ops.health()));
-        lock(journal).set_observer(Box::new(OpsObserver::new(state.clone())));
+        let (tx, raised) = std::sync::mpsc::channel();
+        let mut raiser = Raiser::default();
+        let observer = OpsObserver::new(state.clone()).with_alerts(move |r| {
+            if let Some(alert) = raiser.alert_for(r) {
+                let _ = tx.send(alert);
+            }
+        });
+        lock(journal).set_observer(Box::new(observer));
         let addr = http.unwrap_or(&file.ops.http);
         let server = if addr.is_empty() {
             None
@@ -54,7 +76,99 @@ impl Monitor {
         };
         let journal_file =
             lock(journal).path().file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
-        Ok(Monitor { state, server, journal_file, last_report: None })
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        alerter.send(Alert::new(
+            AlertKind::ProcessStart,
+            Severity::Info,
+            format!("pmbot {what} started"),
+            format!("journal {journal_file}"),
+            i64::try_from(now.as_millis()).unwrap_or(0),
+        ));
+        Ok(Monitor {
+            state,
+            server,
+            journal: journal.clone(),
+            journal_file,
+            last_report: None,
+            alerter,
+            raised,
+            md_down_since: None,
+            md_alerted: false,
+            stale_after: file.ops.stale_after,
+            what: what.to_owned(),
+        })
+    }
+
+    /// Journals `alert` (a note of kind `alert`) and hands it to the alerter.
+    pub fn raise(&self, alert: Alert) {
+        let note = serde_json::json!({
+            "kind": alert.kind.as_str(), "severity": alert.severity.as_str(), "title": alert.title,
+        });
+        if let Err(e) = lock(&self.journal).record_note("alert", &note, TimestampMs::from_millis(alert.at_ms)) {
+            tracing::warn!(error = %e, "cannot journal an alert");
+        }
+        // Critical ones reach the terminal too; all are in the file log.
+        if alert.severity == Severity::Critical {
+            tracing::warn!(target: "pmbot::alert", kind = alert.kind.as_str(), severity = alert.severity.as_str(),
+                title = %alert.title, "alert");
+        } else {
+            tracing::info!(target: "pmbot::alert", kind = alert.kind.as_str(), severity = alert.severity.as_str(),
+                title = %alert.title, "alert");
+        }
+        self.alerter.send(alert);
+    }
+
+    /// Journals and sends what the observer raised. A deterministic driver
+    /// (paper --sim) calls it after every step, so the alert notes land at
+    /// the same place in the journal on every run.
+    pub fn pass_on_raised(&self) {
+        while let Ok(alert) = self.raised.try_recv() {
+            self.raise(alert);
+        }
+    }
+
+    /// Also alerts on market data
+    /// down for longer than `[ops] stale_after`.
+    fn pass_on_alerts(&mut self, md: &MarketDataFigures, now_ms: i64) {
+        self.pass_on_raised();
+        let down = !md.connected || md.resyncing;
+        match (down, self.md_down_since) {
+            (true, None) => self.md_down_since = Some(Instant::now()),
+            (true, Some(since)) if !self.md_alerted && since.elapsed() >= self.stale_after => {
+                self.md_alerted = true;
+                self.raise(Alert::new(
+                    AlertKind::MarketDataStale,
+                    Severity::Warning,
+                    "Market data down",
+                    format!("the stream has been {} for {:.0} s", md.state, since.elapsed().as_secs_f64()),
+                    now_ms,
+                ));
+            }
+            (false, Some(_)) => {
+                if self.md_alerted {
+                    self.raise(Alert::new(AlertKind::MarketDataStale, Severity::Info, "Market data back", "", now_ms));
+                }
+                self.md_down_since = None;
+                self.md_alerted = false;
+            }
+            _ => {}
+        }
+        let stats = self.alerter.stats();
+        let mut totals = Vec::new();
+        for (kind, k) in &stats.by_kind {
+            for (outcome, n) in [
+                ("sent", k.sent),
+                ("suppressed", k.suppressed),
+                ("dropped", k.dropped),
+                ("failed", k.failed),
+                ("no_sink", k.no_sink),
+            ] {
+                if n > 0 {
+                    totals.push(((*kind).to_owned(), outcome.to_owned(), n));
+                }
+            }
+        }
+        self.state.set_alert_counts(AlertCounts { totals });
     }
 
     /// Whether a report is due (drivers that step fast ask before building one).
@@ -68,6 +182,7 @@ impl Monitor {
         let mut inputs = HealthInputs::default();
         // The observer keeps what it learnt from the journal.
         self.state.update_inputs(|i| inputs = i.clone());
+        self.pass_on_alerts(&market_data, engine.now().millis());
         inputs.market_data = Some(market_data);
         inputs.gateway = gateway;
         inputs.engine_now_ms = engine.now().millis();
@@ -82,9 +197,20 @@ impl Monitor {
         self.state.update_inputs(|i| i.finished = true);
     }
 
-    /// Stops the server, after `[ops] linger` (time to read the final
-    /// figures of a run that ended).
-    pub async fn stop(self, linger: Duration) {
+    /// Sends the stop alert, then stops the server after `[ops] linger`
+    /// (time to read the final figures of a run that ended).
+    pub async fn stop(self, linger: Duration, why: &str) {
+        self.pass_on_raised();
+        // The journal has the run's end; this one is only sent.
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        self.alerter.send(Alert::new(
+            AlertKind::ProcessStop,
+            Severity::Info,
+            format!("pmbot {} stopped", self.what),
+            format!("stopped: {why}"),
+            i64::try_from(now.as_millis()).unwrap_or(0),
+        ));
+        self.alerter.clone().shutdown(Duration::from_secs(5)).await;
         let Some(server) = self.server else { return };
         if !linger.is_zero() {
             println!("ops: the server stays up for {}", humantime::format_duration(linger));
@@ -128,4 +254,64 @@ pub fn gateway_figures(g: &Gateway) -> GatewayFigures {
         ambiguous: stats.ambiguous,
         rate_limited: stats.rate_limited,
     }
+}
+
+/// A gateway alert as a person reads it.
+pub fn gateway_alert(a: &GatewayAlert, at: TimestampMs) -> Alert {
+    let (kind, severity, title, body) = match a {
+        GatewayAlert::KillSwitch { path, client_order_id, cancelled, cancel_error } => (
+            AlertKind::KillSwitch,
+            Severity::Critical,
+            "Kill switch engaged: order refused".to_owned(),
+            format!(
+                "{} exists; refused {client_order_id}; open orders cancelled: {}",
+                path.display(),
+                match (cancelled, cancel_error) {
+                    (Some(n), _) => n.to_string(),
+                    (None, Some(e)) => format!("cancel failed ({e})"),
+                    (None, None) => "not configured".to_owned(),
+                }
+            ),
+        ),
+        GatewayAlert::Halted { reason, .. } => {
+            (AlertKind::Gateway, Severity::Critical, "Trading halted until restart".to_owned(), reason.clone())
+        }
+        GatewayAlert::HeartbeatFailing { error, failures } => (
+            AlertKind::Gateway,
+            Severity::Warning,
+            "Order-safety heartbeat failing: new orders refused".to_owned(),
+            format!("{failures} failures; last: {error}"),
+        ),
+        GatewayAlert::HeartbeatRecovered => {
+            (AlertKind::Gateway, Severity::Info, "Order-safety heartbeat recovered".to_owned(), String::new())
+        }
+        GatewayAlert::OrderUnknown { client_order_id, order_id } => (
+            AlertKind::OrderAmbiguous,
+            Severity::Critical,
+            "Order fate unknown after every look-up".to_owned(),
+            format!("{client_order_id} ({order_id}): check `pmbot orders`"),
+        ),
+        GatewayAlert::OrderIdMismatch { client_order_id, computed, reported } => (
+            AlertKind::Gateway,
+            Severity::Critical,
+            "Exchange order id differs from the signed hash".to_owned(),
+            format!("{client_order_id}: computed {computed}, reported {reported}"),
+        ),
+        GatewayAlert::JournalFailed { detail } => {
+            (AlertKind::Gateway, Severity::Critical, "Journal write failed after sending".to_owned(), detail.clone())
+        }
+        GatewayAlert::BalanceCheck { client_order_id, kind, detail } => (
+            AlertKind::BalanceCheckFailing,
+            Severity::Critical,
+            "Balance check refused an order".to_owned(),
+            format!("{client_order_id}: {kind:?}: {detail}"),
+        ),
+        GatewayAlert::UserChannelReconnected { connection } => (
+            AlertKind::Gateway,
+            Severity::Info,
+            "User channel reconnected; orders reconciled".to_owned(),
+            format!("connection {connection}"),
+        ),
+    };
+    Alert::new(kind, severity, title, body, at.millis())
 }

@@ -106,7 +106,7 @@ fn run_sim(file: &FileConfig, args: &PaperArgs) -> Result<()> {
     }
     let journal = trade::open_journal(&journal_path)?;
     let handle = tokio::runtime::Handle::current();
-    let mut monitor = handle.block_on(Monitor::start(file, &journal, args.http.as_deref()))?;
+    let mut monitor = handle.block_on(Monitor::start(file, &journal, args.http.as_deref(), "paper (simulator)"))?;
     let model = match loaded {
         Some(model) => model,
         None => train_on_warmup(&mut stepper, ms(args.warmup, "warmup")?, &args.report, synthetic.seed)?,
@@ -149,6 +149,7 @@ fn run_sim(file: &FileConfig, args: &PaperArgs) -> Result<()> {
             runner.list_market(trade::sim_market(&spec))?;
         }
         feed(&mut runner, &frames)?;
+        monitor.pass_on_raised();
         messages += frames.len() as u64;
         steps += 1;
         if steps.is_multiple_of(4096) {
@@ -179,7 +180,7 @@ fn run_sim(file: &FileConfig, args: &PaperArgs) -> Result<()> {
     );
     monitor.run_ended();
     let written = crate::report_out::write(&journal_path, &args.report);
-    handle.block_on(monitor.stop(file.ops.linger));
+    handle.block_on(monitor.stop(file.ops.linger, "duration"));
     written
 }
 

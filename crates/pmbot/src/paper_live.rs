@@ -56,7 +56,7 @@ pub async fn run(file: FileConfig, args: PaperArgs) -> Result<()> {
     let settings = trade::engine_settings(&file, &model)?;
     let journal_path = args.journal.clone().unwrap_or_else(|| file.journal.path.clone());
     let journal = trade::open_journal(&journal_path)?;
-    let mut monitor = crate::monitor::Monitor::start(&file, &journal, args.http.as_deref()).await?;
+    let mut monitor = crate::monitor::Monitor::start(&file, &journal, args.http.as_deref(), "paper").await?;
     let source = args.source.resolve(file.market_data.stream.clone(), file.sim.clone()).await?;
     let infos = source.markets.iter().map(market_info).collect::<Result<Vec<_>>>()?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -120,6 +120,6 @@ pub async fn run(file: FileConfig, args: PaperArgs) -> Result<()> {
     );
     drop(source);
     let written = crate::report_out::write(&journal_path, &args.report);
-    monitor.stop(file.ops.linger).await;
+    monitor.stop(file.ops.linger, reason).await;
     written
 }
