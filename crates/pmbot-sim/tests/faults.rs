@@ -385,6 +385,42 @@ async fn rest_delay_holds_requests_before_handling_them() {
     .await;
 }
 
+/// `rest-cancel-fail-first=2`: the first two cancels after the spec was set
+/// answer 500 and cancel nothing; order posts and reads pass; the third
+/// cancel is handled. Setting the spec again counts from zero.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rest_cancel_fail_first_fails_only_the_first_cancels() {
+    bounded(60, async {
+        let sim = start(quiet_config(1)).await;
+        let m = &markets(&sim)[0];
+        let alice = account(&sim, 0).await;
+        set_faults(&sim, "rest-cancel-fail-first=2").await;
+        let order = alice.signed_limit(m.yes_u256(), SdkSide::Buy, dec!(0.40), dec!(10)).await;
+        let resp = alice.post_json(&sim, &order).await;
+        assert_eq!(resp.status(), 200, "order posts are not faulted");
+        let reply: Value = resp.json().await.unwrap();
+        let id = reply["orderID"].as_str().unwrap().to_owned();
+        let body = serde_json::to_vec(&serde_json::json!({ "orderID": id })).unwrap();
+        for _ in 0..2 {
+            let (status, message) = error_of(alice.raw(&sim, "DELETE", "/order", &body).await).await;
+            assert_eq!((status, message.as_str()), (500, "internal server error"));
+            assert!(has_open_orders(&sim, &alice), "a failed cancel cancels nothing");
+        }
+        let resp = alice.raw(&sim, "DELETE", "/order", &body).await;
+        assert_eq!(resp.status(), 200);
+        let reply: Value = resp.json().await.unwrap();
+        assert_eq!(reply["canceled"][0], id.as_str(), "{reply}");
+        assert!(!has_open_orders(&sim, &alice));
+        assert_eq!(fault_count(&sim, "rest-cancel-fail-first").await, 2);
+        set_faults(&sim, "rest-cancel-fail-first=1").await;
+        assert_eq!(alice.raw(&sim, "DELETE", "/cancel-all", b"").await.status(), 500);
+        assert_eq!(alice.raw(&sim, "DELETE", "/cancel-all", b"").await.status(), 200);
+        assert_eq!(fault_count(&sim, "rest-cancel-fail-first").await, 3);
+        sim.shutdown().await;
+    })
+    .await;
+}
+
 /// Real rate limiting: with `/book` limited to 3 per 2 s, the fourth request
 /// in a window is refused 429 with `Retry-After` and the
 /// `Poly-RateLimit-*` headers, other endpoint classes still pass, and after

@@ -8,10 +8,12 @@ use clap::{Parser, Subcommand};
 use crate::backtest_cmd::{self, BacktestArgs};
 use crate::balance_cmd::{self, BalanceArgs};
 use crate::config;
+use crate::doctor_cmd::{self, DoctorArgs};
 use crate::drill_cmd::{self, DrillArgs};
 use crate::gate_cmd::{self, GateArgs};
 use crate::kill_cmd::{self, KillArgs};
 use crate::live_cmd::{self, LiveArgs};
+use crate::livetest_cmd::{self, LivetestArgs};
 use crate::model_cmd::{self, TrainArgs, ValidateArgs};
 use crate::orders_cmd::{self, OrdersArgs};
 use crate::paper_cmd::{self, PaperArgs};
@@ -85,6 +87,15 @@ pub enum Command {
     /// The go-live checklist: the journal's paper record on live market data
     /// against the [gate] thresholds. Exits 0 when every item passes, 1 if not.
     Gate(GateArgs),
+    /// Preflight before going live: config, key file, RPC and chain,
+    /// collateral and allowances, API key, CLOB and clock skew, a book over
+    /// the WebSocket, kill switch, gate. One PASS/FAIL/SKIP line per check,
+    /// with the fix for each failure; exits 0 only when none failed.
+    Doctor(DoctorArgs),
+    /// Live test of the order path: one minimum-size post-only BUY far from
+    /// the touch, acknowledged on the user channel, cancelled, confirmed;
+    /// ends by proving no order of ours is left open.
+    Livetest(LivetestArgs),
     /// Crash-recovery drill (loopback only): place a seeded sequence of
     /// intents through the gateway and journal, continuing where an earlier,
     /// killed run stopped.
@@ -93,7 +104,12 @@ pub enum Command {
 }
 
 pub async fn run(cli: Cli) -> Result<()> {
-    let file = config::load(cli.config.as_deref())?;
+    let file = match config::load(cli.config.as_deref()) {
+        Ok(file) => file,
+        // The doctor reports a configuration that does not load as its first check.
+        Err(e) if matches!(cli.command, Command::Doctor(_)) => return doctor_cmd::bad_config(&e),
+        Err(e) => return Err(e),
+    };
     file.ops.validate()?;
     // Long-running commands also write JSON logs beside their journal.
     let journal = match &cli.command {
@@ -123,6 +139,8 @@ pub async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Gate(args) => gate_cmd::run(file, args),
+        Command::Doctor(args) => doctor_cmd::run(file, args).await,
+        Command::Livetest(args) => livetest_cmd::run(file, args).await,
         Command::Kill(args) => {
             let path = args.path.unwrap_or(file.gateway.kill_switch);
             let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();

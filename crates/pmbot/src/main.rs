@@ -9,10 +9,12 @@ mod backtest_cmd;
 mod balance_cmd;
 mod cli;
 mod config;
+mod doctor_cmd;
 mod drill_cmd;
 mod gate_cmd;
 mod kill_cmd;
 mod live_cmd;
+mod livetest_cmd;
 mod model_cmd;
 mod model_report;
 mod monitor;
@@ -44,11 +46,12 @@ fn main() -> ExitCode {
     match runtime.block_on(cli::run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            match e.downcast_ref::<gate_cmd::GateFailed>() {
+            match (e.downcast_ref::<gate_cmd::GateFailed>(), e.downcast_ref::<doctor_cmd::DoctorFailed>()) {
                 // A verdict, printed as it is.
-                Some(verdict) => eprintln!("{verdict}"),
+                (Some(verdict), _) => eprintln!("{verdict}"),
+                (_, Some(verdict)) => eprintln!("{verdict}"),
                 // One line: the reason and its causes, no backtrace.
-                None => eprintln!("pmbot: {}", one_line(&e)),
+                (None, None) => eprintln!("pmbot: {}", one_line(&e)),
             }
             ExitCode::FAILURE
         }

@@ -3,7 +3,9 @@
 //!
 //! Invariant: the spec in force is swapped atomically ([`FaultInjector::set_spec`])
 //! and every connection sees the new spec from its next frame on; the
-//! counters only grow.
+//! counters only grow. The count behind `rest-cancel-fail-first` starts
+//! again at every `set_spec`, so "the first N cancels" means after the spec
+//! took effect.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -97,6 +99,8 @@ pub(super) struct Shared {
     pub(super) counters: FaultCounters,
     rest_rng: Mutex<ChaCha8Rng>,
     connections_opened: AtomicU64,
+    /// Cancel requests seen since the spec in force was set.
+    cancels_seen: AtomicU64,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -151,6 +155,12 @@ fn is_order_post(method: &str, path: &str) -> bool {
     method.eq_ignore_ascii_case("POST") && matches!(path, "/order" | "/orders")
 }
 
+/// A request that cancels orders.
+fn is_cancel(method: &str, path: &str) -> bool {
+    method.eq_ignore_ascii_case("DELETE")
+        && matches!(path, "/order" | "/orders" | "/cancel-all" | "/cancel-market-orders")
+}
+
 /// The path without query string or trailing slash.
 fn normalize_path(path: &str) -> &str {
     let path = path.split_once('?').map_or(path, |(p, _)| p);
@@ -170,6 +180,7 @@ impl FaultInjector {
                 counters: FaultCounters::default(),
                 rest_rng: Mutex::new(stream_rng(seed, REST_STREAM)),
                 connections_opened: AtomicU64::new(0),
+                cancels_seen: AtomicU64::new(0),
             }),
         }
     }
@@ -190,6 +201,7 @@ impl FaultInjector {
     pub fn set_spec(&self, spec: FaultSpec) {
         let mut current = lock(&self.shared.spec);
         *current = Arc::new(spec);
+        self.shared.cancels_seen.store(0, Ordering::Release);
         // Bumped under the lock so a reader never pairs a new generation with
         // the old spec.
         self.shared.generation.fetch_add(1, Ordering::AcqRel);
@@ -214,6 +226,17 @@ impl FaultInjector {
             return RestFault::None;
         }
         let spec = self.shared.current_spec().0;
+        if let Some(n) = spec.rest_cancel_fail_first
+            && is_cancel(method, path)
+            && self.shared.cancels_seen.fetch_add(1, Ordering::AcqRel) < n.get()
+        {
+            self.shared.counters.bump(FaultKind::RestCancelFailFirst);
+            return RestFault::Status(FaultResponse {
+                status: 500,
+                body: json_error("internal server error"),
+                retry_after_s: None,
+            });
+        }
         let order_post = is_order_post(method, path);
         let mut rng = lock(&self.shared.rest_rng);
         let counters = &self.shared.counters;
@@ -428,6 +451,35 @@ mod tests {
             hits += n;
         }
         assert_eq!(inj.counts().get(FaultKind::RestDelay), hits);
+    }
+
+    #[test]
+    fn rest_cancel_fail_first_fails_exactly_the_first_cancels() {
+        let inj = injector("rest-cancel-fail-first=2", 3);
+        let failed = |f: RestFault| {
+            matches!(f, RestFault::Status(r) if r.status == 500
+                && r.body == FaultBody::Json(r#"{"error":"internal server error"}"#.into()))
+        };
+        // Other requests pass and do not use up the count.
+        for (method, path) in [("POST", "/order"), ("GET", "/data/orders"), ("GET", "/order"), ("DELETE", "/_sim/x")] {
+            assert_eq!(inj.rest_fault(method, path), RestFault::None, "{method} {path}");
+        }
+        assert!(failed(inj.rest_fault("DELETE", "/order")));
+        assert!(failed(inj.rest_fault("delete", "/cancel-all?x=1")));
+        for path in ["/order", "/orders", "/cancel-all", "/cancel-market-orders"] {
+            assert_eq!(inj.rest_fault("DELETE", path), RestFault::None, "{path} after the first two");
+        }
+        assert_eq!(inj.counts().get(FaultKind::RestCancelFailFirst), 2);
+        assert_eq!(inj.counts().total(), 2);
+        // A new spec counts again from zero; it draws nothing from the REST
+        // stream, so the rolled kinds see the same stream with or without it.
+        inj.set_spec("rest-cancel-fail-first=1,rest-5xx=0.5".parse().unwrap());
+        assert!(failed(inj.rest_fault("DELETE", "/orders")));
+        let plain = injector("rest-5xx=0.5", 3);
+        let with: Vec<RestFault> = (0..50).map(|_| inj.rest_fault("DELETE", "/order")).collect();
+        let without: Vec<RestFault> = (0..50).map(|_| plain.rest_fault("DELETE", "/order")).collect();
+        assert_eq!(with, without);
+        assert_eq!(inj.counts().get(FaultKind::RestCancelFailFirst), 3);
     }
 
     #[test]

@@ -37,10 +37,12 @@
 //! | `rest-403-html=P` | order posts only (`POST /order`, `POST /orders`): answer 403 with an HTML page like Cloudflare's region block; not handled |
 //! | `rest-accept-timeout=P[@D]` | order posts only: handle the order at once, then hold the reply for D (default 6s, past the clients' 5 s timeout), so the order exists though the client saw a timeout |
 //! | `rest-delay=D@P` | any request: hold it for D *before* handling it, so an order can land after the client gave up |
+//! | `rest-cancel-fail-first=N` | cancels only (`DELETE /order`, `/orders`, `/cancel-all`, `/cancel-market-orders`): answer the first N after the spec took effect with 500 `{"error":"internal server error"}`; not handled. Counted, not rolled: it draws nothing from the random stream |
 //!
 //! Example: `ws-drop-every=500,ws-stall=30s/5s,ws-malformed=0.001,rest-5xx=0.05,rest-429=0.02,rest-delay=6s@0.01`.
 //!
-//! REST kinds are rolled independently in the table's order (403-html, 5xx,
+//! `rest-cancel-fail-first` is decided first, by count: while it fires, no
+//! other kind is rolled for that request. The other REST kinds are rolled independently in the table's order (403-html, 5xx,
 //! 425, 429, accept-timeout, delay) and the first that fires wins, so with
 //! several kinds configured a later one fires with probability
 //! `p × Π(1 − p_earlier)`. Paths under `/_sim` (the admin endpoints) are
@@ -93,10 +95,11 @@ pub enum FaultKind {
     Rest403Html,
     RestAcceptTimeout,
     RestDelay,
+    RestCancelFailFirst,
 }
 
 impl FaultKind {
-    pub const COUNT: usize = 11;
+    pub const COUNT: usize = 12;
 
     /// Every kind, in canonical (display) order.
     pub const ALL: [FaultKind; FaultKind::COUNT] = [
@@ -111,6 +114,7 @@ impl FaultKind {
         FaultKind::Rest403Html,
         FaultKind::RestAcceptTimeout,
         FaultKind::RestDelay,
+        FaultKind::RestCancelFailFirst,
     ];
 
     /// The name used in specs, JSON objects and counters.
@@ -127,6 +131,7 @@ impl FaultKind {
             FaultKind::Rest403Html => "rest-403-html",
             FaultKind::RestAcceptTimeout => "rest-accept-timeout",
             FaultKind::RestDelay => "rest-delay",
+            FaultKind::RestCancelFailFirst => "rest-cancel-fail-first",
         }
     }
 

@@ -274,6 +274,8 @@ pub struct FaultSpec {
     pub rest_403_html: Option<Probability>,
     pub rest_accept_timeout: Option<RestAcceptTimeout>,
     pub rest_delay: Option<RestDelay>,
+    /// Fail the first N cancel requests after the spec takes effect.
+    pub rest_cancel_fail_first: Option<NonZeroU64>,
 }
 
 impl FaultSpec {
@@ -300,6 +302,7 @@ impl FaultSpec {
             FaultKind::Rest403Html => self.rest_403_html.is_some(),
             FaultKind::RestAcceptTimeout => self.rest_accept_timeout.is_some(),
             FaultKind::RestDelay => self.rest_delay.is_some(),
+            FaultKind::RestCancelFailFirst => self.rest_cancel_fail_first.is_some(),
         }
     }
 
@@ -318,7 +321,8 @@ impl FaultSpec {
     ///   "rest-429": {"p": 0.02, "retry_after_s": 1},
     ///   "rest-403-html": 0.01,
     ///   "rest-accept-timeout": {"p": 0.01, "hold_ms": 6000},
-    ///   "rest-delay": {"delay_ms": 6000, "p": 0.01}
+    ///   "rest-delay": {"delay_ms": 6000, "p": 0.01},
+    ///   "rest-cancel-fail-first": 2
     /// }
     /// ```
     ///
@@ -375,6 +379,7 @@ impl FaultSpec {
                 let p = p.trim().parse()?;
                 self.rest_delay = Some(RestDelay { delay_ms, p });
             }
+            FaultKind::RestCancelFailFirst => self.rest_cancel_fail_first = Some(parse_count(value)?),
         }
         Ok(())
     }
@@ -414,6 +419,7 @@ impl FaultSpec {
                 let f = self.rest_delay?;
                 format!("{}@{}", format_duration_ms(f.delay_ms.get()), f.p)
             }
+            FaultKind::RestCancelFailFirst => self.rest_cancel_fail_first?.to_string(),
         })
     }
 }
@@ -525,6 +531,8 @@ struct SpecObject {
     rest_accept_timeout: Option<RestAcceptTimeout>,
     #[serde(rename = "rest-delay", default, skip_serializing_if = "Option::is_none")]
     rest_delay: Option<RestDelay>,
+    #[serde(rename = "rest-cancel-fail-first", default, skip_serializing_if = "Option::is_none")]
+    rest_cancel_fail_first: Option<NonZeroU64>,
 }
 
 impl From<FaultSpec> for SpecObject {
@@ -541,6 +549,7 @@ impl From<FaultSpec> for SpecObject {
             rest_403_html: s.rest_403_html,
             rest_accept_timeout: s.rest_accept_timeout,
             rest_delay: s.rest_delay,
+            rest_cancel_fail_first: s.rest_cancel_fail_first,
         }
     }
 }
@@ -559,6 +568,7 @@ impl From<SpecObject> for FaultSpec {
             rest_403_html: o.rest_403_html,
             rest_accept_timeout: o.rest_accept_timeout,
             rest_delay: o.rest_delay,
+            rest_cancel_fail_first: o.rest_cancel_fail_first,
         }
     }
 }
@@ -597,7 +607,8 @@ mod tests {
     fn parses_every_kind_and_round_trips() {
         let text = "ws-drop-every=3,ws-drop=0.5,ws-stall=2m/500ms,ws-malformed=1,\
                     ws-out-of-order=0,rest-5xx=0.25,rest-425=0.125,rest-429=0.02@3s,\
-                    rest-403-html=0.75,rest-accept-timeout=0.1@7s,rest-delay=1h@0.01";
+                    rest-403-html=0.75,rest-accept-timeout=0.1@7s,rest-delay=1h@0.01,\
+                    rest-cancel-fail-first=2";
         let spec: FaultSpec = text.parse().unwrap();
         for kind in FaultKind::ALL {
             assert!(spec.has(kind), "{kind:?} not parsed");
