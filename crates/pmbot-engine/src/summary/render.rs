@@ -52,7 +52,7 @@ impl DailySummary {
             "orders placed / filled / rejected",
             format!("{} / {} / {}", self.orders.placed, self.orders.filled, self.orders.rejected),
         );
-        row("open positions at the day's last mark", self.exposure_phrase());
+        row("exposure at the day's last mark", self.exposure_phrase());
         row(
             "largest exposure at a mark (pUSD)",
             self.exposure.map_or_else(
@@ -119,7 +119,8 @@ impl DailySummary {
             signed_money(self.pnl_after_fees),
             money(self.fees)
         ));
-        lines.push(format!("Exposure: {}", self.exposure_phrase()));
+        let largest = self.exposure.map_or_else(String::new, |e| format!("; largest {} pUSD", money(e.max_value)));
+        lines.push(format!("Exposure: {}{largest}", self.exposure_phrase()));
         lines.push(format!(
             "Orders: {} placed, {} filled, {} rejected",
             self.orders.placed, self.orders.filled, self.orders.rejected
@@ -144,18 +145,20 @@ impl DailySummary {
         if self.complete {
             format!("The whole UTC day {}, 00:00 to 24:00.", self.date)
         } else {
-            format!(
-                "The day so far: {} from 00:00 until {} UTC (the day is not over).",
-                self.date,
-                clock(self.until)
-            )
+            format!("The day so far: {} from 00:00 until {} UTC (the day is not over).", self.date, clock(self.until))
         }
     }
 
     fn exposure_phrase(&self) -> String {
         match self.exposure {
             None => "no mark in the day".into(),
-            Some(e) => format!("{} worth {} pUSD at {} UTC", e.open_positions, money(e.value), clock(e.at)),
+            Some(e) => format!(
+                "{} open position{} worth {} pUSD at {} UTC",
+                e.open_positions,
+                if e.open_positions == 1 { "" } else { "s" },
+                money(e.value),
+                clock(e.at)
+            ),
         }
     }
 
