@@ -34,8 +34,8 @@ impl DailySummary {
             doc.caution(vec![text("No run was up in this day.")]);
         } else if !self.all_live_data() {
             doc.caution(vec![text(
-                "Some runs here traded on the simulator or on replayed data, not live market data: these figures \
-                 are not live trading.",
+                "Runs here traded on the simulator or on replayed data, not live market data: these figures are \
+                 not live trading.",
             )]);
         }
 
@@ -57,7 +57,7 @@ impl DailySummary {
             "largest exposure at a mark (pUSD)",
             self.exposure.map_or_else(
                 || "no mark".into(),
-                |e| format!("{} ({} positions at most)", money(e.max_value), e.max_open_positions),
+                |e| format!("{} (at most {} open)", money(e.max_value), e.max_open_positions),
             ),
         );
         row("risk refusals", self.refusals().to_string());

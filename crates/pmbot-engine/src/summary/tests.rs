@@ -487,7 +487,7 @@ fn the_markdown_and_the_short_text_say_the_figures_and_no_setting() {
         "| fees paid on the day's fills (pUSD) | 0.193334 (3 fills) |",
         "| orders placed / filled / rejected | 3 / 2 / 1 |",
         "| exposure at the day's last mark | 1 open position worth 4.00 pUSD at 23:30 UTC |",
-        "| largest exposure at a mark (pUSD) | 12.50 (2 positions at most) |",
+        "| largest exposure at a mark (pUSD) | 12.50 (at most 2 open) |",
         "| uptime | 5 h 30 min of 1 d (22.9%) |",
         "| market-data reconnects | 2 |",
         "| user-channel reconnects | 2 |",
