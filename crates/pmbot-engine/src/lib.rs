@@ -16,6 +16,8 @@
 //! - [`gate`]: the go-live checklist over the live-market-data runs.
 //! - [`report`]: the performance report (markdown, one self-contained HTML
 //!   page, PNG plots) from a journal's figures.
+//! - [`summary`]: the daily summary (one UTC day's figures, as Markdown beside
+//!   the journal and as a short chat text).
 
 pub mod engine;
 pub mod gate;
@@ -24,3 +26,4 @@ pub mod performance;
 pub mod record;
 pub mod replay;
 pub mod report;
+pub mod summary;

@@ -23,7 +23,7 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 
 use crate::gate::{GateConfig, GateConfigError};
-use crate::journal::{DataSource, DecisionAction, Journal, JournalError, Run, RunMode};
+use crate::journal::{DataSource, DecisionAction, Journal, JournalError, Run, RunMode, Trade};
 use stats::{day_index, percent, proportion, proportion_text, threshold_percent};
 
 /// Which runs the figures cover.
@@ -312,13 +312,13 @@ pub(crate) fn compute_where(
         .collect();
 
     // Money, exactly.
+    let totals = trade_totals(&trades).map_err(|what| out_of_range(what.into()))?;
+    let (pnl, fees) = (totals.pnl, totals.fees);
     let pnl_per_trade: Vec<Usdc> = trades.iter().map(|t| t.pnl()).collect();
-    let wins: Vec<Usdc> = pnl_per_trade.iter().copied().filter(|p| *p > Usdc::ZERO).collect();
-    let losses: Vec<Usdc> = pnl_per_trade.iter().copied().filter(|p| *p <= Usdc::ZERO).collect();
+    let wins: Vec<Usdc> = pnl_per_trade.iter().copied().filter(|p| is_win(*p)).collect();
+    let losses: Vec<Usdc> = pnl_per_trade.iter().copied().filter(|p| !is_win(*p)).collect();
     let sum =
         |amounts: &[Usdc], what: &str| stats::sum(amounts.iter().copied()).ok_or_else(|| out_of_range(what.into()));
-    let pnl = sum(&pnl_per_trade, "the P&L")?;
-    let fees = stats::sum(trades.iter().map(|t| t.fees)).ok_or_else(|| out_of_range("the fees".into()))?;
     let pnl_before_fees = pnl.checked_add(fees).ok_or_else(|| out_of_range("the P&L before fees".into()))?;
     let average_win = stats::mean(sum(&wins, "the wins")?, wins.len() as u64);
     let average_loss = stats::mean(sum(&losses, "the losses")?, losses.len() as u64);
@@ -364,10 +364,10 @@ pub(crate) fn compute_where(
 
     let mut perf = Performance {
         runs: summaries,
-        trades: trades.len() as u64,
-        wins: wins.len() as u64,
-        losses: losses.len() as u64,
-        win_rate: proportion(wins.len() as u64, trades.len() as u64),
+        trades: totals.trades,
+        wins: totals.wins,
+        losses: totals.losses,
+        win_rate: totals.win_rate,
         pnl,
         fees,
         pnl_before_fees,
@@ -393,6 +393,40 @@ pub(crate) fn compute_where(
     };
     perf.targets = targets(&perf, all_dates.len(), &GateConfig::default());
     Ok(perf)
+}
+
+/// What some closed trades add up to: the report's, the gate's and the
+/// daily summary's one rule for counting them.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct TradeTotals {
+    pub trades: u64,
+    /// Trades with P&L > 0 after fees.
+    pub wins: u64,
+    /// Trades with P&L <= 0 after fees.
+    pub losses: u64,
+    /// wins / trades with its 95% Wilson interval; `None` without trades.
+    pub win_rate: Option<Proportion>,
+    /// Sum of the trades' P&L, after every fee.
+    pub pnl: Usdc,
+    /// Sum of the trades' fees.
+    pub fees: Usdc,
+}
+
+/// A trade is a win when it made money after every fee.
+fn is_win(pnl: Usdc) -> bool {
+    pnl > Usdc::ZERO
+}
+
+/// Adds up `trades`; `Err` names the sum beyond what `Usdc` holds.
+pub fn trade_totals<'a>(trades: impl IntoIterator<Item = &'a Trade>) -> Result<TradeTotals, &'static str> {
+    let (mut n, mut wins, mut pnl, mut fees) = (0u64, 0u64, Usdc::ZERO, Usdc::ZERO);
+    for t in trades {
+        n += 1;
+        wins += u64::from(is_win(t.pnl()));
+        pnl = pnl.checked_add(t.pnl()).ok_or("the P&L")?;
+        fees = fees.checked_add(t.fees).ok_or("the fees")?;
+    }
+    Ok(TradeTotals { trades: n, wins, losses: n - wins, win_rate: proportion(wins, n), pnl, fees })
 }
 
 impl Performance {

@@ -20,6 +20,7 @@ use crate::paper_cmd::{self, PaperArgs};
 use crate::record_cmd::{self, RecordArgs};
 use crate::report_cmd::{self, ReportArgs};
 use crate::sim_cmd::{self, SimArgs};
+use crate::summary_cmd::{self, SummaryArgs};
 use crate::watch_cmd::{self, WatchArgs};
 
 /// pmbot trades Polymarket's order books under hard risk limits, on paper
@@ -80,6 +81,10 @@ pub enum Command {
     /// self-contained report.html and PNG plots (equity, drawdown, P&L per
     /// trade, fees, daily P&L).
     Report(ReportArgs),
+    /// The daily summary: one UTC day's trades, win rate, P&L after fees,
+    /// fees, exposure, refusals, uptime, reconnects and alerts, printed as
+    /// Markdown and written beside the journal (default: today, so far).
+    Summary(SummaryArgs),
     /// Set the kill switch: no order is sent while its file exists.
     Kill(KillArgs),
     /// Remove the kill switch.
@@ -138,6 +143,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::Summary(args) => summary_cmd::run(file, args),
         Command::Gate(args) => gate_cmd::run(file, args),
         Command::Doctor(args) => doctor_cmd::run(file, args).await,
         Command::Livetest(args) => livetest_cmd::run(file, args).await,

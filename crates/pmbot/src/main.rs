@@ -26,6 +26,7 @@ mod report_cmd;
 mod report_out;
 mod sim_cmd;
 mod source;
+mod summary_cmd;
 mod trade;
 mod watch_cmd;
 

@@ -3,34 +3,34 @@
 
 /// A run of inline text.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Span {
+pub(crate) enum Span {
     Text(String),
     Strong(String),
     /// A code, an identifier or a hash: shown verbatim.
     Code(String),
 }
 
-pub(super) fn text(s: impl Into<String>) -> Span {
+pub(crate) fn text(s: impl Into<String>) -> Span {
     Span::Text(s.into())
 }
 
-pub(super) fn strong(s: impl Into<String>) -> Span {
+pub(crate) fn strong(s: impl Into<String>) -> Span {
     Span::Strong(s.into())
 }
 
-pub(super) fn code(s: impl Into<String>) -> Span {
+pub(crate) fn code(s: impl Into<String>) -> Span {
     Span::Code(s.into())
 }
 
 /// How a table column lines up (numbers to the right).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Align {
+pub(crate) enum Align {
     Left,
     Right,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Table {
+pub(crate) struct Table {
     pub header: Vec<(String, Align)>,
     /// Each row has one cell per header column.
     pub rows: Vec<Vec<Span>>,
@@ -50,7 +50,7 @@ impl Table {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Block<'a> {
+pub(crate) enum Block<'a> {
     /// Level 1 is the page title.
     Heading(u8, String),
     Paragraph(Vec<Span>),
@@ -69,7 +69,7 @@ pub(super) enum Block<'a> {
 
 /// The whole report.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(super) struct Document<'a> {
+pub(crate) struct Document<'a> {
     pub title: String,
     pub blocks: Vec<Block<'a>>,
 }

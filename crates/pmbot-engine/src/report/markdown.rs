@@ -7,7 +7,7 @@ use std::fmt::Write;
 use super::document::{Align, Block, Document, Span, Table};
 
 /// The whole file. `write!` into a String cannot fail, hence the `let _`.
-pub(super) fn render(doc: &Document<'_>) -> String {
+pub(crate) fn render(doc: &Document<'_>) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# {}\n", escape(&doc.title));
     for block in &doc.blocks {

@@ -17,11 +17,11 @@
 //! - **Replays never pass for live.** The report names each run's data
 //!   source and says that only live market data counts for the gate.
 
-mod document;
+pub(crate) mod document;
 mod html;
-mod markdown;
+pub(crate) mod markdown;
 mod plots;
-mod sections;
+pub(crate) mod sections;
 #[cfg(test)]
 mod tests;
 
@@ -158,7 +158,7 @@ pub(crate) fn fee_curve(journal: &Journal, runs: &[RunSummary]) -> Result<Vec<(T
 
 /// Writes `bytes` to `path` through a temporary file in the same directory
 /// and a rename, so `path` is never seen half-written.
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     // Process id and a counter: two writers (processes or threads) never share a temporary.
     static NEXT: AtomicU64 = AtomicU64::new(0);

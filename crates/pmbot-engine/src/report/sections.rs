@@ -483,7 +483,7 @@ fn plural(n: u64, noun: &str) -> String {
     if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
 }
 
-fn source_name(s: DataSource) -> &'static str {
+pub(crate) fn source_name(s: DataSource) -> &'static str {
     match s {
         DataSource::LiveData => "live-data",
         DataSource::Replay => "replay",
@@ -492,7 +492,7 @@ fn source_name(s: DataSource) -> &'static str {
 }
 
 /// An exact amount with at least two decimals ("1.50", "0.123456").
-pub(super) fn money(u: Usdc) -> String {
+pub(crate) fn money(u: Usdc) -> String {
     let s = u.to_string();
     match s.split_once('.') {
         None => format!("{s}.00"),
@@ -502,7 +502,7 @@ pub(super) fn money(u: Usdc) -> String {
 }
 
 /// [`money`] with a sign on gains too.
-pub(super) fn signed_money(u: Usdc) -> String {
+pub(crate) fn signed_money(u: Usdc) -> String {
     if u.micros() > 0 { format!("+{}", money(u)) } else { money(u) }
 }
 
@@ -525,7 +525,7 @@ fn time(t: TimestampMs) -> String {
 }
 
 /// A span of time as a reader says it ("2 h 5 min", "45 s").
-fn duration(ms: i64) -> String {
+pub(crate) fn duration(ms: i64) -> String {
     let s = ms / 1000;
     let (d, h, m, sec) = (s / 86_400, s % 86_400 / 3600, s % 3600 / 60, s % 60);
     let parts: Vec<String> = [(d, "d"), (h, "h"), (m, "min"), (sec, "s")]
