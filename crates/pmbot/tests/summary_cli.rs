@@ -13,6 +13,8 @@ use rusqlite::{Connection, OpenFlags};
 fn pmbot() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_pmbot"));
     c.env_remove("RUST_LOG");
+    // An ops server of its own on a free port (tests run side by side).
+    c.env("PMBOT_OPS__HTTP", "127.0.0.1:0");
     c
 }
 
