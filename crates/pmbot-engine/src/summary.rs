@@ -80,7 +80,9 @@ pub struct DailySummary {
     pub orders: OrderCounts,
     /// The account at the day's marks; `None` when the day has no mark.
     pub exposure: Option<Exposure>,
-    /// Decisions the risk gate refused in the day, by refusal code.
+    /// Decisions the risk gate refused in the day, by refusal code (the
+    /// `decisions` rows; intents the gateway refused before sending, in the
+    /// `refusals` table, are not among them).
     pub refusals_by_reason: BTreeMap<String, u64>,
     pub uptime: Uptime,
     pub reconnects: Reconnects,
@@ -102,15 +104,6 @@ impl DailySummary {
     /// The day's first millisecond.
     pub fn day_start(&self) -> TimestampMs {
         day_start(self.date)
-    }
-
-    /// The run counts by (mode, data source).
-    pub fn run_kinds(&self) -> BTreeMap<(&'static str, &'static str), u64> {
-        let mut kinds = BTreeMap::new();
-        for r in &self.runs {
-            *kinds.entry((r.mode.as_str(), r.data_source.as_str())).or_insert(0) += 1;
-        }
-        kinds
     }
 
     /// Whether every run in the day traded on live market data.

@@ -110,6 +110,8 @@ fn the_printed_figures_equal_sql_over_the_journal() {
     assert!(md.contains(&format!("The whole UTC day {date}, 00:00 to 24:00.")), "{md}");
     assert!(md.contains("simulator or on replayed data"), "the simulator is not live trading: {md}");
 
+    let runs = int(&conn, "SELECT count(*) FROM runs WHERE started_ms >= ?1 AND started_ms < ?2", start);
+    assert_eq!(cell(&md, "runs"), format!("{runs} (paper on simulator {runs})"));
     let closed = "FROM trades WHERE closed_ms >= ?1 AND closed_ms < ?2";
     let trades = int(&conn, &format!("SELECT count(*) {closed}"), start);
     assert!(trades > 0, "two simulated hours close trades");

@@ -42,6 +42,7 @@ impl DailySummary {
         doc.heading(2, "Figures");
         let mut t = Table::new(&[("figure", Align::Left), ("value", Align::Right)]);
         let mut row = |name: &str, value: String| t.row(vec![text(name), text(value)]);
+        row("runs", self.runs_phrase());
         row("closed trades", self.trades.to_string());
         row("wins", self.wins.to_string());
         row("win rate", self.win_rate.as_ref().map_or_else(|| "no trades".into(), proportion_text));
@@ -110,6 +111,7 @@ impl DailySummary {
         if !self.runs.is_empty() && !self.all_live_data() {
             lines.push("Not live market data (simulator or replay).".into());
         }
+        lines.push(format!("Runs: {}", self.runs_phrase()));
         let win_rate = self.win_rate.map_or_else(String::new, |w| {
             format!(", win rate {:.1}% (95% CI {:.1}–{:.1}%)", w.rate * 100.0, w.low * 100.0, w.high * 100.0)
         });
@@ -147,6 +149,19 @@ impl DailySummary {
         } else {
             format!("The day so far: {} from 00:00 until {} UTC (the day is not over).", self.date, clock(self.until))
         }
+    }
+
+    /// "3 (paper on live-data 2, live on live-data 1)".
+    fn runs_phrase(&self) -> String {
+        let mut kinds: BTreeMap<(&str, &str), u64> = BTreeMap::new();
+        for r in &self.runs {
+            *kinds.entry((r.mode.as_str(), source_name(r.data_source))).or_insert(0) += 1;
+        }
+        if kinds.is_empty() {
+            return "0".into();
+        }
+        let kinds: Vec<String> = kinds.iter().map(|((mode, source), n)| format!("{mode} on {source} {n}")).collect();
+        format!("{} ({})", self.runs.len(), kinds.join(", "))
     }
 
     fn exposure_phrase(&self) -> String {

@@ -480,6 +480,7 @@ fn the_markdown_and_the_short_text_say_the_figures_and_no_setting() {
     for needle in [
         "# pmbot daily summary, 2025-03-10",
         "The whole UTC day 2025-03-10, 00:00 to 24:00.",
+        "| runs | 3 (live on live-data 1, paper on live-data 2) |",
         "| closed trades | 4 |",
         "| wins | 2 |",
         "| P&L after fees (pUSD) | +0.60 |",
@@ -500,6 +501,7 @@ fn the_markdown_and_the_short_text_say_the_figures_and_no_setting() {
     }
     let short = s.short_text();
     for needle in [
+        "Runs: 3 (live on live-data 1, paper on live-data 2)",
         "Trades: 4 closed, 2 won, win rate 50.0%",
         "P&L after fees: +0.60 pUSD; fees paid: 0.193334 pUSD",
         "Refusals: 3 (max_open_positions 2, capital_cap 1)",
