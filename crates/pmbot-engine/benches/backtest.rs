@@ -30,7 +30,7 @@ use pmbot_sim::model::synthetic::SyntheticConfig;
 use pmbot_venue::marketdata::FrameParser;
 
 #[path = "../../pmbot-venue/benches/common/mod.rs"]
-mod common;
+pub(crate) mod common;
 
 fn main() {
     let d = &*DATA;
@@ -52,21 +52,21 @@ fn main() {
 }
 
 /// One frame, or a market listed just before it.
-enum Item {
+pub(crate) enum Item {
     List(MarketInfo),
     Frame(i64, Arc<str>),
 }
 
-struct Data {
-    dir: PathBuf,
-    model: ModelFile,
-    frames: Vec<Item>,
-    listed: usize,
-    bytes: usize,
-    started: i64,
+pub(crate) struct Data {
+    pub(crate) dir: PathBuf,
+    pub(crate) model: ModelFile,
+    pub(crate) frames: Vec<Item>,
+    pub(crate) listed: usize,
+    pub(crate) bytes: usize,
+    pub(crate) started: i64,
 }
 
-static DATA: LazyLock<Data> = LazyLock::new(|| {
+pub(crate) static DATA: LazyLock<Data> = LazyLock::new(|| {
     let dir = std::env::temp_dir().join(format!("pmbot-bench-backtest-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -119,7 +119,7 @@ fn info(spec: &pmbot_sim::engine::MarketSpec) -> MarketInfo {
 
 /// The real feed's proportions, with each pair of tokens listed as a
 /// market ending a day later.
-static REAL_MIX: LazyLock<Vec<Item>> = LazyLock::new(|| {
+pub(crate) static REAL_MIX: LazyLock<Vec<Item>> = LazyLock::new(|| {
     let rec = common::recording(25, 200_000, 7);
     let mut parser = FrameParser::new();
     let mut items = Vec::new();
@@ -144,7 +144,7 @@ static REAL_MIX: LazyLock<Vec<Item>> = LazyLock::new(|| {
     items
 });
 
-fn frame_count(items: &[Item]) -> usize {
+pub(crate) fn frame_count(items: &[Item]) -> usize {
     items.iter().filter(|i| matches!(i, Item::Frame(..))).count()
 }
 
@@ -164,14 +164,21 @@ fn real_mix(bencher: Bencher) {
 }
 
 fn run(items: &[Item], started: i64) {
+    run_with(items, started, |_| {});
+}
+
+/// `run`, with `install` called on the journal before the engine starts (the
+/// ops benchmark installs its observer there).
+pub(crate) fn run_with(items: &[Item], started: i64, install: impl FnOnce(&mut Journal)) {
     static RUNS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let d = &*DATA;
     let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     {
         let path = d.dir.join(format!("journal-{n}.sqlite"));
-        let journal = Journal::open(&path).unwrap();
+        let mut journal = Journal::open(&path).unwrap();
         // As `pmbot backtest` runs it: no fsync per commit.
         journal.relax_durability_for_replay().unwrap();
+        install(&mut journal);
         let journal = Arc::new(Mutex::new(journal));
         let settings = EngineSettings {
             strategy: StrategyConfig::default(),

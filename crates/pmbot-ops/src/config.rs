@@ -22,6 +22,9 @@ pub struct OpsConfig {
     /// figures); 0 stops it with the run.
     #[serde(with = "humantime_serde")]
     pub linger: Duration,
+    /// Live runs: a collateral balance below this (pUSD) raises a
+    /// `balance_low` alert; 0 turns it off.
+    pub balance_floor: pmbot_core::Usdc,
     /// When the daily summary of the day before is written and posted, UTC
     /// `HH:MM`.
     pub summary_at: String,
@@ -35,6 +38,7 @@ impl Default for OpsConfig {
             stale_after: health.stale_after,
             loop_silent_after: health.loop_silent_after,
             linger: Duration::ZERO,
+            balance_floor: pmbot_core::Usdc::from_whole(10),
             summary_at: "00:05".to_owned(),
         }
     }

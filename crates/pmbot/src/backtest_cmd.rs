@@ -12,7 +12,9 @@ use pmbot_engine::journal::{DataSource, RunMode};
 use pmbot_engine::replay::{Outcome, RecordingReader, ReplaySource, ResolvedkitFrames};
 
 use crate::config::FileConfig;
+use crate::monitor::Monitor;
 use crate::trade::{self, LoadedModel};
+use pmbot_ops::health::MarketDataFigures;
 
 #[derive(Debug, Args)]
 pub struct BacktestArgs {
@@ -30,6 +32,10 @@ pub struct BacktestArgs {
     /// The journal (default: OUT/journal.sqlite).
     #[arg(long, value_name = "FILE")]
     pub journal: Option<PathBuf>,
+    /// Where the ops server listens (dashboard, /health, /metrics), instead
+    /// of [ops] http; "" for none.
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<String>,
 }
 
 pub fn run(file: FileConfig, args: BacktestArgs) -> Result<()> {
@@ -57,6 +63,8 @@ pub fn run(file: FileConfig, args: BacktestArgs) -> Result<()> {
     pmbot_engine::engine::lock(&journal)
         .relax_durability_for_replay()
         .with_context(|| format!("cannot set up the journal {}", journal_path.display()))?;
+    let handle = tokio::runtime::Handle::current();
+    let mut monitor = handle.block_on(crate::monitor::Monitor::start_replay(&file, &journal, args.http.as_deref()))?;
     warn_if_in_sample(&model, &sources);
     let started = sources
         .iter()
@@ -79,22 +87,43 @@ pub fn run(file: FileConfig, args: BacktestArgs) -> Result<()> {
     );
     let mut last = started;
     for (dir, frames) in sources {
-        last = replay_resolvedkit(&mut runner, &dir, frames)?.max(last);
+        last = replay_resolvedkit(&mut runner, &mut monitor, &dir, frames)?.max(last);
     }
     for (dir, reader, markets) in recordings {
-        last = replay_recording(&mut runner, &dir, reader, markets)?.max(last);
+        last = replay_recording(&mut runner, &mut monitor, &dir, reader, markets)?.max(last);
     }
+    monitor.report(runner.engine(), replay_figures(runner.stats().frames), None);
     let (stats, rs) = runner.finish(last, "end_of_data").context("backtest")?;
+    monitor.run_ended();
     println!(
         "{} frames, {} samples, {} intents, {} refused by risk, {} fills, {} closed trades",
         rs.frames, stats.samples, stats.intents, stats.refusals, stats.fills, stats.trades
     );
-    crate::report_out::write(&journal_path, &args.out)
+    let written = crate::report_out::write(&journal_path, &args.out);
+    handle.block_on(monitor.stop(file.ops.linger, "end_of_data"));
+    written
+}
+
+/// Replayed data as a market-data stream: connected, every frame read.
+fn replay_figures(frames: u64) -> MarketDataFigures {
+    MarketDataFigures {
+        state: "replay".into(),
+        connected: true,
+        message_age_ms: Some(0),
+        uptime_pct: 100.0,
+        messages: frames,
+        ..MarketDataFigures::default()
+    }
 }
 
 /// Replays one resolvedkit folder; each market resolves (by its recorded
 /// payout) once the data passes its end. Returns the last time seen.
-fn replay_resolvedkit(runner: &mut PaperRunner, dir: &Path, frames: ResolvedkitFrames) -> Result<TimestampMs> {
+fn replay_resolvedkit(
+    runner: &mut PaperRunner,
+    monitor: &mut Monitor,
+    dir: &Path,
+    frames: ResolvedkitFrames,
+) -> Result<TimestampMs> {
     let markets = frames.markets().to_vec();
     for m in &markets {
         runner.list_market(MarketInfo::from_resolvedkit(m))?;
@@ -132,10 +161,13 @@ fn replay_resolvedkit(runner: &mut PaperRunner, dir: &Path, frames: ResolvedkitF
         }
         last = last.max(frame.received);
         runner.on_frame(&frame.text, last).context("backtest")?;
-        if n % 4096 == 0
-            && let Some((first, _)) = span
-        {
-            bar.set_position(u64::try_from(last.millis_since(first)).unwrap_or(0) / 1000);
+        if n % 4096 == 0 {
+            if let Some((first, _)) = span {
+                bar.set_position(u64::try_from(last.millis_since(first)).unwrap_or(0) / 1000);
+            }
+            if monitor.due() {
+                monitor.report(runner.engine(), replay_figures(runner.stats().frames), None);
+            }
         }
     }
     while let Some((end, resolved)) = pending.pop() {
@@ -178,6 +210,7 @@ fn recorded_markets(dir: &Path, reader: &RecordingReader) -> Result<Vec<MarketIn
 /// `market_resolved` messages. Returns the last time seen.
 fn replay_recording(
     runner: &mut PaperRunner,
+    monitor: &mut Monitor,
     dir: &Path,
     mut reader: RecordingReader,
     markets: Vec<MarketInfo>,
@@ -192,10 +225,13 @@ fn replay_recording(
         let frame = frame.with_context(|| format!("cannot read {}", dir.display()))?;
         last = last.max(frame.received);
         runner.on_frame(&frame.text, last).context("backtest")?;
-        if n % 4096 == 0
-            && let Some((first, _)) = span
-        {
-            bar.set_position(u64::try_from(last.millis_since(first)).unwrap_or(0) / 1000);
+        if n % 4096 == 0 {
+            if let Some((first, _)) = span {
+                bar.set_position(u64::try_from(last.millis_since(first)).unwrap_or(0) / 1000);
+            }
+            if monitor.due() {
+                monitor.report(runner.engine(), replay_figures(runner.stats().frames), None);
+            }
         }
     }
     bar.finish_and_clear();

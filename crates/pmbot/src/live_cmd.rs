@@ -200,7 +200,8 @@ pub async fn run(mut file: FileConfig, args: LiveArgs) -> Result<()> {
     let (events_tx, mut events) = mpsc::unbounded_channel();
     let run_id = Arc::new(std::sync::atomic::AtomicI64::new(0));
     let log = EngineLog { journal: journal.clone(), run: run_id.clone(), events: events_tx.clone() };
-    let (started, _balance) = crate::account::start_gateway_with_log(&file, Box::new(log)).await?;
+    let (started, balance) = crate::account::start_gateway_with_log(&file, Box::new(log)).await?;
+    let (balance_slot, balance_task) = crate::monitor::watch_balance(balance, Duration::from_secs(30));
     let gateway = started.gateway;
     let mut alerts = started.alerts;
 
@@ -283,6 +284,9 @@ pub async fn run(mut file: FileConfig, args: LiveArgs) -> Result<()> {
             _ = tick.tick() => {
                 engine.advance_to(clock.now())?;
                 engine.forget_resolved();
+                monitor.after_step(clock.now());
+                let reading = balance_slot.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                monitor.balance(reading.as_ref(), file.ops.balance_floor, clock.now());
                 monitor.report(&engine, crate::monitor::stream_figures(&md.health()), Some(crate::monitor::gateway_figures(&gateway)));
             }
             _ = async { match deadline { Some(d) => tokio::time::sleep_until(d).await, None => std::future::pending().await } } => break "duration",
@@ -303,6 +307,7 @@ pub async fn run(mut file: FileConfig, args: LiveArgs) -> Result<()> {
     }
     let stats = engine.finish(clock.now(), reason).context("live run")?;
     gateway.shutdown();
+    balance_task.abort();
     monitor.run_ended();
     println!(
         "stopped ({reason}): {} samples, {} intents, {} refused by risk, {} fills, {} closed trades",

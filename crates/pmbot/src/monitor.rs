@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use pmbot_core::TimestampMs;
 use pmbot_engine::engine::{Engine, SharedJournal, lock};
+use pmbot_engine::summary;
 use pmbot_ops::alerts::{Alert, AlertKind, Alerter, Severity};
-use pmbot_ops::health::{GatewayFigures, HealthInputs, JournalFigures, MarketDataFigures};
+use pmbot_ops::health::{BalanceFigures, GatewayFigures, HealthInputs, JournalFigures, MarketDataFigures};
 use pmbot_ops::observe::OpsObserver;
 use pmbot_ops::raise::Raiser;
 use pmbot_ops::server::OpsServer;
@@ -41,6 +42,12 @@ pub struct Monitor {
     md_alerted: bool,
     stale_after: Duration,
     what: String,
+    /// `[ops] summary_at`, minutes after midnight UTC.
+    summary_minute: u32,
+    /// Engine time at which the next daily summary is due (set at the first step).
+    next_summary: Option<i64>,
+    /// 0 fine, 1 below the floor, 2 unreadable: alerts on changes.
+    balance_state: u8,
 }
 
 impl Monitor {
@@ -49,14 +56,41 @@ impl Monitor {
     pub async fn start(file: &FileConfig, journal: &SharedJournal, http: Option<&str>, what: &str) -> Result<Monitor> {
         let alerts = file.alerts.clone().with_env(|k| std::env::var(k).ok());
         let alerter = Alerter::try_start(&alerts).context("invalid [alerts] table")?;
+        Self::start_with(file, journal, http, what, Some(alerter)).await
+    }
+
+    /// For a backtest: metrics, logs and the server as for a live run, but
+    /// nothing is sent to a person (the events are history, not news) and no
+    /// daily summary is written.
+    pub async fn start_replay(file: &FileConfig, journal: &SharedJournal, http: Option<&str>) -> Result<Monitor> {
+        let mut m = Self::start_with(file, journal, http, "backtest", None).await?;
+        m.next_summary = Some(i64::MAX);
+        Ok(m)
+    }
+
+    async fn start_with(
+        file: &FileConfig,
+        journal: &SharedJournal,
+        http: Option<&str>,
+        what: &str,
+        alerter: Option<Alerter>,
+    ) -> Result<Monitor> {
+        // A replay raises nothing: its journal stays the same run after run.
+        let raising = alerter.is_some();
+        let alerter = alerter.unwrap_or_else(Alerter::disabled);
         let state = Arc::new(OpsState::new(file.ops.health()));
         let (tx, raised) = std::sync::mpsc::channel();
         let mut raiser = Raiser::default();
-        let observer = OpsObserver::new(state.clone()).with_alerts(move |r| {
-            if let Some(alert) = raiser.alert_for(r) {
-                let _ = tx.send(alert);
-            }
-        });
+        let observer = OpsObserver::new(state.clone());
+        let observer = if raising {
+            observer.with_alerts(move |r| {
+                if let Some(alert) = raiser.alert_for(r) {
+                    let _ = tx.send(alert);
+                }
+            })
+        } else {
+            observer
+        };
         lock(journal).set_observer(Box::new(observer));
         let addr = http.unwrap_or(&file.ops.http);
         let server = if addr.is_empty() {
@@ -77,13 +111,15 @@ impl Monitor {
         let journal_file =
             lock(journal).path().file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-        alerter.send(Alert::new(
-            AlertKind::ProcessStart,
-            Severity::Info,
-            format!("pmbot {what} started"),
-            format!("journal {journal_file}"),
-            i64::try_from(now.as_millis()).unwrap_or(0),
-        ));
+        if raising {
+            alerter.send(Alert::new(
+                AlertKind::ProcessStart,
+                Severity::Info,
+                format!("pmbot {what} started"),
+                format!("journal {journal_file}"),
+                i64::try_from(now.as_millis()).unwrap_or(0),
+            ));
+        }
         Ok(Monitor {
             state,
             server,
@@ -96,6 +132,9 @@ impl Monitor {
             md_alerted: false,
             stale_after: file.ops.stale_after,
             what: what.to_owned(),
+            summary_minute: file.ops.summary_minute()?,
+            next_summary: None,
+            balance_state: 0,
         })
     }
 
@@ -124,6 +163,60 @@ impl Monitor {
     pub fn pass_on_raised(&self) {
         while let Ok(alert) = self.raised.try_recv() {
             self.raise(alert);
+        }
+    }
+
+    /// After each step of the engine (at engine time `now`): passes on what
+    /// was raised, and writes the daily summary when `[ops] summary_at` has
+    /// come. Driven by engine time, so a simulated run summarises its
+    /// simulated days, at the same place in its journal every time.
+    pub fn after_step(&mut self, now: TimestampMs) {
+        self.pass_on_raised();
+        let due = *self.next_summary.get_or_insert_with(|| next_summary_time(now.millis(), self.summary_minute));
+        if now.millis() < due {
+            return;
+        }
+        self.next_summary = Some(next_summary_time(now.millis(), self.summary_minute));
+        // The summary time falls in the day after the one summarised.
+        if let Some(day) = summary::utc_date(due).and_then(|d| d.pred_opt()) {
+            self.daily_summary(day, now);
+        }
+    }
+
+    /// Writes the summary of `day` beside the journal, journals it and posts it.
+    fn daily_summary(&self, day: chrono::NaiveDate, now: TimestampMs) {
+        let written = {
+            let j = lock(&self.journal);
+            summary::compute(&j, day, now.millis()).and_then(|s| {
+                let path = summary::write_beside(j.path(), &s)?;
+                Ok((s, path))
+            })
+        };
+        match written {
+            Ok((s, path)) => {
+                let note = serde_json::json!({
+                    "date": day.to_string(), "file": path.display().to_string(), "trades": s.trades,
+                    "pnl_after_fees": s.pnl_after_fees.to_string(), "fees": s.fees.to_string(),
+                });
+                if let Err(e) = lock(&self.journal).record_note("daily_summary", &note, now) {
+                    tracing::warn!(error = %e, "cannot journal the daily summary");
+                }
+                tracing::info!(target: "pmbot::summary", date = %day, file = %path.display(), "daily summary written");
+                self.alerter.send(Alert::new(
+                    AlertKind::DailySummary,
+                    Severity::Info,
+                    format!("Daily summary {day}"),
+                    s.short_text(),
+                    now.millis(),
+                ));
+            }
+            Err(e) => self.raise(Alert::new(
+                AlertKind::DailySummary,
+                Severity::Warning,
+                format!("Daily summary {day} not written"),
+                e.to_string(),
+                now.millis(),
+            )),
         }
     }
 
@@ -220,6 +313,13 @@ impl Monitor {
     }
 }
 
+/// The first time after `now_ms` that is `minute` minutes past a UTC midnight.
+fn next_summary_time(now_ms: i64, minute: u32) -> i64 {
+    const DAY: i64 = 86_400_000;
+    let at = now_ms.div_euclid(DAY) * DAY + i64::from(minute) * 60_000;
+    if at > now_ms { at } else { at + DAY }
+}
+
 /// The stream's health as the ops side shows it.
 pub fn stream_figures(h: &StreamHealth) -> MarketDataFigures {
     let (state, connected) = match h.state {
@@ -314,4 +414,92 @@ pub fn gateway_alert(a: &GatewayAlert, at: TimestampMs) -> Alert {
         ),
     };
     Alert::new(kind, severity, title, body, at.millis())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::next_summary_time;
+
+    #[test]
+    fn the_summary_comes_at_the_next_summary_time() {
+        const DAY: i64 = 86_400_000;
+        let midnight = 1_767_225_600_000; // 2026-01-01T00:00Z
+        assert_eq!(next_summary_time(midnight, 5), midnight + 5 * 60_000);
+        assert_eq!(next_summary_time(midnight + 5 * 60_000, 5), midnight + DAY + 5 * 60_000, "strictly after");
+        assert_eq!(next_summary_time(midnight + 3_600_000, 0), midnight + DAY);
+        assert_eq!(next_summary_time(midnight - 1, 0), midnight);
+    }
+}
+
+/// Reads the funder's collateral every `every` on its own task (the reader
+/// caches for 30 s and fails closed), for `/health` and the balance-floor
+/// alert. The latest reading is in the returned slot.
+pub fn watch_balance(
+    reader: Arc<pmbot_venue::balance::BalanceReader>,
+    every: Duration,
+) -> (Arc<std::sync::Mutex<Option<BalanceReading>>>, tokio::task::JoinHandle<()>) {
+    let slot = Arc::new(std::sync::Mutex::new(None));
+    let out = slot.clone();
+    let task = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            let reading = match reader.collateral(pmbot_venue::balance::check::MarketKind::Standard).await {
+                Ok(view) => {
+                    BalanceReading::Read { micros: u64::try_from(view.balance).unwrap_or(u64::MAX), at: view.read_at }
+                }
+                Err(e) => BalanceReading::Failed(e.to_string()),
+            };
+            *out.lock().unwrap_or_else(|e| e.into_inner()) = Some(reading);
+        }
+    });
+    (slot, task)
+}
+
+/// The last collateral reading.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BalanceReading {
+    Read { micros: u64, at: TimestampMs },
+    Failed(String),
+}
+
+impl Monitor {
+    /// The balance reading for `/health`, and an alert when it fails or
+    /// falls below `[ops] balance_floor` (once each time it happens).
+    pub fn balance(&mut self, reading: Option<&BalanceReading>, floor: pmbot_core::Usdc, now: TimestampMs) {
+        let Some(reading) = reading else { return };
+        let (figures, state) = match reading {
+            BalanceReading::Read { micros, at } => {
+                let balance = pmbot_core::Usdc::from_micros(i64::try_from(*micros).unwrap_or(i64::MAX));
+                let low = floor > pmbot_core::Usdc::ZERO && balance < floor;
+                let detail =
+                    if low { format!("{balance} pUSD, below the floor of {floor}") } else { format!("{balance} pUSD") };
+                (BalanceFigures { ok: true, detail, checked_ms: Some(at.millis()) }, if low { 1 } else { 0 })
+            }
+            BalanceReading::Failed(why) => {
+                (BalanceFigures { ok: false, detail: format!("cannot read: {why}"), checked_ms: None }, 2)
+            }
+        };
+        if state != self.balance_state {
+            match state {
+                1 => self.raise(Alert::new(
+                    AlertKind::BalanceLow,
+                    Severity::Warning,
+                    "Collateral below the floor",
+                    figures.detail.clone(),
+                    now.millis(),
+                )),
+                2 => self.raise(Alert::new(
+                    AlertKind::BalanceCheckFailing,
+                    Severity::Critical,
+                    "Balance cannot be read: orders are refused",
+                    figures.detail.clone(),
+                    now.millis(),
+                )),
+                _ => {}
+            }
+            self.balance_state = state;
+        }
+        self.state.update_inputs(|i| i.balance = Some(figures));
+    }
 }

@@ -149,7 +149,7 @@ fn run_sim(file: &FileConfig, args: &PaperArgs) -> Result<()> {
             runner.list_market(trade::sim_market(&spec))?;
         }
         feed(&mut runner, &frames)?;
-        monitor.pass_on_raised();
+        monitor.after_step(runner.engine().now());
         messages += frames.len() as u64;
         steps += 1;
         if steps.is_multiple_of(4096) {

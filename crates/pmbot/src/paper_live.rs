@@ -97,6 +97,7 @@ pub async fn run(file: FileConfig, args: PaperArgs) -> Result<()> {
             _ = tick.tick() => {
                 runner.advance_to(clock.now()).context("paper run")?;
                 let health = md.health();
+                monitor.after_step(clock.now());
                 monitor.report(runner.engine(), crate::monitor::stream_figures(&health), None);
                 // A reconnect counts as recovered once the stream is back and
                 // its books were resynced from fresh snapshots.

@@ -144,10 +144,14 @@ async fn live_on_the_simulator_journals_exactly_what_the_simulator_holds() {
     cmd.args(["--gamma-url", &format!("{}gamma", sim.rest_url())]);
     cmd.arg("--model").arg(&model).args(["--duration", "75s", "--report", "live-report", "--market"]);
     cmd.args(&slugs);
-    cmd.env("PMBOT_PRIVATE_KEY", KEY).env("RUST_LOG", "warn");
+    // A webhook that refuses connections: alerts fail and are retried, and
+    // its URL must still never show. The logs keep their configured levels.
+    cmd.env("PMBOT_PRIVATE_KEY", KEY).env_remove("RUST_LOG");
+    cmd.env("PMBOT_DISCORD_WEBHOOK", format!("http://127.0.0.1:{}/api/webhooks/424242/{WEBHOOK_TOKEN}", closed_port()));
     let out = tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "stdout: {stdout}\nstderr: {}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "stdout: {stdout}\nstderr: {stderr}");
 
     let journal = Journal::open_read_only(dir.join("journal.sqlite")).unwrap();
     let runs = journal.runs().unwrap();
@@ -194,6 +198,44 @@ async fn live_on_the_simulator_journals_exactly_what_the_simulator_holds() {
     let moved_engine = last.cash - first.cash;
     let moved_sim = Usdc::from_micros(i64::try_from(sim_cash.micros()).unwrap()) - start_cash;
     assert_eq!(moved_sim, moved_engine, "cash moved: simulator vs engine");
+    drop(g);
+
+    // No secret anywhere a person or a program reads: the screen, the JSON
+    // logs, the report, the daily summary, the journal.
+    let key_hex = KEY.trim_start_matches("0x");
+    let secrets = [key_hex, WEBHOOK_TOKEN];
+    let logs: String = std::fs::read_dir(dir.join("pmbot-logs"))
+        .expect("JSON logs beside the journal")
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    assert!(logs.contains("order recorded before sending"), "orders are logged with their ids");
+    assert!(logs.contains("\"client_order_id\""), "with their ids");
+    let report = std::fs::read_to_string(dir.join("live-report").join("report.md")).unwrap();
+    let date = chrono::Utc::now().date_naive().to_string();
+    let summary = Command::new(env!("CARGO_BIN_EXE_pmbot"))
+        .current_dir(&dir)
+        .args(["summary", "--date", &date, "--journal", "journal.sqlite", "--out", "summary.md"])
+        .output()
+        .unwrap();
+    assert!(summary.status.success(), "{}", String::from_utf8_lossy(&summary.stderr));
+    let summary = String::from_utf8_lossy(&summary.stdout).into_owned();
+    for (name, text) in
+        [("stdout", &*stdout), ("stderr", &*stderr), ("logs", &logs), ("report", &report), ("summary", &summary)]
+    {
+        for secret in secrets {
+            assert!(!text.contains(secret), "a secret ({secret}) in the {name}");
+        }
+    }
+    assert!(journal.scan_for(&secrets).unwrap().is_empty(), "a secret in the journal");
+}
+
+/// Never a real token: planted to be looked for.
+const WEBHOOK_TOKEN: &str = "planted-webhook-token-x9Q";
+
+/// A loopback port nothing listens on.
+fn closed_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
 }
 
 /// `pmbot paper` on a live feed (here a running simulator on loopback, with

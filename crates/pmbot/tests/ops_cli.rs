@@ -279,3 +279,127 @@ async fn health_turns_503_while_the_market_data_stalls_and_200_after_resync() {
     assert!(md["reconnects"].as_u64().unwrap() >= 1, "recovered through a reconnect and a resync: {back:#}");
     assert_eq!(md["resyncing"], false);
 }
+
+/// A loopback HTTP receiver standing in for a webhook: records each request
+/// body and answers 204.
+struct Receiver {
+    url: String,
+    bodies: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Receiver {
+    fn start() -> Receiver {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/hook/planted-secret-token", listener.local_addr().unwrap());
+        let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = bodies.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                let seen = seen.clone();
+                std::thread::spawn(move || {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    loop {
+                        // One request: headers, then Content-Length bytes.
+                        let head_end = loop {
+                            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                                break i + 4;
+                            }
+                            match stream.read(&mut chunk) {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                            }
+                        };
+                        let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
+                        let len: usize = head
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .and_then(|v| v.trim().parse().ok())
+                            .unwrap_or(0);
+                        while buf.len() < head_end + len {
+                            match stream.read(&mut chunk) {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                            }
+                        }
+                        let body = String::from_utf8_lossy(&buf[head_end..head_end + len]).into_owned();
+                        seen.lock().unwrap().push(body);
+                        buf.drain(..head_end + len);
+                        if stream.write_all(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n").is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        Receiver { url, bodies }
+    }
+
+    fn bodies(&self) -> Vec<serde_json::Value> {
+        self.bodies.lock().unwrap().iter().filter_map(|b| serde_json::from_str(b).ok()).collect()
+    }
+}
+
+#[test]
+fn the_daily_summary_is_written_beside_the_journal_journaled_and_posted_at_its_time() {
+    let dir = scratch("summary");
+    let hook = Receiver::start();
+    // Simulated time runs from 01:00 on 2026-01-01 to 03:00 the next day:
+    // the summary of the 1st is due at 00:05 on the 2nd.
+    let mut cmd = paper_sim(&dir, "s.sqlite", "26h");
+    cmd.env("PMBOT_OPS__LINGER", "0s").env("PMBOT_JSON_WEBHOOK", &hook.url);
+    let out = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+
+    let file = dir.join("pmbot-summary-2026-01-01.md");
+    let written = std::fs::read_to_string(&file).expect("the summary beside the journal");
+    // The same figures as asked for on demand afterwards (the day was over
+    // when it was written); only the run's end was not known yet then.
+    let on_demand = Command::new(env!("CARGO_BIN_EXE_pmbot"))
+        .current_dir(&dir)
+        .args(["summary", "--date", "2026-01-01", "--journal", "s.sqlite", "--out", "again.md"])
+        .output()
+        .unwrap();
+    assert!(on_demand.status.success(), "{}", String::from_utf8_lossy(&on_demand.stderr));
+    let figures = |text: &str| text.split("## Runs").next().unwrap().to_owned();
+    let again = String::from_utf8_lossy(&on_demand.stdout).into_owned();
+    assert_eq!(figures(&written), figures(&again));
+    assert!(figures(&written).contains("| closed trades |"), "{written}");
+    assert!(written.contains("no end recorded") && again.contains("(duration)"));
+
+    let j = Journal::open_read_only(dir.join("s.sqlite")).unwrap();
+    let notes = j.notes("daily_summary").unwrap();
+    assert_eq!(notes.len(), 1, "one summary: the run saw one summary time");
+    assert_eq!(notes[0].detail["date"], "2026-01-01");
+    assert_eq!(notes[0].at.millis(), 1_767_225_600_000 + 86_400_000 + 5 * 60_000, "at 00:05 on the 2nd (engine time)");
+
+    // Posted: the start and stop of the process and the summary reach the webhook.
+    let end = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < end && !hook.bodies().iter().any(|b| b["kind"] == "process_stop") {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let bodies = hook.bodies();
+    let kinds: Vec<&str> = bodies.iter().filter_map(|b| b["kind"].as_str()).collect();
+    assert!(kinds.contains(&"process_start") && kinds.contains(&"process_stop"), "{kinds:?}");
+    let posted = bodies.iter().find(|b| b["kind"] == "daily_summary").expect("the summary was posted");
+    assert_eq!(posted["title"], "Daily summary 2026-01-01");
+    assert!(posted["body"].as_str().unwrap().contains("2026-01-01"), "{posted}");
+    // Every alert raised in the run was journaled and reached the webhook.
+    let alert_notes = j.notes("alert").unwrap();
+    let posted_alerts =
+        kinds.iter().filter(|k| !matches!(**k, "process_start" | "process_stop" | "daily_summary")).count();
+    assert!(posted_alerts <= alert_notes.len(), "held back by the window, never invented");
+    // The webhook's URL is nowhere: not on screen, not in the logs.
+    let logs: String = std::fs::read_dir(dir.join("pmbot-logs"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    assert!(logs.contains("daily summary written"), "the log file has the summary line");
+    for text in [&stdout, &stderr, &logs, &written] {
+        assert!(!text.contains("planted-secret-token"), "the webhook URL leaked");
+    }
+}
