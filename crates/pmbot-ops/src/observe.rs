@@ -12,6 +12,9 @@ use std::sync::Arc;
 use pmbot_core::OrderStatus;
 use pmbot_engine::journal::{Committed, DecisionAction, EngineRow, JournalObserver, OrderOutcome};
 
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
+
 use crate::metrics::{ActionLabel, OutcomeLabel, ReasonLabel, StateLabel};
 use crate::state::{DecisionView, EquityPoint, MarkView, OpsState};
 
@@ -27,11 +30,35 @@ pub struct OpsObserver {
     state: Arc<OpsState>,
     orders: HashMap<String, OrderSeen>,
     raise: Option<Box<dyn FnMut(crate::raise::Raised) + Send>>,
+    /// The labelled series this observer moves, looked up once each: a
+    /// backtest writes a decision row per market per sample, and a label
+    /// lookup allocates.
+    decisions: [Counter; DecisionAction::ALL.len()],
+    refusals: HashMap<String, Counter>,
+    updates: HashMap<&'static str, Counter>,
+    by_state: HashMap<&'static str, Gauge>,
 }
 
 impl OpsObserver {
     pub fn new(state: Arc<OpsState>) -> OpsObserver {
-        OpsObserver { state, orders: HashMap::new(), raise: None }
+        let decisions = DecisionAction::ALL
+            .map(|a| state.metrics.decisions.get_or_create(&ActionLabel { action: a.as_str().to_owned() }).clone());
+        OpsObserver {
+            state,
+            orders: HashMap::new(),
+            raise: None,
+            decisions,
+            refusals: HashMap::new(),
+            updates: HashMap::new(),
+            by_state: HashMap::new(),
+        }
+    }
+
+    fn state_gauge(&mut self, status: OrderStatus) -> &Gauge {
+        let m = &self.state.metrics;
+        self.by_state
+            .entry(status.as_str())
+            .or_insert_with(|| m.orders.get_or_create(&StateLabel { state: status.as_str().to_owned() }).clone())
     }
 
     /// Also hands what a person should know to `raise` (see [`crate::raise`]).
@@ -42,16 +69,20 @@ impl OpsObserver {
 
     fn order_state(&mut self, cid: &str, status: OrderStatus, at_ms: i64) {
         let m = &self.state.metrics;
-        m.order_updates.get_or_create(&StateLabel { state: status.as_str().to_owned() }).inc();
+        self.updates
+            .entry(status.as_str())
+            .or_insert_with(|| m.order_updates.get_or_create(&StateLabel { state: status.as_str().to_owned() }).clone())
+            .inc();
         let Some(seen) = self.orders.get_mut(cid) else { return };
-        if seen.status != status {
-            m.orders.get_or_create(&StateLabel { state: seen.status.as_str().to_owned() }).dec();
-            m.orders.get_or_create(&StateLabel { state: status.as_str().to_owned() }).inc();
-            seen.status = status;
-        }
+        let before = seen.status;
         if status == OrderStatus::Acknowledged && !seen.acknowledged {
             seen.acknowledged = true;
             m.order_ack_latency_seconds.observe(secs(at_ms - seen.recorded_ms));
+        }
+        seen.status = status;
+        if before != status {
+            self.state_gauge(before).dec();
+            self.state_gauge(status).inc();
         }
     }
 
@@ -62,16 +93,32 @@ impl OpsObserver {
         for row in rows {
             match row {
                 EngineRow::Decision(d) => {
-                    m.decisions.get_or_create(&ActionLabel { action: d.action.as_str().to_owned() }).inc();
+                    if let Some(i) = DecisionAction::ALL.iter().position(|a| *a == d.action) {
+                        self.decisions[i].inc();
+                    }
                     last_decision = Some(d.at.millis());
                     match d.action {
                         DecisionAction::Pass | DecisionAction::NotReady => continue,
                         DecisionAction::Refused => {
-                            m.risk_refusals.get_or_create(&ReasonLabel { reason: d.reason.clone() }).inc();
+                            match self.refusals.get(&d.reason) {
+                                Some(c) => {
+                                    c.inc();
+                                }
+                                None => {
+                                    let c = m
+                                        .risk_refusals
+                                        .get_or_create(&ReasonLabel { reason: d.reason.clone() })
+                                        .clone();
+                                    c.inc();
+                                    self.refusals.insert(d.reason.clone(), c);
+                                }
+                            };
                             tracing::info!(target: "pmbot::decision", run = d.run, market = %d.market,
                                 reason = %d.reason, client_order_id = d.client_order_id.as_ref().map(|c| c.as_str()),
                                 confidence = d.confidence.map(|c| c.to_string()), "risk refused an intent");
-                            if let Some(raise) = self.raise.as_mut() {
+                            if let Some(raise) = self.raise.as_mut()
+                                && crate::raise::refusal_may_alert(&d.reason)
+                            {
                                 raise(crate::raise::Raised::Refusal {
                                     code: d.reason.clone(),
                                     at_ms: d.at.millis(),
@@ -180,7 +227,7 @@ impl JournalObserver for OpsObserver {
                 match outcome {
                     OrderOutcome::Recorded => {
                         m.orders_submitted.inc();
-                        m.orders.get_or_create(&StateLabel { state: OrderStatus::New.as_str().to_owned() }).inc();
+                        self.state_gauge(OrderStatus::New).inc();
                         self.orders.insert(
                             cid.to_owned(),
                             OrderSeen {

@@ -24,6 +24,12 @@ pub enum Raised {
     Note { kind: String, detail: serde_json::Value, at_ms: i64 },
 }
 
+/// The refusal rules a person hears of (the rest are routine: a price out of
+/// the band, a market near its end).
+pub fn refusal_may_alert(code: &str) -> bool {
+    matches!(code, "daily_loss_limit" | "loss_streak_cooldown" | "market_cooldown" | "balance_check")
+}
+
 /// A refusal rule quiet for this long (engine time) alerts again.
 pub const QUIET_MS: i64 = 10 * 60_000;
 
@@ -38,6 +44,9 @@ impl Raiser {
     pub fn alert_for(&mut self, raised: Raised) -> Option<Alert> {
         match raised {
             Raised::Refusal { code, detail, at_ms } => {
+                if !refusal_may_alert(&code) {
+                    return None;
+                }
                 let (kind, severity, title) = match code.as_str() {
                     "daily_loss_limit" => {
                         (AlertKind::DailyLossLimit, Severity::Critical, "Daily loss limit hit: no new entries today")

@@ -113,7 +113,10 @@ fn paper_sim(dir: &Path, journal: &str, duration: &str) -> Command {
 #[test]
 fn metrics_parse_and_their_counters_equal_the_journal_rows() {
     let dir = scratch("metrics");
-    let mut run = Running::spawn(paper_sim(&dir, "m.sqlite", "6h"));
+    let mut cmd = paper_sim(&dir, "m.sqlite", "6h");
+    // A webhook that refuses connections, planted to be looked for below.
+    cmd.env("PMBOT_DISCORD_WEBHOOK", "http://127.0.0.1:9/api/webhooks/77/planted-metrics-token");
+    let mut run = Running::spawn(cmd);
     let base = run.ops_url();
     // Once the report is written the run is over; the server lingers.
     run.wait_line("report:", Duration::from_secs(300));
@@ -179,6 +182,14 @@ fn metrics_parse_and_their_counters_equal_the_journal_rows() {
     assert_eq!(dash["dashboard"]["trades"], trades.len());
     assert!(dash["dashboard"]["equity"].as_array().unwrap().len() > 10);
     assert_eq!(dash["dashboard"]["mark"]["equity"], last.equity().to_string());
+
+    // No secret in what the server shows; the alerts it counts are there.
+    for body in [&text, &body] {
+        assert!(!body.contains("planted-metrics-token"), "the webhook URL leaked");
+    }
+    let (_, health_body) = get(&format!("{base}/health"));
+    assert!(!health_body.contains("planted-metrics-token"));
+    assert!(text.contains("pmbot_alerts_total{"), "alert counts are exported");
 
     // Read-only: other methods are refused.
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
