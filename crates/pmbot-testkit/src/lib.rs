@@ -39,4 +39,13 @@ pub mod polygon {
     pub const NEG_RISK_ADAPTER: Address = address!("0xd91E80cF2E7be2e162c6513ceD06f1dD0dA35296");
     /// Polygon's chain id.
     pub const CHAIN_ID: u64 = 137;
+
+    /// The contract address lines of a `[balance]` table (collateral,
+    /// conditional tokens, both exchanges, the adapter), for test configs.
+    pub fn contracts_toml() -> String {
+        format!(
+            "collateral = \"{COLLATERAL}\"\nconditional_tokens = \"{CONDITIONAL_TOKENS}\"\nexchange = \"{EXCHANGE}\"\n\
+             neg_risk_exchange = \"{NEG_RISK_EXCHANGE}\"\nneg_risk_adapter = \"{NEG_RISK_ADAPTER}\""
+        )
+    }
 }

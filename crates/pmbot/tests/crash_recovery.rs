@@ -143,11 +143,7 @@ max_retry_after = "3s"
 [balance]
 rpc_urls = ["{rpc}"]
 chain_id = 137
-collateral = "{collateral}"
-conditional_tokens = "{ctf}"
-exchange = "{exchange}"
-neg_risk_exchange = "{nr_exchange}"
-neg_risk_adapter = "{nr_adapter}"
+{contracts}
 cache_ttl = "2s"
 call_timeout = "2s"
 
@@ -157,11 +153,7 @@ path = '{dir}/journal.sqlite'
         rest = sim.rest_url(),
         ws = sim.ws_url(),
         dir = dir.display(),
-        collateral = polygon::COLLATERAL,
-        ctf = polygon::CONDITIONAL_TOKENS,
-        exchange = polygon::EXCHANGE,
-        nr_exchange = polygon::NEG_RISK_EXCHANGE,
-        nr_adapter = polygon::NEG_RISK_ADAPTER,
+        contracts = polygon::contracts_toml(),
     );
     let path = dir.join("pmbot.toml");
     std::fs::write(&path, text).unwrap();

@@ -112,11 +112,7 @@ ws_url = "{ws}"
 [balance]
 rpc_urls = ["{rpc}"]
 chain_id = 137
-collateral = "{collateral}"
-conditional_tokens = "{ctf}"
-exchange = "{exchange}"
-neg_risk_exchange = "{nr_exchange}"
-neg_risk_adapter = "{nr_adapter}"
+{contracts}
 cache_ttl = "1s"
 call_timeout = "1s"
 attempts = 2
@@ -130,11 +126,7 @@ path = '{dir}/journal.sqlite'
         ws = s.ws,
         rpc = s.rpc,
         dir = dir.display(),
-        collateral = polygon::COLLATERAL,
-        ctf = polygon::CONDITIONAL_TOKENS,
-        exchange = polygon::EXCHANGE,
-        nr_exchange = polygon::NEG_RISK_EXCHANGE,
-        nr_adapter = polygon::NEG_RISK_ADAPTER,
+        contracts = polygon::contracts_toml(),
     );
     std::fs::write(dir.join("pmbot.toml"), toml).unwrap();
 }

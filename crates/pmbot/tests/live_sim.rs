@@ -54,11 +54,7 @@ heartbeat_interval = "1s"
 [balance]
 rpc_urls = ["{rpc}"]
 chain_id = 137
-collateral = "{collateral}"
-conditional_tokens = "{ctf}"
-exchange = "{exchange}"
-neg_risk_exchange = "{nr_exchange}"
-neg_risk_adapter = "{nr_adapter}"
+{contracts}
 cache_ttl = "2s"
 call_timeout = "2s"
 
@@ -79,11 +75,7 @@ daily_loss_limit = "50"
         rest = sim.rest_url(),
         ws = sim.ws_url(),
         dir = dir.display(),
-        collateral = polygon::COLLATERAL,
-        ctf = polygon::CONDITIONAL_TOKENS,
-        exchange = polygon::EXCHANGE,
-        nr_exchange = polygon::NEG_RISK_EXCHANGE,
-        nr_adapter = polygon::NEG_RISK_ADAPTER,
+        contracts = polygon::contracts_toml(),
     );
     let path = dir.join("pmbot.toml");
     std::fs::write(&path, text).unwrap();

@@ -53,11 +53,7 @@ max_backoff = "200ms"
 
 [balance]
 rpc_urls = ["{rpc}"]
-collateral = "{collateral}"
-conditional_tokens = "{ctf}"
-exchange = "{exchange}"
-neg_risk_exchange = "{nr_exchange}"
-neg_risk_adapter = "{nr_adapter}"
+{contracts}
 
 [journal]
 path = '{dir}/journal.sqlite'
@@ -66,11 +62,7 @@ path = '{dir}/journal.sqlite'
         ws = sim.ws_url(),
         rpc = anvil.url(),
         dir = dir.display(),
-        collateral = polygon::COLLATERAL,
-        ctf = polygon::CONDITIONAL_TOKENS,
-        exchange = polygon::EXCHANGE,
-        nr_exchange = polygon::NEG_RISK_EXCHANGE,
-        nr_adapter = polygon::NEG_RISK_ADAPTER,
+        contracts = polygon::contracts_toml(),
     );
     std::fs::write(dir.join("pmbot.toml"), toml).unwrap();
     Some((anvil, sim, dir))
