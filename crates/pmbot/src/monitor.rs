@@ -224,7 +224,10 @@ impl Monitor {
     /// down for longer than `[ops] stale_after`.
     fn pass_on_alerts(&mut self, md: &MarketDataFigures, now_ms: i64) {
         self.pass_on_raised();
-        let down = !md.connected || md.resyncing;
+        // Disconnected, resyncing, or connected with nothing new for longer
+        // than `stale_after`: all are market data a person should know is gone.
+        let stale_ms = i64::try_from(self.stale_after.as_millis()).unwrap_or(i64::MAX);
+        let down = !md.connected || md.resyncing || md.message_age_ms.is_some_and(|a| a > stale_ms);
         match (down, self.md_down_since) {
             (true, None) => self.md_down_since = Some(Instant::now()),
             (true, Some(since)) if !self.md_alerted && since.elapsed() >= self.stale_after => {

@@ -289,6 +289,30 @@ async fn health_turns_503_while_the_market_data_stalls_and_200_after_resync() {
     let md = &component(&back, "market_data")["figures"];
     assert!(md["reconnects"].as_u64().unwrap() >= 1, "recovered through a reconnect and a resync: {back:#}");
     assert_eq!(md["resyncing"], false);
+
+    // Connected but silent (the markets freeze; PONGs still come): stale,
+    // and once stale for longer than `stale_after` a person is told.
+    sim.state.pause_source(true);
+    let stale = health_until(&base, Duration::from_secs(60), |code, _| code == 503).await;
+    let detail = component(&stale, "market_data")["detail"].as_str().unwrap().to_owned();
+    assert!(detail.starts_with("stale"), "{stale:#}");
+    let journal = dir.join("feed.sqlite");
+    let end = Instant::now() + Duration::from_secs(30);
+    let alerted = loop {
+        let j = Journal::open_read_only(&journal).unwrap();
+        let notes = j.notes("alert").unwrap();
+        if let Some(n) = notes.into_iter().find(|n| n.detail["kind"] == "market_data_stale") {
+            break n;
+        }
+        assert!(Instant::now() < end, "no market_data_stale alert journaled");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert_eq!(alerted.detail["title"], "Market data down");
+    sim.state.pause_source(false);
+    health_until(&base, Duration::from_secs(60), |code, h| {
+        code == 200 && component(h, "market_data")["status"] == "ok"
+    })
+    .await;
 }
 
 /// A loopback HTTP receiver standing in for a webhook: records each request
