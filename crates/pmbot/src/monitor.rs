@@ -37,7 +37,7 @@ pub struct Monitor {
     alerter: Alerter,
     /// Alerts the journal observer raised, to journal and send.
     raised: std::sync::mpsc::Receiver<Alert>,
-    /// Since when the market data has been down (engine wall time).
+    /// Since when the market data has been down (wall clock).
     md_down_since: Option<Instant>,
     md_alerted: bool,
     stale_after: Duration,
@@ -46,8 +46,8 @@ pub struct Monitor {
     summary_minute: u32,
     /// Engine time at which the next daily summary is due (set at the first step).
     next_summary: Option<i64>,
-    /// 0 fine, 1 below the floor, 2 unreadable: alerts on changes.
-    balance_state: u8,
+    /// The balance as last judged: an alert goes out when this changes.
+    balance_state: BalanceState,
 }
 
 impl Monitor {
@@ -134,7 +134,7 @@ impl Monitor {
             what: what.to_owned(),
             summary_minute: file.ops.summary_minute()?,
             next_summary: None,
-            balance_state: 0,
+            balance_state: BalanceState::Fine,
         })
     }
 
@@ -459,6 +459,14 @@ pub fn watch_balance(
     (slot, task)
 }
 
+/// How the collateral stands, for alerting on changes only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BalanceState {
+    Fine,
+    Low,
+    Unreadable,
+}
+
 /// The last collateral reading.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BalanceReading {
@@ -477,29 +485,31 @@ impl Monitor {
                 let low = floor > pmbot_core::Usdc::ZERO && balance < floor;
                 let detail =
                     if low { format!("{balance} pUSD, below the floor of {floor}") } else { format!("{balance} pUSD") };
-                (BalanceFigures { ok: true, detail, checked_ms: Some(at.millis()) }, if low { 1 } else { 0 })
+                let state = if low { BalanceState::Low } else { BalanceState::Fine };
+                (BalanceFigures { ok: true, detail, checked_ms: Some(at.millis()) }, state)
             }
-            BalanceReading::Failed(why) => {
-                (BalanceFigures { ok: false, detail: format!("cannot read: {why}"), checked_ms: None }, 2)
-            }
+            BalanceReading::Failed(why) => (
+                BalanceFigures { ok: false, detail: format!("cannot read: {why}"), checked_ms: None },
+                BalanceState::Unreadable,
+            ),
         };
         if state != self.balance_state {
             match state {
-                1 => self.raise(Alert::new(
+                BalanceState::Low => self.raise(Alert::new(
                     AlertKind::BalanceLow,
                     Severity::Warning,
                     "Collateral below the floor",
                     figures.detail.clone(),
                     now.millis(),
                 )),
-                2 => self.raise(Alert::new(
+                BalanceState::Unreadable => self.raise(Alert::new(
                     AlertKind::BalanceCheckFailing,
                     Severity::Critical,
                     "Balance cannot be read: orders are refused",
                     figures.detail.clone(),
                     now.millis(),
                 )),
-                _ => {}
+                BalanceState::Fine => {}
             }
             self.balance_state = state;
         }

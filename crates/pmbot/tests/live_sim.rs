@@ -139,6 +139,8 @@ async fn live_on_the_simulator_journals_exactly_what_the_simulator_holds() {
     // A webhook that refuses connections: alerts fail and are retried, and
     // its URL must still never show. The logs keep their configured levels.
     cmd.env("PMBOT_PRIVATE_KEY", KEY).env_remove("RUST_LOG");
+    // A floor above what the wallet holds: the balance watcher must say so.
+    cmd.env("PMBOT_OPS__BALANCE_FLOOR", "2000000.5");
     cmd.env("PMBOT_DISCORD_WEBHOOK", format!("http://127.0.0.1:{}/api/webhooks/424242/{WEBHOOK_TOKEN}", closed_port()));
     let out = tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -191,6 +193,13 @@ async fn live_on_the_simulator_journals_exactly_what_the_simulator_holds() {
     let moved_sim = Usdc::from_micros(i64::try_from(sim_cash.micros()).unwrap()) - start_cash;
     assert_eq!(moved_sim, moved_engine, "cash moved: simulator vs engine");
     drop(g);
+
+    // The collateral read on chain is below the configured floor: alerted
+    // (and journaled) once, not at every reading.
+    let alerts = journal.notes("alert").unwrap();
+    let low: Vec<_> = alerts.iter().filter(|n| n.detail["kind"] == "balance_low").collect();
+    assert_eq!(low.len(), 1, "{alerts:?}");
+    assert_eq!(low[0].detail["title"], "Collateral below the floor");
 
     // No secret anywhere a person or a program reads: the screen, the JSON
     // logs, the report, the daily summary, the journal.
