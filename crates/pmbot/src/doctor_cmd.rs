@@ -23,6 +23,7 @@ use pmbot_engine::gate;
 use pmbot_engine::journal::Journal;
 use pmbot_engine::record::redact_url;
 use pmbot_venue::SystemClock;
+use pmbot_venue::balance::redact_rpc_url;
 use pmbot_venue::balance::{CollateralView, EndpointError, MarketKind, ReadFailure, SharesView, format_units6};
 use pmbot_venue::discovery::market_by_slug;
 use pmbot_venue::gateway::{PrivateKey, SecretError};
@@ -543,7 +544,7 @@ async fn chain_checks(file: &FileConfig, funder: Option<Address>, target: Option
         _ => MarketKind::NegRisk,
     };
     let expected = file.balance.chain_id;
-    let endpoints: Vec<String> = file.balance.rpc_urls.iter().map(|u| rpc_label(u)).collect();
+    let endpoints: Vec<String> = file.balance.rpc_urls.iter().map(|u| redact_rpc_url(u)).collect();
     let started = Instant::now();
     let collateral = reader.collateral(kind).await;
     let elapsed = started.elapsed().as_millis();
@@ -580,17 +581,6 @@ fn chain_name(id: u64) -> &'static str {
         137 => " (Polygon)",
         80002 => " (Amoy)",
         _ => "",
-    }
-}
-
-/// `scheme://host[:port]` of an RPC URL: providers put API keys in the path
-/// and query, so only this is shown (as the balance reader's own labels).
-fn rpc_label(url: &str) -> String {
-    let without_query = url.split(['?', '#']).next().unwrap_or_default();
-    let redacted = redact_url(without_query);
-    match redacted.split_once("://") {
-        Some((scheme, rest)) => format!("{scheme}://{}", rest.split('/').next().unwrap_or_default()),
-        None => "<rpc url>".to_owned(),
     }
 }
 
@@ -795,16 +785,6 @@ mod tests {
             Check::skip("chain", "a reachable RPC").to_string(),
             "SKIP  chain        skipped: needs a reachable RPC"
         );
-    }
-
-    #[test]
-    fn rpc_labels_drop_keys_in_path_and_query() {
-        assert_eq!(
-            rpc_label("https://polygon-mainnet.g.alchemy.com/v2/SECRETKEY"),
-            "https://polygon-mainnet.g.alchemy.com"
-        );
-        assert_eq!(rpc_label("https://user:pw@rpc.example:8545/x?apikey=SECRET"), "https://rpc.example:8545");
-        assert_eq!(rpc_label("http://127.0.0.1:9"), "http://127.0.0.1:9");
     }
 
     #[test]

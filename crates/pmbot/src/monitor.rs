@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use pmbot_core::TimestampMs;
+use pmbot_core::{Clock, TimestampMs};
 use pmbot_engine::engine::{Engine, SharedJournal, lock};
 use pmbot_engine::summary;
 use pmbot_ops::alerts::{Alert, AlertKind, Alerter, Severity};
@@ -19,6 +19,7 @@ use pmbot_ops::raise::Raiser;
 use pmbot_ops::server::OpsServer;
 use pmbot_ops::state::AlertCounts;
 use pmbot_ops::state::OpsState;
+use pmbot_venue::SystemClock;
 use pmbot_venue::gateway::HeartbeatHealth;
 use pmbot_venue::gateway::{Gateway, GatewayAlert};
 use pmbot_venue::marketdata::{ConnectionState, StreamHealth};
@@ -110,14 +111,13 @@ impl Monitor {
         };
         let journal_file =
             lock(journal).path().file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
         if raising {
             alerter.send(Alert::new(
                 AlertKind::ProcessStart,
                 Severity::Info,
                 format!("pmbot {what} started"),
                 format!("journal {journal_file}"),
-                i64::try_from(now.as_millis()).unwrap_or(0),
+                SystemClock.now().millis(),
             ));
         }
         Ok(Monitor {
@@ -298,13 +298,12 @@ impl Monitor {
     pub async fn stop(self, linger: Duration, why: &str) {
         self.pass_on_raised();
         // The journal has the run's end; this one is only sent.
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
         self.alerter.send(Alert::new(
             AlertKind::ProcessStop,
             Severity::Info,
             format!("pmbot {} stopped", self.what),
             format!("stopped: {why}"),
-            i64::try_from(now.as_millis()).unwrap_or(0),
+            SystemClock.now().millis(),
         ));
         self.alerter.clone().shutdown(Duration::from_secs(5)).await;
         let Some(server) = self.server else { return };

@@ -35,7 +35,7 @@ pub fn run(file: FileConfig, args: SummaryArgs) -> Result<()> {
     if !path.exists() {
         bail!("journal {} does not exist", path.display());
     }
-    let now = now_ms();
+    let now = pmbot_core::Clock::now(&pmbot_venue::SystemClock).millis();
     let date = match date {
         Some(d) => d,
         None => summary::utc_date(now).context("the system clock is outside the calendar")?,
@@ -58,11 +58,6 @@ fn parse_date(s: &str) -> Result<NaiveDate> {
         Ok(d) if s.len() == 10 => Ok(d),
         _ => bail!("invalid --date {s:?}: expected a UTC date as YYYY-MM-DD"),
     }
-}
-
-fn now_ms() -> i64 {
-    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
 }
 
 #[cfg(test)]

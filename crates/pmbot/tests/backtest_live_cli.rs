@@ -30,25 +30,33 @@ fn shared_data() -> Option<PathBuf> {
     }
 }
 
-#[test]
-fn a_backtest_over_the_real_data_completes_with_its_report() {
-    let Some(data) = shared_data() else { return };
-    let dir = scratch("real");
+/// Trains a model on `data` (in `dir/model.json`), then backtests it over
+/// the same data into `dir/report`; returns the report folder and the
+/// backtest's output.
+fn train_then_backtest(dir: &Path, data: &Path) -> (PathBuf, std::process::Output) {
     let model = dir.join("model.json");
-    let out = pmbot().arg("train").arg("--data").arg(&data).arg("--out").arg(&model).output().unwrap();
+    let out = pmbot().arg("train").arg("--data").arg(data).arg("--out").arg(&model).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let report = dir.join("report");
     let out = pmbot()
-        .current_dir(&dir)
+        .current_dir(dir)
         .arg("backtest")
         .arg("--data")
-        .arg(&data)
+        .arg(data)
         .arg("--model")
         .arg(&model)
         .arg("--out")
         .arg(&report)
         .output()
         .unwrap();
+    (report, out)
+}
+
+#[test]
+fn a_backtest_over_the_real_data_completes_with_its_report() {
+    let Some(data) = shared_data() else { return };
+    let dir = scratch("real");
+    let (report, out) = train_then_backtest(&dir, &data);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     // Trained and tested on the same data: the command says so.
@@ -152,21 +160,7 @@ fn a_backtest_over_a_pmbot_recording_trades_its_listed_markets() {
     let listed = meta.markets();
     assert!(listed.iter().all(|m| m.tokens.len() == 2 && m.end_ms.is_some()), "{listed:?}");
 
-    let model = dir.join("model.json");
-    let out = pmbot().arg("train").arg("--data").arg(&rec).arg("--out").arg(&model).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let report = dir.join("report");
-    let out = pmbot()
-        .current_dir(&dir)
-        .arg("backtest")
-        .arg("--data")
-        .arg(&rec)
-        .arg("--model")
-        .arg(&model)
-        .arg("--out")
-        .arg(&report)
-        .output()
-        .unwrap();
+    let (report, out) = train_then_backtest(&dir, &rec);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let j = Journal::open_read_only(report.join("journal.sqlite")).unwrap();
     let sampled: std::collections::BTreeSet<_> = j.decisions().unwrap().iter().map(|d| d.market).collect();
@@ -188,7 +182,7 @@ fn a_backtest_over_a_pmbot_recording_trades_its_listed_markets() {
         .arg("--data")
         .arg(&bare)
         .arg("--model")
-        .arg(&model)
+        .arg(dir.join("model.json"))
         .arg("--out")
         .arg(dir.join("r2"))
         .output()

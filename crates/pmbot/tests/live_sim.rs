@@ -118,15 +118,7 @@ async fn live_on_the_simulator_journals_exactly_what_the_simulator_holds() {
     let start_cash = Usdc::from_whole(1_000);
     sim.state.fund(ME, start_cash).unwrap();
     let config = write_config(&dir, &sim, anvil.url());
-    let slugs: Vec<String> = sim
-        .state
-        .lock()
-        .exchange
-        .markets()
-        .iter()
-        .filter(|m| m.accepting_orders)
-        .map(|m| m.spec.slug.clone())
-        .collect();
+    let slugs = sim.state.open_market_slugs();
     assert_eq!(slugs.len(), 3);
 
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_pmbot"));
@@ -257,15 +249,7 @@ async fn paper_on_a_live_feed_journals_its_reconnects_and_never_counts_a_loopbac
     })
     .await
     .expect("simulator starts");
-    let slugs: Vec<String> = sim
-        .state
-        .lock()
-        .exchange
-        .markets()
-        .iter()
-        .filter(|m| m.accepting_orders)
-        .map(|m| m.spec.slug.clone())
-        .collect();
+    let slugs = sim.state.open_market_slugs();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_pmbot"));
     cmd.env("PMBOT_OPS__HTTP", "127.0.0.1:0");
     cmd.current_dir(&dir).args(["paper", "--clob-url", &sim.rest_url(), "--ws-url", &sim.ws_url()]);

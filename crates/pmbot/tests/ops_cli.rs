@@ -246,15 +246,7 @@ async fn health_turns_503_while_the_market_data_stalls_and_200_after_resync() {
         pmbot_sim::start(SimConfig { source: SourceConfig::Synthetic(Box::new(synthetic)), ..SimConfig::default() })
             .await
             .expect("simulator starts");
-    let slugs: Vec<String> = sim
-        .state
-        .lock()
-        .exchange
-        .markets()
-        .iter()
-        .filter(|m| m.accepting_orders)
-        .map(|m| m.spec.slug.clone())
-        .collect();
+    let slugs = sim.state.open_market_slugs();
     // A silent connection is found (no PONG) within a few seconds.
     std::fs::write(dir.join("stall.toml"), "[market_data.stream]\nping_interval = \"1s\"\npong_timeout = \"2s\"\n")
         .unwrap();

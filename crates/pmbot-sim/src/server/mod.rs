@@ -176,6 +176,12 @@ impl SimState {
         out
     }
 
+    /// The slugs of the markets accepting orders: what a client names with
+    /// `--market`.
+    pub fn open_market_slugs(&self) -> Vec<String> {
+        self.lock().exchange.markets().iter().filter(|m| m.accepting_orders).map(|m| m.spec.slug.clone()).collect()
+    }
+
     /// Pauses or resumes the market source.
     pub fn pause_source(&self, paused: bool) {
         self.source_paused.store(paused, Ordering::SeqCst);

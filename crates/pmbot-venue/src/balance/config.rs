@@ -140,7 +140,7 @@ pub(crate) fn parse_rpc_url(url: &str) -> Result<reqwest::Url, String> {
 
 /// `scheme://host[:port]` of an RPC URL: what logs and refusals may show.
 /// Paths, queries and user info are dropped because providers put API keys there.
-pub(crate) fn redact_url(url: &str) -> String {
+pub fn redact_url(url: &str) -> String {
     match reqwest::Url::parse(url.trim()) {
         Ok(u) => match (u.host_str(), u.port()) {
             (Some(host), Some(port)) => format!("{}://{host}:{port}", u.scheme()),
