@@ -187,7 +187,6 @@ pub(crate) fn run_with(items: &[Item], started: i64, install: impl FnOnce(&mut J
             sample_step_ms: d.model.grid.step_ms,
             mark_interval_ms: 60_000,
             batch_rows: 4096,
-            id_prefix: String::new(),
         };
         let run = RunStart {
             mode: RunMode::Backtest,

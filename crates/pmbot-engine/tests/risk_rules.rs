@@ -163,7 +163,6 @@ impl Scenario {
             sample_step_ms: SEC,
             mark_interval_ms: 60 * SEC,
             batch_rows: 64,
-            id_prefix: "t".into(),
         };
         let run = RunStart {
             mode: RunMode::Paper,

@@ -84,7 +84,6 @@ pub fn engine_settings(file: &FileConfig, model: &LoadedModel) -> Result<EngineS
         sample_step_ms: model.file.grid.step_ms,
         mark_interval_ms: mark_ms,
         batch_rows: file.engine.batch_rows,
-        id_prefix: String::new(),
     })
 }
 

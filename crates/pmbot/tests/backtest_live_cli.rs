@@ -168,6 +168,32 @@ fn a_backtest_over_a_pmbot_recording_trades_its_listed_markets() {
     assert_eq!(sampled, expected, "the listed markets, and only they, were traded");
     assert!(report.join("report.md").is_file());
 
+    // The same backtest again into the same folder: a second run appended,
+    // the same decisions and orders under ids of its own.
+    let again = pmbot()
+        .arg("backtest")
+        .arg("--data")
+        .arg(&rec)
+        .arg("--model")
+        .arg(dir.join("model.json"))
+        .arg("--out")
+        .arg(&report)
+        .output()
+        .unwrap();
+    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    let j = Journal::open_read_only(report.join("journal.sqlite")).unwrap();
+    let runs = j.runs().unwrap();
+    assert_eq!(runs.len(), 2);
+    assert!(runs.iter().all(|r| r.end.as_ref().is_some_and(|e| e.1 == "end_of_data")));
+    let decisions = j.decisions().unwrap();
+    let per_run = |n: i64| decisions.iter().filter(|d| d.run == n).count();
+    assert_eq!(per_run(1), per_run(2));
+    let orders = j.orders().unwrap();
+    let of_run =
+        |n: i64| orders.iter().filter(|o| o.prepared.client_order_id.as_str().starts_with(&format!("r{n}-"))).count();
+    assert!(of_run(1) > 0);
+    assert_eq!((of_run(1), of_run(1) + of_run(2)), (of_run(2), orders.len()));
+
     // A recording without market details is refused with the reason.
     let bare = dir.join("bare");
     std::fs::create_dir_all(&bare).unwrap();

@@ -135,6 +135,34 @@ fn the_same_simulated_feed_twice_gives_byte_identical_journals() {
     assert!(a == b, "the two journals differ");
 }
 
+/// The README's main command (`paper --sim`, default journal and report),
+/// twice in one folder: the second run appends to the journal as run 2,
+/// with client order ids of its own, and both end with a report.
+#[test]
+fn the_main_command_twice_in_one_folder_appends_a_second_run() {
+    let dir = scratch("rerun");
+    std::fs::write(dir.join("pmbot.toml"), LIGHT_SIM).unwrap();
+    let run =
+        || pmbot().current_dir(&dir).args(["paper", "--sim", "--duration", "90m", "--warmup", "1h"]).output().unwrap();
+    for n in 1..=2 {
+        let _ = std::fs::remove_file(dir.join("pmbot-report").join("report.md"));
+        let stdout = ok(&run());
+        assert!(stdout.contains(&format!("run {n} for 1h 30m")), "{stdout}");
+        assert!(dir.join("pmbot-report").join("report.md").is_file(), "run {n} wrote its report");
+    }
+    let j = Journal::open_read_only(dir.join("pmbot-journal.sqlite")).unwrap();
+    let runs = j.runs().unwrap();
+    assert_eq!(runs.len(), 2);
+    assert!(runs.iter().all(|r| r.end.as_ref().is_some_and(|e| e.1 == "duration")));
+    let orders = j.orders().unwrap();
+    let of_run =
+        |n: i64| orders.iter().filter(|o| o.prepared.client_order_id.as_str().starts_with(&format!("r{n}-"))).count();
+    assert!(of_run(1) > 0, "run 1 placed orders");
+    assert_eq!(of_run(1) + of_run(2), orders.len(), "every id carries its run");
+    // The same simulated feed and model: the same orders, under new ids.
+    assert_eq!(of_run(1), of_run(2));
+}
+
 #[test]
 fn bad_configurations_are_one_line_before_anything_runs() {
     let dir = scratch("bad");

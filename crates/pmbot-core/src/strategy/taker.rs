@@ -169,31 +169,23 @@ pub struct ConfidenceTaker {
     orders: BTreeMap<ClientOrderId, OrderRecord>,
     /// Intents emitted so far: part of every client order id.
     counter: u64,
-    /// Prefixed to every client order id (the engine's run number), so runs
-    /// sharing a journal never reuse an id.
-    id_prefix: String,
+    /// The run whose orders these are: part of every client order id, so
+    /// runs sharing a journal (a rerun, a restart) never reuse an id, while
+    /// the same input replayed into a new journal gives the same ids.
+    run: Option<i64>,
 }
 
 impl ConfidenceTaker {
     /// A strategy with a validated config.
     pub fn new(config: StrategyConfig) -> Result<ConfidenceTaker, super::StrategyConfigError> {
         config.validate()?;
-        Ok(ConfidenceTaker {
-            config,
-            positions: BTreeMap::new(),
-            orders: BTreeMap::new(),
-            counter: 0,
-            id_prefix: String::new(),
-        })
+        Ok(ConfidenceTaker { config, positions: BTreeMap::new(), orders: BTreeMap::new(), counter: 0, run: None })
     }
 
-    /// The same strategy with `prefix` before every client order id: at most
-    /// 8 characters of `[A-Za-z0-9_]`, or it is ignored (ids stay unique
-    /// within a run either way).
-    pub fn with_id_prefix(mut self, prefix: &str) -> ConfidenceTaker {
-        if prefix.len() <= 8 && prefix.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-            self.id_prefix = prefix.to_owned();
-        }
+    /// The same strategy placing orders for journal run `run`: every client
+    /// order id starts `r{run}-`.
+    pub fn for_run(mut self, run: i64) -> ConfidenceTaker {
+        self.run = Some(run);
         self
     }
 
@@ -206,15 +198,25 @@ impl ConfidenceTaker {
         self.positions.get(market)
     }
 
-    /// `[{prefix}-]{en|ex}-{first 16 hex of market}-{now}-{counter}`: unique
-    /// within a run, and the same for the same inputs.
+    /// `[r{run}-]{en|ex}-{first 16 hex of market}-{now}-{counter}`: unique
+    /// within a journal (the run and the counter are), and the same for the
+    /// same inputs. Ids are at most 64 characters: with absurdly large
+    /// numbers the market part shrinks, then the time goes; the run and the
+    /// counter always stay.
     fn next_id(&mut self, tag: &str, market: &ConditionId, now: TimestampMs) -> ClientOrderId {
         self.counter += 1;
         let hex = market.to_string();
-        let short = hex.get(2..18).unwrap_or(&hex);
-        let prefix = if self.id_prefix.is_empty() { String::new() } else { format!("{}-", self.id_prefix) };
-        ClientOrderId::new(format!("{prefix}{tag}-{short}-{}-{}", now.millis(), self.counter))
-            .expect("tag, hex, integers and dashes are at most 64 printable characters")
+        let run = self.run.map(|r| format!("r{r}-")).unwrap_or_default();
+        let counter = self.counter;
+        let candidates = [
+            format!("{run}{tag}-{}-{}-{counter}", hex.get(2..18).unwrap_or(&hex), now.millis()),
+            format!("{run}{tag}-{}-{}-{counter}", hex.get(2..10).unwrap_or(&hex), now.millis()),
+            format!("{run}{tag}-{counter}"),
+        ];
+        candidates
+            .into_iter()
+            .find_map(|id| ClientOrderId::new(id).ok())
+            .expect("r, a run, a tag and a counter are at most 44 printable characters")
     }
 
     fn enter(&mut self, s: &StrategyInput<'_>) -> StrategyAction {

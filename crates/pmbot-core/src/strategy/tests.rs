@@ -458,6 +458,30 @@ fn same_inputs_give_the_same_intents_and_ids() {
 }
 
 #[test]
+fn ids_carry_the_run_so_runs_sharing_a_journal_never_collide() {
+    let first = |st: ConfidenceTaker| {
+        let mut st = st;
+        entered(Sample::new(0.9).run(&mut st)).client_order_id.to_string()
+    };
+    let (r1, r2) = (first(strategy().for_run(1)), first(strategy().for_run(2)));
+    assert_eq!(r1, "r1-en-0122472e552920b8-1700000000000-1");
+    assert_eq!(r2, "r2-en-0122472e552920b8-1700000000000-1");
+    // The same run replayed gives the same id.
+    assert_eq!(first(strategy().for_run(1)), r1);
+}
+
+#[test]
+fn ids_fit_64_characters_whatever_the_numbers() {
+    let mut st = strategy().for_run(i64::MAX);
+    let mut s = Sample::new(0.9);
+    s.now = i64::MAX / 2;
+    s.end = i64::MAX;
+    let id = entered(s.run(&mut st)).client_order_id.to_string();
+    assert!(id.len() <= ClientOrderId::MAX_LEN, "{id}");
+    assert!(id.starts_with(&format!("r{}-en-", i64::MAX)), "{id}");
+}
+
+#[test]
 fn actions_serialize_and_read_back() {
     let (mut st, mut s) = holding(|_| {});
     s.now = T0 + 60_000;

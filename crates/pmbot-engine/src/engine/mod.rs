@@ -82,10 +82,9 @@ pub struct EngineSettings {
     /// Engine time between P&L marks.
     pub mark_interval_ms: i64,
     /// Decision rows kept in memory before a write (they are always written
-    /// before an order goes out, whatever this says).
+    /// before an order goes out, whatever this says; a real-time driver also
+    /// calls [`Engine::flush`] on its tick).
     pub batch_rows: usize,
-    /// Prefix of client order ids (distinct per run sharing a journal).
-    pub id_prefix: String,
 }
 
 /// Why the engine could not start or go on.
@@ -191,7 +190,7 @@ impl Engine {
         kill_switch: Box<dyn KillSwitch>,
         starting_cash: Usdc,
     ) -> Result<Engine, EngineError> {
-        let strategy = ConfidenceTaker::new(settings.strategy.clone())?.with_id_prefix(&settings.id_prefix);
+        let strategy = ConfidenceTaker::new(settings.strategy.clone())?;
         let risk = RiskGate::new(settings.risk.clone())?;
         settings.features.validate()?;
         if settings.sample_step_ms <= 0 || settings.mark_interval_ms <= 0 {
@@ -205,7 +204,9 @@ impl Engine {
             run: id,
             journal,
             predictor,
-            strategy,
+            // Client order ids carry the run: a rerun into the same journal
+            // never reuses one.
+            strategy: strategy.for_run(id),
             risk,
             kill_switch,
             kill_seen: false,
