@@ -1,7 +1,8 @@
 //! The SQLite journal's write and read latency on the local disk: what the
 //! order gateway waits for before an order's first byte (`before_send`, one
 //! fsynced transaction), a status update, a fill, and reading the open
-//! orders back at start-up.
+//! orders back at start-up; and the per-tick flush of decision rows that
+//! real-time runs do (issue 12).
 //!
 //! Run: `cargo bench -p pmbot-engine --bench journal`.
 //!
@@ -18,7 +19,9 @@ use pmbot_core::{
     ClientOrderId, ConditionId, DecisionContext, EventTime, Fill, FillFee, Hash32, Liquidity, OrderId, OrderIntent,
     OrderStatus, OrderType, OrderUpdate, Price, Side, Size, TimestampMs, TokenId,
 };
-use pmbot_engine::journal::{Journal, OrderLog, PreparedOrder};
+use pmbot_engine::journal::{
+    DataSource, Decision, DecisionAction, EngineRow, Journal, OrderLog, PreparedOrder, RunMode, RunStart,
+};
 
 const TOKEN: &str = "71321045679252212594626385532706912750332728571942532289631379312455583992563";
 /// Timed writes of each kind.
@@ -87,8 +90,57 @@ fn main() {
     }
     report(&format!("open_orders() with {OPEN} open of {} recorded", WRITES + 100 + OPEN), &mut reads);
 
+    tick_flushes(&mut j);
+
     drop(j);
     std::fs::remove_dir_all(&dir).expect("remove the scratch dir");
+}
+
+/// What a real-time run pays to write its decisions on every tick (about a
+/// second) instead of in batches of 4,096: one fsynced commit per tick,
+/// holding the rows of that second (one sample per market per grid step).
+fn tick_flushes(j: &mut Journal) {
+    let run = j
+        .start_run(&RunStart {
+            mode: RunMode::Paper,
+            data_source: DataSource::LiveData,
+            config: serde_json::json!({}),
+            model_fingerprint: "bench".into(),
+            model: serde_json::json!({}),
+            pmbot_version: "bench".into(),
+            gate_override: None,
+            started: TimestampMs(1_700_000_000_000),
+        })
+        .expect("run");
+    let mut at = 1_700_000_000_000;
+    for rows_per_tick in [2usize, 10, 100] {
+        let mut commits = Vec::with_capacity(500);
+        for _ in 0..500 {
+            at += 1_000;
+            let rows: Vec<EngineRow> = (0..rows_per_tick).map(|m| decision(run, at, m)).collect();
+            let t = Instant::now();
+            j.record_rows(&rows).expect("decision rows");
+            commits.push(t.elapsed());
+        }
+        report(&format!("tick flush of {rows_per_tick} decision rows (one fsynced commit)"), &mut commits);
+    }
+}
+
+/// A pass decision as the engine writes one (numbers in its detail).
+fn decision(run: i64, at: i64, market: usize) -> EngineRow {
+    EngineRow::Decision(Decision {
+        run,
+        at: TimestampMs(at),
+        market: Hash32::parse(&format!("0x{market:064x}")).expect("condition id"),
+        up_token: TokenId::parse(TOKEN).expect("token"),
+        up_mid2_pips: Some(10_000),
+        p_up: Some("0.5731".parse().expect("p")),
+        confidence: Some("0.1462".parse().expect("c")),
+        action: DecisionAction::Pass,
+        reason: "low_confidence".into(),
+        client_order_id: None,
+        detail: serde_json::json!({"confidence": "0.1462", "threshold": "0.4"}),
+    })
 }
 
 fn cid(n: u32) -> ClientOrderId {

@@ -13,6 +13,7 @@ use pmbot_engine::replay::{Outcome, RecordingReader, ReplaySource, ResolvedkitFr
 
 use crate::config::FileConfig;
 use crate::monitor::Monitor;
+use crate::shutdown::Shutdown;
 use crate::trade::{self, LoadedModel};
 use pmbot_ops::health::MarketDataFigures;
 
@@ -38,7 +39,7 @@ pub struct BacktestArgs {
     pub http: Option<String>,
 }
 
-pub fn run(file: FileConfig, args: BacktestArgs) -> Result<()> {
+pub fn run(file: FileConfig, args: BacktestArgs, stop: &Shutdown) -> Result<()> {
     let model = LoadedModel::load(&args.model)?;
     let settings = trade::engine_settings(&file, &model)?;
     // Every folder is checked before anything runs.
@@ -87,20 +88,21 @@ pub fn run(file: FileConfig, args: BacktestArgs) -> Result<()> {
     );
     let mut last = started;
     for (dir, frames) in sources {
-        last = replay_resolvedkit(&mut runner, &mut monitor, &dir, frames)?.max(last);
+        last = replay_resolvedkit(&mut runner, &mut monitor, &dir, frames, stop)?.max(last);
     }
     for (dir, reader, markets) in recordings {
-        last = replay_recording(&mut runner, &mut monitor, &dir, reader, markets)?.max(last);
+        last = replay_recording(&mut runner, &mut monitor, &dir, reader, markets, stop)?.max(last);
     }
     monitor.report(runner.engine(), replay_figures(runner.stats().frames), None);
-    let (stats, rs) = runner.finish(last, "end_of_data").context("backtest")?;
+    let reason = stop.requested().map_or("end_of_data", |s| s.name());
+    let (stats, rs) = runner.finish(last, reason).context("backtest")?;
     monitor.run_ended();
     println!(
-        "{} frames, {} samples, {} intents, {} refused by risk, {} fills, {} closed trades",
+        "stopped ({reason}): {} frames, {} samples, {} intents, {} refused by risk, {} fills, {} closed trades",
         rs.frames, stats.samples, stats.intents, stats.refusals, stats.fills, stats.trades
     );
     let written = crate::report_out::write(&journal_path, &args.out);
-    handle.block_on(monitor.stop(file.ops.linger, "end_of_data"));
+    handle.block_on(monitor.stop(file.ops.linger, reason, stop));
     written
 }
 
@@ -123,6 +125,7 @@ fn replay_resolvedkit(
     monitor: &mut Monitor,
     dir: &Path,
     frames: ResolvedkitFrames,
+    stop: &Shutdown,
 ) -> Result<TimestampMs> {
     let markets = frames.markets().to_vec();
     for m in &markets {
@@ -154,6 +157,10 @@ fn replay_resolvedkit(
     let bar = crate::paper_cmd::progress(span.map_or(0, |(a, b)| b.millis_since(a)));
     let mut last = TimestampMs::ZERO;
     for (n, frame) in frames.enumerate() {
+        if stop.requested().is_some() {
+            // Stopped: what has not ended by now does not resolve.
+            return Ok(last);
+        }
         let frame = frame.with_context(|| format!("cannot read {}", dir.display()))?;
         while pending.last().is_some_and(|(end, _)| *end < frame.received) {
             let (end, resolved) = pending.pop().expect("checked");
@@ -214,6 +221,7 @@ fn replay_recording(
     dir: &Path,
     mut reader: RecordingReader,
     markets: Vec<MarketInfo>,
+    stop: &Shutdown,
 ) -> Result<TimestampMs> {
     for info in markets {
         runner.list_market(info)?;
@@ -222,6 +230,9 @@ fn replay_recording(
     let bar = crate::paper_cmd::progress(span.map_or(0, |(a, b)| b.millis_since(a)));
     let mut last = TimestampMs::ZERO;
     for (n, frame) in reader.by_ref().enumerate() {
+        if stop.requested().is_some() {
+            break;
+        }
         let frame = frame.with_context(|| format!("cannot read {}", dir.display()))?;
         last = last.max(frame.received);
         runner.on_frame(&frame.text, last).context("backtest")?;

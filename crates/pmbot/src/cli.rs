@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
 use crate::backtest_cmd::{self, BacktestArgs};
@@ -19,6 +19,7 @@ use crate::orders_cmd::{self, OrdersArgs};
 use crate::paper_cmd::{self, PaperArgs};
 use crate::record_cmd::{self, RecordArgs};
 use crate::report_cmd::{self, ReportArgs};
+use crate::shutdown::Shutdown;
 use crate::sim_cmd::{self, SimArgs};
 use crate::summary_cmd::{self, SummaryArgs};
 use crate::watch_cmd::{self, WatchArgs};
@@ -44,7 +45,7 @@ pub enum Command {
     /// Run the simulated Polymarket exchange (CLOB REST + WebSocket) on loopback.
     ///
     /// Prints the REST and WebSocket addresses, then serves until stopped
-    /// (Ctrl-C) or until --duration has passed.
+    /// (SIGTERM or SIGINT) or until --duration has passed.
     Sim(SimArgs),
     /// Show the top of each followed book and the stream's health, live.
     ///
@@ -125,17 +126,33 @@ pub async fn run(cli: Cli) -> Result<()> {
     };
     let dir = pmbot_ops::logs::log_dir(&file.logs, journal.as_deref());
     let _logs = pmbot_ops::logs::init(&file.logs, dir.as_deref())?;
+    // Long-running commands stop cleanly on SIGTERM and SIGINT; the others
+    // keep the signals' default (die at once), having nothing to finish.
+    let long_running = matches!(
+        cli.command,
+        Command::Sim(_)
+            | Command::Watch(_)
+            | Command::Record(_)
+            | Command::Paper(_)
+            | Command::Live(_)
+            | Command::Backtest(_)
+    );
+    let stop = if long_running {
+        Shutdown::install(&file.shutdown).context("cannot listen for SIGTERM and SIGINT")?
+    } else {
+        Shutdown::unarmed()
+    };
     match cli.command {
-        Command::Sim(args) => sim_cmd::run(file.sim, args).await,
-        Command::Watch(args) => watch_cmd::run(file, args).await,
-        Command::Record(args) => record_cmd::run(file, args).await,
+        Command::Sim(args) => sim_cmd::run(file.sim, args, stop).await,
+        Command::Watch(args) => watch_cmd::run(file, args, stop).await,
+        Command::Record(args) => record_cmd::run(file, args, stop).await,
         Command::Balance(args) => balance_cmd::run(file, args).await,
         Command::Orders(args) => orders_cmd::run(file, args).await,
         Command::Drill(args) => drill_cmd::run(file, args).await,
         Command::Train(args) => model_cmd::train(args),
-        Command::Paper(args) => paper_cmd::run(file, args).await,
-        Command::Live(args) => live_cmd::run(file, args).await,
-        Command::Backtest(args) => tokio::task::block_in_place(|| backtest_cmd::run(file, args)),
+        Command::Paper(args) => paper_cmd::run(file, args, stop).await,
+        Command::Live(args) => live_cmd::run(file, args, stop).await,
+        Command::Backtest(args) => tokio::task::block_in_place(|| backtest_cmd::run(file, args, &stop)),
         Command::Validate(args) => model_cmd::validate(args),
         Command::Report(args) => {
             for file in report_cmd::run(&args)? {

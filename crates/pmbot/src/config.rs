@@ -55,6 +55,9 @@ pub struct FileConfig {
     /// Alerts: discord_webhook (or env PMBOT_DISCORD_WEBHOOK), json_webhook,
     /// window, queue, max_attempts, timeout, min_severity.
     pub alerts: pmbot_ops::alerts::AlertConfig,
+    /// Stopping on SIGTERM or SIGINT: timeout (the longest a clean stop may
+    /// take before the process exits anyway).
+    pub shutdown: crate::shutdown::ShutdownConfig,
 }
 
 /// `[live]`: what applies to real money only.
@@ -64,11 +67,14 @@ pub struct LiveConfig {
     /// The capital cap of live runs (the risk cap applies when lower): the
     /// first live runs trade 50 pUSD of the 300 the design allows.
     pub capital_cap: pmbot_core::Usdc,
+    /// When a run stops (signal, --duration, end of data), cancel the orders
+    /// it left resting on the exchange before writing the run's end.
+    pub cancel_on_exit: bool,
 }
 
 impl Default for LiveConfig {
     fn default() -> Self {
-        LiveConfig { capital_cap: pmbot_core::Usdc::from_whole(50) }
+        LiveConfig { capital_cap: pmbot_core::Usdc::from_whole(50), cancel_on_exit: true }
     }
 }
 

@@ -26,6 +26,7 @@ use tokio::sync::mpsc;
 
 use crate::config::FileConfig;
 use crate::paper_live::market_info;
+use crate::shutdown::Shutdown;
 use crate::source::SourceArgs;
 use crate::trade::{self, LoadedModel};
 
@@ -36,7 +37,7 @@ pub struct LiveArgs {
     /// The model file (from `pmbot train`).
     #[arg(long, value_name = "FILE", default_value = "model.json")]
     pub model: std::path::PathBuf,
-    /// Stop after this much time (default: until Ctrl-C).
+    /// Stop after this much time (default: until SIGTERM or SIGINT, Ctrl-C).
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub duration: Option<Duration>,
     /// Where the performance report goes when the run ends.
@@ -157,7 +158,7 @@ fn tempfile_journal() -> Result<Journal> {
     Ok(j)
 }
 
-pub async fn run(mut file: FileConfig, args: LiveArgs) -> Result<()> {
+pub async fn run(mut file: FileConfig, args: LiveArgs, stop: Shutdown) -> Result<()> {
     trade::validate_config(&file)?;
     let model = LoadedModel::load(&args.model)?;
     // First live runs trade with the smaller cap.
@@ -245,6 +246,9 @@ pub async fn run(mut file: FileConfig, args: LiveArgs) -> Result<()> {
     let deadline = args.duration.map(|d| tokio::time::Instant::now() + d);
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     let (placed_tx, mut placed) = mpsc::unbounded_channel::<(OrderIntent, Result<(), String>)>();
+    // Placements sent and not yet answered: a stop waits for them, so no
+    // order is left resting that the run never heard of.
+    let mut in_flight = 0usize;
     let reason = loop {
         tokio::select! {
             frame = frames.recv() => match frame {
@@ -267,22 +271,15 @@ pub async fn run(mut file: FileConfig, args: LiveArgs) -> Result<()> {
                 VenueEvent::Fill(f) => engine.on_fill(&f)?,
             },
             Some((intent, result)) = placed.recv() => {
-                if let Err(why) = result {
-                    // Refused or failed before the exchange held it: the
-                    // engine must not wait for it.
-                    engine.on_order_update(&OrderUpdate {
-                        client_order_id: intent.client_order_id.clone(),
-                        order_id: None,
-                        status: OrderStatus::Rejected,
-                        filled: Size::ZERO,
-                        reason: Some(why),
-                        at: clock.now(),
-                    })?;
-                }
+                in_flight = in_flight.saturating_sub(1);
+                on_placed(&mut engine, &intent, result, clock.now())?;
             }
             Some(alert) = alerts.recv() => monitor.raise(crate::monitor::gateway_alert(&alert, clock.now())),
             _ = tick.tick() => {
                 engine.advance_to(clock.now())?;
+                // Decisions reach the journal (and /metrics, /health, the
+                // dashboard) within a tick; a crash loses at most one.
+                engine.flush()?;
                 engine.forget_resolved();
                 monitor.after_step(clock.now());
                 let reading = balance_slot.lock().unwrap_or_else(|e| e.into_inner()).clone();
@@ -290,20 +287,34 @@ pub async fn run(mut file: FileConfig, args: LiveArgs) -> Result<()> {
                 monitor.report(&engine, crate::monitor::stream_figures(&md.health()), Some(crate::monitor::gateway_figures(&gateway)));
             }
             _ = async { match deadline { Some(d) => tokio::time::sleep_until(d).await, None => std::future::pending().await } } => break "duration",
-            _ = tokio::signal::ctrl_c() => break "interrupted",
+            s = stop.wait() => break s.name(),
         }
         for command in engine.take_commands()? {
+            in_flight += usize::from(matches!(command, Command::Place(_)));
             execute(&gateway, command, &placed_tx);
         }
     };
+    // No new decisions from here on. Placements in flight are answered
+    // first (bounded by the gateway's own timeouts and [shutdown] timeout).
+    let answered_by = tokio::time::Instant::now() + IN_FLIGHT_WAIT;
+    while in_flight > 0 {
+        tokio::select! {
+            Some((intent, result)) = placed.recv() => {
+                in_flight -= 1;
+                on_placed(&mut engine, &intent, result, clock.now())?;
+            }
+            Some(ev) = events.recv() => apply(&mut engine, ev)?,
+            _ = tokio::time::sleep_until(answered_by) => break,
+        }
+    }
     md.stop().await;
-    // Let orders in flight settle before the run's end is written.
+    if file.live.cancel_on_exit {
+        cancel_resting(&gateway, &journal, engine.run_id(), clock.now()).await;
+    }
+    // Let updates and fills in flight arrive before the run's end is written.
     tokio::time::sleep(Duration::from_millis(500)).await;
     while let Ok(ev) = events.try_recv() {
-        match ev {
-            VenueEvent::Update(u) => engine.on_order_update(&u)?,
-            VenueEvent::Fill(f) => engine.on_fill(&f)?,
-        }
+        apply(&mut engine, ev)?;
     }
     let stats = engine.finish(clock.now(), reason).context("live run")?;
     gateway.shutdown();
@@ -315,8 +326,66 @@ pub async fn run(mut file: FileConfig, args: LiveArgs) -> Result<()> {
     );
     drop(source);
     let written = crate::report_out::write(&journal_path, &args.report);
-    monitor.stop(file.ops.linger, reason).await;
+    monitor.stop(file.ops.linger, reason, &stop).await;
     written
+}
+
+/// How long a stop waits for placements in flight to be answered.
+const IN_FLIGHT_WAIT: Duration = Duration::from_secs(10);
+
+/// An order update or fill, to the engine.
+fn apply(engine: &mut Engine, ev: VenueEvent) -> Result<()> {
+    match ev {
+        VenueEvent::Update(u) => engine.on_order_update(&u)?,
+        VenueEvent::Fill(f) => engine.on_fill(&f)?,
+    }
+    Ok(())
+}
+
+/// A placement's answer: one refused or failed before the exchange held it
+/// is a rejection, so the engine never waits for an order that does not
+/// exist (the rest arrive as updates through the order log).
+fn on_placed(engine: &mut Engine, intent: &OrderIntent, result: Result<(), String>, now: TimestampMs) -> Result<()> {
+    if let Err(why) = result {
+        engine.on_order_update(&OrderUpdate {
+            client_order_id: intent.client_order_id.clone(),
+            order_id: None,
+            status: OrderStatus::Rejected,
+            filled: Size::ZERO,
+            reason: Some(why),
+            at: now,
+        })?;
+    }
+    Ok(())
+}
+
+/// `[live] cancel_on_exit`: cancels the orders this run may have left
+/// resting, and journals what it did. A failure is printed and journaled,
+/// never fatal: the run's end must still be written.
+async fn cancel_resting(gateway: &Gateway, journal: &SharedJournal, run: i64, now: TimestampMs) {
+    let (detail, line) = match gateway.cancel_own_resting().await {
+        Ok((report, unknown)) => (
+            json!({
+                "run": run,
+                "cancelled": report.cancelled.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                "not_cancelled": report.not_cancelled,
+                "id_unknown": unknown.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            }),
+            format!(
+                "cancelled {} resting order(s) on exit; {} could not be cancelled, {} await reconciliation",
+                report.cancelled.len(),
+                report.not_cancelled.len(),
+                unknown.len()
+            ),
+        ),
+        Err(e) => {
+            (json!({"run": run, "error": e.to_string()}), format!("could not cancel the resting orders on exit: {e}"))
+        }
+    };
+    println!("{line}");
+    if let Err(e) = lock(journal).record_note("cancel_on_exit", &detail, now) {
+        eprintln!("pmbot: cannot journal the cancels on exit: {e}");
+    }
 }
 
 /// Sends one command through the gateway on its own task, so a slow reply

@@ -24,6 +24,7 @@ mod paper_live;
 mod record_cmd;
 mod report_cmd;
 mod report_out;
+mod shutdown;
 mod sim_cmd;
 mod source;
 mod summary_cmd;

@@ -25,6 +25,7 @@ use pmbot_venue::gateway::{Gateway, GatewayAlert};
 use pmbot_venue::marketdata::{ConnectionState, StreamHealth};
 
 use crate::config::FileConfig;
+use crate::shutdown::Shutdown;
 
 /// How often the drivers report.
 pub const REPORT_EVERY: Duration = Duration::from_millis(500);
@@ -294,8 +295,9 @@ impl Monitor {
     }
 
     /// Sends the stop alert, then stops the server after `[ops] linger`
-    /// (time to read the final figures of a run that ended).
-    pub async fn stop(self, linger: Duration, why: &str) {
+    /// (time to read the final figures of a run that ended), cut short by a
+    /// stop signal (none when the run itself was stopped by one).
+    pub async fn stop(self, linger: Duration, why: &str, signals: &Shutdown) {
         self.pass_on_raised();
         // The journal has the run's end; this one is only sent.
         self.alerter.send(Alert::new(
@@ -307,9 +309,12 @@ impl Monitor {
         ));
         self.alerter.clone().shutdown(Duration::from_secs(5)).await;
         let Some(server) = self.server else { return };
-        if !linger.is_zero() {
+        if !linger.is_zero() && signals.requested().is_none() {
             println!("ops: the server stays up for {}", humantime::format_duration(linger));
-            tokio::time::sleep(linger).await;
+            tokio::select! {
+                _ = tokio::time::sleep(linger) => {}
+                _ = signals.wait() => {}
+            }
         }
         server.stop().await;
     }

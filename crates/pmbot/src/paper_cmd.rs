@@ -21,6 +21,7 @@ use pmbot_sim::model::synthetic::SyntheticConfig;
 
 use crate::config::FileConfig;
 use crate::monitor::Monitor;
+use crate::shutdown::Shutdown;
 use crate::source::SourceArgs;
 use crate::trade::{self, LoadedModel};
 use pmbot_ops::health::MarketDataFigures;
@@ -58,11 +59,11 @@ pub struct PaperArgs {
     pub http: Option<String>,
 }
 
-pub async fn run(file: FileConfig, args: PaperArgs) -> Result<()> {
+pub async fn run(file: FileConfig, args: PaperArgs, stop: Shutdown) -> Result<()> {
     if args.source.sim {
-        return tokio::task::block_in_place(|| run_sim(&file, &args));
+        return tokio::task::block_in_place(|| run_sim(&file, &args, &stop));
     }
-    crate::paper_live::run(file, args).await
+    crate::paper_live::run(file, args, stop).await
 }
 
 fn ms(d: Duration, what: &str) -> Result<i64> {
@@ -81,7 +82,7 @@ fn synthetic_config(file: &FileConfig) -> Result<SyntheticConfig> {
 }
 
 /// Paper trading on the simulator's market model, stepped in-process.
-fn run_sim(file: &FileConfig, args: &PaperArgs) -> Result<()> {
+fn run_sim(file: &FileConfig, args: &PaperArgs, stop: &Shutdown) -> Result<()> {
     let duration_ms = ms(args.duration, "duration")?;
     trade::validate_config(file)?;
     let journal_path = args.journal.clone().unwrap_or_else(|| file.journal.path.clone());
@@ -108,8 +109,15 @@ fn run_sim(file: &FileConfig, args: &PaperArgs) -> Result<()> {
     let handle = tokio::runtime::Handle::current();
     let mut monitor = handle.block_on(Monitor::start(file, &journal, args.http.as_deref(), "paper (simulator)"))?;
     let model = match loaded {
-        Some(model) => model,
-        None => train_on_warmup(&mut stepper, ms(args.warmup, "warmup")?, &args.report, synthetic.seed)?,
+        Some(model) => Some(model),
+        None => train_on_warmup(&mut stepper, ms(args.warmup, "warmup")?, &args.report, synthetic.seed, stop)?,
+    };
+    // A stop during the warm-up (or its training) ends here: no run yet.
+    let (Some(model), None) = (model, stop.requested()) else {
+        let why = stop.requested().map_or("stopped", |s| s.name());
+        println!("stopped ({why}) before trading started: no run was recorded");
+        handle.block_on(monitor.stop(file.ops.linger, why, stop));
+        return Ok(());
     };
     let settings = trade::engine_settings(file, &model)?;
     let started = TimestampMs::from_millis(stepper.now_ms());
@@ -142,7 +150,15 @@ fn run_sim(file: &FileConfig, args: &PaperArgs) -> Result<()> {
     let mut steps = 0u64;
     let mut messages = 0u64;
     let pace = args.speed.map(|speed| Pace { speed, wall: std::time::Instant::now(), market: stepper.now_ms() });
+    // Paced, the run follows a wall clock: its rows reach the journal (and
+    // the dashboard) within a second, as in a real-time run.
+    let mut flushed = std::time::Instant::now();
+    let mut reason = "duration";
     while at <= end {
+        if let Some(signal) = stop.requested() {
+            reason = signal.name();
+            break;
+        }
         frames.clear();
         stepper.step_at(at, &mut frames);
         for spec in stepper.take_listed() {
@@ -159,6 +175,10 @@ fn run_sim(file: &FileConfig, args: &PaperArgs) -> Result<()> {
         }
         if let Some(pace) = &pace {
             pace.wait_for(stepper.now_ms());
+            if flushed.elapsed() >= FLUSH_EVERY {
+                runner.flush().context("paper run")?;
+                flushed = std::time::Instant::now();
+            }
         }
         if (pace.is_some() || steps.is_multiple_of(256)) && monitor.due() {
             monitor.report(runner.engine(), in_process_figures(messages, stepper.now_ms() - started.millis()), None);
@@ -167,9 +187,10 @@ fn run_sim(file: &FileConfig, args: &PaperArgs) -> Result<()> {
     }
     bar.finish_and_clear();
     monitor.report(runner.engine(), in_process_figures(messages, stepper.now_ms() - started.millis()), None);
-    let (stats, runner_stats) = runner.finish(TimestampMs::from_millis(end), "duration").context("paper run")?;
+    let stopped_at = if reason == "duration" { end } else { stepper.now_ms() };
+    let (stats, runner_stats) = runner.finish(TimestampMs::from_millis(stopped_at), reason).context("paper run")?;
     println!(
-        "{} samples, {} intents, {} refused by risk, {} fills, {} closed trades; {} frames, {} messages refused",
+        "stopped ({reason}): {} samples, {} intents, {} refused by risk, {} fills, {} closed trades; {} frames, {} messages refused",
         stats.samples,
         stats.intents,
         stats.refusals,
@@ -180,9 +201,12 @@ fn run_sim(file: &FileConfig, args: &PaperArgs) -> Result<()> {
     );
     monitor.run_ended();
     let written = crate::report_out::write(&journal_path, &args.report);
-    handle.block_on(monitor.stop(file.ops.linger, "duration"));
+    handle.block_on(monitor.stop(file.ops.linger, reason, stop));
     written
 }
+
+/// How often a run on a wall clock writes the rows it holds.
+pub const FLUSH_EVERY: Duration = Duration::from_secs(1);
 
 /// Holds the stepping loop to `speed` times the wall clock.
 struct Pace {
@@ -226,8 +250,15 @@ fn feed(runner: &mut PaperRunner, frames: &[FeedFrame]) -> Result<()> {
 }
 
 /// Steps the simulator through `warmup_ms`, records what it published, and
-/// trains the model on that (validated walk-forward first).
-fn train_on_warmup(stepper: &mut FeedStepper, warmup_ms: i64, report: &Path, seed: u64) -> Result<LoadedModel> {
+/// trains the model on that (validated walk-forward first). `None` when a
+/// stop signal came first.
+fn train_on_warmup(
+    stepper: &mut FeedStepper,
+    warmup_ms: i64,
+    report: &Path,
+    seed: u64,
+    stop: &Shutdown,
+) -> Result<Option<LoadedModel>> {
     let dir = std::env::temp_dir().join(format!("pmbot-paper-warmup-{}-{seed}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let info = RecordingInfo {
@@ -242,7 +273,20 @@ fn train_on_warmup(stepper: &mut FeedStepper, warmup_ms: i64, report: &Path, see
     );
     let mut recorder = Recorder::create(&dir, RecorderConfig::default(), info).context("cannot record the warm-up")?;
     let until = stepper.now_ms() + warmup_ms;
-    stepper.run_until(until, |f| recorder.record(f.at_ms, &f.text)).context("cannot record the warm-up")?;
+    let recorded = stepper.run_until(until, |f| {
+        if stop.requested().is_some() {
+            return Err(WarmupError::Stopped);
+        }
+        recorder.record(f.at_ms, &f.text).map_err(WarmupError::Record)
+    });
+    match recorded {
+        Ok(_) => {}
+        Err(WarmupError::Stopped) => {
+            let _ = std::fs::remove_dir_all(&dir);
+            return Ok(None);
+        }
+        Err(WarmupError::Record(e)) => return Err(e).context("cannot record the warm-up"),
+    }
     recorder.close().context("cannot record the warm-up")?;
     stepper.take_listed();
     let trained = train(&[&dir], &TrainSpec::default(), &mut |_| {}).context("cannot train on the warm-up");
@@ -252,7 +296,13 @@ fn train_on_warmup(stepper: &mut FeedStepper, warmup_ms: i64, report: &Path, see
     trained.model.save(&path).with_context(|| format!("cannot write {}", path.display()))?;
     let mut model = LoadedModel::load(&path)?;
     model.path = Some(path);
-    Ok(model)
+    Ok(Some(model))
+}
+
+/// Why the warm-up recording stopped early.
+enum WarmupError {
+    Stopped,
+    Record(pmbot_engine::record::RecordError),
 }
 
 /// A progress bar over market time, in seconds (hidden when not a terminal).

@@ -1,6 +1,6 @@
 //! `pmbot paper` on live market data: the supervised market stream (with
 //! reconnects, heartbeats and resync) feeds the engine and the paper venue
-//! in real time until `--duration` has passed or Ctrl-C.
+//! in real time until `--duration` has passed or a stop signal.
 
 use std::sync::Arc;
 
@@ -17,6 +17,7 @@ use tokio::sync::mpsc;
 
 use crate::config::FileConfig;
 use crate::paper_cmd::PaperArgs;
+use crate::shutdown::Shutdown;
 use crate::trade::{self, LoadedModel};
 
 /// A market found by slug, as the engine needs it. Fees: Polymarket's
@@ -45,7 +46,7 @@ pub fn market_info(m: &MarketRef) -> Result<MarketInfo> {
     })
 }
 
-pub async fn run(file: FileConfig, args: PaperArgs) -> Result<()> {
+pub async fn run(file: FileConfig, args: PaperArgs, stop: Shutdown) -> Result<()> {
     let Some(model_path) = &args.model else {
         bail!("paper trading on live data needs --model FILE (train one with `pmbot train`)");
     };
@@ -96,6 +97,9 @@ pub async fn run(file: FileConfig, args: PaperArgs) -> Result<()> {
             },
             _ = tick.tick() => {
                 runner.advance_to(clock.now()).context("paper run")?;
+                // Decisions reach the journal (and /metrics, /health, the
+                // dashboard) within a tick; a crash loses at most one.
+                runner.flush().context("paper run")?;
                 let health = md.health();
                 monitor.after_step(clock.now());
                 monitor.report(runner.engine(), crate::monitor::stream_figures(&health), None);
@@ -109,7 +113,7 @@ pub async fn run(file: FileConfig, args: PaperArgs) -> Result<()> {
                 }
             }
             _ = tokio::time::sleep_until(deadline) => break "duration",
-            _ = tokio::signal::ctrl_c() => break "interrupted",
+            s = stop.wait() => break s.name(),
         }
     };
     md.stop().await;
@@ -121,6 +125,6 @@ pub async fn run(file: FileConfig, args: PaperArgs) -> Result<()> {
     );
     drop(source);
     let written = crate::report_out::write(&journal_path, &args.report);
-    monitor.stop(file.ops.linger, reason).await;
+    monitor.stop(file.ops.linger, reason, &stop).await;
     written
 }

@@ -15,6 +15,7 @@ use pmbot_venue::marketdata::{MarketData, MarketDataConfig};
 use tokio::sync::mpsc;
 
 use crate::config::FileConfig;
+use crate::shutdown::Shutdown;
 use crate::source::SourceArgs;
 
 #[derive(Debug, Args)]
@@ -24,7 +25,7 @@ pub struct RecordArgs {
     /// Directory to write the recording into (created if missing).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
-    /// Stop after this long (e.g. 90s, 15m, 2h); default: until Ctrl-C.
+    /// Stop after this long (e.g. 90s, 15m, 2h); default: until SIGTERM or SIGINT (Ctrl-C).
     #[arg(long, value_parser = humantime::parse_duration)]
     pub duration: Option<Duration>,
 }
@@ -33,7 +34,7 @@ pub struct RecordArgs {
 /// slows the stream rather than dropping frames.
 const BUFFER: usize = 1 << 16;
 
-pub async fn run(file: FileConfig, args: RecordArgs) -> Result<()> {
+pub async fn run(file: FileConfig, args: RecordArgs, stop: Shutdown) -> Result<()> {
     let source = args.source.resolve(file.market_data.stream.clone(), file.sim.clone()).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let info = RecordingInfo {
@@ -64,13 +65,10 @@ pub async fn run(file: FileConfig, args: RecordArgs) -> Result<()> {
         .context("cannot start the market stream")?;
     eprintln!("recording {} tokens from {} into {}", source.tokens.len(), source.description, args.out.display());
 
-    match args.duration {
-        Some(d) => tokio::select! {
-            _ = tokio::time::sleep(d) => {}
-            r = tokio::signal::ctrl_c() => r.context("cannot wait for Ctrl-C")?,
-        },
-        None => tokio::signal::ctrl_c().await.context("cannot wait for Ctrl-C")?,
-    }
+    let why = tokio::select! {
+        _ = crate::sim_cmd::sleep_or_forever(args.duration) => "duration",
+        s = stop.wait() => s.name(),
+    };
     let health = md.health();
     md.stop().await;
     // The stream is gone, so the frame channel closes and the writer finishes.
@@ -79,7 +77,7 @@ pub async fn run(file: FileConfig, args: RecordArgs) -> Result<()> {
         sim.shutdown().await;
     }
     println!(
-        "recorded {} frames ({} bytes, {} compressed) in {} file(s) into {}; {} reconnects",
+        "stopped ({why}): recorded {} frames ({} bytes, {} compressed) in {} file(s) into {}; {} reconnects",
         summary.frames,
         summary.frame_bytes,
         summary.compressed_bytes,

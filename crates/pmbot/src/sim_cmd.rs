@@ -8,6 +8,8 @@ use clap::Args;
 use pmbot_core::Usdc;
 use pmbot_sim::{SimConfig, SourceConfig};
 
+use crate::shutdown::Shutdown;
+
 #[derive(Debug, Args)]
 pub struct SimArgs {
     /// Seed for markets, keys and faults (same seed, same run).
@@ -31,7 +33,7 @@ pub struct SimArgs {
     /// Give ADDRESS a collateral balance of AMOUNT pUSD; repeatable.
     #[arg(long, value_name = "ADDRESS=AMOUNT")]
     pub fund: Vec<String>,
-    /// Stop after this long (e.g. 90s, 15m, 2h); default: until Ctrl-C.
+    /// Stop after this long (e.g. 90s, 15m, 2h); default: until SIGTERM or SIGINT (Ctrl-C).
     #[arg(long, value_parser = humantime::parse_duration)]
     pub duration: Option<Duration>,
 }
@@ -65,21 +67,25 @@ pub fn apply_flags(mut cfg: SimConfig, args: &SimArgs) -> Result<SimConfig> {
     Ok(cfg)
 }
 
-pub async fn run(file_cfg: SimConfig, args: SimArgs) -> Result<()> {
+pub async fn run(file_cfg: SimConfig, args: SimArgs, stop: Shutdown) -> Result<()> {
     let cfg = apply_flags(file_cfg, &args)?;
     let handle = pmbot_sim::start(cfg).await.context("cannot start the simulator")?;
     println!("listening on {}", handle.rest_url().trim_end_matches('/'));
     println!("websocket {} (market: /ws/market, user: /ws/user)", handle.ws_url());
     println!("source: {}", handle.state.lock().source.describe());
-    match args.duration {
-        Some(d) => {
-            tokio::select! {
-                _ = tokio::time::sleep(d) => {}
-                r = tokio::signal::ctrl_c() => r.context("cannot wait for Ctrl-C")?,
-            }
-        }
-        None => tokio::signal::ctrl_c().await.context("cannot wait for Ctrl-C")?,
-    }
+    let why = tokio::select! {
+        _ = sleep_or_forever(args.duration) => "duration",
+        s = stop.wait() => s.name(),
+    };
     handle.shutdown().await;
+    println!("simulator stopped ({why})");
     Ok(())
+}
+
+/// Sleeps for `d`, or forever when there is no limit.
+pub async fn sleep_or_forever(d: Option<Duration>) {
+    match d {
+        Some(d) => tokio::time::sleep(d).await,
+        None => std::future::pending().await,
+    }
 }

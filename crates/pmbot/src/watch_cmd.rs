@@ -12,6 +12,7 @@ use pmbot_venue::SystemClock;
 use pmbot_venue::marketdata::{MarketData, MarketDataConfig, StreamHealth, Trust};
 
 use crate::config::FileConfig;
+use crate::shutdown::Shutdown;
 use crate::source::SourceArgs;
 
 #[derive(Debug, Args)]
@@ -21,7 +22,7 @@ pub struct WatchArgs {
     /// How often to redraw.
     #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
     pub interval: Duration,
-    /// Stop after this long (e.g. 30s, 5m); default: until Ctrl-C.
+    /// Stop after this long (e.g. 30s, 5m); default: until SIGTERM or SIGINT (Ctrl-C).
     #[arg(long, value_parser = humantime::parse_duration)]
     pub duration: Option<Duration>,
 }
@@ -117,7 +118,7 @@ fn rows(md: &MarketData, tokens: &[TokenId]) -> Vec<Row> {
         .collect()
 }
 
-pub async fn run(file: FileConfig, args: WatchArgs) -> Result<()> {
+pub async fn run(file: FileConfig, args: WatchArgs, stop: Shutdown) -> Result<()> {
     let source = args.source.resolve(file.market_data.stream.clone(), file.sim.clone()).await?;
     let cfg = MarketDataConfig { stream: source.stream.clone(), books: file.market_data.books };
     let clock = Arc::new(SystemClock);
@@ -130,7 +131,7 @@ pub async fn run(file: FileConfig, args: WatchArgs) -> Result<()> {
     loop {
         tokio::select! {
             _ = tick.tick() => {}
-            r = tokio::signal::ctrl_c() => { r.context("cannot wait for Ctrl-C")?; break; }
+            _ = stop.wait() => break,
         }
         let now = pmbot_core::Clock::now(&*clock);
         let screen = render(now, &md.health(), &rows(&md, &source.tokens));

@@ -79,6 +79,13 @@ impl PaperRunner {
         Ok(self.engine.list_market(info)?)
     }
 
+    /// Writes the engine's rows held in memory (a real-time driver's tick:
+    /// the journal, and what the ops side shows from it, stay within a tick
+    /// of the run).
+    pub fn flush(&mut self) -> Result<(), RunError> {
+        Ok(self.engine.flush()?)
+    }
+
     /// Stops following resolved markets with nothing held (long runs).
     pub fn forget_resolved(&mut self) {
         self.engine.forget_resolved();

@@ -347,6 +347,27 @@ impl Gateway {
         self.inner.cancel_many(order_ids).await
     }
 
+    /// Cancels every order of ours that may rest on the book (a run's stop):
+    /// only orders this gateway placed or reconciled, never another of the
+    /// account's (a hand-placed order is the user's business). Returns the
+    /// report and the client ids of orders that may rest but whose exchange
+    /// id is not known yet (their fate is settled by reconciliation).
+    pub async fn cancel_own_resting(&self) -> Result<(CancelReport, Vec<ClientOrderId>), GatewayError> {
+        let (ids, unknown) = {
+            let tracker = lock(&self.inner.tracker);
+            let mut ids = Vec::new();
+            let mut unknown = Vec::new();
+            for t in tracker.open().into_iter().filter(|t| t.state.may_rest()) {
+                match t.state.order_id() {
+                    Some(id) => ids.push(id),
+                    None => unknown.push(t.intent.client_order_id.clone()),
+                }
+            }
+            (ids, unknown)
+        };
+        Ok((self.inner.cancel_many(&ids).await?, unknown))
+    }
+
     /// Cancels every open order of the account.
     pub async fn cancel_all(&self) -> Result<CancelReport, GatewayError> {
         self.inner.cancel_all().await
