@@ -9,7 +9,8 @@ use std::time::Duration;
 use common::*;
 use pmbot_core::{Price, Side, Size, TokenId};
 use pmbot_sim::engine::{Address, NewOrder, OrderType};
-use pmbot_venue::marketdata::{ConnectionState, DisconnectReason, Trust};
+use pmbot_venue::marketdata::backoff::BackoffConfig;
+use pmbot_venue::marketdata::{ConnectionState, DisconnectReason, StreamConfig, Trust};
 
 /// A resting order from a made-up house account, straight into the engine.
 /// With `silently`, the simulator does not publish it: the feed never tells.
@@ -213,6 +214,45 @@ async fn malformed_frames_are_counted_and_books_resynced() {
         assert!(md.health().rest_fetches > 0);
         md.stop().await;
         sim.shutdown().await;
+    })
+    .await;
+}
+
+/// A server that completes the WebSocket handshake and closes the connection
+/// before any data, again and again: each such connection is a failure, so
+/// the delays keep growing instead of reconnecting in a tight loop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_dropped_before_any_data_keep_the_backoff_growing() {
+    bounded(30, async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                if let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await {
+                    let _ = ws.close(None).await;
+                }
+            }
+        });
+        let cfg = StreamConfig {
+            ws_url: format!("ws://{addr}"),
+            rest_url: format!("http://{addr}"),
+            backoff: BackoffConfig {
+                initial: Duration::from_millis(10),
+                cap: Duration::from_millis(100),
+                reset_after: Duration::from_secs(60),
+            },
+            ..StreamConfig::default()
+        };
+        let md = start_md(cfg, vec![TokenId::parse("1").unwrap()]);
+        let grown =
+            wait_for(20, || matches!(md.health().state, ConnectionState::Backoff { attempt, .. } if attempt >= 5))
+                .await;
+        let health = md.health();
+        assert!(grown, "{health:#?}");
+        assert!(health.connects >= 5, "the handshakes succeeded: {health:#?}");
+        assert_eq!(health.messages, 0);
+        md.stop().await;
+        server.abort();
     })
     .await;
 }

@@ -41,7 +41,7 @@ pub async fn run(file: FileConfig, args: RecordArgs, stop: Shutdown) -> Result<(
         source_url: source.stream.ws_url.clone(),
         tokens: source.tokens.clone(),
         markets: source
-            .markets
+            .recorded_markets()
             .iter()
             .map(|m| MarketRef {
                 condition_id: m.condition_id,

@@ -1,11 +1,13 @@
 //! Where market data comes from: Polymarket itself (the default), given
 //! URLs, or an embedded simulator (`--sim`); and which tokens to follow.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use pmbot_core::TokenId;
+use pmbot_sim::engine::MarketInfo as SimMarket;
 use pmbot_sim::{SimConfig, SimHandle};
 use pmbot_venue::discovery::{MarketRef, market_by_slug};
 use pmbot_venue::marketdata::StreamConfig;
@@ -43,6 +45,44 @@ pub struct Source {
     pub markets: Vec<MarketRef>,
     pub sim: Option<SimHandle>,
     pub description: String,
+}
+
+impl Source {
+    /// The markets a recording lists: those named with `--market`, then the
+    /// embedded simulator's markets whose tokens are all followed (the ones
+    /// it chose when none were named). Without them a recording made with
+    /// `--sim` lists no market, and a backtest refuses it.
+    pub fn recorded_markets(&self) -> Vec<MarketRef> {
+        let mut out = self.markets.clone();
+        if let Some(sim) = &self.sim {
+            let followed: BTreeSet<&TokenId> = self.tokens.iter().collect();
+            let listed = sim.state.lock().exchange.markets();
+            for m in &listed {
+                let named = out.iter().any(|r| r.condition_id == m.spec.condition_id);
+                if !named && m.spec.tokens.iter().all(|t| followed.contains(&t.token_id)) {
+                    out.push(sim_market_ref(m));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// A simulator market as a Gamma lookup of its slug would describe it.
+fn sim_market_ref(m: &SimMarket) -> MarketRef {
+    MarketRef {
+        condition_id: m.spec.condition_id,
+        slug: m.spec.slug.clone(),
+        question: m.spec.question.clone(),
+        tokens: m.spec.tokens.iter().map(|t| t.token_id.clone()).collect(),
+        outcomes: m.spec.tokens.iter().map(|t| t.outcome.clone()).collect(),
+        end_date: m
+            .spec
+            .end_ms
+            .and_then(chrono::DateTime::from_timestamp_millis)
+            .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+        closed: m.closed,
+    }
 }
 
 impl SourceArgs {

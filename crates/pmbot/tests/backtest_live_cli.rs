@@ -34,9 +34,32 @@ fn shared_data() -> Option<PathBuf> {
 /// the same data into `dir/report`; returns the report folder and the
 /// backtest's output.
 fn train_then_backtest(dir: &Path, data: &Path) -> (PathBuf, std::process::Output) {
+    let model = train(dir, data);
+    backtest(dir, data, &model)
+}
+
+/// Two hours of two synthetic markets (seed 3, stepped once a second) as the
+/// simulator's generator records them (markets listed with their tokens and
+/// end times), at `dir/name`.
+fn generated(dir: &Path, name: &str) -> PathBuf {
+    use pmbot_sim::model::synthetic::SyntheticConfig;
+    let cfg = SyntheticConfig { seed: 3, markets: 2, step_interval_ms: 1000, ..SyntheticConfig::default() };
+    let rec = dir.join(name);
+    pmbot_sim::generate::generate_recording(&cfg, std::time::Duration::from_secs(2 * 3600), &rec).unwrap();
+    rec
+}
+
+/// Trains a model on `data`, into `dir/model.json`.
+fn train(dir: &Path, data: &Path) -> PathBuf {
     let model = dir.join("model.json");
     let out = pmbot().arg("train").arg("--data").arg(data).arg("--out").arg(&model).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    model
+}
+
+/// Backtests `model` over `data` into `dir/report`; returns the report
+/// folder and the backtest's output.
+fn backtest(dir: &Path, data: &Path, model: &Path) -> (PathBuf, std::process::Output) {
     let report = dir.join("report");
     let out = pmbot()
         .current_dir(dir)
@@ -44,7 +67,7 @@ fn train_then_backtest(dir: &Path, data: &Path) -> (PathBuf, std::process::Outpu
         .arg("--data")
         .arg(data)
         .arg("--model")
-        .arg(&model)
+        .arg(model)
         .arg("--out")
         .arg(&report)
         .output()
@@ -150,12 +173,8 @@ fn live_refuses_to_start_when_the_gate_fails() {
 /// listed with their tokens and end times) backtests like the real data.
 #[test]
 fn a_backtest_over_a_pmbot_recording_trades_its_listed_markets() {
-    use pmbot_sim::generate::generate_recording;
-    use pmbot_sim::model::synthetic::SyntheticConfig;
     let dir = scratch("recording");
-    let cfg = SyntheticConfig { seed: 3, markets: 2, step_interval_ms: 1000, ..SyntheticConfig::default() };
-    let rec = dir.join("rec");
-    generate_recording(&cfg, std::time::Duration::from_secs(2 * 3600), &rec).unwrap();
+    let rec = generated(&dir, "rec");
     let meta = pmbot_engine::replay::RecordingMeta::read(&rec).unwrap();
     let listed = meta.markets();
     assert!(listed.iter().all(|m| m.tokens.len() == 2 && m.end_ms.is_some()), "{listed:?}");
@@ -217,4 +236,44 @@ fn a_backtest_over_a_pmbot_recording_trades_its_listed_markets() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
     assert!(err.contains("lists no market"), "{err}");
+}
+
+/// `pmbot record --sim` with no market named records the simulator's own
+/// markets, and its recording lists them (condition id, slug, both tokens,
+/// end time), so it backtests. It used to list none, and the backtest
+/// refused it (issue 12).
+#[test]
+fn a_recording_made_with_the_embedded_simulator_backtests() {
+    let dir = scratch("record-sim");
+    // A model of the same market model, trained on generated data.
+    let model = train(&dir, &generated(&dir, "generated"));
+
+    std::fs::write(dir.join("pmbot.toml"), "[sim.source]\nkind = \"synthetic\"\nseed = 3\nmarkets = 2\n").unwrap();
+    let rec = dir.join("rec");
+    let out = pmbot()
+        .current_dir(&dir)
+        .args(["--config", "pmbot.toml", "record", "--sim", "--duration", "6s", "--out"])
+        .arg(&rec)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let meta = pmbot_engine::replay::RecordingMeta::read(&rec).unwrap();
+    let listed = meta.markets();
+    assert_eq!(listed.len(), 2, "both simulated markets are listed: {listed:?}");
+    for m in &listed {
+        assert!(m.slug.as_deref().is_some_and(|s| !s.is_empty()), "{m:?}");
+        assert_eq!(m.tokens.len(), 2, "{m:?}");
+        let started = meta.started_ms().expect("a start time").millis();
+        assert!(m.end_ms.is_some_and(|end| end > started), "ends after the recording started: {m:?}");
+    }
+    let listed_tokens: std::collections::BTreeSet<_> = listed.iter().flat_map(|m| m.tokens.clone()).collect();
+    let recorded_tokens: std::collections::BTreeSet<_> = meta.tokens().into_iter().collect();
+    assert_eq!(listed_tokens, recorded_tokens, "the listed markets are the recorded tokens' markets");
+
+    let (report, out) = backtest(&dir, &rec, &model);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let j = Journal::open_read_only(report.join("journal.sqlite")).unwrap();
+    let sampled: std::collections::BTreeSet<_> = j.decisions().unwrap().iter().map(|d| d.market).collect();
+    let expected: std::collections::BTreeSet<_> = listed.iter().map(|m| m.condition_id).collect();
+    assert_eq!(sampled, expected, "every recorded market was sampled");
 }

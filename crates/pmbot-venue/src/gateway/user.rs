@@ -22,7 +22,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use super::wire::{UserEvent, parse_user_frame};
 use super::{GatewayAlert, Inner, lock};
-use crate::marketdata::backoff::Backoff;
+use crate::marketdata::backoff::{Backoff, ConnectionOutcome};
 
 /// The user channel's state, for the health page and tests.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -85,7 +85,14 @@ impl Inner {
 
 enum Ended {
     Stopped,
-    Lost(String),
+    /// The socket did not open.
+    ConnectFailed(String),
+    /// The connection was lost; `heard`: the server had answered (a PONG or
+    /// an event) after the subscription, so the connection worked.
+    Lost {
+        error: String,
+        heard: bool,
+    },
 }
 
 async fn session(weak: &Weak<Inner>, shutdown: &mut watch::Receiver<bool>) -> Ended {
@@ -95,11 +102,11 @@ async fn session(weak: &Weak<Inner>, shutdown: &mut watch::Receiver<bool>) -> En
     let connect = tokio::time::timeout(cfg.connect_timeout, tokio_tungstenite::connect_async(url.as_str()));
     let mut ws = match connect.await {
         Ok(Ok((ws, _))) => ws,
-        Ok(Err(e)) => return Ended::Lost(format!("connect: {e}")),
-        Err(_) => return Ended::Lost("connect timed out".into()),
+        Ok(Err(e)) => return Ended::ConnectFailed(format!("connect: {e}")),
+        Err(_) => return Ended::ConnectFailed("connect timed out".into()),
     };
     if let Err(e) = ws.send(Message::text(inner.subscription())).await {
-        return Ended::Lost(format!("subscribe: {e}"));
+        return Ended::Lost { error: format!("subscribe: {e}"), heard: false };
     }
     let connection = {
         let mut h = lock(&inner.user);
@@ -124,6 +131,7 @@ async fn session(weak: &Weak<Inner>, shutdown: &mut watch::Receiver<bool>) -> En
     let mut ping = tokio::time::interval(cfg.ping_interval);
     ping.tick().await;
     let mut pong_due: Option<Instant> = None;
+    let mut heard = false;
     loop {
         let deadline = pong_due.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
         tokio::select! {
@@ -133,17 +141,18 @@ async fn session(weak: &Weak<Inner>, shutdown: &mut watch::Receiver<bool>) -> En
             }
             _ = ping.tick() => {
                 if let Err(e) = ws.send(Message::text("PING")).await {
-                    return Ended::Lost(format!("ping: {e}"));
+                    return Ended::Lost { error: format!("ping: {e}"), heard };
                 }
                 pong_due.get_or_insert(Instant::now() + cfg.pong_timeout);
             }
             () = tokio::time::sleep_until(deadline), if pong_due.is_some() => {
-                return Ended::Lost("no PONG in time".into());
+                return Ended::Lost { error: "no PONG in time".into(), heard };
             }
             msg = ws.next() => {
                 let Some(inner) = weak.upgrade() else { return Ended::Stopped };
                 match msg {
                     Some(Ok(Message::Text(t))) => {
+                        heard = true;
                         if t.as_str() == "PONG" {
                             pong_due = None;
                         } else {
@@ -153,9 +162,11 @@ async fn session(weak: &Weak<Inner>, shutdown: &mut watch::Receiver<bool>) -> En
                     Some(Ok(Message::Ping(p))) => {
                         let _ = ws.send(Message::Pong(p)).await;
                     }
-                    Some(Ok(Message::Close(_))) | None => return Ended::Lost("closed by the server".into()),
+                    Some(Ok(Message::Close(_))) | None => {
+                        return Ended::Lost { error: "closed by the server".into(), heard };
+                    }
                     Some(Ok(_)) => {}
-                    Some(Err(e)) => return Ended::Lost(e.to_string()),
+                    Some(Err(e)) => return Ended::Lost { error: e.to_string(), heard },
                 }
             }
         }
@@ -172,15 +183,17 @@ pub(crate) async fn run(weak: Weak<Inner>, mut shutdown: watch::Receiver<bool>) 
         {
             let mut h = lock(&inner.user);
             h.connected = false;
-            if let Ended::Lost(e) = &ended {
+            if let Ended::ConnectFailed(e) | Ended::Lost { error: e, .. } = &ended {
                 h.last_error = Some(e.clone());
             }
         }
         drop(inner);
-        if matches!(ended, Ended::Stopped) {
-            return;
-        }
-        backoff.connection_ended(started.elapsed());
+        let outcome = match ended {
+            Ended::Stopped => return,
+            Ended::ConnectFailed(_) => ConnectionOutcome::ConnectFailed,
+            Ended::Lost { heard, .. } => ConnectionOutcome::Closed { open_for: started.elapsed(), delivered: heard },
+        };
+        backoff.connection_ended(outcome);
         tokio::select! {
             _ = shutdown.changed() => return,
             () = tokio::time::sleep(backoff.next_delay()) => {}

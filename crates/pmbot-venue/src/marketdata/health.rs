@@ -187,15 +187,18 @@ impl HealthTracker {
     }
 
     /// A full snapshot of `token` arrived; when every tracked token has one
-    /// since the last connect, the resync is over.
-    pub fn snapshot(&mut self, now: TimestampMs, token: &TokenId) {
+    /// since the last connect, the resync is over. Returns whether this
+    /// snapshot completed it.
+    pub fn snapshot(&mut self, now: TimestampMs, token: &TokenId) -> bool {
         if let Some(t) = self.tokens.get_mut(token) {
             t.last_snapshot = Some(now);
         }
         if self.resync_pending && self.tokens.values().all(|t| t.last_snapshot.is_some()) {
             self.resync_pending = false;
             self.last_resync_ms = self.connected_at.map(|at| now.millis_since(at));
+            return true;
         }
+        false
     }
 
     pub fn rejected(&mut self, reason: &str) {
@@ -268,9 +271,10 @@ mod tests {
         h.track(&b);
         h.connecting();
         h.connected(t(1_000));
-        h.snapshot(t(1_200), &a);
+        assert!(!h.snapshot(t(1_200), &a));
         assert!(h.snapshot_at(t(1_300)).resyncing);
-        h.snapshot(t(1_500), &b);
+        assert!(h.snapshot(t(1_500), &b), "the last missing snapshot completes the resync");
+        assert!(!h.snapshot(t(1_600), &b), "it completes once per connection");
         let s = h.snapshot_at(t(2_000));
         assert_eq!(s.last_resync_ms, Some(500));
         h.disconnected(t(6_000), DisconnectReason::PongTimeout);

@@ -33,7 +33,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_tungstenite::tungstenite::Message;
 
-use super::backoff::{Backoff, BackoffConfig};
+use super::backoff::{Backoff, BackoffConfig, ConnectionOutcome};
 use super::books::RestBook;
 use super::health::{DisconnectReason, HealthTracker, StreamHealth};
 use super::parse::{FrameKind, FrameParser, classify_frame};
@@ -245,6 +245,7 @@ pub fn spawn(
         rest,
         fetches: JoinSet::new(),
         connection: 0,
+        delivered: false,
     };
     tokio::spawn(sup.run());
     Ok((handle, events_rx))
@@ -287,6 +288,9 @@ struct Supervisor {
     rest: RestClient,
     fetches: JoinSet<(TokenId, RestPurpose, Result<RestBook, RestError>)>,
     connection: u64,
+    /// The current connection delivered market data or completed its book
+    /// resync: it worked, so the backoff starts again when it ends.
+    delivered: bool,
 }
 
 impl Supervisor {
@@ -314,14 +318,16 @@ impl Supervisor {
             let ended = match connected {
                 Ok(Ok((ws, _))) => {
                     let start = self.now();
+                    self.delivered = false;
                     let ended = self.serve(ws).await;
-                    let live_for = self.now().millis_since(start).max(0) as u64;
-                    backoff.connection_ended(Duration::from_millis(live_for));
+                    let open_for = Duration::from_millis(self.now().millis_since(start).max(0) as u64);
+                    backoff.connection_ended(ConnectionOutcome::Closed { open_for, delivered: self.delivered });
                     ended
                 }
                 Ok(Err(_)) | Err(_) => {
                     let now = self.now();
                     self.health().disconnected(now, DisconnectReason::ConnectFailed);
+                    backoff.connection_ended(ConnectionOutcome::ConnectFailed);
                     Ended::Reconnect
                 }
             };
@@ -402,7 +408,11 @@ impl Supervisor {
             Ok(book) => {
                 let now = self.now();
                 self.health().rest_fetch(true);
-                self.health().snapshot(now, &token);
+                // A REST snapshot that completes the resync makes the
+                // connection count as working even if its own snapshots were
+                // late.
+                let resynced = self.health().snapshot(now, &token);
+                self.delivered |= resynced;
                 self.emit(StreamEvent::Rest { book, purpose }).await
             }
             Err(error) => {
@@ -501,6 +511,7 @@ impl Supervisor {
                     }
                     for ev in events.drain(..) {
                         last_market = received;
+                        self.delivered = true;
                         {
                             let mut h = self.health();
                             match &ev {
@@ -671,6 +682,7 @@ mod tests {
             rest: RestClient::new("http://127.0.0.1:9", Duration::from_secs(1)).unwrap(),
             fetches: JoinSet::new(),
             connection: 0,
+            delivered: false,
         };
         let t = TokenId::parse("42").unwrap();
         let first: serde_json::Value = serde_json::from_str(&sup.subscription(&[&t], true)).unwrap();
