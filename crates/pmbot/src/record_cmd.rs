@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow};
 use clap::Args;
 use pmbot_core::Clock;
-use pmbot_engine::record::{MarketRef, Recorder, RecorderConfig, RecordingInfo, RecordingSummary};
+use pmbot_engine::record::{MarketRef, OnExisting, Recorder, RecorderConfig, RecordingInfo, RecordingSummary};
 use pmbot_venue::SystemClock;
 use pmbot_venue::marketdata::service::RawFrame;
 use pmbot_venue::marketdata::{MarketData, MarketDataConfig};
@@ -53,7 +53,10 @@ pub async fn run(file: FileConfig, args: RecordArgs, stop: Shutdown) -> Result<(
         started_ms: clock.now_ms(),
     };
     // Create the recording before connecting, so a bad directory fails fast.
-    let recorder = Recorder::create(&args.out, RecorderConfig::default(), info)
+    // Recording again into a folder (a restart, a second day) adds a
+    // session beside the earlier ones; their files are never touched.
+    let config = RecorderConfig { on_existing: OnExisting::NewName, ..RecorderConfig::default() };
+    let recorder = Recorder::create(&args.out, config, info)
         .with_context(|| format!("cannot record into {}", args.out.display()))?;
     let (tx, rx) = mpsc::channel::<RawFrame>(BUFFER);
     let writer = tokio::task::spawn_blocking({

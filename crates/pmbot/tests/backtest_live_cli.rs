@@ -189,16 +189,7 @@ fn a_backtest_over_a_pmbot_recording_trades_its_listed_markets() {
 
     // The same backtest again into the same folder: a second run appended,
     // the same decisions and orders under ids of its own.
-    let again = pmbot()
-        .arg("backtest")
-        .arg("--data")
-        .arg(&rec)
-        .arg("--model")
-        .arg(dir.join("model.json"))
-        .arg("--out")
-        .arg(&report)
-        .output()
-        .unwrap();
+    let (_, again) = backtest(&dir, &rec, &dir.join("model.json"));
     assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
     let j = Journal::open_read_only(report.join("journal.sqlite")).unwrap();
     let runs = j.runs().unwrap();
@@ -250,16 +241,23 @@ fn a_recording_made_with_the_embedded_simulator_backtests() {
 
     std::fs::write(dir.join("pmbot.toml"), "[sim.source]\nkind = \"synthetic\"\nseed = 3\nmarkets = 2\n").unwrap();
     let rec = dir.join("rec");
-    let out = pmbot()
-        .current_dir(&dir)
-        .args(["--config", "pmbot.toml", "record", "--sim", "--duration", "6s", "--out"])
-        .arg(&rec)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // Twice into one folder (a restart): the second adds a session.
+    for _ in 0..2 {
+        let out = pmbot()
+            .current_dir(&dir)
+            .args(["--config", "pmbot.toml", "record", "--sim", "--duration", "3s", "--out"])
+            .arg(&rec)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
     let meta = pmbot_engine::replay::RecordingMeta::read(&rec).unwrap();
+    assert_eq!(meta.sessions.len(), 2, "a session per run");
+    assert!(meta.sessions.iter().all(|s| s.ended_ms.is_some()), "both closed");
+    // Each session's simulator made its own two markets.
+    assert!(meta.sessions.iter().all(|s| s.markets.len() == 2), "both simulated markets are listed: {meta:?}");
     let listed = meta.markets();
-    assert_eq!(listed.len(), 2, "both simulated markets are listed: {listed:?}");
+    assert_eq!(listed.len(), 4, "{listed:?}");
     for m in &listed {
         assert!(m.slug.as_deref().is_some_and(|s| !s.is_empty()), "{m:?}");
         assert_eq!(m.tokens.len(), 2, "{m:?}");

@@ -169,16 +169,22 @@ fn assert_clean_end(journal: &Path, stdout: &str, reason: &str) {
     assert_eq!(decisions, printed_samples(stdout), "every sample is a decision row: {stdout}");
 }
 
+/// `paper --sim` for 30 simulated days with `config`, once it trades.
+fn paper_sim(dir: &Path, config: &str, model: &Path) -> Running {
+    std::fs::write(dir.join("pmbot.toml"), config).unwrap();
+    let mut cmd = pmbot(dir);
+    cmd.args(["--config", "pmbot.toml", "paper", "--sim", "--duration", "30d", "--model"]).arg(model);
+    let mut run = Running::spawn(cmd, dir, "paper");
+    run.wait_for("paper trading (simulator", Duration::from_secs(60));
+    run
+}
+
 #[test]
 fn paper_on_the_embedded_simulator_stops_cleanly_on_sigterm_and_on_sigint() {
     let model = model();
     for signal in ["TERM", "INT"] {
         let dir = scratch(&format!("paper-sim-{signal}"));
-        std::fs::write(dir.join("pmbot.toml"), LIGHT_SIM).unwrap();
-        let mut cmd = pmbot(&dir);
-        cmd.args(["--config", "pmbot.toml", "paper", "--sim", "--duration", "30d", "--model"]).arg(&model);
-        let mut run = Running::spawn(cmd, &dir, "paper");
-        run.wait_for("paper trading (simulator", Duration::from_secs(60));
+        let mut run = paper_sim(&dir, LIGHT_SIM, &model);
         std::thread::sleep(Duration::from_secs(2));
         run.signal(signal);
         let (status, stdout) = run.finish(Duration::from_secs(60));
@@ -195,11 +201,7 @@ fn a_second_signal_or_a_slow_stop_exits_at_once_and_leaves_the_journal_whole() {
     let model = model();
     // The stop writes the report (plots): far slower than 1 ms.
     let dir = scratch("timeout");
-    std::fs::write(dir.join("pmbot.toml"), format!("{LIGHT_SIM}\n[shutdown]\ntimeout = \"1ms\"\n")).unwrap();
-    let mut cmd = pmbot(&dir);
-    cmd.args(["--config", "pmbot.toml", "paper", "--sim", "--duration", "30d", "--model"]).arg(&model);
-    let mut run = Running::spawn(cmd, &dir, "paper");
-    run.wait_for("paper trading (simulator", Duration::from_secs(60));
+    let mut run = paper_sim(&dir, &format!("{LIGHT_SIM}\n[shutdown]\ntimeout = \"1ms\"\n"), &model);
     std::thread::sleep(Duration::from_secs(1));
     run.signal("TERM");
     let stderr = run.stderr.clone();
@@ -210,11 +212,7 @@ fn a_second_signal_or_a_slow_stop_exits_at_once_and_leaves_the_journal_whole() {
 
     // A second signal while the first stop writes its report.
     let dir = scratch("second");
-    std::fs::write(dir.join("pmbot.toml"), LIGHT_SIM).unwrap();
-    let mut cmd = pmbot(&dir);
-    cmd.args(["--config", "pmbot.toml", "paper", "--sim", "--duration", "30d", "--model"]).arg(&model);
-    let mut run = Running::spawn(cmd, &dir, "paper");
-    run.wait_for("paper trading (simulator", Duration::from_secs(60));
+    let mut run = paper_sim(&dir, LIGHT_SIM, &model);
     std::thread::sleep(Duration::from_secs(3));
     run.signal("INT");
     run.wait_for("stopped (SIGINT)", Duration::from_secs(30));
