@@ -1,11 +1,8 @@
-//! pmbot's engine side. DESIGN.md puts the loop, the paper venue, the journal,
-//! the recorder and the replayer here; built so far:
+//! pmbot's engine side: the loop, the paper driver, the journal and what is
+//! read from it. The recorder and the replayers live in `pmbot-record` (below
+//! the adapters, so the simulator can use them); [`record`] and [`replay`]
+//! are that crate's modules, re-exported.
 //!
-//! - [`record`]: the market-data recorder (raw WebSocket frames with their
-//!   receive times, hourly zstd JSON-lines files, at most a second lost on a
-//!   crash).
-//! - [`replay`]: recordings, and the real data sets in `../shared/data`, back
-//!   as the same frame stream, as fast as possible or paced against a clock.
 //! - [`journal`]: the SQLite journal, pmbot's record of what it did (orders
 //!   written before they are sent, their events and fills, refusals, notes,
 //!   and the engine's runs, decisions, trades and P&L marks).
@@ -23,7 +20,6 @@ pub mod engine;
 pub mod gate;
 pub mod journal;
 pub mod performance;
-pub mod record;
-pub mod replay;
+pub use pmbot_record::{record, replay};
 pub mod report;
 pub mod summary;

@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use pmbot_engine::record::{MarketRef, RecordError, Recorder, RecorderConfig, RecordingInfo};
+use pmbot_record::record::{MarketRef, RecordError, Recorder, RecorderConfig, RecordingInfo};
 
 use crate::engine::{BookView, EngineConfig, EngineEvent, Exchange, MarketSpec};
 use crate::model::MarketSource;

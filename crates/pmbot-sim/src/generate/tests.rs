@@ -1,7 +1,7 @@
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use pmbot_engine::replay::RecordingReader;
+use pmbot_record::replay::RecordingReader;
 use serde_json::Value;
 
 use super::*;
