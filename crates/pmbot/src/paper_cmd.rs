@@ -106,7 +106,9 @@ fn run_sim(file: &FileConfig, args: &PaperArgs) -> Result<()> {
     }
     let journal = trade::open_journal(&journal_path)?;
     let handle = tokio::runtime::Handle::current();
-    let mut monitor = handle.block_on(Monitor::start(file, &journal, args.http.as_deref(), "paper (simulator)"))?;
+    let start =
+        Monitor::start(file, &journal, args.http.as_deref(), "paper (simulator)", crate::offline::Exchange::Simulated);
+    let mut monitor = handle.block_on(start)?;
     let model = match loaded {
         Some(model) => model,
         None => train_on_warmup(&mut stepper, ms(args.warmup, "warmup")?, &args.report, synthetic.seed)?,
