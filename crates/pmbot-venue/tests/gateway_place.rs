@@ -180,6 +180,55 @@ async fn balance_refusals_and_duplicate_intents_send_nothing() {
     .await;
 }
 
+/// A simulated exchange's own ledger (`/balance-allowance`) as the
+/// pre-check, by the on-chain rules: a buy the account's pUSD covers is
+/// placed; one that, with the open buy, exceeds it is refused before
+/// sending, as is a sell of shares the account does not hold; a ledger that
+/// cannot be read refuses (fail closed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_simulators_ledger_is_a_fail_closed_pre_check() {
+    use pmbot_venue::balance::{BalanceConfig, MarketKind};
+    use pmbot_venue::gateway::{BalanceRefusalKind, ExchangeBalance, Gateway, GatewayDeps, PrivateKey};
+    bounded(60, async {
+        let sim =
+            start_sim(pmbot_sim::SimConfig { starting_balance: Usdc::from_whole(10), ..quiet_sim(1) }).await;
+        let dir = temp_dir("exchange-balance");
+        let cfg = sim_cfg(&sim, &dir);
+        let key = || PrivateKey::given(secrecy::SecretString::from(KEYS[0].to_owned()));
+        let clock = std::sync::Arc::new(pmbot_venue::SystemClock);
+        let ledger = ExchangeBalance::connect(&cfg, &key(), BalanceConfig::default(), clock.clone()).await.unwrap();
+        let ledger = std::sync::Arc::new(ledger);
+        let view = ledger.collateral(MarketKind::NegRisk).await.unwrap();
+        assert_eq!(view.balance, alloy_primitives::U256::from(10_000_000u64), "10 pUSD, in base units");
+        assert_eq!(view.allowances.len(), 3, "every neg-risk spender");
+        assert!(view.allowances.iter().all(|(_, a)| *a == alloy_primitives::U256::MAX), "{view:?}");
+
+        let log = MemoryOrderLog::new();
+        let deps = GatewayDeps { log: Box::new(log.clone()), balance: ledger.clone(), clock };
+        let gw = Gateway::start_with_key(cfg, key(), deps).await.unwrap().gateway;
+        let (yes, _) = tokens(&sim)[0].clone();
+        let refused = |err: &GatewayError, kind: BalanceRefusalKind| {
+            matches!(err, GatewayError::Refused(Refusal::Balance(r)) if r.kind == kind)
+        };
+        // 20 x 0.40 = 8 pUSD: covered. Another 8 with 8 open is not.
+        gw.place(intent("x-1", &yes, Side::Buy, "0.40", 20)).await.unwrap();
+        let err = gw.place(intent("x-2", &yes, Side::Buy, "0.40", 20)).await.unwrap_err();
+        assert!(refused(&err, BalanceRefusalKind::Insufficient), "{err:?}");
+        let err = gw.place(intent("x-3", &yes, Side::Sell, "0.60", 5)).await.unwrap_err();
+        assert!(refused(&err, BalanceRefusalKind::Insufficient), "no shares held: {err:?}");
+        assert_eq!(accepted(&sim), 1, "only the covered order reached the exchange");
+
+        // The exchange is gone: the ledger cannot be read, the order is refused.
+        sim.shutdown().await;
+        let err = gw.place(intent("x-4", &yes, Side::Buy, "0.01", 5)).await.unwrap_err();
+        assert!(refused(&err, BalanceRefusalKind::Unavailable), "{err:?}");
+        assert!(err.to_string().contains("/balance-allowance"), "{err}");
+        assert_eq!(log.snapshot().refusals.len(), 3);
+        gw.shutdown();
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fills_arrive_on_the_user_channel_once() {
     bounded(60, async {

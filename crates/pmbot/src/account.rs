@@ -1,6 +1,11 @@
 //! The trading account as the commands see it: the key, the funder address,
-//! the journal, the on-chain balance reader and the order gateway, built from
-//! the configuration in one place so every command agrees on them.
+//! the journal, the balance pre-check and the order gateway, built from the
+//! configuration in one place so every command agrees on them.
+//!
+//! The pre-check reads the chain, except on a simulated exchange
+//! ([`crate::offline`]): there it reads a loopback RPC (anvil) when
+//! `[balance] rpc_urls` names one, or else the simulator's own accounts, and
+//! never an RPC off this machine.
 
 use std::sync::Arc;
 
@@ -9,10 +14,13 @@ use anyhow::{Context, Result};
 use pmbot_core::Clock;
 use pmbot_engine::journal::Journal;
 use pmbot_venue::SystemClock;
-use pmbot_venue::balance::BalanceReader;
-use pmbot_venue::gateway::{Gateway, GatewayConfig, GatewayDeps, MemoryOrderLog, PrivateKey, Started};
+use pmbot_venue::balance::{BalanceConfig, BalanceReader, CollateralView, MarketKind};
+use pmbot_venue::gateway::{
+    BalanceCheck, ExchangeBalance, Gateway, GatewayConfig, GatewayDeps, MemoryOrderLog, PrivateKey, Started,
+};
 
 use crate::config::FileConfig;
+use crate::offline::{Exchange, SimulatedBalances};
 
 /// The private key, from `PMBOT_PRIVATE_KEY` or `gateway.key_file`.
 pub fn private_key(gw: &GatewayConfig) -> Result<PrivateKey> {
@@ -43,7 +51,11 @@ fn configured_funder(gw: &GatewayConfig) -> Result<Option<Address>> {
 
 /// The on-chain reader for `funder`, on the wall clock.
 pub fn balance_reader(file: &FileConfig, funder: Address, clock: Arc<dyn Clock>) -> Result<Arc<BalanceReader>> {
-    let reader = BalanceReader::new(file.balance.clone(), funder, clock).context("invalid [balance] configuration")?;
+    reader_of(file.balance.clone(), funder, clock)
+}
+
+fn reader_of(config: BalanceConfig, funder: Address, clock: Arc<dyn Clock>) -> Result<Arc<BalanceReader>> {
+    let reader = BalanceReader::new(config, funder, clock).context("invalid [balance] configuration")?;
     Ok(Arc::new(reader))
 }
 
@@ -53,10 +65,64 @@ pub fn open_journal(file: &FileConfig) -> Result<Journal> {
         .with_context(|| format!("cannot open the journal {}", file.journal.path.display()))
 }
 
-/// Starts the gateway with the journal and the on-chain pre-check: derives
+/// Where the pre-check reads the account's money.
+#[derive(Debug, Clone)]
+pub enum Balances {
+    /// On chain (Polygon, or anvil on loopback).
+    Chain(Arc<BalanceReader>),
+    /// A simulated exchange's own accounts.
+    Exchange(Arc<ExchangeBalance>),
+}
+
+impl Balances {
+    /// The pre-check the gateway calls before every order.
+    pub fn check(&self) -> Arc<dyn BalanceCheck> {
+        match self {
+            Balances::Chain(reader) => reader.clone(),
+            Balances::Exchange(ledger) => ledger.clone(),
+        }
+    }
+
+    /// The collateral of a standard market's order path, as read now (or
+    /// from the chain reader's cache).
+    pub async fn collateral(&self) -> Result<CollateralView, String> {
+        match self {
+            Balances::Chain(reader) => reader.collateral(MarketKind::Standard).await.map_err(|e| e.to_string()),
+            Balances::Exchange(ledger) => ledger.collateral(MarketKind::Standard).await.map_err(|e| e.to_string()),
+        }
+    }
+}
+
+/// The pre-check for the exchange at `[gateway] clob_url`: the chain for a
+/// real exchange; for a simulated one, a loopback RPC if configured, else the
+/// simulator's accounts (signing in with `key`), with a printed line for any
+/// RPC left alone.
+async fn balances(file: &FileConfig, key: &PrivateKey, funder: Address, clock: Arc<dyn Clock>) -> Result<Balances> {
+    let exchange = Exchange::of(false, &[&file.gateway.clob_url, &file.gateway.ws_url]);
+    if !exchange.is_simulated() {
+        return Ok(Balances::Chain(balance_reader(file, funder, clock)?));
+    }
+    let (source, notice) = crate::offline::simulated_balances(&file.balance.rpc_urls);
+    if let Some(line) = notice {
+        println!("{line}");
+    }
+    match source {
+        SimulatedBalances::Chain(rpc_urls) => {
+            Ok(Balances::Chain(reader_of(BalanceConfig { rpc_urls, ..file.balance.clone() }, funder, clock)?))
+        }
+        SimulatedBalances::Exchange => {
+            let ledger = ExchangeBalance::connect(&file.gateway, key, file.balance.clone(), clock)
+                .await
+                .context("cannot sign in to the simulated exchange to read its accounts")?;
+            Ok(Balances::Exchange(Arc::new(ledger)))
+        }
+    }
+}
+
+/// Starts the gateway with the journal and the balance pre-check: derives
 /// the API key, reconciles every order the journal holds open, and refuses
 /// to start on venue state it cannot map.
-pub async fn start_gateway(file: &FileConfig) -> Result<(Started, Arc<BalanceReader>)> {
+pub async fn start_gateway(file: &FileConfig) -> Result<(Started, Balances)> {
     let journal = open_journal(file)?;
     start_gateway_with_log(file, Box::new(journal)).await
 }
@@ -66,12 +132,12 @@ pub async fn start_gateway(file: &FileConfig) -> Result<(Started, Arc<BalanceRea
 pub async fn start_gateway_with_log(
     file: &FileConfig,
     log: Box<dyn pmbot_venue::gateway::log::OrderLog>,
-) -> Result<(Started, Arc<BalanceReader>)> {
+) -> Result<(Started, Balances)> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let key = private_key(&file.gateway)?;
     let funder = funder_of(&file.gateway, &key)?;
-    let balance = balance_reader(file, funder, clock.clone())?;
-    let deps = GatewayDeps { log, balance: balance.clone(), clock };
+    let balance = balances(file, &key, funder, clock.clone()).await?;
+    let deps = GatewayDeps { log, balance: balance.check(), clock };
     let started =
         Gateway::start_with_key(file.gateway.clone(), key, deps).await.context("the order gateway did not start")?;
     Ok((started, balance))

@@ -17,7 +17,6 @@
 //! `skipped|placed|refused|failed <cid> ...`, then `drill done: ...`.
 
 use std::io::Write as _;
-use std::net::IpAddr;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -29,6 +28,7 @@ use pmbot_venue::gateway::{GatewayError, Refusal};
 
 use crate::account;
 use crate::config::FileConfig;
+use crate::offline::{is_loopback_url, url_host};
 
 #[derive(Debug, Args)]
 pub struct DrillArgs {
@@ -54,26 +54,6 @@ pub struct DrillArgs {
     /// Percentage of intents that cross.
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u8).range(0..=100))]
     pub cross_percent: u8,
-}
-
-/// The host part of a URL, if it has one (`scheme://[user@]host[:port]/...`).
-fn url_host(url: &str) -> Option<&str> {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let authority = rest.split(['/', '?', '#']).next()?;
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    if let Some(v6) = host_port.strip_prefix('[') {
-        return v6.split_once(']').map(|(h, _)| h);
-    }
-    let host = host_port.split(':').next()?;
-    (!host.is_empty()).then_some(host)
-}
-
-pub fn is_loopback_url(url: &str) -> bool {
-    match url_host(url) {
-        Some(h) if h.eq_ignore_ascii_case("localhost") => true,
-        Some(h) => h.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback()),
-        None => false,
-    }
 }
 
 /// Refuses any configuration that could reach a real exchange or chain.
@@ -260,25 +240,6 @@ mod tests {
 
     #[test]
     fn loopback_only() {
-        for ok in [
-            "http://127.0.0.1:8080/",
-            "ws://localhost:1",
-            "http://[::1]:9/x",
-            "http://user@127.0.0.1/",
-            "http://LOCALHOST",
-        ] {
-            assert!(is_loopback_url(ok), "{ok}");
-        }
-        for far in [
-            "https://clob.polymarket.com",
-            "wss://ws-subscriptions-clob.polymarket.com",
-            "http://10.0.0.1:8545",
-            "http://127.0.0.1.evil.com/",
-            "http://localhost@evil.com/",
-            "",
-        ] {
-            assert!(!is_loopback_url(far), "{far}");
-        }
         let mut file = FileConfig::default();
         let err = require_loopback(&file).unwrap_err().to_string();
         assert!(err.contains("gateway.clob_url = clob.polymarket.com") && err.contains("balance.rpc_urls"), "{err}");

@@ -15,7 +15,7 @@ use clap::Args;
 use pmbot_core::{Clock, Command, Fill, MarketEvent, OrderIntent, OrderStatus, OrderUpdate, Size, TimestampMs};
 use pmbot_engine::engine::{Engine, KillSwitchFile, SharedJournal, lock};
 use pmbot_engine::gate;
-use pmbot_engine::journal::{DataSource, EngineRow, Journal, RunMode};
+use pmbot_engine::journal::{EngineRow, Journal, RunMode};
 use pmbot_venue::SystemClock;
 use pmbot_venue::gateway::log::{LoggedOrder, OrderLog, OrderLogError, PreparedOrder};
 use pmbot_venue::gateway::{Gateway, GatewayError};
@@ -170,16 +170,12 @@ pub async fn run(mut file: FileConfig, args: LiveArgs, stop: Shutdown) -> Result
     }
     let settings = trade::engine_settings(&file, &model)?;
     let journal_path = file.journal.path.clone();
-    let failed = if args.source.sim || args.simulated_exchange {
-        Vec::new()
-    } else {
-        check_gate(&file, &journal_path, args.override_gate.as_deref())?
-    };
+    // A simulated exchange is never Polymarket: no gate, never counted as live.
+    let exchange = args.source.exchange(&file.market_data.stream, args.simulated_exchange)?;
+    let simulated = exchange.is_simulated();
+    let failed = if simulated { Vec::new() } else { check_gate(&file, &journal_path, args.override_gate.as_deref())? };
 
     let source = args.source.resolve(file.market_data.stream.clone(), file.sim.clone()).await?;
-    // A loopback exchange is never Polymarket: its runs never count as live.
-    let simulated =
-        source.sim.is_some() || args.simulated_exchange || crate::drill_cmd::is_loopback_url(&source.stream.ws_url);
     if simulated {
         file.gateway.clob_url = source.stream.rest_url.clone();
         file.gateway.ws_url = source.stream.ws_url.clone();
@@ -197,7 +193,7 @@ pub async fn run(mut file: FileConfig, args: LiveArgs, stop: Shutdown) -> Result
     };
 
     let journal = trade::open_journal(&journal_path)?;
-    let mut monitor = crate::monitor::Monitor::start(&file, &journal, args.http.as_deref(), "live").await?;
+    let mut monitor = crate::monitor::Monitor::start(&file, &journal, args.http.as_deref(), "live", exchange).await?;
     let (events_tx, mut events) = mpsc::unbounded_channel();
     let run_id = Arc::new(std::sync::atomic::AtomicI64::new(0));
     let log = EngineLog { journal: journal.clone(), run: run_id.clone(), events: events_tx.clone() };
@@ -207,7 +203,7 @@ pub async fn run(mut file: FileConfig, args: LiveArgs, stop: Shutdown) -> Result
     let mut alerts = started.alerts;
 
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let data_source = if simulated { DataSource::Simulator } else { DataSource::LiveData };
+    let data_source = exchange.data_source();
     let run = trade::run_start(RunMode::Live, data_source, &file, &model, args.override_gate.clone(), clock.now());
     let kill = Box::new(KillSwitchFile(file.gateway.kill_switch.clone()));
     let mut engine =

@@ -18,6 +18,7 @@ mod livetest_cmd;
 mod model_cmd;
 mod model_report;
 mod monitor;
+mod offline;
 mod orders_cmd;
 mod paper_cmd;
 mod paper_live;

@@ -25,6 +25,7 @@ use pmbot_venue::gateway::{Gateway, GatewayAlert};
 use pmbot_venue::marketdata::{ConnectionState, StreamHealth};
 
 use crate::config::FileConfig;
+use crate::offline::Exchange;
 use crate::shutdown::Shutdown;
 
 /// How often the drivers report.
@@ -54,9 +55,24 @@ pub struct Monitor {
 
 impl Monitor {
     /// Installs the observer on `journal` and starts the server (a server
-    /// that cannot listen is a warning: trading goes on without it).
-    pub async fn start(file: &FileConfig, journal: &SharedJournal, http: Option<&str>, what: &str) -> Result<Monitor> {
-        let alerts = file.alerts.clone().with_env(|k| std::env::var(k).ok());
+    /// that cannot listen is a warning: trading goes on without it). On a
+    /// simulated exchange alerts go to loopback webhooks only (a printed
+    /// line names those left alone).
+    pub async fn start(
+        file: &FileConfig,
+        journal: &SharedJournal,
+        http: Option<&str>,
+        what: &str,
+        exchange: Exchange,
+    ) -> Result<Monitor> {
+        let mut alerts = file.alerts.clone().with_env(|k| std::env::var(k).ok());
+        if exchange.is_simulated() {
+            let (kept, notice) = crate::offline::loopback_alerts(alerts);
+            if let Some(line) = notice {
+                println!("{line}");
+            }
+            alerts = kept;
+        }
         let alerter = Alerter::try_start(&alerts).context("invalid [alerts] table")?;
         Self::start_with(file, journal, http, what, Some(alerter)).await
     }
@@ -438,11 +454,11 @@ mod tests {
     }
 }
 
-/// Reads the funder's collateral every `every` on its own task (the reader
-/// caches for 30 s and fails closed), for `/health` and the balance-floor
-/// alert. The latest reading is in the returned slot.
+/// Reads the funder's collateral every `every` on its own task (the chain
+/// reader caches for 30 s; every source fails closed), for `/health` and the
+/// balance-floor alert. The latest reading is in the returned slot.
 pub fn watch_balance(
-    reader: Arc<pmbot_venue::balance::BalanceReader>,
+    balances: crate::account::Balances,
     every: Duration,
 ) -> (Arc<std::sync::Mutex<Option<BalanceReading>>>, tokio::task::JoinHandle<()>) {
     let slot = Arc::new(std::sync::Mutex::new(None));
@@ -451,11 +467,11 @@ pub fn watch_balance(
         let mut tick = tokio::time::interval(every);
         loop {
             tick.tick().await;
-            let reading = match reader.collateral(pmbot_venue::balance::check::MarketKind::Standard).await {
+            let reading = match balances.collateral().await {
                 Ok(view) => {
                     BalanceReading::Read { micros: u64::try_from(view.balance).unwrap_or(u64::MAX), at: view.read_at }
                 }
-                Err(e) => BalanceReading::Failed(e.to_string()),
+                Err(e) => BalanceReading::Failed(e),
             };
             *out.lock().unwrap_or_else(|e| e.into_inner()) = Some(reading);
         }

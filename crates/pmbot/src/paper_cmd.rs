@@ -107,7 +107,9 @@ fn run_sim(file: &FileConfig, args: &PaperArgs, stop: &Shutdown) -> Result<()> {
     }
     let journal = trade::open_journal(&journal_path)?;
     let handle = tokio::runtime::Handle::current();
-    let mut monitor = handle.block_on(Monitor::start(file, &journal, args.http.as_deref(), "paper (simulator)"))?;
+    let start =
+        Monitor::start(file, &journal, args.http.as_deref(), "paper (simulator)", crate::offline::Exchange::Simulated);
+    let mut monitor = handle.block_on(start)?;
     let model = match loaded {
         Some(model) => Some(model),
         None => train_on_warmup(&mut stepper, ms(args.warmup, "warmup")?, &args.report, synthetic.seed, stop)?,

@@ -8,7 +8,7 @@ use anyhow::{Context, Result, bail};
 use pmbot_core::{Clock, FeeModel, TimestampMs};
 use pmbot_engine::engine::runner::PaperRunner;
 use pmbot_engine::engine::{Engine, KillSwitchFile, MarketInfo, lock};
-use pmbot_engine::journal::{DataSource, RunMode};
+use pmbot_engine::journal::RunMode;
 use pmbot_venue::SystemClock;
 use pmbot_venue::discovery::MarketRef;
 use pmbot_venue::marketdata::service::{MarketData, RawFrame};
@@ -57,15 +57,14 @@ pub async fn run(file: FileConfig, args: PaperArgs, stop: Shutdown) -> Result<()
     let settings = trade::engine_settings(&file, &model)?;
     let journal_path = args.journal.clone().unwrap_or_else(|| file.journal.path.clone());
     let journal = trade::open_journal(&journal_path)?;
-    let mut monitor = crate::monitor::Monitor::start(&file, &journal, args.http.as_deref(), "paper").await?;
+    // Polymarket's feed never comes from this machine: a loopback feed is a
+    // simulator, and must never count as live market data for the gate.
+    let exchange = args.source.exchange(&file.market_data.stream, false)?;
+    let mut monitor = crate::monitor::Monitor::start(&file, &journal, args.http.as_deref(), "paper", exchange).await?;
     let source = args.source.resolve(file.market_data.stream.clone(), file.sim.clone()).await?;
     let infos = source.markets.iter().map(market_info).collect::<Result<Vec<_>>>()?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    // Polymarket's feed never comes from this machine: a loopback feed is a
-    // simulator, and must never count as live market data for the gate.
-    let local = crate::drill_cmd::is_loopback_url(&source.stream.ws_url);
-    let data_source = if source.sim.is_some() || local { DataSource::Simulator } else { DataSource::LiveData };
-    let run = trade::run_start(RunMode::Paper, data_source, &file, &model, None, clock.now());
+    let run = trade::run_start(RunMode::Paper, exchange.data_source(), &file, &model, None, clock.now());
     let kill = Box::new(KillSwitchFile(file.gateway.kill_switch.clone()));
     let engine =
         Engine::start(journal, &run, settings, Box::new(model.file.model.clone()), kill, file.paper.starting_cash)

@@ -1,5 +1,10 @@
 //! Where market data comes from: Polymarket itself (the default), given
 //! URLs, or an embedded simulator (`--sim`); and which tokens to follow.
+//!
+//! A simulated exchange ([`crate::offline`]: `--sim`, or URLs on loopback)
+//! is asked for its markets too (`<clob-url>/gamma` unless `--gamma-url`
+//! says otherwise), and a simulated source naming an address off this
+//! machine is refused before anything is contacted.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -11,6 +16,8 @@ use pmbot_sim::engine::MarketInfo as SimMarket;
 use pmbot_sim::{SimConfig, SimHandle};
 use pmbot_venue::discovery::{MarketRef, market_by_slug};
 use pmbot_venue::marketdata::StreamConfig;
+
+use crate::offline::{self, Exchange};
 
 #[derive(Debug, Args)]
 pub struct SourceArgs {
@@ -85,24 +92,59 @@ fn sim_market_ref(m: &SimMarket) -> MarketRef {
     }
 }
 
+/// The simulator's Gamma-compatible market look-up under its REST base.
+fn sim_gamma(rest_url: &str) -> String {
+    format!("{}/gamma", rest_url.trim_end_matches('/'))
+}
+
 impl SourceArgs {
-    pub async fn resolve(&self, mut stream: StreamConfig, sim_cfg: SimConfig) -> Result<Source> {
+    /// `stream` with the flags' URLs over the configured ones.
+    fn stream(&self, mut stream: StreamConfig) -> StreamConfig {
+        if let Some(u) = &self.clob_url {
+            stream.rest_url = u.clone();
+        }
+        if let Some(u) = &self.ws_url {
+            stream.ws_url = u.clone();
+        }
+        stream
+    }
+
+    /// What the exchange is, decided before anything is contacted
+    /// ([`Exchange::of`]); `declared` is `--simulated-exchange`. A simulated
+    /// exchange named by URLs must be all on loopback, Gamma included.
+    pub fn exchange(&self, stream: &StreamConfig, declared: bool) -> Result<Exchange> {
+        if self.sim {
+            return Ok(Exchange::Simulated);
+        }
+        let stream = self.stream(stream.clone());
+        let exchange = Exchange::of(false, &[&stream.rest_url, &stream.ws_url]);
+        if declared || exchange.is_simulated() {
+            let mut named = vec![
+                ("--clob-url / [market_data.stream] rest_url", stream.rest_url.as_str()),
+                ("--ws-url / [market_data.stream] ws_url", stream.ws_url.as_str()),
+            ];
+            if let Some(gamma) = &self.gamma_url {
+                named.push(("--gamma-url", gamma));
+            }
+            offline::require_loopback(&named)?;
+        }
+        Ok(if declared { Exchange::Simulated } else { exchange })
+    }
+
+    pub async fn resolve(&self, stream: StreamConfig, sim_cfg: SimConfig) -> Result<Source> {
+        let exchange = self.exchange(&stream, false)?;
+        let mut stream = self.stream(stream);
         let mut sim = None;
         let gamma = if self.sim {
             let handle = pmbot_sim::start(sim_cfg).await.context("cannot start the embedded simulator")?;
             stream.ws_url = handle.ws_url();
             stream.rest_url = handle.rest_url();
-            let gamma = format!("{}gamma", handle.rest_url());
+            let gamma = sim_gamma(&handle.rest_url());
             sim = Some(handle);
             gamma
         } else {
-            if let Some(u) = &self.clob_url {
-                stream.rest_url = u.clone();
-            }
-            if let Some(u) = &self.ws_url {
-                stream.ws_url = u.clone();
-            }
-            self.gamma_url.clone().unwrap_or_else(|| GAMMA_URL.to_owned())
+            let default = if exchange.is_simulated() { sim_gamma(&stream.rest_url) } else { GAMMA_URL.to_owned() };
+            self.gamma_url.clone().unwrap_or(default)
         };
         let mut tokens: Vec<TokenId> = Vec::new();
         for t in &self.tokens {

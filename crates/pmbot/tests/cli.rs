@@ -25,11 +25,33 @@ fn help_lists_the_simulator() {
 /// Bad input exits non-zero with one line that says what is wrong.
 #[test]
 fn bad_input_is_one_clear_line() {
-    let cases: [(&[&str], &str); 4] = [
+    let cases: [(&[&str], &str); 6] = [
         (&["sim", "--faults", "rest-5xx=2"], "rest-5xx"),
         (&["sim", "--fund", "0xabc"], "ADDRESS=AMOUNT"),
         (&["sim", "--config", "/nonexistent/pmbot.toml"], "/nonexistent/pmbot.toml"),
         (&["sim", "--replay", "/nonexistent/dir", "--duration", "1s"], "/nonexistent/dir"),
+        // A loopback exchange is simulated, and a simulated run stays on
+        // loopback: refused before anything is contacted.
+        (
+            &["watch", "--clob-url", "http://127.0.0.1:9/", "--ws-url", "wss://ws.example", "--tokens", "1"],
+            "not loopback: --ws-url / [market_data.stream] ws_url (ws.example)",
+        ),
+        (
+            &[
+                "record",
+                "--clob-url",
+                "http://127.0.0.1:9/",
+                "--ws-url",
+                "ws://127.0.0.1:9",
+                "--gamma-url",
+                "https://gamma.example/?key=SECRET",
+                "--market",
+                "m",
+                "--out",
+                "/nonexistent/r",
+            ],
+            "not loopback: --gamma-url (gamma.example)",
+        ),
     ];
     for (args, needle) in cases {
         let out = pmbot().args(args).output().unwrap();

@@ -184,7 +184,7 @@ fn paper_on_the_embedded_simulator_stops_cleanly_on_sigterm_and_on_sigint() {
     let model = model();
     for signal in ["TERM", "INT"] {
         let dir = scratch(&format!("paper-sim-{signal}"));
-        let mut run = paper_sim(&dir, LIGHT_SIM, &model);
+        let run = paper_sim(&dir, LIGHT_SIM, &model);
         std::thread::sleep(Duration::from_secs(2));
         run.signal(signal);
         let (status, stdout) = run.finish(Duration::from_secs(60));
@@ -201,7 +201,7 @@ fn a_second_signal_or_a_slow_stop_exits_at_once_and_leaves_the_journal_whole() {
     let model = model();
     // The stop writes the report (plots): far slower than 1 ms.
     let dir = scratch("timeout");
-    let mut run = paper_sim(&dir, &format!("{LIGHT_SIM}\n[shutdown]\ntimeout = \"1ms\"\n"), &model);
+    let run = paper_sim(&dir, &format!("{LIGHT_SIM}\n[shutdown]\ntimeout = \"1ms\"\n"), &model);
     std::thread::sleep(Duration::from_secs(1));
     run.signal("TERM");
     let stderr = run.stderr.clone();

@@ -100,6 +100,27 @@ impl AlertConfig {
     }
 }
 
+impl AlertConfig {
+    /// Keeps the webhooks whose host `keep` accepts (it is shown the host
+    /// alone, IPv6 without brackets, never the URL) and removes the others;
+    /// returns the names of the fields removed. A URL that does not parse is
+    /// kept, so [`AlertConfig::validate`] still refuses it by name.
+    pub fn retain_webhooks(mut self, keep: impl Fn(&str) -> bool) -> (AlertConfig, Vec<&'static str>) {
+        let mut removed = Vec::new();
+        for (field, url) in [("discord_webhook", &mut self.discord_webhook), ("json_webhook", &mut self.json_webhook)] {
+            let host = url.as_ref().and_then(parse_http_url).map(|u| {
+                let host = u.host_str().unwrap_or_default();
+                host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host).to_owned()
+            });
+            if host.is_some_and(|h| !keep(&h)) {
+                *url = None;
+                removed.push(field);
+            }
+        }
+        (self, removed)
+    }
+}
+
 /// The URL if it is absolute http(s); `None` otherwise. Never echoes it.
 pub(super) fn parse_http_url(url: &SecretString) -> Option<reqwest::Url> {
     let parsed = reqwest::Url::parse(url.expose_secret().trim()).ok()?;
@@ -156,6 +177,29 @@ mod tests {
         let err = cfg.validate().unwrap_err();
         assert_eq!(err, AlertConfigError::BadUrl { field: "json_webhook" });
         assert!(!err.to_string().contains("SECRET"));
+    }
+
+    #[test]
+    fn webhooks_are_kept_by_their_host_alone() {
+        let cfg: AlertConfig = toml_like(&format!(
+            r#"{{"discord_webhook": "{URL}", "json_webhook": "http://[::1]:9/hook?token=tok_SECRET"}}"#
+        ));
+        let seen = std::sync::Mutex::new(Vec::new());
+        let (kept, removed) = cfg.clone().retain_webhooks(|host| {
+            seen.lock().unwrap().push(host.to_owned());
+            host == "::1"
+        });
+        assert_eq!(removed, vec!["discord_webhook"]);
+        assert!(kept.discord_webhook.is_none());
+        assert_eq!(kept.json_webhook.as_ref().unwrap().expose_secret(), "http://[::1]:9/hook?token=tok_SECRET");
+        assert_eq!(*seen.lock().unwrap(), vec!["discord.com".to_owned(), "::1".to_owned()], "hosts only");
+        let (all, removed) = cfg.retain_webhooks(|_| true);
+        assert!(removed.is_empty() && all.discord_webhook.is_some() && all.json_webhook.is_some());
+        // One that does not parse stays, for validate to refuse by name.
+        let bad: AlertConfig = toml_like(r#"{"json_webhook": "not a url"}"#);
+        let (bad, removed) = bad.retain_webhooks(|_| false);
+        assert!(removed.is_empty());
+        assert_eq!(bad.validate(), Err(AlertConfigError::BadUrl { field: "json_webhook" }));
     }
 
     #[test]

@@ -2,8 +2,10 @@
 //!
 //! Invariant: no order is sent unless a [`BalanceCheck`] said the wallet can
 //! carry it, and an error from the check refuses the order (fail closed). The
-//! on-chain reader (`pmbot_venue::balance`) implements the trait; the gateway
-//! only says what the order needs and what is already committed.
+//! on-chain reader (`pmbot_venue::balance`) implements the trait, and so does
+//! [`super::exchange_balance::ExchangeBalance`] (a simulated exchange's own
+//! ledger); both apply the same rules. The gateway only says what the order
+//! needs and what is already committed.
 
 use futures::future::BoxFuture;
 use pmbot_core::events::OrderIntent;
@@ -54,41 +56,61 @@ pub trait BalanceCheck: Send + Sync {
     fn refresh(&self) -> BoxFuture<'_, ()>;
 }
 
+/// What a query asks of the wallet, in the pre-check rules' terms
+/// ([`crate::balance::check`]), which every [`BalanceCheck`] here applies.
+pub(crate) enum Request {
+    Buy(crate::balance::BuyRequest),
+    Sell(crate::balance::SellRequest),
+}
+
+impl Request {
+    /// A query the rules cannot evaluate (a caller bug) is refused as
+    /// insufficient, with the reason.
+    pub(crate) fn of(query: &BalanceQuery) -> Result<Request, BalanceRefusal> {
+        use crate::balance::{BuyRequest, MarketKind, SellRequest};
+        let market = MarketKind::from_neg_risk(query.neg_risk);
+        let invalid = |e: crate::balance::CheckInputError| BalanceRefusal {
+            kind: BalanceRefusalKind::Insufficient,
+            detail: e.to_string(),
+        };
+        match query.intent.side {
+            pmbot_core::Side::Buy => BuyRequest::new(market, query.cost, query.max_fee, query.open_buy_commitments)
+                .map(Request::Buy)
+                .map_err(invalid),
+            pmbot_core::Side::Sell => {
+                SellRequest::new(market, query.intent.token.clone(), query.intent.size, query.open_sell_shares)
+                    .map(Request::Sell)
+                    .map_err(invalid)
+            }
+        }
+    }
+}
+
 /// The on-chain reader is the pre-check pmbot trades with: a BUY needs pUSD
 /// for cost + the largest fee + open buy commitments and the allowances of
 /// every contract the order goes through; a SELL needs the shares (size +
 /// open sells) and the operator approvals.
 impl BalanceCheck for crate::balance::BalanceReader {
     fn check<'a>(&'a self, query: &'a BalanceQuery) -> BoxFuture<'a, Result<(), BalanceRefusal>> {
-        use crate::balance::{BuyRequest, MarketKind, SellRequest, Verdict};
         Box::pin(async move {
-            let market = MarketKind::from_neg_risk(query.neg_risk);
-            let verdict = match query.intent.side {
-                pmbot_core::Side::Buy => {
-                    let req = BuyRequest::new(market, query.cost, query.max_fee, query.open_buy_commitments).map_err(
-                        |e| BalanceRefusal { kind: BalanceRefusalKind::Insufficient, detail: e.to_string() },
-                    )?;
-                    self.check_buy(&req).await
-                }
-                pmbot_core::Side::Sell => {
-                    let req =
-                        SellRequest::new(market, query.intent.token.clone(), query.intent.size, query.open_sell_shares)
-                            .map_err(|e| BalanceRefusal {
-                                kind: BalanceRefusalKind::Insufficient,
-                                detail: e.to_string(),
-                            })?;
-                    self.check_sell(&req).await
-                }
+            let verdict = match Request::of(query)? {
+                Request::Buy(req) => self.check_buy(&req).await,
+                Request::Sell(req) => self.check_sell(&req).await,
             };
-            match verdict {
-                Verdict::Allowed(_) => Ok(()),
-                Verdict::Refused(r) => Err(refusal_of(&r)),
-            }
+            verdict_result(verdict)
         })
     }
 
     fn refresh(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move { self.invalidate() })
+    }
+}
+
+/// The rules' verdict as the gateway's answer.
+pub(crate) fn verdict_result(verdict: crate::balance::Verdict) -> Result<(), BalanceRefusal> {
+    match verdict {
+        crate::balance::Verdict::Allowed(_) => Ok(()),
+        crate::balance::Verdict::Refused(r) => Err(refusal_of(&r)),
     }
 }
 

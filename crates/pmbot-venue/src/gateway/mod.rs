@@ -17,7 +17,8 @@
 //!   kept as `UnknownPendingReconcile` and looked up again until known.
 //!
 //! Parts: [`config`] (settings), [`secrets`] (the key), [`log`] (the journal
-//! seam), [`balance`] (the pre-check seam), [`order`] (SDK build, sign,
+//! seam), [`balance`] (the pre-check seam), [`exchange_balance`] (a
+//! simulated exchange's ledger as the pre-check), [`order`] (SDK build, sign,
 //! hash), [`transport`] (L2-signed REST), [`classify`] (what a reply means),
 //! [`limits`] (rate limits), [`wire`] (exchange records), `place`,
 //! `cancel`, `heartbeat`, `user` (the user channel), `reconcile`.
@@ -27,6 +28,7 @@ pub mod balance;
 mod cancel;
 pub mod classify;
 pub mod config;
+pub mod exchange_balance;
 mod heartbeat;
 pub mod limits;
 pub mod log;
@@ -58,6 +60,7 @@ pub use balance::{BalanceCheck, BalanceQuery, BalanceRefusal, BalanceRefusalKind
 pub use cancel::CancelReport;
 pub use classify::{PostOutcome, RefusalKind};
 pub use config::{GatewayConfig, RateConfig, RetryConfig, SignatureKind, UserChannelConfig};
+pub use exchange_balance::{ExchangeBalance, ExchangeBalanceError};
 pub use heartbeat::HeartbeatHealth;
 pub use log::{LoggedOrder, MemoryLogState, MemoryOrderLog, OrderLog, OrderLogError, PreparedOrder};
 pub use order::SdkClient;
@@ -315,15 +318,8 @@ impl Gateway {
         if !reply.is_success() {
             return Err(bad(format!("HTTP {}: {}", reply.status, reply.error_message())));
         }
-        let v: serde_json::Value = serde_json::from_str(&reply.body).map_err(|e| bad(e.to_string()))?;
-        let text = match v.get("balance") {
-            Some(serde_json::Value::String(s)) => s.trim().to_owned(),
-            Some(serde_json::Value::Number(n)) => n.to_string(),
-            _ => return Err(bad(format!("no balance in {}", reply.error_message()))),
-        };
-        text.parse::<u64>()
-            .map(Size::from_micros)
-            .map_err(|_| bad(format!("balance {text:?} is not a whole number of micro-shares")))
+        let balance = wire::balance_allowance(&reply.body).map_err(|e| bad(e.to_string()))?.balance;
+        u64::try_from(balance).map(Size::from_micros).map_err(|_| bad(format!("balance {balance} is out of range")))
     }
 
     /// Writes a finding to the journal (start-up checks done outside the

@@ -224,6 +224,51 @@ pub struct CancelReply {
     pub not_canceled: Option<HashMap<String, String>>,
 }
 
+/// A `/balance-allowance` answer: the account's balance of the asset asked
+/// for and the allowance of each spender, in base units (6 decimals).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BalanceAllowance {
+    pub balance: alloy_primitives::U256,
+    pub allowances: Vec<(alloy_primitives::Address, alloy_primitives::U256)>,
+}
+
+impl BalanceAllowance {
+    /// The allowance the exchange reported for `spender` (none reported: zero).
+    pub fn allowance(&self, spender: alloy_primitives::Address) -> alloy_primitives::U256 {
+        self.allowances.iter().find(|(a, _)| *a == spender).map_or(alloy_primitives::U256::ZERO, |(_, v)| *v)
+    }
+}
+
+/// A whole number of base units, sent as a string or a number.
+fn base_units(what: &'static str, v: &serde_json::Value) -> Result<alloy_primitives::U256, WireError> {
+    let text = match v {
+        serde_json::Value::String(s) => s.trim().to_owned(),
+        serde_json::Value::Number(n) => n.to_string(),
+        other => return Err(bad(what, format!("not an amount: {other}"))),
+    };
+    text.parse::<alloy_primitives::U256>()
+        .map_err(|_| bad(what, format!("{text:?} is not a whole number of base units")))
+}
+
+/// `{"balance": "1000000", "allowances": {"0x...": "115...935"}}`; a missing
+/// `allowances` is none. Anything that does not read exactly is refused.
+pub fn balance_allowance(body: &str) -> Result<BalanceAllowance, WireError> {
+    let v: serde_json::Value = serde_json::from_str(body).map_err(|e| bad("balance-allowance", e.to_string()))?;
+    let balance = base_units("balance", v.get("balance").ok_or_else(|| bad("balance", "missing"))?)?;
+    let allowances = match v.get("allowances") {
+        None | Some(serde_json::Value::Null) => Vec::new(),
+        Some(serde_json::Value::Object(map)) => map
+            .iter()
+            .map(|(spender, amount)| {
+                let address = spender.trim().parse().map_err(|_| bad("allowances", format!("spender {spender:?}")))?;
+                Ok((address, base_units("allowance", amount)?))
+            })
+            .collect::<Result<_, WireError>>()?,
+        Some(other) => return Err(bad("allowances", format!("not an object: {other}"))),
+    };
+    Ok(BalanceAllowance { balance, allowances })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,5 +313,28 @@ mod tests {
         let t = VenueTrade::from_value(&v).unwrap();
         assert_eq!(t.time, Some(TimestampMs(1_700_000_000_000)));
         assert!(VenueOrder::from_value(&serde_json::json!({"id": "0x12"})).is_err());
+    }
+
+    #[test]
+    fn balance_allowance_answers() {
+        let spender = "0xE111180000d2663C0091e4f400237545B87B996B";
+        let max = alloy_primitives::U256::MAX;
+        let ba =
+            balance_allowance(&format!(r#"{{"balance":"1000000","allowances":{{"{spender}":"{max}"}}}}"#)).unwrap();
+        assert_eq!(ba.balance, alloy_primitives::U256::from(1_000_000u64));
+        assert_eq!(ba.allowance(spender.parse().unwrap()), max);
+        assert_eq!(ba.allowance(alloy_primitives::Address::ZERO), alloy_primitives::U256::ZERO, "unlisted: none");
+        assert_eq!(balance_allowance(r#"{"balance":25}"#).unwrap().balance, alloy_primitives::U256::from(25u64));
+        for garbage in [
+            r#"{"balance":"1.5"}"#,
+            r#"{"balance":"-1"}"#,
+            r#"{"allowances":{}}"#,
+            r#"{"balance":"1","allowances":{"nobody":"1"}}"#,
+            r#"{"balance":"1","allowances":{"0xE111180000d2663C0091e4f400237545B87B996B":"lots"}}"#,
+            r#"{"balance":"1","allowances":[]}"#,
+            "<html>",
+        ] {
+            assert!(balance_allowance(garbage).is_err(), "{garbage}");
+        }
     }
 }
