@@ -402,6 +402,29 @@ fn backtest_stops_cleanly_on_sigterm_and_reports_what_it_replayed() {
     assert!(dir.join("out").join("report.md").is_file());
 }
 
+/// `live --sim` (the embedded simulator, balances from its own accounts):
+/// SIGTERM mid-run ends it cleanly, with its report.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_on_the_embedded_simulator_stops_cleanly_on_sigterm() {
+    let model = model();
+    let dir = scratch("live-sim");
+    std::fs::write(dir.join("pmbot.toml"), format!("{LIGHT_SIM}\n[journal]\npath = 'journal.sqlite'\n")).unwrap();
+    let mut cmd = pmbot(&dir);
+    cmd.env("PMBOT_PRIVATE_KEY", KEY).args(["--config", "pmbot.toml", "live", "--sim", "--duration", "10m"]);
+    cmd.arg("--model").arg(&model);
+    let mut run = Running::spawn(cmd, &dir, "live-sim");
+    run.wait_for("live trading run", Duration::from_secs(60));
+    let journal = dir.join("journal.sqlite");
+    let (seen, _) = wait_for_decisions(&journal, 3, Duration::from_secs(30)).await;
+    assert!(seen >= 3, "decisions reach the journal while the run goes on");
+    run.signal("TERM");
+    let (status, stdout) = tokio::task::spawn_blocking(move || run.finish(Duration::from_secs(60))).await.unwrap();
+    assert_eq!(status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("cancelled 0 resting order(s) on exit"), "{stdout}");
+    assert_clean_end(&journal, &stdout, "SIGTERM");
+    assert!(dir.join("pmbot-report").join("report.md").is_file());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn record_watch_and_sim_stop_cleanly_on_a_signal() {
     // record --sim: the recording is closed properly.
