@@ -262,10 +262,7 @@ pub async fn run(mut file: FileConfig, args: LiveArgs, stop: Shutdown) -> Result
                 }
                 None => break "market data stream ended",
             },
-            Some(ev) = events.recv() => match ev {
-                VenueEvent::Update(u) => engine.on_order_update(&u)?,
-                VenueEvent::Fill(f) => engine.on_fill(&f)?,
-            },
+            Some(ev) = events.recv() => apply(&mut engine, ev)?,
             Some((intent, result)) = placed.recv() => {
                 in_flight = in_flight.saturating_sub(1);
                 on_placed(&mut engine, &intent, result, clock.now())?;
