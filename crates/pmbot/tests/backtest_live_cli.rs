@@ -245,7 +245,7 @@ fn a_recording_made_with_the_embedded_simulator_backtests() {
     for _ in 0..2 {
         let out = pmbot()
             .current_dir(&dir)
-            .args(["--config", "pmbot.toml", "record", "--sim", "--duration", "3s", "--out"])
+            .args(["--config", "pmbot.toml", "record", "--sim", "--duration", "6s", "--out"])
             .arg(&rec)
             .output()
             .unwrap();
