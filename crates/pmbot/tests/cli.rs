@@ -166,7 +166,7 @@ fn record_a_market_by_slug_from_a_running_simulator() {
     let _ = sim.wait();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let said = String::from_utf8_lossy(&out.stdout);
-    assert!(said.starts_with("recorded "), "{said}");
+    assert!(said.starts_with("stopped (duration): recorded "), "{said}");
     let reader = pmbot_engine::replay::RecordingReader::open(&dir).unwrap();
     let meta = reader.meta().cloned().expect("metadata");
     assert_eq!(meta.tokens().len(), 2, "both outcome tokens of the market");
