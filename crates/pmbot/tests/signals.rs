@@ -335,8 +335,15 @@ async fn live_on_the_simulator_cancels_its_resting_orders_on_sigterm() {
     .unwrap();
 
     // Orders resting on the book before the run: bids far below the market,
-    // placed through the same journal (the crash drill's order path).
-    let token: TokenId = sim.state.lock().exchange.markets()[0].spec.tokens[0].token_id.clone();
+    // placed through the same journal (the crash drill's order path). The
+    // outcome whose best ask is the higher of the two (at least about 0.5
+    // in a binary market): bids at 0.05 and 0.06 never cross it.
+    let token: TokenId = {
+        let g = sim.state.lock();
+        let ask = |t: &TokenId| g.exchange.book(t).and_then(|b| b.asks.first().map(|l| l.price));
+        let tokens: Vec<TokenId> = g.exchange.markets()[0].spec.tokens.iter().map(|t| t.token_id.clone()).collect();
+        tokens.into_iter().max_by_key(|t| ask(t)).expect("two outcomes")
+    };
     let drill = pmbot(&dir)
         .env("PMBOT_PRIVATE_KEY", KEY)
         .arg("--config")
