@@ -214,6 +214,7 @@ pub async fn run(mut file: FileConfig, args: LiveArgs, stop: Shutdown) -> Result
         let note = json!({"run": engine.run_id(), "reason": reason, "failed": failed});
         lock(&journal).record_note("gate_override", &note, clock.now()).context("cannot journal the override")?;
     }
+    let mut resolutions = trade::resolution_fallback(&file.gateway.clob_url, &infos)?;
     let mut tokens = Vec::new();
     for info in infos {
         tokens.push(info.up.clone());
@@ -263,6 +264,11 @@ pub async fn run(mut file: FileConfig, args: LiveArgs, stop: Shutdown) -> Result
                 None => break "market data stream ended",
             },
             Some(ev) = events.recv() => apply(&mut engine, ev)?,
+            resolved = resolutions.next() => {
+                let now = clock.now();
+                trade::note_rest_resolution(&journal, engine.run_id(), &resolved, now)?;
+                engine.on_market_event(&MarketEvent::MarketResolved(resolved), now)?;
+            }
             Some((intent, result)) = placed.recv() => {
                 in_flight = in_flight.saturating_sub(1);
                 on_placed(&mut engine, &intent, result, clock.now())?;
@@ -274,6 +280,7 @@ pub async fn run(mut file: FileConfig, args: LiveArgs, stop: Shutdown) -> Result
                 // dashboard) within a tick; a crash loses at most one.
                 engine.flush()?;
                 engine.forget_resolved();
+                resolutions.ask_due(clock.now(), |m| engine.awaits_resolution(m));
                 monitor.after_step(clock.now());
                 let reading = balance_slot.lock().unwrap_or_else(|e| e.into_inner()).clone();
                 monitor.balance(reading.as_ref(), file.ops.balance_floor, clock.now());

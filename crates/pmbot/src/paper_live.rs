@@ -70,6 +70,7 @@ pub async fn run(file: FileConfig, args: PaperArgs, stop: Shutdown) -> Result<()
         Engine::start(journal, &run, settings, Box::new(model.file.model.clone()), kill, file.paper.starting_cash)
             .context("the engine did not start")?;
     let mut runner = PaperRunner::new(engine, file.paper.clone());
+    let mut resolutions = trade::resolution_fallback(&source.stream.rest_url, &infos)?;
     for info in infos {
         runner.list_market(info)?;
     }
@@ -94,8 +95,14 @@ pub async fn run(file: FileConfig, args: PaperArgs, stop: Shutdown) -> Result<()
                 Some((at, text)) => runner.on_frame(&text, at).context("paper run")?,
                 None => break "market data stream ended",
             },
+            resolved = resolutions.next() => {
+                let now = clock.now();
+                trade::note_rest_resolution(runner.engine().journal(), runner.engine().run_id(), &resolved, now)?;
+                runner.resolve(resolved, now).context("paper run")?;
+            }
             _ = tick.tick() => {
                 runner.advance_to(clock.now()).context("paper run")?;
+                resolutions.ask_due(clock.now(), |m| runner.engine().awaits_resolution(m));
                 // Decisions reach the journal (and /metrics, /health, the
                 // dashboard) within a tick; a crash loses at most one.
                 runner.flush().context("paper run")?;

@@ -6,10 +6,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use pmbot_core::{FEATURE_NAMES, Size, TickSize, TimestampMs};
+use pmbot_core::{FEATURE_NAMES, MarketResolved, Size, TickSize, TimestampMs};
 use pmbot_engine::engine::{EngineSettings, MarketInfo, SharedJournal};
 use pmbot_engine::journal::{DataSource, Journal, RunMode, RunStart};
 use pmbot_model::ModelFile;
+use pmbot_venue::marketdata::resolution::{ResolutionClient, ResolutionFallback};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -159,3 +160,35 @@ pub fn sim_market(spec: &pmbot_sim::engine::MarketSpec) -> MarketInfo {
 /// Polymarket's usual minimum when a market does not say.
 pub const DEFAULT_MIN_ORDER: Size = Size::from_micros(5_000_000);
 pub const DEFAULT_TICK: TickSize = TickSize::Hundredth;
+
+/// The REST fallback for resolutions the feed misses (it does not replay
+/// `market_resolved` after a reconnect), asking the CLOB at `rest_url` about
+/// each of `markets` once it has ended.
+pub fn resolution_fallback(rest_url: &str, markets: &[MarketInfo]) -> Result<ResolutionFallback> {
+    let client = ResolutionClient::new(rest_url, REST_TIMEOUT).map_err(anyhow::Error::msg)?;
+    let mut fallback = ResolutionFallback::new(client);
+    for m in markets {
+        if let Some(end) = m.end {
+            fallback.expect(m.market, end);
+        }
+    }
+    Ok(fallback)
+}
+
+/// Every REST request's timeout.
+const REST_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A journal note saying a resolution came over REST, not from the feed.
+pub fn note_rest_resolution(journal: &SharedJournal, run: i64, r: &MarketResolved, at: TimestampMs) -> Result<()> {
+    let note = json!({
+        "run": run,
+        "market": r.market.to_string(),
+        "winning_token": r.winning_token.as_str(),
+        "winning_outcome": r.winning_outcome,
+        "source": "GET /markets/{condition_id}",
+    });
+    pmbot_engine::engine::lock(journal)
+        .record_note("resolution_from_rest", &note, at)
+        .context("cannot journal a resolution learnt over REST")?;
+    Ok(())
+}

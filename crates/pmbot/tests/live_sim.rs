@@ -231,6 +231,20 @@ fn closed_port() -> u16 {
     l.local_addr().unwrap().port()
 }
 
+/// `pmbot paper` on `sim`'s feed, trading all its open markets for
+/// `duration` with the model in `dir/train`, journaling to `dir/NAME.sqlite`
+/// and reporting to `dir/NAME`.
+fn paper_on_feed(dir: &Path, sim: &SimHandle, duration: &str, name: &str) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pmbot"));
+    cmd.env("PMBOT_OPS__HTTP", "127.0.0.1:0");
+    cmd.current_dir(dir).args(["paper", "--clob-url", &sim.rest_url(), "--ws-url", &sim.ws_url()]);
+    cmd.args(["--gamma-url", &format!("{}gamma", sim.rest_url())]);
+    cmd.args(["--model", "train/model.json", "--duration", duration]);
+    cmd.args(["--journal", &format!("{name}.sqlite"), "--report", name]);
+    cmd.arg("--market").args(sim.state.open_market_slugs());
+    cmd
+}
+
 /// `pmbot paper` on a live feed (here a running simulator on loopback, with
 /// its socket dropped every few hundred messages): the supervised stream
 /// feeds the engine, a recovered reconnect is journaled, and a loopback feed
@@ -250,12 +264,7 @@ async fn paper_on_a_live_feed_journals_its_reconnects_and_never_counts_a_loopbac
     .await
     .expect("simulator starts");
     let slugs = sim.state.open_market_slugs();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pmbot"));
-    cmd.env("PMBOT_OPS__HTTP", "127.0.0.1:0");
-    cmd.current_dir(&dir).args(["paper", "--clob-url", &sim.rest_url(), "--ws-url", &sim.ws_url()]);
-    cmd.args(["--gamma-url", &format!("{}gamma", sim.rest_url())]);
-    cmd.args(["--model", "train/model.json", "--duration", "30s", "--journal", "feed.sqlite", "--report", "feed"]);
-    cmd.arg("--market").args(&slugs);
+    let mut cmd = paper_on_feed(&dir, &sim, "30s", "feed");
     let out = tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 
@@ -269,4 +278,61 @@ async fn paper_on_a_live_feed_journals_its_reconnects_and_never_counts_a_loopbac
     assert!(!notes.is_empty(), "the dropped socket was seen and recovered");
     assert!(notes.iter().all(|n| n.detail["recovered"] == true && n.detail["run"] == runs[0].id));
     assert!(dir.join("feed").join("report.html").is_file());
+}
+
+/// The market channel does not replay a `market_resolved` missed while
+/// disconnected (protocol notes, corrections item 8). `pmbot paper` on a
+/// live feed loses its socket over a market's end (every frame dropped
+/// until the simulator has resolved it), so the feed never tells it; the
+/// REST fallback (`GET /markets/{condition_id}`, `tokens[].winner`) does,
+/// from 30 s after the end, and the journal says where it came from.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resolution_the_feed_missed_is_learnt_over_rest() {
+    let dir = std::env::temp_dir().join(format!("pmbot-rest-resolution-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    train_model(&dir, "1h");
+
+    // One market that ends 40 s from now.
+    let synthetic = SyntheticConfig { seed: 5, markets: 1, market_duration_ms: 40_000, ..SyntheticConfig::default() };
+    let sim =
+        pmbot_sim::start(SimConfig { source: SourceConfig::Synthetic(Box::new(synthetic)), ..SimConfig::default() })
+            .await
+            .expect("simulator starts");
+    let (market, end_ms) = sim.state.with_exchange(|ex, _| {
+        let m = &ex.markets()[0];
+        (m.spec.condition_id, m.spec.end_ms.expect("a synthetic market ends"))
+    });
+    let mut cmd = paper_on_feed(&dir, &sim, "100s", "j");
+    let child = tokio::task::spawn_blocking(move || cmd.output().unwrap());
+
+    // Every frame closes the socket from 3 s before the end until the
+    // simulator has resolved the market, and a little after.
+    let wall = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    tokio::time::sleep(std::time::Duration::from_millis((end_ms - 3_000 - wall()).max(0) as u64)).await;
+    sim.state.set_faults("ws-drop=1".parse().unwrap());
+    let resolved_by = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while sim
+        .state
+        .with_exchange(|ex, _| ex.markets().iter().find(|m| m.spec.condition_id == market).unwrap().winner.is_none())
+    {
+        assert!(std::time::Instant::now() < resolved_by, "the simulator resolves its market at its end");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    sim.state.set_faults(pmbot_sim::faults::FaultSpec::default());
+
+    let out = child.await.unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let j = Journal::open_read_only(dir.join("j.sqlite")).unwrap();
+    let notes = j.notes("resolution_from_rest").unwrap();
+    assert_eq!(notes.len(), 1, "learnt over REST exactly once: {notes:?}");
+    assert_eq!(notes[0].detail["market"], market.to_string());
+    let winner = sim.state.with_exchange(|ex, _| {
+        ex.markets().into_iter().find(|m| m.spec.condition_id == market).unwrap().winner.unwrap()
+    });
+    assert_eq!(notes[0].detail["winning_token"], winner.as_str());
+    // Asked from 30 s after the end, not before.
+    assert!(notes[0].at.millis() >= end_ms + 30_000, "asked {} ms after the end", notes[0].at.millis() - end_ms);
+    sim.shutdown().await;
 }

@@ -467,6 +467,11 @@ impl Engine {
 
     fn resolve(&mut self, resolved: &MarketResolved, at: TimestampMs) {
         if let Some(m) = self.markets.get_mut(&resolved.market) {
+            // Learnt twice (the feed, then REST, or after a reconnect): the
+            // first settled it.
+            if m.resolved {
+                return;
+            }
             m.resolved = true;
         }
         self.risk.record_resolution(resolved);
@@ -479,6 +484,12 @@ impl Engine {
         if changed {
             self.mark(at);
         }
+    }
+
+    /// Whether `market` is followed and not yet known resolved: a real-time
+    /// driver asks the exchange about such markets once they have ended.
+    pub fn awaits_resolution(&self, market: &ConditionId) -> bool {
+        self.markets.get(market).is_some_and(|m| !m.resolved)
     }
 
     /// Stops following resolved markets whose books nothing refers to any

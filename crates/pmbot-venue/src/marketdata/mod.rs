@@ -12,11 +12,13 @@
 //!   whether each book can be trusted, and since when.
 //! - [`health`]: the figures the monitoring issue publishes.
 //! - [`service`]: stream plus book store, for watching and recording.
+//! - [`resolution`]: resolutions the feed missed, asked for over REST.
 
 pub mod backoff;
 pub mod books;
 pub mod health;
 pub mod parse;
+pub mod resolution;
 pub mod rest;
 pub mod service;
 pub mod stream;
