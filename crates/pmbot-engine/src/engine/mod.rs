@@ -20,8 +20,8 @@
 //! (the gateway already does for live orders); the engine journals
 //! decisions, trades, payouts and P&L marks.
 //!
-//! Resolution pays out on paper at once (a simulated redemption, journaled
-//! as a `redemption` note saying so); in live trading the payout is owed
+//! Resolution pays out on paper at once (a simulated redemption: the run's
+//! `payouts` rows); in live trading the payout is owed
 //! until the driver redeems the market on chain and reports it confirmed
 //! ([`Engine::take_redemptions`], [`Engine::on_redeemed`]).
 
@@ -507,25 +507,14 @@ impl Engine {
         self.strategy.on_market_resolved(&resolved.market);
         let (payouts, trades) = self.ledger.resolve(resolved, at);
         let changed = !payouts.is_empty();
-        let paid: Usdc = payouts.iter().map(|p| p.amount).sum();
         self.rows.extend(payouts.into_iter().map(EngineRow::Payout));
         self.stats.trades += trades.len() as u64;
         self.rows.extend(trades.into_iter().map(EngineRow::Trade));
         if changed {
-            match self.ledger.redemption() {
-                Redemption::AtResolution => {
-                    let note = json!({
-                        "run": self.run,
-                        "market": resolved.market,
-                        "payout": paid,
-                        "simulated": true,
-                        "why": "paper venue: paid at resolution; there is no chain to redeem on, so this stands \
-                                for the redemption a live run sends",
-                    });
-                    // A note that cannot be written must not stop the payout.
-                    let _ = lock(&self.journal).record_note("redemption", &note, at);
-                }
-                Redemption::OnConfirmation => self.due_redemptions.push(resolved.market),
+            // Paper pays at resolution (its payout rows are the simulated
+            // redemption); live asks the driver to redeem on chain.
+            if self.ledger.redemption() == Redemption::OnConfirmation {
+                self.due_redemptions.push(resolved.market);
             }
             self.mark(at);
         }
