@@ -105,6 +105,10 @@ pub struct Performance {
     pub assumptions: Option<serde_json::Value>,
     /// The targets, measured.
     pub targets: Vec<Target>,
+    /// Live payouts at resolution not yet redeemed on chain (the whole
+    /// journal's: money the wallet is owed, whatever the scope): valued in
+    /// the equity, not cash.
+    pub unredeemed: Vec<crate::journal::Unredeemed>,
 }
 
 /// One run, as the report lists it.
@@ -390,6 +394,7 @@ pub(crate) fn compute_where(
         assumptions,
         coverage,
         targets: Vec::new(),
+        unredeemed: journal.unredeemed()?,
     };
     perf.targets = targets(&perf, all_dates.len(), &GateConfig::default());
     Ok(perf)

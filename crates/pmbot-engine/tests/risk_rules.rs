@@ -24,7 +24,7 @@ use pmbot_core::{
     StrategyConfig, TickSize, TimestampMs, TokenId, Usdc,
 };
 use pmbot_engine::engine::runner::PaperRunner;
-use pmbot_engine::engine::{Engine, EngineSettings, KillSwitchFile, MarketInfo};
+use pmbot_engine::engine::{Engine, EngineSettings, KillSwitchFile, MarketInfo, Redemption};
 use pmbot_engine::journal::{DataSource, Decision, DecisionAction, Journal, RunMode, RunStart};
 
 // ---- the scripted world ---------------------------------------------------
@@ -134,6 +134,8 @@ struct Setup {
     risk: RiskConfig,
     /// The live balance pre-check's outcome (`NotRequired` on paper).
     balance: Option<BalanceCheck>,
+    /// A live run's books of account: payouts owed until redeemed.
+    live: bool,
 }
 
 /// Short feature windows: a market is ready 3 s after its first book.
@@ -165,7 +167,7 @@ impl Scenario {
             batch_rows: 64,
         };
         let run = RunStart {
-            mode: RunMode::Paper,
+            mode: if setup.live { RunMode::Live } else { RunMode::Paper },
             data_source: DataSource::Simulator,
             config: serde_json::json!({"test": name}),
             model_fingerprint: format!("fixed-{P_UP}"),
@@ -179,6 +181,9 @@ impl Scenario {
         let mut engine = Engine::start(journal, &run, settings, model, kill, Usdc::from_whole(300)).unwrap();
         if let Some(check) = setup.balance {
             engine.set_balance_check(check);
+        }
+        if setup.live {
+            engine.set_redemption(Redemption::OnConfirmation);
         }
         let runner = PaperRunner::new(engine, PaperConfig::default());
         Scenario { dir, journal: path, runner }
@@ -676,4 +681,45 @@ fn market_exposure_is_bounded_by_one_position_at_a_time() {
     assert_eq!(costs[0], ("0.5".into(), "20".into()));
     assert_eq!(costs[2], ("0.58".into(), "17.24".into()));
     assert!(f.journal.trades().unwrap()[0].pnl() > Usdc::ZERO);
+}
+
+// ---- resolution in a live run: owed until redeemed ----------------------------
+
+/// Not a risk rule, but the same scripted world: in a live run a resolved
+/// market's payout is not cash (Polymarket pays only on redemption); it is
+/// held as resolved-unredeemed, the driver is asked to redeem the market
+/// once, and the payout becomes cash once, when the redemption is confirmed.
+/// Cash is what the risk rules spend, so an unredeemed payout cannot fund an
+/// entry.
+#[test]
+fn a_live_payout_is_owed_until_its_redemption_is_confirmed() {
+    let a = market(1);
+    let mut s = Scenario::start("live-redeem", Setup { live: true, ..Setup::default() });
+    s.list(&a);
+    // The entry at 4 s fills at 4.25 s; the 5 s sample knows it.
+    s.quote(&[(&a, CALM)], 100, 5_200);
+    let held = s.runner.engine().positions();
+    assert_eq!(held.len(), 1, "the entry filled");
+    let cash_before = s.runner.engine().ledger().cash();
+    s.event(resolution(&a, &a.up, 5_500));
+    let engine = s.runner.engine_mut();
+    let payout = Usdc::from_micros(i64::try_from(held[0].shares.micros()).unwrap());
+    assert_eq!(engine.ledger().cash(), cash_before, "nothing paid at resolution");
+    assert_eq!(engine.ledger().unredeemed(), payout, "owed: 1 pUSD a winning share");
+    assert_eq!(engine.take_redemptions(), [a.market], "the driver is asked to redeem");
+    assert_eq!(engine.take_redemptions(), [], "once");
+    assert_eq!(engine.on_redeemed(&a.market, at(6_000)).unwrap(), Some(payout));
+    assert_eq!(engine.on_redeemed(&a.market, at(6_100)).unwrap(), None, "a repeated confirmation adds nothing");
+    assert_eq!((engine.ledger().cash(), engine.ledger().unredeemed()), (cash_before + payout, Usdc::ZERO));
+    let f = s.finish(7_000);
+    let marks = f.journal.marks().unwrap();
+    assert!(marks.iter().any(|m| m.unredeemed == payout && m.cash == cash_before), "the resolution's mark: {marks:?}");
+    let last = marks.last().unwrap();
+    assert_eq!((last.cash, last.unredeemed), (cash_before + payout, Usdc::ZERO));
+    // The journal alone cannot know the confirmation (the redeemer's row
+    // carries it): a live payout with no confirmed redemption is owed.
+    assert_eq!(
+        f.journal.unredeemed().unwrap().iter().map(|u| (u.market, u.amount)).collect::<Vec<_>>(),
+        [(a.market, payout)]
+    );
 }

@@ -263,13 +263,49 @@ impl Anvil {
     /// Sends a transaction from `from` as if signed by it (impersonation, with
     /// 1 ETH for gas), waits for it to be mined and fails if it reverted.
     pub async fn send_as(&self, from: Address, to: Address, data: Vec<u8>) -> Result<(), AnvilError> {
+        self.transact(from, Some(to), data).await.map(drop)
+    }
+
+    /// Deploys a contract from its creation bytecode (`0x`-hex, constructor
+    /// arguments appended if any), sent by `from`; its address.
+    pub async fn deploy(&self, from: Address, creation: &str) -> Result<Address, AnvilError> {
+        let code = fixtures::hex_body(creation);
+        let bytes = (0..code.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&code[i..i + 2], 16))
+            .collect::<Result<Vec<u8>, _>>()
+            .map_err(|e| AnvilError::Rpc { method: "deploy".into(), detail: format!("creation code: {e}") })?;
+        let receipt = self.transact(from, None, bytes).await?;
+        receipt.get("contractAddress").and_then(Value::as_str).and_then(|a| a.parse().ok()).ok_or_else(|| {
+            AnvilError::Rpc { method: "deploy".into(), detail: format!("no contract address in {receipt}") }
+        })
+    }
+
+    /// A read-only `eth_call` of `data` at `to`; the returned bytes.
+    pub async fn call(&self, to: Address, data: &[u8]) -> Result<Vec<u8>, AnvilError> {
+        let out = self.rpc("eth_call", json!([{"to": to, "data": format!("0x{}", hex_of(data))}, "latest"])).await?;
+        let text = out.as_str().unwrap_or_default().trim_start_matches("0x");
+        (0..text.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(text.get(i..i + 2).unwrap_or("zz"), 16))
+            .collect::<Result<Vec<u8>, _>>()
+            .map_err(|e| AnvilError::Rpc { method: "eth_call".into(), detail: format!("{text:?}: {e}") })
+    }
+
+    /// `to` = `None` creates a contract. Impersonates `from` (with 1 ETH for
+    /// gas), sends, waits for the receipt and returns it; a revert is an error.
+    async fn transact(&self, from: Address, to: Option<Address>, data: Vec<u8>) -> Result<Value, AnvilError> {
         self.rpc("anvil_impersonateAccount", json!([from])).await?;
         self.rpc("anvil_setBalance", json!([from, U256::from(10u64).pow(U256::from(18u64))])).await?;
         let data = format!("0x{}", hex_of(&data));
         // An explicit gas limit: estimation on a freshly impersonated account
-        // is one more thing that can differ between runs.
-        let sent =
-            self.rpc("eth_sendTransaction", json!([{"from": from, "to": to, "data": data, "gas": "0x7a120"}])).await;
+        // is one more thing that can differ between runs. A deployment gets
+        // more (the ConditionalTokens creation code alone is 15 kB).
+        let tx = match to {
+            Some(to) => json!({"from": from, "to": to, "data": data, "gas": "0x7a120"}),
+            None => json!({"from": from, "data": data, "gas": "0x1c9c380"}),
+        };
+        let sent = self.rpc("eth_sendTransaction", json!([tx])).await;
         self.rpc("anvil_stopImpersonatingAccount", json!([from])).await?;
         let tx = sent?;
         // Automine mines at once, but anvil may answer the hash before the
@@ -279,7 +315,7 @@ impl Anvil {
         loop {
             let receipt = self.rpc("eth_getTransactionReceipt", json!([tx])).await?;
             match receipt.get("status").and_then(Value::as_str) {
-                Some("0x1") => return Ok(()),
+                Some("0x1") => return Ok(receipt),
                 Some(_) => return Err(AnvilError::Reverted { tx: tx.to_string() }),
                 None if std::time::Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(10)).await,
                 None => {

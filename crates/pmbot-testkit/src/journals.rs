@@ -119,7 +119,16 @@ pub fn trade(run: i64, n: u32, opened: i64, closed: i64, cost: Usdc, proceeds: U
 
 /// A mark with everything in cash (`positions` valued separately).
 pub fn mark(run: i64, when: i64, cash: Usdc, positions: Usdc, realised: Usdc, fees: Usdc) -> Mark {
-    Mark { run, at: at(when), cash, positions, realised, fees, open_positions: u32::from(positions > Usdc::ZERO) }
+    Mark {
+        run,
+        at: at(when),
+        cash,
+        positions,
+        unredeemed: Usdc::ZERO,
+        realised,
+        fees,
+        open_positions: u32::from(positions > Usdc::ZERO),
+    }
 }
 
 /// How a fixture shows the kill switch tested.

@@ -8,20 +8,26 @@
 //!
 //! - [`Anvil`]: start/stop a node, plant the fixture contracts at Polymarket's
 //!   addresses, fund, approve, mint outcome shares.
+//! - [`ConditionalTokens`]: the real Gnosis contract, deployed from the npm
+//!   package's artefact (redemption tests).
 //! - [`fixtures`]: the checked-in runtime bytecode (see `fixtures/README.md`).
 //! - [`CountingProxy`]: a loopback JSON-RPC proxy that records every method it
 //!   forwards, so tests can prove a read was (not) served from a cache.
+//! - [`OutageProxy`]: forwards to a node until a chosen method goes
+//!   through, then fails that answer and the next few (an RPC outage).
 //! - [`FakeRpc`]: a loopback server that answers whatever a test tells it to
 //!   (garbage, errors, silence).
 //! - [`journals`]: journals with a known trading record (the gate fixture).
 
 mod anvil;
+mod ctf;
 pub mod fixtures;
 pub mod journals;
 mod rpc_fakes;
 
 pub use anvil::{Anvil, AnvilError, find_anvil};
-pub use rpc_fakes::{CountingProxy, FakeAnswer, FakeRpc, closed_port_url};
+pub use ctf::{CTF_PACKAGE, ConditionalTokens, ctf_creation_code, find_ctf_artefact};
+pub use rpc_fakes::{CountingProxy, FakeAnswer, FakeRpc, OutageProxy, closed_port_url};
 
 /// Polymarket's Polygon addresses, as the fixtures are planted at them.
 pub mod polygon {

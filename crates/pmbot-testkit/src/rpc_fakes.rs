@@ -57,12 +57,44 @@ struct ProxyLog {
     methods: Vec<String>,
 }
 
-/// Forwards JSON-RPC POSTs to `upstream` and records each method, so a test
-/// can count what reached the node (a batch is one POST, several methods).
-pub struct CountingProxy {
+impl ProxyLog {
+    /// One POST arrived with this body.
+    fn record(log: &Mutex<ProxyLog>, body: &[u8]) {
+        let mut log = log.lock().expect("rpc log");
+        log.posts += 1;
+        log.methods.extend(methods_of(body));
+    }
+}
+
+/// A loopback server task, its URL and the log of what it was asked;
+/// stopped on drop. Every server here is one of these.
+struct Served {
     url: String,
     log: Arc<Mutex<ProxyLog>>,
     task: JoinHandle<()>,
+}
+
+impl Served {
+    async fn start(router: Router, log: Arc<Mutex<ProxyLog>>) -> Served {
+        let (url, task) = serve(router).await;
+        Served { url, log, task }
+    }
+
+    fn log(&self) -> std::sync::MutexGuard<'_, ProxyLog> {
+        self.log.lock().expect("rpc log")
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Forwards JSON-RPC POSTs to `upstream` and records each method, so a test
+/// can count what reached the node (a batch is one POST, several methods).
+pub struct CountingProxy {
+    served: Served,
 }
 
 impl CountingProxy {
@@ -71,48 +103,37 @@ impl CountingProxy {
         let log = Arc::new(Mutex::new(ProxyLog::default()));
         let state = ProxyState { upstream: upstream.to_owned(), http: reqwest::Client::new(), log: Arc::clone(&log) };
         let router = Router::new().route("/", post(forward)).with_state(state);
-        let (url, task) = serve(router).await;
-        CountingProxy { url, log, task }
+        CountingProxy { served: Served::start(router, log).await }
     }
 
     /// The proxy's URL, to give the code under test instead of the node's.
     pub fn url(&self) -> &str {
-        &self.url
+        &self.served.url
     }
 
     /// Every method forwarded so far, in order.
     pub fn methods(&self) -> Vec<String> {
-        self.log.lock().expect("proxy log").methods.clone()
+        self.served.log().methods.clone()
     }
 
     /// How many requests of `method` were forwarded.
     pub fn count(&self, method: &str) -> usize {
-        self.log.lock().expect("proxy log").methods.iter().filter(|m| *m == method).count()
+        self.served.log().methods.iter().filter(|m| *m == method).count()
     }
 
     /// How many JSON-RPC requests (batch members counted one by one).
     pub fn total(&self) -> usize {
-        self.log.lock().expect("proxy log").methods.len()
+        self.served.log().methods.len()
     }
 
     /// How many HTTP POSTs (a batch counts once).
     pub fn posts(&self) -> usize {
-        self.log.lock().expect("proxy log").posts
-    }
-}
-
-impl Drop for CountingProxy {
-    fn drop(&mut self) {
-        self.task.abort();
+        self.served.log().posts
     }
 }
 
 async fn forward(State(state): State<ProxyState>, body: Bytes) -> Response {
-    {
-        let mut log = state.log.lock().expect("proxy log");
-        log.posts += 1;
-        log.methods.extend(methods_of(&body));
-    }
+    ProxyLog::record(&state.log, &body);
     let sent =
         state.http.post(&state.upstream).header("content-type", "application/json").body(body.to_vec()).send().await;
     match sent {
@@ -123,6 +144,69 @@ async fn forward(State(state): State<ProxyState>, body: Bytes) -> Response {
         }
         Err(e) => (StatusCode::BAD_GATEWAY, format!("upstream: {e}")).into_response(),
     }
+}
+
+/// An RPC outage at the worst moment: forwards JSON-RPC POSTs to `upstream`
+/// until one carrying `method` arrives; that one still reaches the node (a
+/// transaction broadcast is taken and mined), but its answer is replaced by
+/// HTTP 503, and so is every one of the next `outage` POSTs, unforwarded.
+/// Then it forwards again. Records every method it was asked.
+pub struct OutageProxy {
+    served: Served,
+}
+
+#[derive(Clone)]
+struct OutageState {
+    forward: ProxyState,
+    method: String,
+    outage: usize,
+    /// `None` until `method` is seen; then the POSTs still to fail.
+    left: Arc<Mutex<Option<usize>>>,
+}
+
+impl OutageProxy {
+    pub async fn start(upstream: &str, method: &str, outage: usize) -> OutageProxy {
+        let log = Arc::new(Mutex::new(ProxyLog::default()));
+        let forward = ProxyState { upstream: upstream.to_owned(), http: reqwest::Client::new(), log: Arc::clone(&log) };
+        let state = OutageState { forward, method: method.to_owned(), outage, left: Arc::new(Mutex::new(None)) };
+        let router = Router::new().route("/", post(outage_forward)).with_state(state);
+        OutageProxy { served: Served::start(router, log).await }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.served.url
+    }
+
+    /// Every method asked so far (failed ones too), in order.
+    pub fn methods(&self) -> Vec<String> {
+        self.served.log().methods.clone()
+    }
+}
+
+async fn outage_forward(State(state): State<OutageState>, body: Bytes) -> Response {
+    let unavailable = || (StatusCode::SERVICE_UNAVAILABLE, "outage").into_response();
+    let during = {
+        let mut left = state.left.lock().expect("outage state");
+        match left.as_mut() {
+            Some(n) if *n > 0 => {
+                *n -= 1;
+                true
+            }
+            _ => false,
+        }
+    };
+    if during {
+        ProxyLog::record(&state.forward.log, &body);
+        return unavailable();
+    }
+    let trigger = methods_of(&body).contains(&state.method);
+    let answer = forward(State(state.forward.clone()), body).await;
+    let mut left = state.left.lock().expect("outage state");
+    if trigger && left.is_none() {
+        *left = Some(state.outage);
+        return unavailable();
+    }
+    answer
 }
 
 /// What [`FakeRpc`] answers to one JSON-RPC request.
@@ -145,9 +229,7 @@ type Responder = Arc<dyn Fn(&str) -> FakeAnswer + Send + Sync>;
 /// A loopback JSON-RPC server whose answers come from a closure of the
 /// method name; records the methods it was asked.
 pub struct FakeRpc {
-    url: String,
-    log: Arc<Mutex<ProxyLog>>,
-    task: JoinHandle<()>,
+    served: Served,
 }
 
 #[derive(Clone)]
@@ -162,8 +244,7 @@ impl FakeRpc {
         let log = Arc::new(Mutex::new(ProxyLog::default()));
         let state = FakeState { respond: Arc::new(respond), log: Arc::clone(&log) };
         let router = Router::new().route("/", post(answer)).with_state(state);
-        let (url, task) = serve(router).await;
-        FakeRpc { url, log, task }
+        FakeRpc { served: Served::start(router, log).await }
     }
 
     /// A server that answers every POST with this HTTP status and body.
@@ -173,27 +254,17 @@ impl FakeRpc {
     }
 
     pub fn url(&self) -> &str {
-        &self.url
+        &self.served.url
     }
 
     /// Every method asked so far, in order.
     pub fn methods(&self) -> Vec<String> {
-        self.log.lock().expect("fake log").methods.clone()
-    }
-}
-
-impl Drop for FakeRpc {
-    fn drop(&mut self) {
-        self.task.abort();
+        self.served.log().methods.clone()
     }
 }
 
 async fn answer(State(state): State<FakeState>, body: Bytes) -> Response {
-    {
-        let mut log = state.log.lock().expect("fake log");
-        log.posts += 1;
-        log.methods.extend(methods_of(&body));
-    }
+    ProxyLog::record(&state.log, &body);
     let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let (items, batch) = match parsed {
         Value::Array(items) => (items, true),

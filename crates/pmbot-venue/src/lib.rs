@@ -12,12 +12,14 @@
 //! in [`marketdata`], market lookup by slug in [`discovery`], the on-chain
 //! balance reader behind the order pre-check in [`balance`], and the order
 //! gateway (journal-first placing, error classes, rate limits, kill switch,
-//! heartbeat, user channel, reconciliation) in [`gateway`].
+//! heartbeat, user channel, reconciliation) in [`gateway`], and redemption
+//! of resolved markets on chain in [`redeem`].
 
 pub mod balance;
 pub mod discovery;
 pub mod gateway;
 pub mod marketdata;
+pub mod redeem;
 
 /// The wall clock, for live use. Everything that must replay takes a
 /// `pmbot_core::Clock` instead of reading this directly.

@@ -5,7 +5,12 @@
 //! The pre-check reads the chain, except on a simulated exchange
 //! ([`crate::offline`]): there it reads a loopback RPC (anvil) when
 //! `[balance] rpc_urls` names one, or else the simulator's own accounts, and
-//! never an RPC off this machine.
+//! never an RPC off this machine. Redemption is on chain for a real
+//! exchange and the simulator's `POST /_sim/redeem` for a simulated one.
+//!
+//! A real exchange needs a configured RPC (there is no default: the public
+//! one stopped serving anonymous requests): [`require_rpc`] stops a command
+//! at once, naming the setting.
 
 use std::sync::Arc;
 
@@ -14,13 +19,48 @@ use anyhow::{Context, Result};
 use pmbot_core::Clock;
 use pmbot_engine::journal::Journal;
 use pmbot_venue::SystemClock;
-use pmbot_venue::balance::{BalanceConfig, BalanceReader, CollateralView, MarketKind};
+use pmbot_venue::balance::{BalanceConfig, BalanceReader, CollateralView, ConfigError, MarketKind};
 use pmbot_venue::gateway::{
     BalanceCheck, ExchangeBalance, Gateway, GatewayConfig, GatewayDeps, MemoryOrderLog, PrivateKey, Started,
 };
 
+use pmbot_venue::redeem::{ChainRedeemer, Redeemer, SimRedeemer};
+
 use crate::config::FileConfig;
 use crate::offline::{Exchange, SimulatedBalances};
+
+/// Stops a command that needs the chain when no RPC is configured, with
+/// the one-line message that names `[balance] rpc_urls` and its variable.
+pub fn require_rpc(file: &FileConfig) -> Result<()> {
+    if file.balance.rpc_urls.is_empty() {
+        return Err(ConfigError::NoRpcUrl.into());
+    }
+    Ok(())
+}
+
+/// Whether `[gateway]`'s exchange is a simulated one ([`Exchange::of`]).
+pub fn exchange_of(file: &FileConfig) -> Exchange {
+    Exchange::of(false, &[&file.gateway.clob_url, &file.gateway.ws_url])
+}
+
+/// Who redeems `funder`'s resolved shares: the chain at `[balance]
+/// rpc_urls` for a real exchange; for a simulated one, the simulator's
+/// `POST /_sim/redeem`, whatever RPC is configured: the simulator holds the
+/// shares (a loopback chain, if any, only stands in for the pUSD balance the
+/// pre-check reads), so only it can pay them out. Also returns the line
+/// naming RPC URLs left alone (simulated runs only).
+pub fn redeemer(file: &FileConfig, key: &PrivateKey, funder: Address) -> Result<(Arc<dyn Redeemer>, Option<String>)> {
+    if !exchange_of(file).is_simulated() {
+        require_rpc(file)?;
+        let r =
+            ChainRedeemer::new(&file.balance, file.redeem.clone(), key, funder).context("cannot redeem on chain")?;
+        return Ok((Arc::new(r), None));
+    }
+    let (_, notice) = crate::offline::simulated_balances(&file.balance.rpc_urls);
+    let sim = SimRedeemer::new(&file.gateway.clob_url, funder, file.gateway.request_timeout)
+        .context("cannot reach the simulator's redemption endpoint")?;
+    Ok((Arc::new(sim), notice))
+}
 
 /// The private key, from `PMBOT_PRIVATE_KEY` or `gateway.key_file`.
 pub fn private_key(gw: &GatewayConfig) -> Result<PrivateKey> {
@@ -38,7 +78,7 @@ pub fn funder_address(gw: &GatewayConfig) -> Result<Address> {
 }
 
 /// As [`funder_address`], with the key already loaded.
-fn funder_of(gw: &GatewayConfig, key: &PrivateKey) -> Result<Address> {
+pub fn funder_of(gw: &GatewayConfig, key: &PrivateKey) -> Result<Address> {
     match configured_funder(gw)? {
         Some(funder) => Ok(funder),
         None => key.address().context("the private key is not usable"),
@@ -80,6 +120,16 @@ impl Balances {
         match self {
             Balances::Chain(reader) => reader.clone(),
             Balances::Exchange(ledger) => ledger.clone(),
+        }
+    }
+
+    /// The account's money changed outside an order (a redemption paid
+    /// out): the next check reads it again instead of a cached figure.
+    pub fn invalidate(&self) {
+        match self {
+            Balances::Chain(reader) => reader.invalidate(),
+            // Nothing is cached: every check reads the simulator's ledger.
+            Balances::Exchange(_) => {}
         }
     }
 

@@ -17,7 +17,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use pmbot_core::{Clock, TimestampMs, TokenId};
 use pmbot_engine::gate::BALANCE_CHECK;
-use pmbot_engine::journal::{Journal, JournalError, Position};
+use pmbot_engine::journal::{Journal, JournalError, Position, Unredeemed};
 use pmbot_venue::SystemClock;
 use pmbot_venue::balance::{BalanceReader, CollateralView, MarketKind, SharesView, format_units6};
 
@@ -33,6 +33,8 @@ pub struct BalanceArgs {
 }
 
 pub async fn run(file: FileConfig, args: BalanceArgs) -> Result<()> {
+    // The chain is the only source this command has: no RPC, no reading.
+    account::require_rpc(&file)?;
     let mut tokens = Vec::new();
     for t in &args.tokens {
         tokens.push(TokenId::parse(t).with_context(|| format!("--token {t:?} is not a token id"))?);
@@ -40,7 +42,7 @@ pub async fn run(file: FileConfig, args: BalanceArgs) -> Result<()> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let funder = account::funder_address(&file.gateway)?;
     let reader = account::balance_reader(&file, funder, clock.clone())?;
-    let positions = journal_positions(&file)?;
+    let (positions, unredeemed) = journal_holdings(&file)?;
     for p in &positions {
         if !tokens.contains(&p.token) {
             tokens.push(p.token.clone());
@@ -56,6 +58,7 @@ pub async fn run(file: FileConfig, args: BalanceArgs) -> Result<()> {
         shares.push(view);
     }
     print!("{}", render(&reader, &collateral, &shares, &positions));
+    print!("{}", render_unredeemed(&unredeemed));
     let (ok, detail) = check(&collateral);
     let verdict = if ok { "ok" } else { "NOT ok (no pUSD, or an allowance is 0)" };
     let path = &file.journal.path;
@@ -102,15 +105,36 @@ fn journal_check(path: &Path, ok: bool, detail: &str, at: TimestampMs) -> Result
     Ok(Journaled::Yes)
 }
 
-/// The journal's positions, or none when there is no journal yet.
-fn journal_positions(file: &FileConfig) -> Result<Vec<Position>> {
+/// The journal's positions and its live payouts not yet redeemed, or none
+/// when there is no journal yet.
+fn journal_holdings(file: &FileConfig) -> Result<(Vec<Position>, Vec<Unredeemed>)> {
     let path = &file.journal.path;
     if !path.exists() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Vec::new()));
     }
     let journal =
         Journal::open_read_only(path).with_context(|| format!("cannot read the journal {}", path.display()))?;
-    journal.positions().with_context(|| format!("cannot read positions from {}", path.display()))
+    let positions = journal.positions().with_context(|| format!("cannot read positions from {}", path.display()))?;
+    let owed = journal.unredeemed().with_context(|| format!("cannot read redemptions from {}", path.display()))?;
+    Ok((positions, owed))
+}
+
+/// Resolved markets the chain has not paid yet: their payout is not in the
+/// pUSD line above until `pmbot redeem` (or a live run) redeems them.
+fn render_unredeemed(owed: &[Unredeemed]) -> String {
+    if owed.is_empty() {
+        return String::new();
+    }
+    let total: pmbot_core::Usdc = owed.iter().map(|u| u.amount).sum();
+    let mut out = format!(
+        "resolved, not yet redeemed: {total} pUSD at the payout over {} market(s); not in pUSD above until \
+         redeemed (`pmbot redeem`)\n",
+        owed.len()
+    );
+    for u in owed {
+        let _ = writeln!(out, "  {}  {} pUSD", u.market, u.amount);
+    }
+    out
 }
 
 fn render(reader: &BalanceReader, c: &CollateralView, shares: &[SharesView], positions: &[Position]) -> String {
@@ -162,6 +186,28 @@ mod tests {
                 .collect(),
             read_at: TimestampMs::from_millis(1),
         }
+    }
+
+    #[test]
+    fn payouts_not_yet_redeemed_are_listed_apart_from_the_pusd() {
+        assert_eq!(render_unredeemed(&[]), "");
+        let owed = [
+            Unredeemed {
+                market: pmbot_core::Hash32([1; 32]),
+                amount: pmbot_core::Usdc::from_micros(10_500_000),
+                resolved: TimestampMs::from_millis(5),
+            },
+            Unredeemed {
+                market: pmbot_core::Hash32([2; 32]),
+                amount: pmbot_core::Usdc::ZERO,
+                resolved: TimestampMs::from_millis(6),
+            },
+        ];
+        let text = render_unredeemed(&owed);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].starts_with("resolved, not yet redeemed: 10.5 pUSD at the payout over 2 market(s)"), "{text}");
+        assert_eq!(lines[1], format!("  {}  10.5 pUSD", owed[0].market));
+        assert_eq!(lines.len(), 3, "a market of losing shares only is listed too: they wait to be burned");
     }
 
     #[test]

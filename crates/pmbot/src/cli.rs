@@ -18,6 +18,7 @@ use crate::model_cmd::{self, TrainArgs, ValidateArgs};
 use crate::orders_cmd::{self, OrdersArgs};
 use crate::paper_cmd::{self, PaperArgs};
 use crate::record_cmd::{self, RecordArgs};
+use crate::redeem_cmd::{self, RedeemArgs};
 use crate::report_cmd::{self, ReportArgs};
 use crate::shutdown::Shutdown;
 use crate::sim_cmd::{self, SimArgs};
@@ -61,6 +62,10 @@ pub enum Command {
     /// List the account's open orders on the exchange (marked known or
     /// unknown to the journal); --cancel-all cancels every one.
     Orders(OrdersArgs),
+    /// Redeem resolved markets' shares on chain (Polymarket pays only on
+    /// redemption): every market the journal holds shares of, or those
+    /// named; prints what it did, one line a market.
+    Redeem(RedeemArgs),
     /// Train the direction model on recorded data (walk-forward validated
     /// first; the validation is saved in the model file).
     Train(TrainArgs),
@@ -148,6 +153,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Record(args) => record_cmd::run(file, args, stop).await,
         Command::Balance(args) => balance_cmd::run(file, args).await,
         Command::Orders(args) => orders_cmd::run(file, args).await,
+        Command::Redeem(args) => redeem_cmd::run(file, args).await,
         Command::Drill(args) => drill_cmd::run(file, args).await,
         Command::Train(args) => model_cmd::train(args),
         Command::Paper(args) => paper_cmd::run(file, args, stop).await,

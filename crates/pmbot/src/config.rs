@@ -30,8 +30,12 @@ pub struct FileConfig {
     /// The order gateway: exchange URLs, signature type, funder, key file,
     /// timeouts, rate limits, kill switch path.
     pub gateway: GatewayConfig,
-    /// The on-chain balance reader: RPC URLs, chain, contract addresses, TTL.
+    /// The on-chain balance reader: RPC URLs (no default: required by
+    /// live, balance, redeem and doctor), chain, contract addresses, TTL.
     pub balance: BalanceConfig,
+    /// Redemption of resolved markets: receipt_timeout, receipt_poll,
+    /// retry_initial, retry_max, attempts, resolution_poll.
+    pub redeem: pmbot_venue::redeem::RedeemConfig,
     pub journal: JournalConfig,
     /// The strategy: confidence threshold, edge margin, sizing, exits.
     pub strategy: StrategyConfig,
@@ -165,6 +169,18 @@ mod tests {
         assert!(parse("not toml [", env(&[]), "x").is_err());
         assert!(parse("", env(&[("PMBOT_SIM", "1")]), "x").is_ok(), "no double underscore: not an override");
         assert!(parse("", env(&[("PMBOT___X", "1")]), "x").is_err());
+    }
+
+    #[test]
+    fn rpc_urls_come_from_the_file_or_the_environment_and_have_no_default() {
+        assert!(parse("", env(&[]), "t").unwrap().balance.rpc_urls.is_empty(), "no public default");
+        let cfg = parse("", env(&[("PMBOT_BALANCE__RPC_URLS", "https://a.example/KEY,https://b.example")]), "t");
+        assert_eq!(cfg.unwrap().balance.rpc_urls, ["https://a.example/KEY", "https://b.example"]);
+        let cfg = parse("[balance]\nrpc_urls = [\"http://127.0.0.1:8545\"]\n", env(&[]), "t").unwrap();
+        assert_eq!(cfg.balance.rpc_urls, ["http://127.0.0.1:8545"]);
+        let cfg = parse("[redeem]\nattempts = 2\nretry_initial = \"100ms\"\n", env(&[]), "t").unwrap();
+        assert_eq!((cfg.redeem.attempts, cfg.redeem.retry_initial), (2, std::time::Duration::from_millis(100)));
+        assert!(parse("[redeem]\nattempt = 2\n", env(&[]), "t").is_err(), "typos are errors");
     }
 
     #[test]

@@ -23,8 +23,9 @@ use pmbot_engine::gate;
 use pmbot_engine::journal::Journal;
 use pmbot_engine::record::redact_url;
 use pmbot_venue::SystemClock;
-use pmbot_venue::balance::redact_rpc_url;
+use pmbot_venue::balance::config::{RPC_URLS_ENV, RPC_URLS_SETTING};
 use pmbot_venue::balance::{CollateralView, EndpointError, MarketKind, ReadFailure, SharesView, format_units6};
+use pmbot_venue::balance::{ConfigError, redact_rpc_url};
 use pmbot_venue::discovery::market_by_slug;
 use pmbot_venue::gateway::{PrivateKey, SecretError};
 use pmbot_venue::marketdata::rest::RestClient;
@@ -251,7 +252,8 @@ pub async fn run(mut file: FileConfig, args: DoctorArgs) -> Result<()> {
 fn config_check(file: &FileConfig) -> Check {
     let problems: Vec<String> = [
         file.gateway.validate().err().map(|e| e.to_string()),
-        file.balance.validate().err().map(|e| e.to_string()),
+        // A missing RPC is the rpc check's failure, with how to get one.
+        file.balance.validate().err().filter(|e| *e != ConfigError::NoRpcUrl).map(|e| e.to_string()),
         file.gate.validate().err().map(|e| e.to_string()),
     ]
     .into_iter()
@@ -528,6 +530,13 @@ async fn chain_checks(file: &FileConfig, funder: Option<Address>, target: Option
         }
         return;
     };
+    if file.balance.rpc_urls.is_empty() {
+        report.add(no_rpc_check());
+        for name in ["chain", "collateral", "allowances"] {
+            report.add(Check::skip(name, "a Polygon RPC ([balance] rpc_urls)"));
+        }
+        return;
+    }
     let reader = match account::balance_reader(file, funder, Arc::new(SystemClock)) {
         Ok(r) => r,
         Err(e) => {
@@ -574,6 +583,22 @@ async fn chain_checks(file: &FileConfig, funder: Option<Address>, target: Option
         None => None,
     };
     report.add(allowance_check(file, &view, shares, kind));
+}
+
+/// No RPC configured: there is no public default any more.
+fn no_rpc_check() -> Check {
+    Check::fail(
+        "rpc",
+        format!(
+            "no Polygon RPC configured: {RPC_URLS_SETTING} is empty (the public polygon-rpc.com stopped serving \
+             anonymous requests in 2026)"
+        ),
+        format!(
+            "get a Polygon mainnet JSON-RPC URL from a provider (Alchemy, Infura, QuickNode, dRPC, ...) or run \
+             your own node, then set {RPC_URLS_SETTING} = [\"https://...\"] in \
+             pmbot.toml or {RPC_URLS_ENV}=https://...; a second URL is a fallback"
+        ),
+    )
 }
 
 fn chain_name(id: u64) -> &'static str {

@@ -241,6 +241,8 @@ mod tests {
     #[test]
     fn loopback_only() {
         let mut file = FileConfig::default();
+        // There is no default RPC (issue 13): name a far one.
+        file.balance.rpc_urls = vec!["https://polygon-rpc.com".into()];
         let err = require_loopback(&file).unwrap_err().to_string();
         assert!(err.contains("gateway.clob_url = clob.polymarket.com") && err.contains("balance.rpc_urls"), "{err}");
         file.gateway.clob_url = "http://127.0.0.1:1/".into();

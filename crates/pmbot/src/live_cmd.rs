@@ -6,6 +6,13 @@
 //! Orders, their updates and fills are journaled by the gateway through
 //! [`EngineLog`], which also hands each update and new fill to the engine;
 //! the engine journals its decisions before the orders they lead to.
+//!
+//! Resolved markets are redeemed in the background
+//! ([`pmbot_venue::redeem::RedemptionScheduler`]): each market the run held
+//! shares of when it resolved, and at start-up every market the journal
+//! still holds shares of. A payout is cash in the engine's ledger only once
+//! its redemption is confirmed; what is still pending when the run stops
+//! is left for `pmbot redeem` or the next run.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,7 +20,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use pmbot_core::{Clock, Command, Fill, MarketEvent, OrderIntent, OrderStatus, OrderUpdate, Size, TimestampMs};
-use pmbot_engine::engine::{Engine, KillSwitchFile, SharedJournal, lock};
+use pmbot_engine::engine::{Engine, KillSwitchFile, Redemption, SharedJournal, lock};
 use pmbot_engine::gate;
 use pmbot_engine::journal::{EngineRow, Journal, RunMode};
 use pmbot_venue::SystemClock;
@@ -21,6 +28,7 @@ use pmbot_venue::gateway::log::{LoggedOrder, OrderLog, OrderLogError, PreparedOr
 use pmbot_venue::gateway::{Gateway, GatewayError};
 use pmbot_venue::marketdata::FrameParser;
 use pmbot_venue::marketdata::service::{MarketData, RawFrame};
+use pmbot_venue::redeem::{RedeemOutcome, RedemptionReport, RedemptionScheduler, SharedRedemptionLog};
 use serde_json::json;
 use tokio::sync::mpsc;
 
@@ -160,6 +168,14 @@ fn tempfile_journal() -> Result<Journal> {
 
 pub async fn run(mut file: FileConfig, args: LiveArgs, stop: Shutdown) -> Result<()> {
     trade::validate_config(&file)?;
+    // A simulated exchange is never Polymarket: no gate, never counted as live.
+    let exchange = args.source.exchange(&file.market_data.stream, args.simulated_exchange)?;
+    let simulated = exchange.is_simulated();
+    if !simulated {
+        // Real money needs the chain (balance pre-check, redemption): no
+        // RPC, no start, before anything is loaded or contacted.
+        crate::account::require_rpc(&file)?;
+    }
     let model = LoadedModel::load(&args.model)?;
     // First live runs trade with the smaller cap.
     if file.risk.capital_cap > file.live.capital_cap {
@@ -170,9 +186,6 @@ pub async fn run(mut file: FileConfig, args: LiveArgs, stop: Shutdown) -> Result
     }
     let settings = trade::engine_settings(&file, &model)?;
     let journal_path = file.journal.path.clone();
-    // A simulated exchange is never Polymarket: no gate, never counted as live.
-    let exchange = args.source.exchange(&file.market_data.stream, args.simulated_exchange)?;
-    let simulated = exchange.is_simulated();
     let failed = if simulated { Vec::new() } else { check_gate(&file, &journal_path, args.override_gate.as_deref())? };
 
     let source = args.source.resolve(file.market_data.stream.clone(), file.sim.clone()).await?;
@@ -198,6 +211,7 @@ pub async fn run(mut file: FileConfig, args: LiveArgs, stop: Shutdown) -> Result
     let run_id = Arc::new(std::sync::atomic::AtomicI64::new(0));
     let log = EngineLog { journal: journal.clone(), run: run_id.clone(), events: events_tx.clone() };
     let (started, balance) = crate::account::start_gateway_with_log(&file, Box::new(log)).await?;
+    let paid_out = balance.clone();
     let (balance_slot, balance_task) = crate::monitor::watch_balance(balance, Duration::from_secs(30));
     let gateway = started.gateway;
     let mut alerts = started.alerts;
@@ -210,6 +224,9 @@ pub async fn run(mut file: FileConfig, args: LiveArgs, stop: Shutdown) -> Result
         Engine::start(journal.clone(), &run, settings, Box::new(model.file.model.clone()), kill, file.risk.capital_cap)
             .context("the engine did not start")?;
     run_id.store(engine.run_id(), std::sync::atomic::Ordering::SeqCst);
+    // Payouts are cash only once redeemed (Polymarket pays nothing at resolution).
+    engine.set_redemption(Redemption::OnConfirmation);
+    let (redemption, mut redemptions) = start_redemptions(&file, &journal, clock.clone())?;
     if let Some(reason) = &args.override_gate {
         let note = json!({"run": engine.run_id(), "reason": reason, "failed": failed});
         lock(&journal).record_note("gate_override", &note, clock.now()).context("cannot journal the override")?;
@@ -274,6 +291,7 @@ pub async fn run(mut file: FileConfig, args: LiveArgs, stop: Shutdown) -> Result
                 on_placed(&mut engine, &intent, result, clock.now())?;
             }
             Some(alert) = alerts.recv() => monitor.raise(crate::monitor::gateway_alert(&alert, clock.now())),
+            Some(report) = redemptions.recv() => on_redemption(&mut engine, &journal, &paid_out, &report, clock.now())?,
             _ = tick.tick() => {
                 engine.advance_to(clock.now())?;
                 // Decisions reach the journal (and /metrics, /health, the
@@ -292,6 +310,11 @@ pub async fn run(mut file: FileConfig, args: LiveArgs, stop: Shutdown) -> Result
         for command in engine.take_commands()? {
             in_flight += usize::from(matches!(command, Command::Place(_)));
             execute(&gateway, command, &placed_tx);
+        }
+        if let Some(scheduler) = &redemption {
+            for market in engine.take_redemptions() {
+                scheduler.request(market);
+            }
         }
     };
     // No new decisions from here on. Placements in flight are answered
@@ -316,6 +339,20 @@ pub async fn run(mut file: FileConfig, args: LiveArgs, stop: Shutdown) -> Result
     while let Ok(ev) = events.try_recv() {
         apply(&mut engine, ev)?;
     }
+    while let Ok(report) = redemptions.try_recv() {
+        on_redemption(&mut engine, &journal, &paid_out, &report, clock.now())?;
+    }
+    if let Some(scheduler) = redemption {
+        scheduler.stop();
+    }
+    let owed: Vec<_> = engine.ledger().unredeemed_markets().map(|(m, a)| (*m, *a)).collect();
+    if !owed.is_empty() {
+        let total: pmbot_core::Usdc = owed.iter().map(|(_, a)| *a).sum();
+        println!(
+            "{} resolved market(s) not yet redeemed ({total} pUSD at the payout): `pmbot redeem` redeems them",
+            owed.len()
+        );
+    }
     let stats = engine.finish(clock.now(), reason).context("live run")?;
     gateway.shutdown();
     balance_task.abort();
@@ -328,6 +365,85 @@ pub async fn run(mut file: FileConfig, args: LiveArgs, stop: Shutdown) -> Result
     let written = crate::report_out::write(&journal_path, &args.report);
     monitor.stop(file.ops.linger, reason, &stop).await;
     written
+}
+
+/// The background redeemer, asked at once for every market the journal
+/// still holds shares of. `None` (said on the terminal and journaled) when
+/// this account cannot redeem here (a proxy or Safe funder): trading goes
+/// on, and payouts stay owed in the ledger.
+fn start_redemptions(
+    file: &FileConfig,
+    journal: &SharedJournal,
+    clock: Arc<dyn Clock>,
+) -> Result<(Option<RedemptionScheduler>, mpsc::UnboundedReceiver<RedemptionReport>)> {
+    let key = crate::account::private_key(&file.gateway)?;
+    let funder = crate::account::funder_of(&file.gateway, &key)?;
+    let redeemer = match crate::account::redeemer(file, &key, funder) {
+        Ok((redeemer, _)) => redeemer,
+        Err(e) => {
+            let why = crate::one_line(&e);
+            eprintln!("pmbot: warning: resolved markets will not be redeemed automatically: {why}");
+            let note = json!({"automatic": false, "why": why});
+            let _ = lock(journal).record_note("redemption_off", &note, clock.now());
+            let (_, idle) = mpsc::unbounded_channel();
+            return Ok((None, idle));
+        }
+    };
+    let pending = lock(journal).redemption_candidates().context("cannot read the journal's holdings")?;
+    let log: SharedRedemptionLog = journal.clone();
+    let (scheduler, reports) = RedemptionScheduler::start(redeemer, log, clock, file.redeem.clone());
+    for market in pending {
+        scheduler.request(market);
+    }
+    Ok((Some(scheduler), reports))
+}
+
+/// One redemption attempt's result: a confirmed payout becomes the ledger's
+/// cash (once: the ledger forgets what it was owed) and the balance
+/// pre-check reads the chain again; failures are said, and journaled when
+/// no retry follows.
+fn on_redemption(
+    engine: &mut Engine,
+    journal: &SharedJournal,
+    balances: &crate::account::Balances,
+    report: &RedemptionReport,
+    now: TimestampMs,
+) -> Result<()> {
+    let market = report.market;
+    match &report.result {
+        Ok(RedeemOutcome::Redeemed { tx_hash, payout }) | Ok(RedeemOutcome::AlreadyRedeemed { tx_hash, payout }) => {
+            let credited = engine.on_redeemed(&market, now)?;
+            // The pre-check's cached pUSD predates the payout.
+            balances.invalidate();
+            tracing::info!(target: "pmbot::redeem", market = %market, payout = %payout,
+                tx = ?tx_hash, credited = ?credited, "redeemed");
+        }
+        Ok(RedeemOutcome::NotResolved) => {
+            tracing::info!(target: "pmbot::redeem", market = %market, "not resolved on chain yet; will look again");
+        }
+        Ok(outcome @ (RedeemOutcome::NothingHeld | RedeemOutcome::NotPrepared)) => {
+            let owed = engine.ledger().unredeemed_markets().find(|(m, _)| **m == market).map(|(_, a)| *a);
+            if let Some(owed) = owed {
+                // The run's shares are not on chain: redeemed outside pmbot,
+                // or never settled. Not cash until someone finds out which.
+                tracing::warn!(target: "pmbot::redeem", market = %market, owed = %owed, ?outcome,
+                    "nothing to redeem on chain although this run holds a payout for the market");
+                let note = json!({"market": market, "owed": owed, "found": format!("{outcome:?}")});
+                let _ = lock(journal).record_note("redemption_mismatch", &note, now);
+            }
+        }
+        Err(e) => match report.retry_in {
+            Some(after) => tracing::warn!(target: "pmbot::redeem", market = %market, error = %e,
+                attempt = report.attempt, retry_in_ms = after.as_millis() as u64, "redemption failed; will retry"),
+            None => {
+                tracing::error!(target: "pmbot::redeem", market = %market, error = %e, "redemption failed");
+                eprintln!("pmbot: redemption of {market} failed: {e}; `pmbot redeem` tries again");
+                let note = json!({"market": market, "error": e.to_string(), "attempts": report.attempt});
+                let _ = lock(journal).record_note("redemption_failed", &note, now);
+            }
+        },
+    }
+    Ok(())
 }
 
 /// How long a stop waits for placements in flight to be answered.

@@ -23,6 +23,7 @@ mod orders_cmd;
 mod paper_cmd;
 mod paper_live;
 mod record_cmd;
+mod redeem_cmd;
 mod report_cmd;
 mod report_out;
 mod shutdown;
@@ -64,7 +65,7 @@ fn main() -> ExitCode {
 /// The error and its causes on one line. Many errors already print their
 /// cause (`{path}: {source}`); a cause whose text the line holds is not
 /// repeated.
-fn one_line(e: &anyhow::Error) -> String {
+pub(crate) fn one_line(e: &anyhow::Error) -> String {
     let mut line = String::new();
     for cause in e.chain() {
         // Some parsers (TOML's) spread one error over lines; keep it on one.

@@ -98,6 +98,10 @@ fn a_backtest_over_the_real_data_completes_with_its_report() {
     assert!(text.contains("`replay`"), "the report names the data source");
 }
 
+/// Live on the real exchange needs an RPC before the gate is looked at;
+/// the gate refuses before it is contacted (a closed loopback port).
+const RPC: &str = "[balance]\nrpc_urls = [\"http://127.0.0.1:9\"]\n";
+
 #[test]
 fn live_refuses_to_start_when_the_gate_fails() {
     let dir = scratch("gate");
@@ -106,7 +110,7 @@ fn live_refuses_to_start_when_the_gate_fails() {
     std::fs::write(
         &cfg,
         format!(
-            "[sim.source]\nkind = \"synthetic\"\nmarkets = 2\nstep_interval_ms = 1000\n[journal]\npath = '{}'\n",
+            "[sim.source]\nkind = \"synthetic\"\nmarkets = 2\nstep_interval_ms = 1000\n[journal]\npath = '{}'\n{RPC}",
             dir.join("journal.sqlite").display()
         ),
     )
@@ -152,7 +156,7 @@ fn live_refuses_to_start_when_the_gate_fails() {
             .count()
     };
     let before = leftovers();
-    std::fs::write(&cfg, format!("[journal]\npath = '{}'\n", dir.join("none.sqlite").display())).unwrap();
+    std::fs::write(&cfg, format!("[journal]\npath = '{}'\n{RPC}", dir.join("none.sqlite").display())).unwrap();
     let out = pmbot()
         .current_dir(&dir)
         .args(["--config", "pmbot.toml", "live", "--market", "x", "--model"])

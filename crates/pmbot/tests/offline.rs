@@ -7,9 +7,9 @@
 //! attempt to reach a non-loopback address (a TCP connect, a DNS query, the
 //! ARP request before either) is a packet transmitted on the veth, counted
 //! from /proc/net/dev inside the namespace before and after each mode. Every
-//! mode runs with the default `[balance] rpc_urls` (a public RPC) and alert
-//! webhooks off the machine, all of which must be left alone; a probe at the
-//! end shows a single connect attempt does raise the count.
+//! mode runs with a public RPC in `[balance] rpc_urls` (there is no default
+//! RPC) and alert webhooks off the machine, all of which must be left alone;
+//! a probe at the end shows a single connect attempt does raise the count.
 //!
 //! Needs root and `ip` (iproute2). Without them it prints a NOTICE and
 //! passes, unless `PMBOT_NETNS=1` (set by `.ci/run`) says it must run.
@@ -210,12 +210,13 @@ const SIM_TABLE: &str =
     "[sim.source]\nkind = \"synthetic\"\nseed = 5\nmarkets = 3\nmarket_duration_ms = 1200000\nstep_interval_ms = 250\n";
 
 /// The config every mode runs with: a short run trades (low bar, quick
-/// exits), the default `[balance]` (a public RPC) and no ops port.
+/// exits), a public RPC in `[balance]` (to be left alone) and no ops port.
 fn write_config(dir: &Path) -> PathBuf {
     let text = format!(
         "{SIM_TABLE}\n[gateway]\nkill_switch = '{dir}/.kill_switch'\nrequest_timeout = \"2s\"\nheartbeat_interval = \"1s\"\n\n\
          [strategy]\nconfidence_threshold = \"0.05\"\nmin_edge = \"0\"\nmax_hold_ms = 4000\n\n\
-         [risk]\nloss_streak_limit = 100\nmarket_loss_cooldown_ms = 1\ndaily_loss_limit = \"50\"\n",
+         [risk]\nloss_streak_limit = 100\nmarket_loss_cooldown_ms = 1\ndaily_loss_limit = \"50\"\n\n\
+         [balance]\nrpc_urls = [\"https://polygon-rpc.com\"]\n",
         dir = dir.display()
     );
     let path = dir.join("pmbot.toml");

@@ -65,6 +65,7 @@ fn journal(path: &Path) {
             at: t(ms),
             cash: Usdc::from_micros(equity),
             positions: Usdc::ZERO,
+            unredeemed: Usdc::ZERO,
             realised: Usdc::ZERO,
             fees: Usdc::ZERO,
             open_positions: 0,

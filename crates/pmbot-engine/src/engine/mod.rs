@@ -19,6 +19,11 @@
 //! feeds back order updates and fills. The driver journals orders and fills
 //! (the gateway already does for live orders); the engine journals
 //! decisions, trades, payouts and P&L marks.
+//!
+//! Resolution pays out on paper at once (a simulated redemption: the run's
+//! `payouts` rows); in live trading the payout is owed
+//! until the driver redeems the market on chain and reports it confirmed
+//! ([`Engine::take_redemptions`], [`Engine::on_redeemed`]).
 
 mod ledger;
 pub mod market;
@@ -40,7 +45,7 @@ use rust_decimal::prelude::FromPrimitive;
 use serde_json::json;
 
 use crate::journal::{Decision, DecisionAction, EngineRow, Journal, JournalError, Mark, RunStart};
-pub use ledger::{EntryContext, Ledger, OpenPosition};
+pub use ledger::{EntryContext, Ledger, OpenPosition, Redemption};
 pub use market::MarketInfo;
 
 /// The journal, shared by the engine and its venue driver (and, live, the
@@ -178,6 +183,9 @@ pub struct Engine {
     next_grid: TimestampMs,
     next_mark: TimestampMs,
     stats: EngineStats,
+    /// Resolved markets with holdings, for the driver to redeem
+    /// ([`Redemption::OnConfirmation`] only).
+    due_redemptions: Vec<ConditionId>,
 }
 
 impl Engine {
@@ -222,6 +230,7 @@ impl Engine {
             next_grid: run.started,
             next_mark: run.started,
             stats: EngineStats::default(),
+            due_redemptions: Vec::new(),
             settings,
         };
         engine.mark(run.started);
@@ -262,6 +271,31 @@ impl Engine {
 
     pub fn journal(&self) -> &SharedJournal {
         &self.journal
+    }
+
+    /// When resolved payouts become cash: at resolution (paper, the default)
+    /// or once their redemption is confirmed (live). Set before trading.
+    pub fn set_redemption(&mut self, redemption: Redemption) {
+        self.ledger.set_redemption(redemption);
+    }
+
+    /// Resolved markets this run held shares of, since the last call, for
+    /// the driver to redeem (live only; empty on paper).
+    pub fn take_redemptions(&mut self) -> Vec<ConditionId> {
+        std::mem::take(&mut self.due_redemptions)
+    }
+
+    /// `market`'s redemption was confirmed (by the chain or a simulated
+    /// exchange): its payout becomes cash, once. Returns the amount moved
+    /// into cash; `None` when this run owed nothing for the market (another
+    /// run's holding, or a repeated report).
+    pub fn on_redeemed(&mut self, market: &ConditionId, at: TimestampMs) -> Result<Option<Usdc>, EngineError> {
+        let credited = self.ledger.redeemed(market);
+        if credited.is_some() {
+            self.mark(at.max(self.now));
+        }
+        self.flush_if_full()?;
+        Ok(credited)
     }
 
     /// The balance pre-check result to apply to new entries (live mode).
@@ -482,6 +516,11 @@ impl Engine {
         self.stats.trades += trades.len() as u64;
         self.rows.extend(trades.into_iter().map(EngineRow::Trade));
         if changed {
+            // Paper pays at resolution (its payout rows are the simulated
+            // redemption); live asks the driver to redeem on chain.
+            if self.ledger.redemption() == Redemption::OnConfirmation {
+                self.due_redemptions.push(resolved.market);
+            }
             self.mark(at);
         }
     }
@@ -550,6 +589,7 @@ impl Engine {
             at,
             cash: self.ledger.cash(),
             positions,
+            unredeemed: self.ledger.unredeemed(),
             realised: self.ledger.realised(),
             fees: self.ledger.fees(),
             open_positions: u32::try_from(self.ledger.open_positions()).unwrap_or(u32::MAX),

@@ -63,6 +63,12 @@ impl PaperRunner {
         &self.engine
     }
 
+    /// The engine, to set how it runs (e.g. [`Engine::set_redemption`]) or
+    /// to tell it what its driver learnt.
+    pub fn engine_mut(&mut self) -> &mut Engine {
+        &mut self.engine
+    }
+
     pub fn venue(&self) -> &PaperVenue {
         &self.venue
     }

@@ -30,6 +30,7 @@ mod export;
 mod observer;
 mod order_log;
 mod read;
+mod redemptions;
 mod runs;
 pub mod schema;
 mod write;
@@ -50,6 +51,7 @@ pub use observer::{Committed, JournalObserver};
 // Until the gateway branch lands; then these come from `pmbot_venue::gateway::log`.
 pub use order_log::{LoggedOrder, OrderLog, OrderLogError, PreparedOrder};
 pub use read::{JournalOrder, Note, OrderEvent, Position, Refusal};
+pub use redemptions::Unredeemed;
 pub use runs::{
     DataSource, Decision, DecisionAction, EngineRow, Mark, PayoutRow, Run, RunMode, RunStart, Trade, config_hash,
 };

@@ -207,7 +207,11 @@ pub struct Mark {
     pub run: i64,
     pub at: TimestampMs,
     pub cash: Usdc,
+    /// Open positions at the best bid, plus `unredeemed`.
     pub positions: Usdc,
+    /// Of `positions`: shares of resolved markets not yet redeemed, at
+    /// their payout. Not cash until the redemption is confirmed.
+    pub unredeemed: Usdc,
     /// Realised P&L so far in the run.
     pub realised: Usdc,
     /// Fees paid so far in the run.
@@ -373,7 +377,8 @@ impl Journal {
 
     pub fn marks(&self) -> Result<Vec<Mark>, JournalError> {
         self.select(
-            "SELECT run_id, at_ms, cash_micros, positions_micros, realised_micros, fees_micros, open_positions
+            "SELECT run_id, at_ms, cash_micros, positions_micros, realised_micros, fees_micros, open_positions,
+                    unredeemed_micros
              FROM marks ORDER BY id",
             [],
             |path, r| {
@@ -385,6 +390,7 @@ impl Journal {
                     realised: Usdc::from_micros(get(path, r, 4)?),
                     fees: Usdc::from_micros(get(path, r, 5)?),
                     open_positions: get(path, r, 6)?,
+                    unredeemed: Usdc::from_micros(get(path, r, 7)?),
                 })
             },
         )
@@ -481,8 +487,8 @@ fn insert_row(tx: &Transaction<'_>, path: &Path, row: &EngineRow) -> Result<(), 
         EngineRow::Mark(m) => tx
             .prepare_cached(
                 "INSERT INTO marks (run_id, at_ms, cash_micros, positions_micros, equity_micros, realised_micros,
-                                    fees_micros, open_positions)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                                    fees_micros, open_positions, unredeemed_micros)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             )
             .and_then(|mut s| {
                 s.execute(params![
@@ -493,7 +499,8 @@ fn insert_row(tx: &Transaction<'_>, path: &Path, row: &EngineRow) -> Result<(), 
                     m.equity().micros(),
                     m.realised.micros(),
                     m.fees.micros(),
-                    m.open_positions
+                    m.open_positions,
+                    m.unredeemed.micros()
                 ])
             }),
         EngineRow::RunOrder { run, client_order_id, market } => tx

@@ -36,6 +36,7 @@ pub(crate) struct Migration {
 pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration { version: 1, description: "orders, order events, fills, refusals, notes", sql: V1 },
     Migration { version: 2, description: "engine runs, decisions, trades, payouts, P&L marks", sql: V2 },
+    Migration { version: 3, description: "redemptions; resolved-unredeemed value in marks", sql: V3 },
 ];
 
 /// The version this build writes and reads.
@@ -287,6 +288,42 @@ CREATE TRIGGER marks_append_only_u BEFORE UPDATE ON marks
 BEGIN SELECT RAISE(ABORT, 'marks is append-only'); END;
 CREATE TRIGGER marks_append_only_d BEFORE DELETE ON marks
 BEGIN SELECT RAISE(ABORT, 'marks is append-only'); END;
+";
+
+/// Redemption (issue 13). Polymarket pays nothing at resolution: winning
+/// shares become pUSD only when the holder redeems them on chain. A
+/// redemption's transaction hash is written ('sent') before the transaction
+/// is broadcast, and a market is confirmed once (the unique index), so a
+/// payout can never be counted twice. Marks now say how much of their
+/// `positions` is resolved but not yet redeemed (valued at the payout; not
+/// cash).
+const V3: &str = "
+CREATE TABLE redemptions (
+    id            INTEGER PRIMARY KEY,
+    market        TEXT    NOT NULL CHECK (length(market) = 66),
+    -- 'sent': signed, hash known, broadcast or about to be; 'confirmed': paid;
+    -- 'failed': mined and reverted (nothing paid)
+    status        TEXT    NOT NULL CHECK (status IN ('sent', 'confirmed', 'failed')),
+    -- 'chain': a transaction; 'simulator': a simulated exchange's /_sim/redeem
+    via           TEXT    NOT NULL CHECK (via IN ('chain', 'simulator')),
+    tx_hash       TEXT    CHECK (tx_hash IS NULL OR length(tx_hash) = 66),
+    -- sent: the payout expected; confirmed: the payout received
+    payout_micros INTEGER CHECK (payout_micros IS NULL OR payout_micros >= 0),
+    detail_json   TEXT    NOT NULL CHECK (json_valid(detail_json)),
+    at_ms         INTEGER NOT NULL,
+    CHECK (status <> 'confirmed' OR payout_micros IS NOT NULL),
+    CHECK (status = 'confirmed' OR via = 'simulator' OR tx_hash IS NOT NULL)
+) STRICT;
+CREATE INDEX redemptions_by_market ON redemptions (market, id);
+CREATE UNIQUE INDEX redemptions_confirmed_once ON redemptions (market) WHERE status = 'confirmed';
+CREATE TRIGGER redemptions_append_only_u BEFORE UPDATE ON redemptions
+BEGIN SELECT RAISE(ABORT, 'redemptions is append-only'); END;
+CREATE TRIGGER redemptions_append_only_d BEFORE DELETE ON redemptions
+BEGIN SELECT RAISE(ABORT, 'redemptions is append-only'); END;
+
+-- of positions_micros, the part resolved and not yet redeemed (at the payout)
+ALTER TABLE marks ADD COLUMN unredeemed_micros INTEGER NOT NULL DEFAULT 0
+    CHECK (unredeemed_micros >= 0 AND unredeemed_micros <= positions_micros);
 ";
 
 /// What an SQLite file holds.

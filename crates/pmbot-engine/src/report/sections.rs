@@ -195,7 +195,17 @@ fn trading<'a>(doc: &mut Document<'a>, perf: &Performance, gate: &GateConfig, pl
     t.row(vec![text("max drawdown"), text(format!("{}{dd_pct}", money(perf.max_drawdown)))]);
     t.row(vec![text("Sharpe, daily returns x √365"), text(ratio(perf.sharpe, perf.daily.len()))]);
     t.row(vec![text("Sortino, daily returns x √365"), text(ratio(perf.sortino, perf.daily.len()))]);
+    let owed: Usdc = perf.unredeemed.iter().map(|u| u.amount).sum();
+    t.row(vec![text("resolved, not yet redeemed (at the payout; not cash)"), text(money(owed))]);
     doc.table(t);
+    if !perf.unredeemed.is_empty() {
+        doc.paragraph(vec![text(format!(
+            "{} resolved but not yet redeemed on chain: {} pUSD at the payout, counted in the equity as a \
+             position, not as cash (Polymarket pays only on redemption). `pmbot redeem` redeems them.",
+            plural(perf.unredeemed.len() as u64, "market"),
+            money(owed)
+        ))]);
+    }
     if perf.pnl > gate.min_pnl {
         doc.paragraph(vec![text(format!(
             "P&L after every fee is positive: {} pUSD, of which the exchange took {} pUSD in fees.",

@@ -123,6 +123,7 @@ fn mark(run: i64, ms: i64, equity: i64, fees: i64) -> EngineRow {
         at: at(ms),
         cash: Usdc::from_micros(equity),
         positions: Usdc::ZERO,
+        unredeemed: Usdc::ZERO,
         realised: Usdc::from_micros(equity - 300_000_000),
         fees: Usdc::from_micros(fees),
         open_positions: 0,

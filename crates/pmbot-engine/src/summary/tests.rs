@@ -178,6 +178,7 @@ fn mark(run: i64, at: i64, positions: i64, open: u32) -> EngineRow {
         at: t(at),
         cash: u(300_000_000 - positions),
         positions: u(positions),
+        unredeemed: Usdc::ZERO,
         realised: Usdc::ZERO,
         fees: Usdc::ZERO,
         open_positions: open,

@@ -3,6 +3,12 @@
 //! Invariant: a [`BalanceConfig`] that passed [`BalanceConfig::validate`] has
 //! at least one http(s) RPC URL, a non-zero TTL, timeout and attempt count, and
 //! no address that was mistyped in a checksummed form.
+//!
+//! There is no default RPC URL: the public `https://polygon-rpc.com` stopped
+//! serving anonymous requests in 2026 (viem PR #4352; protocol notes,
+//! corrections item 6), and no keyless endpoint is reliable. A default that
+//! fails every read would refuse every order only once trading started, so
+//! the commands that need the chain stop at once, naming the setting.
 
 use std::time::Duration;
 
@@ -22,14 +28,23 @@ pub const POLYGON_NEG_RISK_ADAPTER: Address = address!("0xd91E80cF2E7be2e162c651
 /// Polygon PoS mainnet.
 pub const POLYGON_CHAIN_ID: u64 = 137;
 
-/// Configuration of [`super::BalanceReader`]. Every field has a default (the
-/// Polygon deployment), so a config file names only what differs.
+/// The setting that names the RPC endpoints, as a user writes it.
+pub const RPC_URLS_SETTING: &str = "[balance] rpc_urls";
+/// The environment variable that overrides it (comma-separated URLs).
+pub const RPC_URLS_ENV: &str = "PMBOT_BALANCE__RPC_URLS";
+
+/// Configuration of [`super::BalanceReader`]. Every field but `rpc_urls` has
+/// a default (the Polygon deployment), so a config file names only what
+/// differs, and always the RPC.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct BalanceConfig {
     /// JSON-RPC endpoints, tried in this order: the first is the primary, the
     /// rest are fallbacks used when an earlier one fails. May carry an API key
     /// in the path or query; only scheme, host and port are ever printed.
+    /// A string is read as comma-separated URLs (what an environment
+    /// variable can carry). Empty by default: see the module docs.
+    #[serde(deserialize_with = "url_list")]
     pub rpc_urls: Vec<String>,
     /// The chain every endpoint must report from `eth_chainId`.
     pub chain_id: u64,
@@ -66,7 +81,7 @@ pub struct BalanceConfig {
 impl Default for BalanceConfig {
     fn default() -> Self {
         BalanceConfig {
-            rpc_urls: vec!["https://polygon-rpc.com".to_owned()],
+            rpc_urls: Vec::new(),
             chain_id: POLYGON_CHAIN_ID,
             collateral: POLYGON_COLLATERAL,
             conditional_tokens: POLYGON_CONDITIONAL_TOKENS,
@@ -85,7 +100,11 @@ impl Default for BalanceConfig {
 /// A configuration the reader refuses to start with.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
-    #[error("balance: rpc_urls is empty; at least one JSON-RPC endpoint is needed")]
+    #[error(
+        "no Polygon RPC configured: set {RPC_URLS_SETTING} in pmbot.toml or {RPC_URLS_ENV} (your own endpoint \
+         from a provider such as Alchemy, Infura, QuickNode or dRPC, or your own node; the public \
+         polygon-rpc.com no longer serves anonymous requests)"
+    )]
     NoRpcUrl,
     #[error("balance: rpc_urls[{index}] is not an http(s) URL ({reason})")]
     BadRpcUrl { index: usize, reason: String },
@@ -151,6 +170,22 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// A list of URLs, or one string of comma-separated URLs (`PMBOT_*`
+/// environment overrides are strings). Empty entries are dropped.
+fn url_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Urls {
+        One(String),
+        Many(Vec<String>),
+    }
+    let urls = match Urls::deserialize(d)? {
+        Urls::One(text) => text.split(',').map(str::to_owned).collect(),
+        Urls::Many(list) => list,
+    };
+    Ok(urls.into_iter().map(|u| u.trim().to_owned()).filter(|u| !u.is_empty()).collect())
+}
+
 /// An address from config. All-lowercase or all-uppercase hex is taken as is;
 /// mixed case must be a valid EIP-55 checksum, so a one-character typo in a
 /// copied checksummed address is refused instead of pointing at nowhere.
@@ -172,9 +207,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn defaults_are_polygon_and_valid() {
+    fn defaults_are_polygon_without_an_rpc() {
         let c = BalanceConfig::default();
-        c.validate().unwrap();
+        assert_eq!(c.validate(), Err(ConfigError::NoRpcUrl), "no dead public RPC as a default");
+        let with_rpc = BalanceConfig { rpc_urls: vec!["https://rpc.example/KEY".into()], ..c.clone() };
+        with_rpc.validate().unwrap();
         assert_eq!(c.chain_id, 137);
         assert_eq!(c.cache_ttl, Duration::from_secs(30));
         assert_eq!(c.collateral.to_checksum(None), "0xC011a7E12a19f7B1f670d46F03B03f3342E82DFB");
@@ -203,6 +240,23 @@ mod tests {
     }
 
     #[test]
+    fn rpc_urls_read_from_a_list_or_a_comma_separated_string() {
+        let list = toml_like(r#"{"rpc_urls":["http://a.example", " http://b.example "]}"#);
+        assert_eq!(list.rpc_urls, ["http://a.example", "http://b.example"]);
+        let text = toml_like(r#"{"rpc_urls":"http://a.example, http://b.example,"}"#);
+        assert_eq!(text.rpc_urls, list.rpc_urls);
+        assert!(toml_like(r#"{"rpc_urls":""}"#).rpc_urls.is_empty());
+        assert!(serde_json::from_str::<BalanceConfig>(r#"{"rpc_urls":5}"#).is_err());
+    }
+
+    #[test]
+    fn a_missing_rpc_names_the_setting_and_the_variable_on_one_line() {
+        let text = ConfigError::NoRpcUrl.to_string();
+        assert!(text.contains("[balance] rpc_urls") && text.contains("PMBOT_BALANCE__RPC_URLS"), "{text}");
+        assert_eq!(text.lines().count(), 1, "{text}");
+    }
+
+    #[test]
     fn unknown_fields_and_bad_checksums_are_refused() {
         assert!(serde_json::from_str::<BalanceConfig>(r#"{"rpc_url":"http://x"}"#).is_err());
         // Last character changed from B to b: mixed case, wrong checksum.
@@ -214,7 +268,7 @@ mod tests {
 
     #[test]
     fn validation_names_the_problem() {
-        let base = BalanceConfig::default();
+        let base = BalanceConfig { rpc_urls: vec!["http://127.0.0.1:8545".into()], ..BalanceConfig::default() };
         let with = |f: &dyn Fn(&mut BalanceConfig)| {
             let mut c = base.clone();
             f(&mut c);

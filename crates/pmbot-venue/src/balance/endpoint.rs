@@ -156,6 +156,12 @@ impl Endpoint {
         &self.label
     }
 
+    /// The JSON-RPC client (the redeemer builds its provider on it, so its
+    /// errors are classified and scrubbed here too).
+    pub(crate) fn client(&self) -> &RpcClient {
+        &self.client
+    }
+
     /// Reads every query, with `eth_chainId`, in one JSON-RPC batch (one HTTP
     /// round trip), bounded by `timeout`.
     pub(crate) async fn read(
@@ -204,7 +210,7 @@ impl Endpoint {
     }
 
     /// Sorts an alloy transport error into what the caller acts on.
-    fn classify(&self, err: RpcError<TransportErrorKind>) -> EndpointError {
+    pub(crate) fn classify(&self, err: RpcError<TransportErrorKind>) -> EndpointError {
         match err {
             RpcError::ErrorResp(payload) => {
                 EndpointError::Rpc { code: payload.code, message: self.excerpt(&payload.message) }
@@ -228,7 +234,7 @@ impl Endpoint {
     }
 
     /// A bounded excerpt of foreign text with this endpoint's URL scrubbed out.
-    fn excerpt(&self, text: &str) -> String {
+    pub(crate) fn excerpt(&self, text: &str) -> String {
         let mut scrubbed = text.to_owned();
         for secret in &self.secret_urls {
             scrubbed = scrubbed.replace(secret.as_str(), &self.label);

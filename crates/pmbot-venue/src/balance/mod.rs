@@ -30,5 +30,6 @@ pub use config::{
     BalanceConfig, ConfigError, POLYGON_CHAIN_ID, POLYGON_COLLATERAL, POLYGON_CONDITIONAL_TOKENS, POLYGON_EXCHANGE,
     POLYGON_NEG_RISK_ADAPTER, POLYGON_NEG_RISK_EXCHANGE, redact_url as redact_rpc_url,
 };
+pub(crate) use endpoint::Endpoint;
 pub use endpoint::{EndpointError, FailedAttempt, IERC20, IERC1155, ReadFailure};
 pub use reader::{BalanceAlert, BalanceReader, CollateralView, ReaderStats, SharesView, format_units6};

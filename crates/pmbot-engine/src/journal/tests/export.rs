@@ -25,7 +25,7 @@ fn the_export_holds_every_row_exactly() {
     let s = Scratch::new("export");
     let j = busy_journal(&s);
     let v = j.export_json().unwrap();
-    assert_eq!(v["schema_version"], 2);
+    assert_eq!(v["schema_version"], 3);
     let tables = v["tables"].as_object().unwrap();
     let names: Vec<&str> = tables.keys().map(String::as_str).collect();
     assert_eq!(
@@ -38,6 +38,7 @@ fn the_export_holds_every_row_exactly() {
             "order_events",
             "orders",
             "payouts",
+            "redemptions",
             "refusals",
             "run_ends",
             "run_orders",
@@ -56,7 +57,7 @@ fn the_export_holds_every_row_exactly() {
             count("refusals"),
             count("schema_version")
         ],
-        [1, 1, 3, 2, 1, 2]
+        [1, 1, 3, 2, 1, 3]
     );
 
     let o = &tables["orders"][0];

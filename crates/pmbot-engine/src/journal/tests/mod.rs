@@ -8,6 +8,7 @@ mod full;
 mod observer;
 mod open;
 mod orders;
+mod redemptions;
 mod runs;
 mod timing;
 

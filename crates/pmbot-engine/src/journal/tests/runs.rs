@@ -65,6 +65,7 @@ fn engine_rows_read_back_exactly_and_a_batch_is_all_or_nothing() {
         at: TimestampMs::from_millis(3_000),
         cash: Usdc::from_micros(295_000_000),
         positions: Usdc::from_micros(5_100_000),
+        unredeemed: Usdc::from_micros(1_000_000),
         realised: Usdc::from_micros(-20_000),
         fees: Usdc::from_micros(70_000),
         open_positions: 1,
