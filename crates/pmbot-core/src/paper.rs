@@ -1238,6 +1238,10 @@ mod tests {
         assert!(matches!(unheld, Err(PaperError::InsufficientShares { .. })));
         let off_tick = v.place(intent("x", YES, Side::Buy, "0.505", "1", OrderType::Gtc), t(0));
         assert!(matches!(off_tick, Err(PaperError::Intent(IntentError::OffTick { .. }))));
+        // The exchange refuses a FAK BUY of 18.87 at 0.52 (9.8124 pUSD has 4
+        // decimals, a market BUY's 2): so does the paper venue.
+        let inexact = v.place(intent("x", YES, Side::Buy, "0.52", "18.87", OrderType::Fak), t(0));
+        assert!(matches!(inexact, Err(PaperError::Intent(IntentError::InexactAmounts { .. }))), "{inexact:?}");
         v.place(intent("x", YES, Side::Buy, "0.50", "600", OrderType::Gtc), t(50)).unwrap();
         let dup = v.place(intent("x", YES, Side::Buy, "0.50", "1", OrderType::Gtc), t(60));
         assert_eq!(dup, Err(PaperError::DuplicateOrder(cid("x"))));

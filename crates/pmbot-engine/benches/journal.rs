@@ -169,6 +169,7 @@ fn order(n: u32) -> PreparedOrder {
             confidence: Some("0.22".parse().expect("dec")),
             expected_value: Some("0.8715".parse().expect("dec")),
             break_even_probability: Some("0.5375".parse().expect("dec")),
+            size_before_exact_amounts: None,
         },
     };
     let salt = u64::MAX - u64::from(n);

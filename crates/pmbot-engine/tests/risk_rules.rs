@@ -480,8 +480,10 @@ fn losing_exit_pauses_its_market() {
     let a = market(1);
     let mut s = Scenario::start("market-cooldown", Setup::default());
     s.list(&a);
-    // Bought at 0.48: 20.83 shares for 9.9984, 0.758208 of them withheld as
-    // the taker fee, so 20.071792 held and the exit can sell 20.07 of them.
+    // Bought at 0.48 = 12/25: 10 pUSD buys 20.83 shares in lots, but a FAK
+    // BUY's pUSD has 2 decimals, so quarters of a share: 20.75 for 9.96.
+    // 0.755292 of them are withheld as the taker fee (0.36254 / 0.48), so
+    // 19.994708 held and the exit can sell 19.99 of them.
     let cheap = Quote { up: ("0.46", "0.48"), down: ("0.52", "0.54") };
     s.quote(&[(&a, cheap)], 100, 5_200);
     // The UP bid drops 4 ticks under the entry: stop-loss, sold at 0.44.
@@ -491,11 +493,11 @@ fn losing_exit_pauses_its_market() {
 
     let exit = f.intents().find(|d| d.action == DecisionAction::Exit).expect("a stop-loss exit");
     assert_eq!((exit.reason.as_str(), exit.at), ("stop_loss", at(6_000)));
-    assert_eq!(intent_of(exit), ("0.44".into(), "20.07".into()), "whole lots; 0.001792 shares stay");
+    assert_eq!(intent_of(exit), ("0.44".into(), "19.99".into()), "whole lots; 0.004708 shares stay");
     let trades = f.journal.trades().unwrap();
     assert_eq!(trades.len(), 1);
-    // 8.8308 for the shares less a 0.34617 fee, against 9.9984 paid.
-    assert_eq!((trades[0].shares, trades[0].pnl()), (Size::from_micros(20_830_000), usdc("-1.51377")));
+    // 19.99 x 0.44 = 8.7956 for the shares less a 0.34479 fee, against 9.96 paid.
+    assert_eq!((trades[0].shares, trades[0].pnl()), (Size::from_micros(20_750_000), usdc("-1.50919")));
     assert_eq!(trades[0].closed, at(6_250), "filled on arrival, 250 ms after the decision");
 
     // The 0.001792 shares left cannot be sold: the position is closed, and
@@ -674,6 +676,7 @@ fn market_exposure_is_bounded_by_one_position_at_a_time() {
     // comes after the first position closed, with nothing left in the market.
     let costs: Vec<(String, String)> = f.intents().map(intent_of).collect();
     assert_eq!(costs[0], ("0.5".into(), "20".into()));
-    assert_eq!(costs[2], ("0.58".into(), "17.24".into()));
+    // 10 / 0.58 = 17.24 shares in lots; 0.58 = 29/50 buys halves of a share.
+    assert_eq!(costs[2], ("0.58".into(), "17".into()));
     assert!(f.journal.trades().unwrap()[0].pnl() > Usdc::ZERO);
 }

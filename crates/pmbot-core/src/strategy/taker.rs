@@ -14,11 +14,9 @@ use crate::clock::TimestampMs;
 use crate::events::{ClientOrderId, DecisionContext, Fill, FillFee, OrderIntent, OrderType, OrderUpdate};
 use crate::fees::{FeeModel, break_even_probability};
 use crate::ids::{ConditionId, TokenId};
+use crate::order_amounts::{LOT_MICROS, OrderKind, share_step};
 use crate::price::{PIPS_PER_UNIT, Price};
 use crate::side::Side;
-
-/// Polymarket's share lot: sizes are whole hundredths of a share.
-const LOT_MICROS: u64 = 10_000;
 
 /// What the strategy sees at one sample of one market.
 #[derive(Debug, Clone, Copy)]
@@ -104,8 +102,9 @@ pub enum PassReason {
         best_bid: Price,
         floor: Price,
     },
-    /// An exit is due but less than one lot (0.01 share) is held: it is held
-    /// to resolution.
+    /// An exit is due but less than the exchange's exact-amount step at the
+    /// bid is held (`minimum`: a lot of 0.01 share on a 0.01 tick, more on
+    /// finer ones): it stays held, for a later bid or the resolution.
     ExitBelowMinimum {
         reason: ExitReason,
         held: Size,
@@ -248,49 +247,19 @@ impl ConfidenceTaker {
             });
         }
         let budget = entry_budget(s.available_capital, cfg.capital_fraction, cfg.max_notional);
-        // Walk the asks while the budget lasts and the price still clears the
-        // edge: a deeper level that does not would make the whole order worse.
-        let mut remaining = u128::try_from(budget.micros().max(0)).unwrap_or(0) * u128::from(PIPS_PER_UNIT);
-        let mut affordable = 0u64;
-        for level in book.levels(Side::Sell) {
-            if !clears(level.price) {
-                break;
-            }
-            let pips = u128::from(level.price.pips());
-            let can_buy = u64::try_from(remaining / pips).unwrap_or(u64::MAX);
-            let take = level.size.micros().min(can_buy);
-            affordable += take;
-            remaining -= u128::from(take) * pips;
-            if take < level.size.micros() {
-                break;
-            }
-        }
-        // The order commits `limit x size` (what the risk gate counts), not
-        // just what the walk costs: shrink until that fits the budget too.
-        // Each round lowers the size, and the worst price can only fall.
-        let budget_exact = u128::try_from(budget.micros().max(0)).unwrap_or(0) * u128::from(PIPS_PER_UNIT);
-        let mut size = Size::from_micros(affordable).round_down_to(LOT_MICROS);
-        let limit = loop {
-            let Some(limit) = book.sweep(Side::Buy, size).worst_price else {
-                break None;
-            };
-            let at_limit = u64::try_from(budget_exact / u128::from(limit.pips())).unwrap_or(u64::MAX);
-            let fits = Size::from_micros(at_limit).round_down_to(LOT_MICROS);
-            if size <= fits {
-                break Some(limit);
-            }
-            size = fits;
+        let order_type = OrderType::from(cfg.entry_order_type);
+        let sized = entry_size(book, budget, OrderKind::of(order_type), clears);
+        let Some(limit) = sized.limit.filter(|_| !sized.size.is_zero() && sized.size >= s.min_order_size) else {
+            return pass(PassReason::BelowMinimumSize { size: sized.size, minimum: s.min_order_size });
         };
-        let Some(limit) = limit.filter(|_| !size.is_zero() && size >= s.min_order_size) else {
-            return pass(PassReason::BelowMinimumSize { size, minimum: s.min_order_size });
-        };
+        let size = sized.size;
         let decision = DecisionContext {
             probability: Some(q),
             confidence: Some(confidence),
             expected_value: Some(expected_value(book, size, q, s.fee)),
             break_even_probability: Some(break_even_probability(Side::Buy, limit, s.fee)),
+            size_before_exact_amounts: (sized.lots != size).then_some(sized.lots),
         };
-        let order_type = OrderType::from(cfg.entry_order_type);
         let token = book.token().clone();
         let id = self.next_id("en", s.market, s.now);
         self.orders.insert(id.clone(), OrderRecord { market: *s.market, token: token.clone(), decided_at: s.now });
@@ -362,15 +331,14 @@ impl ConfidenceTaker {
             return pass(PassReason::BelowFloor { reason, best_bid: bid, floor: cfg.exit_price_floor });
         }
         // Exits are FAK: the market's share minimum binds resting orders
-        // only, so anything from one lot up can be sold (fee shares withheld
-        // on the entry leave a position just under the minimum).
-        let size = position.held.round_down_to(LOT_MICROS);
+        // only, so anything from one step up can be sold. The step is the
+        // exchange's exact-amount step at the bid (a lot on a 0.01 tick, up
+        // to a share on a 0.0001 tick); what is left under it stays held.
+        let step = share_step(OrderKind::Market, Side::Sell, bid, book.tick_size());
+        let lots = position.held.round_down_to(LOT_MICROS);
+        let size = position.held.round_down_to(step.micros());
         if size.is_zero() {
-            return pass(PassReason::ExitBelowMinimum {
-                reason,
-                held: position.held,
-                minimum: Size::from_micros(LOT_MICROS),
-            });
+            return pass(PassReason::ExitBelowMinimum { reason, held: position.held, minimum: step });
         }
         let id = self.next_id("ex", s.market, s.now);
         self.orders.insert(
@@ -390,7 +358,10 @@ impl ConfidenceTaker {
                 order_type: OrderType::Fak,
                 post_only: false,
                 expires_at: None,
-                decision: DecisionContext::default(),
+                decision: DecisionContext {
+                    size_before_exact_amounts: (lots != size).then_some(lots),
+                    ..DecisionContext::default()
+                },
             },
             reason,
         }
@@ -477,6 +448,43 @@ impl Strategy for ConfidenceTaker {
     fn on_market_resolved(&mut self, market: &ConditionId) {
         self.positions.remove(market);
     }
+}
+
+/// An entry's size and limit, and the size in lots before the exchange's
+/// exact-amount step cut it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct EntrySize {
+    size: Size,
+    limit: Option<Price>,
+    lots: Size,
+}
+
+/// The largest entry the budget and the book allow. Each ask level whose
+/// price clears the edge is a candidate limit L: the order can buy what the
+/// levels up to L hold and what the budget covers at L (the risk gate
+/// commits `L x size`), in whole steps of exact amounts at L
+/// ([`share_step`]). The largest size wins, the lower limit on a tie; a
+/// limit above the worst level the size needs only means the fills come
+/// cheaper. A level that does not clear the edge ends the walk: it would
+/// make the whole order worse.
+fn entry_size(book: &OrderBook, budget: Usdc, kind: OrderKind, clears: impl Fn(Price) -> bool) -> EntrySize {
+    let budget_exact = u128::try_from(budget.micros().max(0)).unwrap_or(0) * u128::from(PIPS_PER_UNIT);
+    let tick = book.tick_size();
+    let mut best = EntrySize { size: Size::ZERO, limit: None, lots: Size::ZERO };
+    let mut depth = Size::ZERO;
+    for level in book.levels(Side::Sell) {
+        if !clears(level.price) {
+            break;
+        }
+        depth += level.size;
+        let affordable = u64::try_from(budget_exact / u128::from(level.price.pips())).unwrap_or(u64::MAX);
+        let lots = depth.min(Size::from_micros(affordable)).round_down_to(LOT_MICROS);
+        let size = lots.round_down_to(share_step(kind, Side::Buy, level.price, tick).micros());
+        if best.limit.is_none() || size > best.size {
+            best = EntrySize { size, limit: Some(level.price), lots };
+        }
+    }
+    best
 }
 
 /// The model's probability as an exact decimal, if it is one.

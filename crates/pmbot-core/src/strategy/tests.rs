@@ -233,14 +233,20 @@ fn sizing_is_capped_by_max_notional() {
 }
 
 #[test]
-fn sizing_uses_the_capital_fraction_and_rounds_down_to_the_lot() {
+fn sizing_uses_the_capital_fraction_and_rounds_down_to_the_exact_amount_step() {
     let mut s = Sample::new(0.8);
     s.capital = Usdc::from_whole(100); // 5 pUSD
-    assert_eq!(entered(s.run(&mut strategy())).size, Size::from_shares(10));
-    // 10 / 0.30 = 33.333... shares -> 33.33.
+    let i = entered(s.run(&mut strategy()));
+    assert_eq!((i.size, i.decision.size_before_exact_amounts), (Size::from_shares(10), None));
+    // 10 / 0.30 = 33.333... shares: 33.33 in lots, but a FAK BUY's pUSD has
+    // 2 decimals, so at 0.30 it buys tenths (33.33 x 0.30 = 9.999).
     let mut s = Sample::new(0.8);
     s.up = book(up_token(), &[], &[("0.30", "1000")]);
-    assert_eq!(entered(s.run(&mut strategy())).size, sz("33.33"));
+    let i = entered(s.run(&mut strategy()));
+    assert_eq!((i.size, i.decision.size_before_exact_amounts), (sz("33.3"), Some(sz("33.33"))));
+    // A GTC takes any lot at its price.
+    let i = entered(s.run(&mut with(|c| c.entry_order_type = TakerOrderType::Fok)));
+    assert_eq!(i.size, sz("33.3"));
 }
 
 #[test]
@@ -262,22 +268,79 @@ fn sizing_walks_the_asks_and_limits_at_the_worst_price() {
     let mut s = Sample::new(0.8);
     s.up = book(up_token(), &[], &[("0.50", "4"), ("0.52", "100")]);
     let i = entered(s.run(&mut strategy()));
-    // The walk affords 4 x 0.50 + 15.38 x 0.52 = 9.9976, but the order commits
-    // its limit x size: 10 / 0.52 = 19.23 shares at limit 0.52.
-    assert_eq!((i.size, i.limit_price), (sz("19.23"), p("0.52")));
+    // The order commits its limit x size: 10 / 0.52 = 19.23 shares at limit
+    // 0.52, cut to the quarter shares 0.52 = 13/25 allows (19 x 0.52 = 9.88).
+    assert_eq!((i.size, i.limit_price), (sz("19"), p("0.52")));
+    assert_eq!(i.decision.size_before_exact_amounts, Some(sz("19.23")));
     assert!(Usdc::from_price_size_ceil(i.limit_price, i.size) <= Usdc::from_whole(10));
-    // Shrinking to fit can leave the worse level: 2.05 pUSD walks to 4.09
-    // shares at 0.52 (2.1268 committed), then 2.05 / 0.52 = 3.94 at 0.50.
+    // A small budget does better at the first level: 2.05 pUSD buys 3.94
+    // shares at 0.52 (3.75 in quarters), but the 4 shares at 0.50 for 2.00.
     s.up = book(up_token(), &[], &[("0.50", "4"), ("0.52", "100")]);
     s.capital = Usdc::from_whole(41);
     s.min = Size::from_shares(1);
     let i = entered(s.run(&mut strategy()));
-    assert_eq!((i.size, i.limit_price), (sz("3.94"), p("0.50")));
+    assert_eq!((i.size, i.limit_price, i.decision.size_before_exact_amounts), (sz("4"), p("0.50"), None));
     // A deeper level that fails the edge is not walked.
     s.capital = Usdc::from_whole(1000);
     s.up = book(up_token(), &[], &[("0.60", "6"), ("0.79", "100")]);
     let i = entered(s.run(&mut strategy()));
     assert_eq!((i.size, i.limit_price), (Size::from_shares(6), p("0.60")));
+}
+
+/// Every entry and exit the strategy makes is an order the exchange takes:
+/// its amounts are exact at its limit on the book's tick, on every tick.
+#[test]
+fn intents_validate_on_every_tick() {
+    for tick in TickSize::ALL {
+        let mut ask = tick.min_price();
+        while ask < p("0.7") {
+            let mut s = Sample::new(0.9);
+            let mut b = OrderBook::new(up_token(), tick);
+            let bid = ask.down(1, tick);
+            let bids: Vec<Level> = bid.map(|b| Level::new(b, sz("1000"))).into_iter().collect();
+            b.apply_snapshot(&bids, &[Level::new(ask, sz("1000"))], TimestampMs(T0)).unwrap();
+            s.up = b;
+            s.min = Size::from_micros(1);
+            let mut st = strategy();
+            match s.run(&mut st) {
+                StrategyAction::Enter { intent } => {
+                    intent.validate(tick).unwrap();
+                    // Held at once and due to exit: the exit validates too.
+                    st.on_fill(&fill(&intent, &ask.to_string(), &intent.size.to_string(), FillFee::None));
+                    st.on_order_update(&done(&intent.client_order_id, OrderStatus::Filled));
+                    s.now = T0 + 60_000;
+                    if let StrategyAction::Exit { intent: x, .. } = s.run(&mut st) {
+                        x.validate(tick).unwrap();
+                    }
+                }
+                StrategyAction::Pass { reason } => {
+                    assert!(matches!(reason, PassReason::BelowMinimumSize { .. }), "{tick} {ask}: {reason:?}")
+                }
+                other => panic!("{other:?}"),
+            }
+            ask = ask.up(7, tick).unwrap_or(p("0.9"));
+        }
+    }
+}
+
+#[test]
+fn an_exit_sells_what_the_exchange_takes_at_the_bid() {
+    let (mut st, mut s) = holding(|_| {});
+    s.now = T0 + 60_000;
+    let mut b = OrderBook::new(up_token(), TickSize::Thousandth);
+    b.apply_snapshot(&[Level::new(p("0.483"), sz("1000"))], &[Level::new(p("0.99"), sz("10"))], TimestampMs(T0))
+        .unwrap();
+    s.up = b;
+    // 20 shares held: 0.483 = 483/1000 sells in tenths; 20 is whole tenths.
+    let (i, _) = exited(s.run(&mut st));
+    assert_eq!((i.size, i.decision.size_before_exact_amounts), (Size::from_shares(20), None));
+    st.on_fill(&fill(&i, "0.483", "19.95", FillFee::None));
+    st.on_order_update(&done(&i.client_order_id, OrderStatus::Cancelled));
+    // 0.05 left: a lot, but under the 0.1 step at 0.483: it stays held.
+    assert_eq!(
+        passed(s.run(&mut st)),
+        PassReason::ExitBelowMinimum { reason: ExitReason::StopLoss, held: sz("0.05"), minimum: sz("0.1") }
+    );
 }
 
 #[test]

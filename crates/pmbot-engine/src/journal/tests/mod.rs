@@ -101,6 +101,7 @@ pub(super) fn order_of(n: u32, token_id: &str, side: Side, limit: &str, shares: 
             confidence: Some("0.22".parse().unwrap()),
             expected_value: Some("0.8715".parse().unwrap()),
             break_even_probability: Some("0.5375".parse().unwrap()),
+            size_before_exact_amounts: None,
         },
     };
     // The salt goes past i64::MAX on purpose: it must still round-trip.
