@@ -406,16 +406,6 @@ pub enum Liquidity {
     Taker,
 }
 
-/// The fee a fill was charged, in the asset it was charged in: a taker BUY pays
-/// in shares withheld, a taker SELL in pUSD, a maker nothing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FillFee {
-    None,
-    Collateral(Usdc),
-    Shares(Size),
-}
-
 /// A trade in one of our orders.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Fill {
@@ -427,9 +417,12 @@ pub struct Fill {
     /// Our order's side.
     pub side: Side,
     pub price: Price,
-    /// Shares matched (before any fee withheld in shares).
+    /// Shares matched: all of them are the buyer's (CLOB V2 takes no fee in
+    /// shares).
     pub size: Size,
-    pub fee: FillFee,
+    /// The fee paid, in pUSD: a taker BUY pays it on top of `price x size`, a
+    /// taker SELL out of its proceeds, a maker nothing.
+    pub fee: Usdc,
     pub liquidity: Liquidity,
     pub time: EventTime,
 }
@@ -670,11 +663,7 @@ mod tests {
         );
         assert!(OrderStatus::Filled.is_terminal() && !OrderStatus::UnknownPendingReconcile.is_terminal());
 
-        for (fee, liquidity) in [
-            (FillFee::Shares(Size::parse("0.35").unwrap()), Liquidity::Taker),
-            (FillFee::Collateral(Usdc::parse("0.0175").unwrap()), Liquidity::Taker),
-            (FillFee::None, Liquidity::Maker),
-        ] {
+        for (fee, liquidity) in [(Usdc::parse("0.0175").unwrap(), Liquidity::Taker), (Usdc::ZERO, Liquidity::Maker)] {
             let f = Fill {
                 order_id: market(),
                 client_order_id: Some(i.client_order_id.clone()),

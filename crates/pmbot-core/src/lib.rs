@@ -36,7 +36,7 @@ pub use book_hash::{BookHashInput, HashCheck, RawBookSummary, book_hash, verify_
 pub use clock::{Clock, ManualClock, TimestampError, TimestampMs};
 pub use events::{
     BestBidAsk, BookSnapshot, CancelScope, ClientOrderId, ClientOrderIdError, Command, DecisionContext, Event,
-    EventTime, Fill, FillFee, IntentError, LastTrade, Liquidity, MarketEvent, MarketResolved, NewMarket, OrderIntent,
+    EventTime, Fill, IntentError, LastTrade, Liquidity, MarketEvent, MarketResolved, NewMarket, OrderIntent,
     OrderStatus, OrderType, OrderUpdate, PriceChange, PriceChangeBatch, TickSizeChange,
 };
 pub use features::{

@@ -274,6 +274,46 @@ async fn fills_arrive_on_the_user_channel_once() {
     .await;
 }
 
+/// A taker fill pays the market's taker fee in pUSD, whichever side it is
+/// (CLOB V2), computed from the market's schedule (`fd` in `/clob-markets`:
+/// crypto, 0.07, in the simulator) rather than from the trade record's
+/// `fee_rate_bps`, which the real feed sends as `""` at times. The BUY
+/// receives every share it matched. Before it, the balance pre-check asks
+/// for the fee in pUSD on top of the cost, and counts the fee an open bid
+/// may pay in what is committed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_taker_fill_pays_the_markets_fee_in_pusd() {
+    bounded(60, async {
+        let sim = start_sim(quiet_sim(1)).await;
+        let dir = temp_dir("taker-fee");
+        let log = MemoryOrderLog::new();
+        let budget = Budget::unlimited();
+        let gw = start_gateway(sim_cfg(&sim, &dir), 0, &log, budget.clone()).await.unwrap().gateway;
+        let (yes, no) = tokens(&sim)[0].clone();
+        assert!(eventually(10, || gw.user_channel().connected).await, "user channel up");
+        // Our resting bid: 5 at 0.30 commits 1.5 and the 0.0735 fee it could pay.
+        gw.place(intent("t-0", &yes, Side::Buy, "0.30", 5)).await.unwrap();
+        // A house account offers 10 Yes at 0.40 (a bid for No at 0.60).
+        let h = house(&sim, 0xcc);
+        house_order(&sim, h, &no, Side::Buy, "0.60", 10);
+        let mut take = intent("t-1", &yes, Side::Buy, "0.40", 10);
+        take.order_type = pmbot_core::events::OrderType::Fak;
+        let placed = gw.place(take).await.unwrap();
+        let q = budget.queries.lock().unwrap().last().cloned().unwrap();
+        let usdc = |s: &str| Usdc::parse(s).unwrap();
+        assert_eq!((q.cost, q.max_fee, q.open_buy_commitments), (usdc("4"), usdc("0.168"), usdc("1.5735")));
+        let cid = placed.client_order_id.clone();
+        assert!(eventually(10, || !log.snapshot().fills.is_empty()).await, "{:?}", gw.order(&cid));
+        let f = log.snapshot().fills[0].clone();
+        assert_eq!((f.size, f.liquidity), (Size::from_shares(10), pmbot_core::events::Liquidity::Taker));
+        // 10 x 0.07 x 0.4 x 0.6.
+        assert_eq!(f.fee, Usdc::parse("0.168").unwrap());
+        gw.shutdown();
+        sim.shutdown().await;
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancels_by_list_and_by_market_and_no_secret_in_anything_written() {
     bounded(60, async {

@@ -76,6 +76,9 @@ impl PaperRunner {
         // instead of validating and allocating one per message.
         self.parser.interner_mut().insert(info.up.clone());
         self.parser.interner_mut().insert(info.down.clone());
+        // The venue fills each market by its own fee schedule.
+        self.venue.set_fee(info.up.clone(), info.fee);
+        self.venue.set_fee(info.down.clone(), info.fee);
         Ok(self.engine.list_market(info)?)
     }
 

@@ -36,6 +36,7 @@ pub(crate) struct Migration {
 pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration { version: 1, description: "orders, order events, fills, refusals, notes", sql: V1 },
     Migration { version: 2, description: "engine runs, decisions, trades, payouts, P&L marks", sql: V2 },
+    Migration { version: 3, description: "fill fees in pUSD on both sides (CLOB V2)", sql: V3 },
 ];
 
 /// The version this build writes and reads.
@@ -287,6 +288,16 @@ CREATE TRIGGER marks_append_only_u BEFORE UPDATE ON marks
 BEGIN SELECT RAISE(ABORT, 'marks is append-only'); END;
 CREATE TRIGGER marks_append_only_d BEFORE DELETE ON marks
 BEGIN SELECT RAISE(ABORT, 'marks is append-only'); END;
+";
+
+/// CLOB V2 charges the taker fee in pUSD on both sides: a BUY receives every
+/// share it matched and pays its fee on top (issue 13). From this version a
+/// fill's fee is never shares: `fee_kind` is 'none' or 'collateral'. Rows
+/// written before keep the meaning they had (fee shares withheld from a
+/// BUY) and are read with it.
+const V3: &str = "
+CREATE TRIGGER fills_fee_in_pusd BEFORE INSERT ON fills WHEN NEW.fee_kind = 'shares'
+BEGIN SELECT RAISE(ABORT, 'a fill''s fee is pUSD (CLOB V2), never shares'); END;
 ";
 
 /// What an SQLite file holds.

@@ -99,11 +99,16 @@ impl Inner {
 
     fn balance_query(&self, intent: &OrderIntent, meta: &MarketMeta) -> BalanceQuery {
         let (open_buy_commitments, open_sell_shares) = lock(&self.tracker).commitments(&intent.token);
-        let cost = match intent.side {
-            Side::Buy => Usdc::from_price_size_ceil(intent.limit_price, intent.size),
-            Side::Sell => Usdc::ZERO,
+        // A BUY pays its taker fee in pUSD on top of its cost, so the wallet
+        // must hold both (at the limit: fills at better prices cost less,
+        // fee included); a SELL pays out of its proceeds and needs none.
+        let (cost, max_fee) = match intent.side {
+            Side::Buy => {
+                let cost = Usdc::from_price_size_ceil(intent.limit_price, intent.size);
+                (cost, meta.fee.max_buy_cost(intent.limit_price, intent.size, intent.may_take()) - cost)
+            }
+            Side::Sell => (Usdc::ZERO, Usdc::ZERO),
         };
-        let max_fee = if intent.post_only { Usdc::ZERO } else { meta.fee.taker_fee(intent.limit_price, intent.size) };
         BalanceQuery {
             intent: intent.clone(),
             market: meta.condition,
@@ -153,7 +158,13 @@ impl Inner {
         let mut tracker = lock(&self.tracker);
         lock(&self.log).before_send(&prepared)?;
         let state = OrderState::new(intent.client_order_id.clone(), Some(signed.hash), intent.size, intent.order_type);
-        tracker.insert(Tracked { state, intent: intent.clone(), market: meta.condition, price: signed.price });
+        tracker.insert(Tracked {
+            state,
+            intent: intent.clone(),
+            market: meta.condition,
+            price: signed.price,
+            fee: meta.fee,
+        });
         drop(tracker);
         self.apply_cid(&intent.client_order_id, OrderInput::Sent, None);
         Ok(())

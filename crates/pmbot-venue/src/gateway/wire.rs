@@ -94,13 +94,14 @@ pub struct TradeLeg {
     pub taker: bool,
 }
 
-/// A trade as the exchange reports it.
+/// A trade as the exchange reports it. Its `fee_rate_bps` is not read: a
+/// fill's fee comes from the market's schedule (`fd`), since the real feed
+/// sends `""` there at times (research: polymarket-protocol.md, corrections).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VenueTrade {
     pub id: String,
     pub status: TradeStatus,
     pub token: Option<TokenId>,
-    pub fee_rate_bps: u32,
     /// The taker's leg, then every maker's.
     pub legs: Vec<TradeLeg>,
     /// The exchange's time of the report (ms), if it said.
@@ -123,8 +124,6 @@ struct RawTrade {
     asset_id: Option<String>,
     size: String,
     price: String,
-    #[serde(default)]
-    fee_rate_bps: Option<serde_json::Value>,
     #[serde(default)]
     maker_orders: Vec<RawMaker>,
     #[serde(default)]
@@ -156,14 +155,6 @@ impl VenueTrade {
                 taker: false,
             });
         }
-        let fee_rate_bps = match &raw.fee_rate_bps {
-            Some(serde_json::Value::String(s)) => s.trim().parse::<rust_decimal::Decimal>().ok(),
-            Some(serde_json::Value::Number(n)) => n.to_string().parse::<rust_decimal::Decimal>().ok(),
-            _ => None,
-        }
-        .and_then(|d| rust_decimal::prelude::ToPrimitive::to_u32(&d.round()))
-        .filter(|bps| *bps <= 10_000)
-        .unwrap_or(0);
         let time = raw.timestamp.as_deref().and_then(|t| TimestampMs::parse(t).ok()).or_else(|| {
             raw.matchtime.as_deref().and_then(|t| TimestampMs::parse(t).ok()).map(|s| TimestampMs(s.0 * 1000))
         });
@@ -171,7 +162,6 @@ impl VenueTrade {
             id: raw.id,
             status,
             token: raw.asset_id.as_deref().and_then(|t| TokenId::parse(t).ok()),
-            fee_rate_bps,
             legs,
             time,
         })
@@ -291,7 +281,7 @@ mod tests {
         assert_eq!((o.kind, o.status), (Some(OrderEventKind::Update), Some(VenueOrderStatus::Live)));
         assert_eq!(o.size_matched, Size::parse("4.5").unwrap());
         let Ok(UserEvent::Trade(t)) = &events[1] else { panic!("{events:?}") };
-        assert_eq!((t.status, t.fee_rate_bps, t.time), (TradeStatus::Mined, 700, Some(TimestampMs(1_700_000_000_123))));
+        assert_eq!((t.status, t.time), (TradeStatus::Mined, Some(TimestampMs(1_700_000_000_123))));
         assert_eq!(t.legs.len(), 2);
         assert!(t.legs[0].taker && !t.legs[1].taker);
         assert_eq!(t.legs[1].price, Price::parse("0.43").unwrap());

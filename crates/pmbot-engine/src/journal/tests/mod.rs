@@ -15,8 +15,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use pmbot_core::{
-    ClientOrderId, ConditionId, DecisionContext, EventTime, Fill, FillFee, Hash32, Liquidity, OrderId, OrderIntent,
-    OrderStatus, OrderType, OrderUpdate, Price, Side, Size, TimestampMs, TokenId,
+    ClientOrderId, ConditionId, DecisionContext, EventTime, Fill, Hash32, Liquidity, OrderId, OrderIntent, OrderStatus,
+    OrderType, OrderUpdate, Price, Side, Size, TimestampMs, TokenId, Usdc,
 };
 
 use super::{JournalOrder, PreparedOrder};
@@ -134,7 +134,7 @@ pub(super) fn update(n: u32, status: OrderStatus, filled: &str, at: i64) -> Orde
 
 /// A fill of order `n` (token A, buy) at its limit.
 pub(super) fn fill(n: u32, trade: &str, shares: &str) -> Fill {
-    fill_of(&order(n), trade, "0.52", shares, FillFee::None, Liquidity::Maker)
+    fill_of(&order(n), trade, "0.52", shares, Usdc::ZERO, Liquidity::Maker)
 }
 
 pub(super) fn fill_of(
@@ -142,7 +142,7 @@ pub(super) fn fill_of(
     trade: &str,
     at_price: &str,
     shares: &str,
-    fee: FillFee,
+    fee: Usdc,
     liquidity: Liquidity,
 ) -> Fill {
     Fill {

@@ -24,7 +24,7 @@ fn a_new_file_is_created_in_wal_mode_with_full_sync() {
     assert_eq!(j.path(), path);
     assert_eq!(j.access(), Access::ReadWrite);
     assert_eq!(j.schema_version().unwrap(), SCHEMA_VERSION);
-    assert_eq!(SCHEMA_VERSION, 2);
+    assert_eq!(SCHEMA_VERSION, 3);
     let c = j.connection();
     let mode: String = c.pragma_query_value(None, "journal_mode", |r| r.get(0)).unwrap();
     assert_eq!(mode, "wal");
@@ -41,7 +41,9 @@ fn a_new_file_is_created_in_wal_mode_with_full_sync() {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    assert_eq!(versions, vec![(1, MIGRATIONS[0].description.to_string()), (2, MIGRATIONS[1].description.to_string())]);
+    let want: Vec<(u32, String)> = MIGRATIONS.iter().map(|m| (m.version, m.description.to_string())).collect();
+    assert_eq!(versions, want);
+    assert_eq!(want.iter().map(|(v, _)| *v).collect::<Vec<_>>(), [1, 2, 3]);
     let mut tables: Vec<String> = c
         .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name")
         .unwrap()
@@ -81,7 +83,7 @@ fn reopening_keeps_rows_and_does_not_migrate_again() {
     let j = Journal::open(&path).unwrap();
     assert_eq!(ids(&j.orders().unwrap()), ["pmbot-000001"]);
     let rows: i64 = j.connection().query_row("SELECT count(*) FROM schema_version", [], |r| r.get(0)).unwrap();
-    assert_eq!(rows, 2);
+    assert_eq!(rows, 3);
 }
 
 #[test]
@@ -90,7 +92,7 @@ fn an_existing_empty_file_becomes_a_journal() {
     let path = s.journal();
     std::fs::write(&path, b"").unwrap();
     let j = Journal::open(&path).unwrap();
-    assert_eq!(j.schema_version().unwrap(), 2);
+    assert_eq!(j.schema_version().unwrap(), 3);
 }
 
 #[test]
@@ -218,13 +220,13 @@ fn a_journal_from_a_newer_pmbot_is_refused_untouched() {
     let s = Scratch::new("newer");
     let path = s.journal();
     drop(Journal::open(&path).unwrap());
-    raw(&path).execute("INSERT INTO schema_version (version, description) VALUES (3, 'from the future')", []).unwrap();
+    raw(&path).execute("INSERT INTO schema_version (version, description) VALUES (4, 'from the future')", []).unwrap();
     let before = bytes(&path);
     let e = Journal::open(&path).unwrap_err();
-    assert!(matches!(e, JournalError::NewerSchema { found: 3, supported: 2, .. }), "{e}");
+    assert!(matches!(e, JournalError::NewerSchema { found: 4, supported: 3, .. }), "{e}");
     assert_names_path(&e, &path);
     let e = Journal::open_read_only(&path).unwrap_err();
-    assert!(matches!(e, JournalError::NewerSchema { found: 3, supported: 2, .. }), "{e}");
+    assert!(matches!(e, JournalError::NewerSchema { found: 4, supported: 3, .. }), "{e}");
     assert_eq!(bytes(&path), before);
 }
 
@@ -243,17 +245,17 @@ fn a_reader_does_not_migrate_an_older_journal() {
         .unwrap();
     }
     let e = Journal::open_read_only(&path).unwrap_err();
-    assert!(matches!(e, JournalError::OlderSchema { found: 0, current: 2, .. }), "{e}");
+    assert!(matches!(e, JournalError::OlderSchema { found: 0, current: 3, .. }), "{e}");
     // The writer migrates it.
     let mut j = Journal::open(&path).unwrap();
-    assert_eq!(j.schema_version().unwrap(), 2);
+    assert_eq!(j.schema_version().unwrap(), 3);
     j.record_order(&order(1)).unwrap();
     drop(j);
     assert_eq!(Journal::open_read_only(&path).unwrap().orders().unwrap().len(), 1);
 }
 
-const V3_TEST: Migration = Migration {
-    version: 3,
+const V4_TEST: Migration = Migration {
+    version: 4,
     description: "test: quotes",
     sql: "CREATE TABLE quotes (id INTEGER PRIMARY KEY, token TEXT NOT NULL, price_pips INTEGER NOT NULL) STRICT;",
 };
@@ -266,9 +268,9 @@ fn migrations_apply_in_order_and_keep_the_rows() {
         let mut j = Journal::open(&path).unwrap();
         j.record_order(&order(7)).unwrap();
     }
-    let migrations = [MIGRATIONS[0], MIGRATIONS[1], V3_TEST];
+    let migrations = [MIGRATIONS[0], MIGRATIONS[1], MIGRATIONS[2], V4_TEST];
     let j = Journal::open_with(&path, &migrations).unwrap();
-    assert_eq!(j.schema_version().unwrap(), 3);
+    assert_eq!(j.schema_version().unwrap(), 4);
     j.connection().execute("INSERT INTO quotes (token, price_pips) VALUES ('1', 5200)", []).unwrap();
     assert_eq!(ids(&j.orders().unwrap()), ["pmbot-000007"]);
     let versions: Vec<u32> = j
@@ -279,14 +281,14 @@ fn migrations_apply_in_order_and_keep_the_rows() {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    assert_eq!(versions, [1, 2, 3]);
+    assert_eq!(versions, [1, 2, 3, 4]);
     drop(j);
-    // This build (version 2) must now refuse the file.
-    assert!(matches!(Journal::open(&path), Err(JournalError::NewerSchema { found: 3, supported: 2, .. })));
+    // This build (version 3) must now refuse the file.
+    assert!(matches!(Journal::open(&path), Err(JournalError::NewerSchema { found: 4, supported: 3, .. })));
 
     // An empty file goes straight to the last version.
     let fresh = s.path("fresh.sqlite");
-    assert_eq!(Journal::open_with(&fresh, &migrations).unwrap().schema_version().unwrap(), 3);
+    assert_eq!(Journal::open_with(&fresh, &migrations).unwrap().schema_version().unwrap(), 4);
 }
 
 #[test]
@@ -298,15 +300,15 @@ fn a_failing_migration_changes_nothing() {
         j.record_order(&order(1)).unwrap();
     }
     let broken = Migration {
-        version: 3,
+        version: 4,
         description: "broken",
         sql: "CREATE TABLE half_done (x INTEGER) STRICT; INSERT INTO no_such_table VALUES (1);",
     };
-    let e = Journal::open_with(&path, &[MIGRATIONS[0], MIGRATIONS[1], broken]).unwrap_err();
+    let e = Journal::open_with(&path, &[MIGRATIONS[0], MIGRATIONS[1], MIGRATIONS[2], broken]).unwrap_err();
     assert!(matches!(e, JournalError::Storage { .. }), "{e}");
     assert!(e.to_string().contains("no_such_table"), "{e}");
     let j = Journal::open(&path).unwrap();
-    assert_eq!(j.schema_version().unwrap(), 2);
+    assert_eq!(j.schema_version().unwrap(), 3);
     let half: i64 = j
         .connection()
         .query_row("SELECT count(*) FROM sqlite_schema WHERE name = 'half_done'", [], |r| r.get(0))
