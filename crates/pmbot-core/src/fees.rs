@@ -12,8 +12,15 @@
 //! rate x (p(1-p))^e`), py-clob-client-v2 `fees.py`, and NautilusTrader's
 //! recorded V2 fills (1,000,000 pUSD bought 2,083,334 shares at 0.48 with a
 //! 36,400 micro-pUSD fee, `C x 0.07 x 0.48 x 0.52`). Taking the BUY fee in
-//! shares was CLOB V1's rule. Fees are rounded half-up to 0.00001 pUSD, the
-//! exchange's fee precision.
+//! shares was CLOB V1's rule.
+//!
+//! Rounding: down to 0.00001 pUSD (a smaller fee is not charged). The chain
+//! decides, not the docs: every taker leg of 21 real CTF Exchange V2
+//! `OrderFilled` events (Polygon, 2026-09; NautilusTrader
+//! `crates/adapters/polymarket/test_data/chain_order_filled_taker_fees.json`)
+//! paid the formula truncated to 5 decimals, e.g. 7.042251 shares at 0.71,
+//! rate 0.05, owe 0.072499974 and paid 0.07249. pmbot rounded half-up before,
+//! a few micro-pUSD per fill more than the exchange takes.
 //!
 //! [`break_even_probability`] answers the question every decision must ask:
 //! how often must this trade win for its expected value to be zero after fees?
@@ -65,11 +72,11 @@ impl FeeModel {
         f
     }
 
-    /// The taker's fee for `size` shares at `price`, in pUSD, rounded half-up to
-    /// 0.00001.
+    /// The taker's fee for `size` shares at `price`, in pUSD, rounded down to
+    /// 0.00001 (as the chain charges it: see the module docs).
     pub fn taker_fee(&self, price: Price, size: Size) -> Usdc {
         let exact = self.fee_per_share(price) * size.to_decimal();
-        let rounded = exact.round_dp_with_strategy(FEE_DECIMALS, RoundingStrategy::MidpointAwayFromZero);
+        let rounded = exact.round_dp_with_strategy(FEE_DECIMALS, RoundingStrategy::ToZero);
         Usdc::try_from_decimal(rounded).expect("a fee rounded to 5 decimals fits in micro-USDC")
     }
 
@@ -205,10 +212,48 @@ mod tests {
         assert_eq!(m.taker_fee(p("0.48"), Size::from_micros(2_083_334)), Usdc::from_micros(36_400));
         // 1 share at 0.01: 0.07 x 0.0099 = 0.000693 -> 0.00069.
         assert_eq!(m.taker_fee(p("0.01"), Size::from_shares(1)), Usdc::parse("0.00069").unwrap());
-        // 0.15 shares at 0.5: 0.002625 -> 0.00263 (half-up).
-        assert_eq!(m.taker_fee(p("0.5"), Size::parse("0.15").unwrap()), Usdc::parse("0.00263").unwrap());
+        // 0.15 shares at 0.5: 0.002625 -> 0.00262 (down, as the chain does).
+        assert_eq!(m.taker_fee(p("0.5"), Size::parse("0.15").unwrap()), Usdc::parse("0.00262").unwrap());
+        // 0.0005 share at 0.5 owes 0.00000875: under the smallest fee, none.
+        assert_eq!(m.taker_fee(p("0.5"), Size::parse("0.0005").unwrap()), Usdc::ZERO);
         assert_eq!(m.maker_fee(p("0.5"), Size::from_shares(100)), Usdc::ZERO);
         assert_eq!(FeeModel::FREE.taker_fee(p("0.5"), Size::from_shares(100)), Usdc::ZERO);
+    }
+
+    /// Every taker leg of 21 real CTF Exchange V2 `OrderFilled` events on
+    /// Polygon (NautilusTrader `crates/adapters/polymarket/test_data/
+    /// chain_order_filled_taker_fees.json`): side, shares (micro), price,
+    /// the market's rate, and the fee the chain took in micro-pUSD. Half-up
+    /// rounding gets four of them wrong (e.g. 0.07250 for 0.07249).
+    #[test]
+    fn matches_the_fees_charged_on_chain() {
+        let legs: &[(&str, u64, &str, &str, i64)] = &[
+            ("BUY", 7_575_758, "0.66", "0.05", 85_000),
+            ("BUY", 7_042_251, "0.71", "0.05", 72_490),
+            ("BUY", 21_126_758, "0.71", "0.05", 217_490),
+            ("BUY", 1_219_511, "0.82", "0.07", 12_590),
+            ("BUY", 2_083_334, "0.48", "0.07", 36_400),
+            ("BUY", 5_952_381, "0.84", "0", 0),
+            ("SELL", 7_570_000, "0.65", "0.05", 86_100),
+            ("SELL", 7_590_000, "0.66", "0.05", 85_150),
+            ("SELL", 5_000_000, "0.31", "0.05", 53_470),
+            ("SELL", 5_000_000, "0.67", "0.05", 55_270),
+            ("SELL", 5_000_000, "0.27", "0.05", 49_270),
+            ("SELL", 7_040_000, "0.70", "0.05", 73_920),
+            ("SELL", 21_130_000, "0.70", "0.05", 221_860),
+            ("SELL", 5_950_000, "0.83", "0", 0),
+            ("BUY", 8_928_572, "0.56", "0.05", 110_000),
+            ("SELL", 8_920_000, "0.55", "0.05", 110_380),
+            ("BUY", 5_149_310, "0.971", "0.07", 10_140),
+            ("SELL", 5_140_000, "0.965", "0.07", 12_150),
+            ("BUY", 9_321_429, "0.56", "0.05", 114_840),
+            ("SELL", 9_330_000, "0.55", "0.05", 115_450),
+            ("SELL", 8_930_000, "0.55", "0.05", 110_500),
+        ];
+        for &(side, shares, price, rate, fee) in legs {
+            let got = FeeModel::taker(d(rate)).taker_fee(p(price), Size::from_micros(shares));
+            assert_eq!(got, Usdc::from_micros(fee), "{side} {shares} at {price}, rate {rate}");
+        }
     }
 
     /// py-clob-client-v2's fee tests (amount $100 means 200 shares at 0.5).

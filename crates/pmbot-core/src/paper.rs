@@ -1057,13 +1057,13 @@ mod tests {
         assert_eq!(notional, usdc("10.45"));
         assert_eq!(notional.to_decimal() / Decimal::from(25), Decimal::new(418, 3));
         // Fees 0.07 x p(1-p) per share, paid in pUSD on top: 0.168, 0.17052,
-        // 0.08663 (0.086625 rounded half-up). Every share bought is held.
+        // 0.08662 (0.086625 rounded down). Every share bought is held.
         let fees: Vec<Usdc> = f.iter().map(|f| f.fee).collect();
-        assert_eq!(fees, vec![usdc("0.168"), usdc("0.17052"), usdc("0.08663")]);
+        assert_eq!(fees, vec![usdc("0.168"), usdc("0.17052"), usdc("0.08662")]);
         assert_eq!(v.position(&token(YES)), sz("25"));
-        // 300 - 10.45 - 0.42515.
-        assert_eq!(v.cash(), usdc("289.12485"));
-        assert_eq!(v.fees_paid(), usdc("0.42515"));
+        // 300 - 10.45 - 0.42514.
+        assert_eq!(v.cash(), usdc("289.12486"));
+        assert_eq!(v.fees_paid(), usdc("0.42514"));
         assert_eq!(statuses(&out), vec![(OrderStatus::Filled, sz("25"))]);
     }
 
