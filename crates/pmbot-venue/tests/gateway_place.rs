@@ -291,6 +291,8 @@ async fn a_taker_fill_pays_the_markets_fee_in_pusd() {
         let gw = start_gateway(sim_cfg(&sim, &dir), 0, &log, budget.clone()).await.unwrap().gateway;
         let (yes, no) = tokens(&sim)[0].clone();
         assert!(eventually(10, || gw.user_channel().connected).await, "user channel up");
+        // The schedule the engine is given is the market's `fd`.
+        assert_eq!(gw.market_fee(&yes).await.unwrap(), pmbot_core::FeeModel::crypto());
         // Our resting bid: 5 at 0.30 commits 1.5 and the 0.0735 fee it could pay.
         gw.place(intent("t-0", &yes, Side::Buy, "0.30", 5)).await.unwrap();
         // A house account offers 10 Yes at 0.40 (a bid for No at 0.60).

@@ -215,9 +215,21 @@ pub async fn run(mut file: FileConfig, args: LiveArgs, stop: Shutdown) -> Result
         lock(&journal).record_note("gate_override", &note, clock.now()).context("cannot journal the override")?;
     }
     let mut tokens = Vec::new();
-    for info in infos {
+    for mut info in infos {
         tokens.push(info.up.clone());
         tokens.push(info.down.clone());
+        // The engine sizes, reserves and prices by the fee the market's fills
+        // will pay: its `fd` as the exchange states it (issue 13). If it
+        // cannot be read now, the highest category rate stands in (a fee is
+        // then overestimated, never under); the fills still pay by `fd`,
+        // which the gateway reads before the market's first order.
+        match gateway.market_fee(&info.up).await {
+            Ok(fee) => info.fee = fee,
+            Err(e) => eprintln!(
+                "WARNING: market {}: fee schedule not read ({e}); deciding with rate {} meanwhile",
+                info.market, info.fee.rate
+            ),
+        }
         engine.list_market(info)?;
     }
     for t in &tokens {
