@@ -212,7 +212,10 @@ impl Scenario {
 
     /// Ends the run and opens its journal read-only.
     fn finish(self, ms: i64) -> Finished {
-        self.runner.finish(at(ms), "end of scenario").unwrap();
+        let (_, rs) = self.runner.finish(at(ms), "end of scenario").unwrap();
+        // The ledger and the paper venue hold the same cash, fees and shares.
+        let accounts = rs.accounts.expect("finish states the accounts");
+        assert!(accounts.agree(), "{accounts:?}");
         let journal = Journal::open_read_only(&self.journal).unwrap();
         let decisions = journal.decisions().unwrap();
         Finished { _dir: self.dir, journal, decisions }

@@ -122,6 +122,7 @@ pub async fn run(file: FileConfig, args: PaperArgs, stop: Shutdown) -> Result<()
         "stopped ({reason}): {} frames, {} samples, {} intents, {} refused by risk, {} fills, {} closed trades",
         rs.frames, stats.samples, stats.intents, stats.refusals, stats.fills, stats.trades
     );
+    crate::trade::print_accounts(&rs);
     drop(source);
     let written = crate::report_out::write(&journal_path, &args.report);
     monitor.stop(file.ops.linger, reason, &stop).await;

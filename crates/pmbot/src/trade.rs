@@ -159,3 +159,22 @@ pub fn sim_market(spec: &pmbot_sim::engine::MarketSpec) -> MarketInfo {
 /// Polymarket's usual minimum when a market does not say.
 pub const DEFAULT_MIN_ORDER: Size = Size::from_micros(5_000_000);
 pub const DEFAULT_TICK: TickSize = TickSize::Hundredth;
+
+/// Says, after a paper run or a backtest, whether the journal's ledger and
+/// the paper venue (the run's exchange) end with the same cash, fees and
+/// shares; they must, to the micro.
+pub fn print_accounts(rs: &pmbot_engine::engine::runner::RunnerStats) {
+    let Some(a) = rs.accounts else { return };
+    if a.agree() {
+        println!(
+            "accounts: the ledger and the paper venue agree: cash {} pUSD, fees {} pUSD, {} token(s) held",
+            a.ledger_cash, a.ledger_fees, a.tokens
+        );
+    } else {
+        eprintln!(
+            "WARNING: the ledger (cash {}, fees {}) and the paper venue (cash {}, fees {}) disagree; {} of {} token(s) \
+             held differ",
+            a.ledger_cash, a.ledger_fees, a.venue_cash, a.venue_fees, a.share_mismatches, a.tokens
+        );
+    }
+}
