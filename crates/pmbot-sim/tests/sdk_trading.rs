@@ -208,10 +208,10 @@ async fn market_buy_in_usdc_and_partial_fills() {
     // and hands the price improvement back as a lower cost: 20 x 0.55 +
     // 6.7857 x 0.56 = 14.799992 pUSD, plus the taker fee in pUSD level by
     // level: 20 x 0.07 x 0.55 x 0.45 = 0.3465 and 6.7857 x 0.07 x 0.56 x 0.44
-    // = 0.117037... rounded to 0.11704.
+    // = 0.1170397..., rounded down to 0.11703.
     let collateral = BalanceAllowanceRequest::builder().asset_type(AssetType::Collateral).build();
     let left = taker.balance_allowance(collateral).await.unwrap().balance / dec!(1000000);
-    assert_eq!(Decimal::from(1000) - left, dec!(14.799992) + dec!(0.3465) + dec!(0.11704));
+    assert_eq!(Decimal::from(1000) - left, dec!(14.799992) + dec!(0.3465) + dec!(0.11703));
     let yes_shares = BalanceAllowanceRequest::builder().asset_type(AssetType::Conditional).token_id(yes).build();
     let got = taker.balance_allowance(yes_shares).await.unwrap().balance / dec!(1000000);
     assert_eq!(got, dec!(26.7857), "every share bought, none taken as fee");

@@ -26,12 +26,16 @@
 //! `amount + amount / p x platform_fee_rate`); a taker SELL pays it out of its
 //! proceeds. The V1 rule of taking a BUY's fee in shares is gone.
 //!
-//! Rounding: to 5 decimals (0.00001 pUSD, the smallest fee charged; smaller
-//! ones round to zero), half to even, as NautilusTrader's Polymarket adapter
-//! computes V2 commissions (`execution/parse.rs` `compute_commission`:
-//! `commission.round_dp(5)`, "Rounded to 5 decimal places (0.00001 pUSD
-//! minimum)"). Polymarket does not state the tie rule; ties are rare (the
-//! unrounded fee must end in exactly 5 at the sixth decimal).
+//! Rounding: down, to 5 decimals (0.00001 pUSD is the smallest fee charged;
+//! anything smaller is not charged). Polymarket's docs do not state the rule
+//! and NautilusTrader's adapter documents "rounded to 5 decimal places"; the
+//! chain decides: the `fee` of 21 real CTF Exchange V2 `OrderFilled` events
+//! (Polygon mainnet, 2026-09, NautilusTrader test data
+//! `chain_order_filled_taker_fees.json`) is the formula truncated, never
+//! rounded up: 7.042251 shares at 0.71, rate 0.05 owe 0.072499974 and paid
+//! 0.07249; 7.57 at 0.65 owe 0.08610875 and paid 0.08610. The same events
+//! show a BUY receiving every share it paid for (5 pUSD for 7.575758 shares
+//! at 0.66, fee 0.085 apart).
 
 use alloy_primitives::U256;
 use pmbot_core::{Price, Size, Usdc};
@@ -110,8 +114,8 @@ impl FeeSchedule {
         (0..self.exponent).fold(self.rate, |f, _| f * base)
     }
 
-    /// The taker's fee for `shares` filled at `price`, in pUSD, rounded half
-    /// to even to 0.00001 (see the module docs).
+    /// The taker's fee for `shares` filled at `price`, in pUSD, rounded down
+    /// to 0.00001 (see the module docs).
     pub fn taker_fee(&self, price: Price, shares: Size) -> Usdc {
         let units = self.fee_units(price.pips(), shares.micros());
         Usdc::from_micros(i64::try_from(units * MICROS_PER_FEE_UNIT).expect("a fee is below the shares' notional"))
@@ -136,11 +140,7 @@ impl FeeSchedule {
             num *= q;
             den *= U256::from(100_000_000u32);
         }
-        let (quot, rem) = num.div_rem(den);
-        let twice = rem * U256::from(2u8);
-        let round_up = twice > den || (twice == den && quot.bit(0));
-        let units = if round_up { quot + U256::from(1u8) } else { quot };
-        u64::try_from(units).expect("a fee in 0.00001 pUSD fits in 64 bits")
+        u64::try_from(num / den).expect("a fee in 0.00001 pUSD fits in 64 bits")
     }
 }
 
@@ -188,26 +188,58 @@ mod tests {
         assert_eq!(f.taker_fee(p("0.5"), sh("100")), usd("1.5625"));
         assert_eq!(f.taker_fee(p("0.3"), sh("100")), usd("1.1025"));
         assert_eq!(f.taker_fee(p("0.1"), sh("100")), usd("0.2025"));
-        // 0.05: 0.05640625 rounds to 0.05641 at five decimals.
-        assert_eq!(f.taker_fee(p("0.05"), sh("100")), usd("0.05641"));
+        // 0.05: 0.05640625, down to 0.05640 at five decimals.
+        assert_eq!(f.taker_fee(p("0.05"), sh("100")), usd("0.0564"));
+    }
+
+    /// Every taker leg of NautilusTrader's `chain_order_filled_taker_fees.json`
+    /// (real Polygon `OrderFilled` events): side, shares filled (6-decimal
+    /// mantissa), price, rate, and the fee the chain charged.
+    #[test]
+    fn matches_the_fees_charged_on_chain() {
+        let fills: &[(&str, u64, &str, &str, u64)] = &[
+            ("BUY", 7_575_758, "0.66", "0.05", 85_000),
+            ("BUY", 7_042_251, "0.71", "0.05", 72_490),
+            ("BUY", 21_126_758, "0.71", "0.05", 217_490),
+            ("BUY", 1_219_511, "0.82", "0.07", 12_590),
+            ("BUY", 2_083_334, "0.48", "0.07", 36_400),
+            ("BUY", 5_952_381, "0.84", "0", 0),
+            ("SELL", 7_570_000, "0.65", "0.05", 86_100),
+            ("SELL", 7_590_000, "0.66", "0.05", 85_150),
+            ("SELL", 5_000_000, "0.31", "0.05", 53_470),
+            ("SELL", 5_000_000, "0.67", "0.05", 55_270),
+            ("SELL", 5_000_000, "0.27", "0.05", 49_270),
+            ("SELL", 7_040_000, "0.70", "0.05", 73_920),
+            ("SELL", 21_130_000, "0.70", "0.05", 221_860),
+            ("SELL", 5_950_000, "0.83", "0", 0),
+            ("BUY", 8_928_572, "0.56", "0.05", 110_000),
+            ("SELL", 8_920_000, "0.55", "0.05", 110_380),
+            ("BUY", 5_149_310, "0.971", "0.07", 10_140),
+            ("SELL", 5_140_000, "0.965", "0.07", 12_150),
+            ("BUY", 9_321_429, "0.56", "0.05", 114_840),
+            ("SELL", 9_330_000, "0.55", "0.05", 115_450),
+            ("SELL", 8_930_000, "0.55", "0.05", 110_500),
+        ];
+        for &(side, shares, price, rate, fee) in fills {
+            let f = FeeSchedule::taker(rate.parse().unwrap());
+            let got = f.taker_fee(p(price), Size::from_micros(shares));
+            assert_eq!(got, Usdc::from_micros(fee as i64), "{side} {shares} at {price}, rate {rate}");
+        }
     }
 
     #[test]
-    fn rounding_is_to_five_decimals_half_to_even() {
+    fn rounding_is_down_to_five_decimals() {
         let f = FeeSchedule::sports();
-        // 1 x 0.03 x 0.15 x 0.85 = 0.003825: a tie, to the even 0.00382.
+        // 1 x 0.03 x 0.15 x 0.85 = 0.003825 -> 0.00382.
         assert_eq!(f.taker_fee(p("0.15"), sh("1")), usd("0.00382"));
-        // 3 x 0.03 x 0.15 x 0.85 = 0.011475: a tie, to the even 0.01148.
-        assert_eq!(f.taker_fee(p("0.15"), sh("3")), usd("0.01148"));
-        // 0.000001 share at 0.5: 5.25e-9 pUSD, below the smallest fee.
-        assert_eq!(f.taker_fee(p("0.5"), Size::from_micros(1)), Usdc::ZERO);
-        // Crypto at 0.5 is 0.0175 per share: 0.0002 share owes 0.0000035
-        // (none), 0.0003 share 0.00000525 (the smallest fee), 0.0009 share
-        // 0.00001575 (two of them).
+        // 3 x 0.03 x 0.15 x 0.85 = 0.011475 -> 0.01147.
+        assert_eq!(f.taker_fee(p("0.15"), sh("3")), usd("0.01147"));
+        // Crypto at 0.5 is 0.0175 per share: 0.0005 share owes 0.00000875
+        // (nothing charged), 0.0009 share 0.00001575 (the smallest fee).
         let crypto = FeeSchedule::crypto();
-        assert_eq!(crypto.taker_fee(p("0.5"), sh("0.0002")), Usdc::ZERO);
-        assert_eq!(crypto.taker_fee(p("0.5"), sh("0.0003")), usd("0.00001"));
-        assert_eq!(crypto.taker_fee(p("0.5"), sh("0.0009")), usd("0.00002"));
+        assert_eq!(crypto.taker_fee(p("0.5"), sh("0.0005")), Usdc::ZERO);
+        assert_eq!(crypto.taker_fee(p("0.5"), sh("0.0009")), usd("0.00001"));
+        assert_eq!(crypto.taker_fee(p("0.5"), Size::from_micros(1)), Usdc::ZERO);
     }
 
     #[test]
