@@ -268,6 +268,13 @@ impl Account {
         self.raw(sim, "POST", "/order", &body).await
     }
 
+    /// Signs an order the SDK built (limit or market builder) and returns the
+    /// JSON the SDK would post.
+    pub async fn sign_json(&self, order: polymarket_client_sdk_v2::clob::types::SignableOrder) -> Value {
+        let signed = self.client.sign(&self.wallet, order).await.expect("sign order");
+        serde_json::to_value(&signed).expect("SignedOrder serializes")
+    }
+
     /// A limit order built and signed by the SDK, as the JSON the SDK would post.
     pub async fn signed_limit(
         &self,
