@@ -9,7 +9,6 @@ use common::*;
 use pmbot_core::Side::Buy;
 use pmbot_core::TickSize;
 use pmbot_sim::SourceConfig;
-use pmbot_sim::model::synthetic::SyntheticConfig;
 use polymarket_client_sdk_v2::clob::types::{Amount, OrderType, Side as SdkSide};
 use polymarket_client_sdk_v2::types::{Decimal, dec};
 use serde_json::Value;
@@ -22,7 +21,7 @@ const SELL: &str = "invalid amounts, the sell orders maker amount supports a max
 fn quiet_with_tick(tick: TickSize) -> pmbot_sim::SimConfig {
     let mut cfg = quiet_config(1);
     let SourceConfig::Synthetic(s) = &mut cfg.source else { unreachable!("quiet_config is synthetic") };
-    *s = Box::new(SyntheticConfig { tick, ..(**s).clone() });
+    s.tick = tick;
     cfg
 }
 
