@@ -84,19 +84,9 @@ async fn the_user_channel_reports_the_real_order_statuses() {
         let cancel = events.recv_until(|v| v["type"] == "CANCELLATION").await.pop().unwrap();
         assert_eq!((cancel["id"].as_str(), cancel["status"].as_str()), (Some(first.as_str()), Some("CANCELED")));
 
-        let fok = alice
-            .client
-            .limit_order()
-            .token_id(m.yes_u256())
-            .price(dec!(0.50))
-            .size(dec!(10))
-            .side(SdkSide::Buy)
-            .order_type(OrderType::FOK)
-            .build()
-            .await
-            .unwrap();
+        let fok = alice.signed_limit_as(m.yes_u256(), SdkSide::Buy, dec!(0.50), dec!(10), OrderType::FOK).await;
         let reason = "order couldn't be fully filled. FOK orders are fully filled or killed.";
-        assert_eq!(error_of(alice.post_json(&sim, &alice.sign_json(fok).await).await).await, (400, reason.to_owned()));
+        assert_eq!(error_of(alice.post_json(&sim, &fok).await).await, (400, reason.to_owned()));
         let killed = events.recv_until(|v| v["type"] == "CANCELLATION").await.pop().unwrap();
         assert_eq!(killed["status"], format!("CANCELED_{reason}"));
         assert_eq!((killed["size_matched"].as_str(), killed["order_type"].as_str()), (Some(""), Some("FOK")));

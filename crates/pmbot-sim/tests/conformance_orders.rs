@@ -10,7 +10,7 @@ use pmbot_core::Side::Buy;
 use pmbot_core::TickSize;
 use pmbot_sim::SourceConfig;
 use polymarket_client_sdk_v2::clob::types::{Amount, OrderType, Side as SdkSide};
-use polymarket_client_sdk_v2::types::{Decimal, dec};
+use polymarket_client_sdk_v2::types::dec;
 use serde_json::Value;
 
 const MARKET_BUY: &str = "invalid amounts, the market buy orders maker amount supports a max accuracy of 2 decimals, taker amount a max of 4 decimals";
@@ -50,34 +50,13 @@ async fn a_market_buy_has_a_two_decimal_maker_and_a_four_decimal_taker() {
         house_order(&sim, h, &m.no, Buy, "0.47", 100); // Yes ask 0.53 x 100
         let alice = account(&sim, 0).await;
 
-        let limit_style = alice
-            .client
-            .limit_order()
-            .token_id(m.yes_u256())
-            .price(dec!(0.53))
-            .size(dec!(18.87))
-            .side(SdkSide::Buy)
-            .order_type(OrderType::FAK)
-            .build()
-            .await
-            .unwrap();
-        let body = alice.sign_json(limit_style).await;
+        let body = alice.signed_limit_as(m.yes_u256(), SdkSide::Buy, dec!(0.53), dec!(18.87), OrderType::FAK).await;
         assert_eq!(amounts(&body), ("10001100", "18870000"));
         assert_eq!(error_of(alice.post_json(&sim, &body).await).await, (400, MARKET_BUY.to_owned()));
         assert_eq!(cash(&sim, alice.address), 1_000_000_000, "a refused order changes nothing");
 
-        let market = alice
-            .client
-            .market_order()
-            .token_id(m.yes_u256())
-            .amount(Amount::usdc(dec!(10)).unwrap())
-            .price(dec!(0.53))
-            .side(SdkSide::Buy)
-            .order_type(OrderType::FAK)
-            .build()
-            .await
-            .unwrap();
-        let body = alice.sign_json(market).await;
+        let ten = Amount::usdc(dec!(10)).unwrap();
+        let body = alice.signed_market(m.yes_u256(), SdkSide::Buy, ten, dec!(0.53), OrderType::FAK).await;
         assert_eq!(amounts(&body), ("10000000", "18867900"));
         let reply: Value = alice.post_json(&sim, &body).await.json().await.unwrap();
         assert_eq!((reply["success"].as_bool(), reply["status"].as_str()), (Some(true), Some("matched")), "{reply}");
@@ -100,32 +79,12 @@ async fn a_limit_buy_has_a_four_decimal_maker_and_a_two_decimal_taker() {
         let m = &markets(&sim)[0];
         let alice = account(&sim, 0).await;
 
-        let market_built = alice
-            .client
-            .market_order()
-            .token_id(m.yes_u256())
-            .amount(Amount::usdc(dec!(10)).unwrap())
-            .price(dec!(0.53))
-            .side(SdkSide::Buy)
-            .order_type(OrderType::GTC)
-            .build()
-            .await
-            .unwrap();
-        let body = alice.sign_json(market_built).await;
+        let ten = Amount::usdc(dec!(10)).unwrap();
+        let body = alice.signed_market(m.yes_u256(), SdkSide::Buy, ten, dec!(0.53), OrderType::GTC).await;
         assert_eq!(amounts(&body), ("10000000", "18867900"));
         assert_eq!(error_of(alice.post_json(&sim, &body).await).await, (400, LIMIT_BUY.to_owned()));
 
-        let limit = alice
-            .client
-            .limit_order()
-            .token_id(m.yes_u256())
-            .price(dec!(0.53))
-            .size(dec!(18.87))
-            .side(SdkSide::Buy)
-            .build()
-            .await
-            .unwrap();
-        let body = alice.sign_json(limit).await;
+        let body = alice.signed_limit_as(m.yes_u256(), SdkSide::Buy, dec!(0.53), dec!(18.87), OrderType::GTC).await;
         assert_eq!(amounts(&body), ("10001100", "18870000"));
         let reply: Value = alice.post_json(&sim, &body).await.json().await.unwrap();
         assert_eq!(reply["status"], "live", "{reply}");
@@ -154,37 +113,20 @@ async fn fine_tick_markets_refuse_five_decimal_amounts_on_both_sides() {
         let shares = pmbot_core::Size::from_shares(20);
         sim.state.with_exchange(|ex, _| ex.split(alice.address, &m.cid, shares)).expect("split");
 
-        let market_order = |amount: Amount, price: Decimal, side: SdkSide| {
-            alice
-                .client
-                .market_order()
-                .token_id(m.yes_u256())
-                .amount(amount)
-                .price(price)
-                .side(side)
-                .order_type(OrderType::FAK)
-        };
+        let yes = m.yes_u256();
         let buy = alice
-            .sign_json(
-                market_order(Amount::usdc(dec!(9.98)).unwrap(), dec!(0.985), SdkSide::Buy).build().await.unwrap(),
-            )
+            .signed_market(yes, SdkSide::Buy, Amount::usdc(dec!(9.98)).unwrap(), dec!(0.985), OrderType::FAK)
             .await;
         assert_eq!(amounts(&buy), ("9980000", "10131970"));
         assert_eq!(error_of(alice.post_json(&sim, &buy).await).await, (400, MARKET_BUY.to_owned()));
 
-        let sell = alice
-            .sign_json(
-                market_order(Amount::shares(dec!(10.01)).unwrap(), dec!(0.981), SdkSide::Sell).build().await.unwrap(),
-            )
-            .await;
+        let odd = Amount::shares(dec!(10.01)).unwrap();
+        let sell = alice.signed_market(yes, SdkSide::Sell, odd, dec!(0.981), OrderType::FAK).await;
         assert_eq!(amounts(&sell), ("10010000", "9819810"));
         assert_eq!(error_of(alice.post_json(&sim, &sell).await).await, (400, SELL.to_owned()));
 
-        let sell = alice
-            .sign_json(
-                market_order(Amount::shares(dec!(10)).unwrap(), dec!(0.981), SdkSide::Sell).build().await.unwrap(),
-            )
-            .await;
+        let even = Amount::shares(dec!(10)).unwrap();
+        let sell = alice.signed_market(yes, SdkSide::Sell, even, dec!(0.981), OrderType::FAK).await;
         assert_eq!(amounts(&sell), ("10000000", "9810000"));
         let reply: Value = alice.post_json(&sim, &sell).await.json().await.unwrap();
         assert_eq!(reply["status"], "matched", "{reply}");
