@@ -78,7 +78,8 @@ impl Exchange {
         }
         let rest = if rests_by_type && !plan.self_stop { taker.size - plan.filled } else { 0 };
         let spenders = Spender::for_market(market.spec.exchange, market.spec.neg_risk);
-        let approvals = self.ledger.approvals(&order.maker);
+        // Borrowed, not cloned: this runs for every order.
+        let approvals = self.ledger.approvals.get(&order.maker);
         let enough = match order.side {
             Side::Buy => {
                 let pips = order.price.pips();
@@ -86,11 +87,12 @@ impl Exchange {
                 let planned = plan.taker_collateral + settlement::buy_reservation(rest, pips);
                 let need = worst.max(planned) + planned_fees(&plan, outcome, &market.spec.fee);
                 let balance = self.ledger.get(&order.maker);
-                balance.available() >= need && approvals.covers_collateral(spenders, balance.reserved + need)
+                balance.available() >= need
+                    && approvals.is_some_and(|a| a.covers_collateral(spenders, balance.reserved + need))
             }
             Side::Sell => {
                 let held = market.positions.get(&order.maker).map_or(0, |p| p[outcome].available());
-                held >= taker.size && approvals.covers_tokens(spenders)
+                held >= taker.size && approvals.is_some_and(|a| a.covers_tokens(spenders))
             }
         };
         if !enough {

@@ -219,6 +219,9 @@ impl SyntheticConfig {
         if self.house_collateral <= Usdc::ZERO {
             return bad("house_collateral", "must be positive");
         }
+        if self.fee.validate().is_err() {
+            return bad("fee", "rate must be in [0, 1] and exponent in 1..=4");
+        }
         let p = &self.probability;
         if !finite_non_negative(p.vol_scale) {
             return bad("probability.vol_scale", "must be a finite number >= 0");
@@ -319,6 +322,7 @@ mod tests {
             ("markets", Box::new(|c| c.markets = 0)),
             ("step_interval_ms", Box::new(|c| c.step_interval_ms = 0)),
             ("min_order_size", Box::new(|c| c.min_order_size = Size::parse("2.5").unwrap())),
+            ("fee", Box::new(|c| c.fee.exponent = 0)),
             ("probability.jumps_per_hour", Box::new(|c| c.probability.jumps_per_hour = f64::NAN)),
             ("makers.count", Box::new(|c| c.makers.count = 17)),
             ("makers.size_jitter", Box::new(|c| c.makers.size_jitter = 1.0)),
