@@ -258,6 +258,11 @@ async fn fills_arrive_on_the_user_channel_once() {
         let f = &snap.fills[0];
         assert_eq!((f.order_id, f.size, f.side), (placed.order_id, Size::from_shares(5), Side::Buy));
         assert_eq!(f.liquidity, pmbot_core::events::Liquidity::Maker);
+        // The trade's `timestamp` comes in seconds, as on the real exchange
+        // (polymarket-protocol.md corrections 7): the fill is dated now, not
+        // in 1970.
+        let age_ms = sim.state.now_ms() - f.time.exchange.0;
+        assert!((0..60_000).contains(&age_ms), "fill dated {:?}, {age_ms} ms ago", f.time.exchange);
         assert!(budget.refreshes.load(Ordering::SeqCst) >= 1, "a fill refreshes the balance reader");
         // The rest fills: Filled, and the simulator agrees.
         house_order(&sim, h, &no, Side::Buy, "0.60", 5);

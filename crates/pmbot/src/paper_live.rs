@@ -35,10 +35,12 @@ pub fn market_info(m: &MarketRef) -> Result<MarketInfo> {
         ),
         None => None,
     };
+    // By the outcome names, not by position (see `MarketRef::up_down`).
+    let (up, down) = m.up_down()?;
     Ok(MarketInfo {
         market: m.condition_id,
-        up: m.tokens[0].clone(),
-        down: m.tokens[1].clone(),
+        up,
+        down,
         end,
         fee: FeeModel::crypto(),
         min_order_size: trade::DEFAULT_MIN_ORDER,
@@ -127,4 +129,33 @@ pub async fn run(file: FileConfig, args: PaperArgs, stop: Shutdown) -> Result<()
     let written = crate::report_out::write(&journal_path, &args.report);
     monitor.stop(file.ops.linger, reason, &stop).await;
     written
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pmbot_core::{ConditionId, TokenId};
+
+    fn market(outcomes: [&str; 2]) -> MarketRef {
+        MarketRef {
+            condition_id: ConditionId::parse(&format!("0x{}", "1f".repeat(32))).unwrap(),
+            slug: "btc-updown-15m-1".into(),
+            question: String::new(),
+            tokens: vec![TokenId::parse("11").unwrap(), TokenId::parse("22").unwrap()],
+            outcomes: outcomes.map(str::to_owned).to_vec(),
+            end_date: None,
+            closed: false,
+        }
+    }
+
+    /// A market listed Down first trades Up on the token named "Up", not on
+    /// `tokens[0]`; one without Up and Down outcomes is refused in one line.
+    /// Source: polymarket-protocol.md corrections 9; issue 13 item 8.
+    #[test]
+    fn up_and_down_come_from_the_outcome_names() {
+        let info = market_info(&market(["Down", "Up"])).unwrap();
+        assert_eq!((info.up.as_str(), info.down.as_str()), ("22", "11"));
+        let err = market_info(&market(["Yes", "No"])).unwrap_err().to_string();
+        assert!(err.contains("not one \"Up\" and one \"Down\"") && !err.contains('\n'), "{err}");
+    }
 }

@@ -143,14 +143,17 @@ pub fn open_journal(path: &Path) -> Result<SharedJournal> {
     Ok(Arc::new(Mutex::new(journal)))
 }
 
-/// A simulator market as the engine needs it.
+/// A simulator market as the engine needs it. The simulator keeps its own
+/// fee schedule type; the engine gets the same plain numbers (rate,
+/// exponent, taker-only) in the bot's.
 pub fn sim_market(spec: &pmbot_sim::engine::MarketSpec) -> MarketInfo {
+    let fd = spec.fee;
     MarketInfo {
         market: spec.condition_id,
         up: spec.tokens[0].token_id.clone(),
         down: spec.tokens[1].token_id.clone(),
         end: spec.end_ms.map(TimestampMs::from_millis),
-        fee: spec.fee,
+        fee: pmbot_core::FeeModel { rate: fd.rate, exponent: fd.exponent, taker_only: fd.taker_only },
         min_order_size: spec.min_order_size,
         tick: spec.tick,
     }

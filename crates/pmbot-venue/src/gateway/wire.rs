@@ -155,9 +155,7 @@ impl VenueTrade {
                 taker: false,
             });
         }
-        let time = raw.timestamp.as_deref().and_then(|t| TimestampMs::parse(t).ok()).or_else(|| {
-            raw.matchtime.as_deref().and_then(|t| TimestampMs::parse(t).ok()).map(|s| TimestampMs(s.0 * 1000))
-        });
+        let time = raw.timestamp.as_deref().and_then(epoch_ms).or_else(|| raw.matchtime.as_deref().and_then(epoch_ms));
         Ok(VenueTrade {
             id: raw.id,
             status,
@@ -166,6 +164,20 @@ impl VenueTrade {
             time,
         })
     }
+}
+
+/// A trade record's time (`timestamp`, `match_time`), in unix milliseconds.
+/// The real exchange writes both in seconds (a recorded user-channel trade:
+/// `"timestamp":"1762776436"`, `"match_time":"1762776367"`; NautilusTrader
+/// test data `ws_messages/user_trade4.json`; polymarket-protocol.md
+/// corrections 7), while its `order` events carry milliseconds. pmbot read
+/// the trade's `timestamp` as milliseconds, so fills landed in 1970. A value
+/// of 10^11 or more cannot be seconds (that is the year 5138) and is taken as
+/// milliseconds, so a feed that switched to milliseconds would still read.
+fn epoch_ms(text: &str) -> Option<TimestampMs> {
+    const MS_FROM: i64 = 100_000_000_000;
+    let t = TimestampMs::parse(text).ok()?;
+    Some(if t.0 >= MS_FROM { t } else { TimestampMs(t.0.checked_mul(1000)?) })
 }
 
 /// A user-channel message.
@@ -290,6 +302,23 @@ mod tests {
         let events = parse_user_frame(&broken).unwrap();
         assert!(events[0].is_err());
         assert!(parse_user_frame("{not json").is_err());
+    }
+
+    /// A real user-channel trade carries `timestamp` in unix seconds (as
+    /// NautilusTrader's recorded `ws_messages/user_trade4.json` does:
+    /// `"timestamp":"1762776436"`, `"match_time":"1762776367"`), so the fill
+    /// is on 2025-11-10, not in 1970. Source: polymarket-protocol.md
+    /// corrections 7; issue 13 item 8.
+    #[test]
+    fn trade_timestamps_are_seconds() {
+        let trade = format!(
+            r#"{{"event_type":"trade","type":"TRADE","id":"t-2","taker_order_id":"{OID}","asset_id":"12","side":"BUY","size":"5","price":"0.5","fee_rate_bps":"","status":"MATCHED","match_time":"1762776367","timestamp":"1762776436","maker_orders":[]}}"#
+        );
+        let Ok(UserEvent::Trade(t)) = &parse_user_frame(&trade).unwrap()[0] else { panic!("not a trade") };
+        assert_eq!(t.time, Some(TimestampMs(1_762_776_436_000)));
+        let no_timestamp = trade.replace(r#","timestamp":"1762776436""#, "");
+        let Ok(UserEvent::Trade(t)) = &parse_user_frame(&no_timestamp).unwrap()[0] else { panic!("not a trade") };
+        assert_eq!(t.time, Some(TimestampMs(1_762_776_367_000)), "match_time, also seconds");
     }
 
     #[test]
