@@ -28,7 +28,7 @@
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 
-use crate::amount::{MICROS_PER_UNIT, Size, Usdc};
+use crate::amount::{Size, Usdc};
 use crate::price::Price;
 use crate::side::Side;
 
@@ -78,17 +78,6 @@ impl FeeModel {
         let exact = self.fee_per_share(price) * size.to_decimal();
         let rounded = exact.round_dp_with_strategy(FEE_DECIMALS, RoundingStrategy::ToZero);
         Usdc::try_from_decimal(rounded).expect("a fee rounded to 5 decimals fits in micro-USDC")
-    }
-
-    /// CLOB V1's BUY fee, converted to shares at `price` (`fee / p`), rounded
-    /// half-up to a micro-share. pmbot never uses it: under V2 a BUY pays its
-    /// fee in pUSD. It stays for the simulator (`pmbot-sim`), which calls it
-    /// until it has its own fee code.
-    pub fn taker_fee_shares(&self, price: Price, size: Size) -> Size {
-        let fee = self.taker_fee(price, size).to_decimal();
-        let shares = (fee / price.to_decimal()) * Decimal::from(MICROS_PER_UNIT);
-        let micros = shares.round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero);
-        Size::from_micros(u64::try_from(micros).expect("fee shares are non-negative and small"))
     }
 
     /// The maker's fee: zero on CLOB V2 (makers earn rebates instead, paid
@@ -141,6 +130,7 @@ pub fn break_even_probability(side: Side, price: Price, fee: &FeeModel) -> Decim
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::amount::MICROS_PER_UNIT;
 
     fn p(s: &str) -> Price {
         Price::parse(s).unwrap()
@@ -206,7 +196,6 @@ mod tests {
         let m = FeeModel::crypto();
         // 100 shares at 0.50: 1.75 pUSD, on either side (V1 took 3.5 shares).
         assert_eq!(m.taker_fee(p("0.5"), Size::from_shares(100)), Usdc::parse("1.75").unwrap());
-        assert_eq!(m.taker_fee_shares(p("0.5"), Size::from_shares(100)), Size::parse("3.5").unwrap());
         // NautilusTrader's recorded V2 fill: 2,083,334 micro-shares at 0.48
         // paid 36,400 micro-pUSD (and received every share).
         assert_eq!(m.taker_fee(p("0.48"), Size::from_micros(2_083_334)), Usdc::from_micros(36_400));
