@@ -20,9 +20,12 @@ use crate::paper_cmd::PaperArgs;
 use crate::shutdown::Shutdown;
 use crate::trade::{self, LoadedModel};
 
+/// How long reading a market's fee schedule may take.
+const FEE_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A market found by slug, as the engine needs it. Fees: Polymarket's
-/// highest category rate (crypto, 0.07) unless known, so a fee is never
-/// underestimated.
+/// highest category rate (crypto, 0.07) until the market's own `fd` is read,
+/// so a fee is never underestimated.
 pub fn market_info(m: &MarketRef) -> Result<MarketInfo> {
     if m.tokens.len() != 2 {
         bail!("market {} has {} outcome tokens; pmbot trades binary markets", m.slug, m.tokens.len());
@@ -64,7 +67,23 @@ pub async fn run(file: FileConfig, args: PaperArgs, stop: Shutdown) -> Result<()
     let exchange = args.source.exchange(&file.market_data.stream, false)?;
     let mut monitor = crate::monitor::Monitor::start(&file, &journal, args.http.as_deref(), "paper", exchange).await?;
     let source = args.source.resolve(file.market_data.stream.clone(), file.sim.clone()).await?;
-    let infos = source.markets.iter().map(market_info).collect::<Result<Vec<_>>>()?;
+    let mut infos = source.markets.iter().map(market_info).collect::<Result<Vec<_>>>()?;
+    // Decide and fill by each market's own fee schedule (`fd`), as `live`
+    // does; if it cannot be read, the crypto rate (the highest) stands in.
+    for info in &mut infos {
+        match pmbot_venue::market_fee::market_fee(&source.stream.rest_url, info.market, FEE_READ_TIMEOUT).await {
+            Ok(fee) => {
+                info.fee = fee;
+                println!(
+                    "market {}: taker fee rate {} (exponent {}), from its fd",
+                    info.market, fee.rate, fee.exponent
+                );
+            }
+            Err(e) => {
+                eprintln!("WARNING: {e}; market {} is traded on paper at fee rate {}", info.market, info.fee.rate)
+            }
+        }
+    }
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let run = trade::run_start(RunMode::Paper, exchange.data_source(), &file, &model, None, clock.now());
     let kill = Box::new(KillSwitchFile(file.gateway.kill_switch.clone()));
