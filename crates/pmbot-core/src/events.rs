@@ -19,6 +19,7 @@ use crate::amount::{Size, Usdc};
 use crate::clock::TimestampMs;
 use crate::ids::{ConditionId, OrderId, TokenId};
 use crate::level::Level;
+use crate::order_amounts::{OrderAmounts, OrderKind, Sizing, size_order};
 use crate::price::{Price, TickSize};
 use crate::side::Side;
 
@@ -255,6 +256,10 @@ pub struct DecisionContext {
     /// The win probability at which the order's expected value is zero after
     /// fees ([`crate::break_even_probability`]).
     pub break_even_probability: Option<Decimal>,
+    /// The size the strategy wanted before it was cut to a whole number of
+    /// the exchange's exact-amount steps ([`crate::order_amounts`]); `None`
+    /// when that rounding took nothing away.
+    pub size_before_exact_amounts: Option<Size>,
 }
 
 /// An order the strategy wants placed (before risk checks and before sending).
@@ -284,12 +289,21 @@ pub enum IntentError {
     Expiry,
     #[error("post-only is only allowed on GTC and GTD orders")]
     PostOnlyTaker,
+    /// The exchange would refuse the amounts of this size at this price
+    /// (see [`crate::order_amounts`]); `largest` is the largest size it
+    /// would take, zero if none.
+    #[error(
+        "{size} shares at {price} have no exact amounts within the exchange's precision; the step there is {step} \
+         shares, the largest exact size {largest}"
+    )]
+    InexactAmounts { size: Size, price: Price, step: Size, largest: Size },
 }
 
 impl OrderIntent {
-    /// Checks what can be checked without account state: size, tick, expiry
-    /// and post-only rules.
-    pub fn validate(&self, tick: TickSize) -> Result<(), IntentError> {
+    /// Checks what can be checked without account state: size, tick, expiry,
+    /// post-only, and that the size has amounts the exchange accepts at the
+    /// limit price. Returns those amounts.
+    pub fn validate(&self, tick: TickSize) -> Result<OrderAmounts, IntentError> {
         if self.size.is_zero() {
             return Err(IntentError::ZeroSize);
         }
@@ -302,7 +316,30 @@ impl OrderIntent {
         if self.post_only && !self.order_type.rests() {
             return Err(IntentError::PostOnlyTaker);
         }
-        Ok(())
+        let inexact = |step: Size, largest: Size| IntentError::InexactAmounts {
+            size: self.size,
+            price: self.limit_price,
+            step,
+            largest,
+        };
+        match size_order(self.kind(), self.side, self.limit_price, tick, self.size) {
+            Sizing::Exact(amounts) => Ok(amounts),
+            Sizing::Reduced { amounts, .. } => {
+                let step = crate::order_amounts::share_step(self.kind(), self.side, self.limit_price, tick);
+                Err(inexact(step, amounts.shares))
+            }
+            Sizing::TooSmall { step, .. } => Err(inexact(step, Size::ZERO)),
+        }
+    }
+
+    /// Which of the exchange's amount rules the order falls under.
+    pub fn kind(&self) -> OrderKind {
+        OrderKind::of(self.order_type)
+    }
+
+    /// Whether the order may take liquidity (and so pay the taker fee).
+    pub fn may_take(&self) -> bool {
+        !self.post_only
     }
 }
 
@@ -369,16 +406,6 @@ pub enum Liquidity {
     Taker,
 }
 
-/// The fee a fill was charged, in the asset it was charged in: a taker BUY pays
-/// in shares withheld, a taker SELL in pUSD, a maker nothing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FillFee {
-    None,
-    Collateral(Usdc),
-    Shares(Size),
-}
-
 /// A trade in one of our orders.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Fill {
@@ -390,9 +417,12 @@ pub struct Fill {
     /// Our order's side.
     pub side: Side,
     pub price: Price,
-    /// Shares matched (before any fee withheld in shares).
+    /// Shares matched: all of them are the buyer's (CLOB V2 takes no fee in
+    /// shares).
     pub size: Size,
-    pub fee: FillFee,
+    /// The fee paid, in pUSD: a taker BUY pays it on top of `price x size`, a
+    /// taker SELL out of its proceeds, a maker nothing.
+    pub fee: Usdc,
     pub liquidity: Liquidity,
     pub time: EventTime,
 }
@@ -480,6 +510,7 @@ mod tests {
                 confidence: Some(d("0.22")),
                 expected_value: Some(d("0.8715")),
                 break_even_probability: Some(d("0.5375")),
+                size_before_exact_amounts: None,
             },
         }
     }
@@ -632,11 +663,7 @@ mod tests {
         );
         assert!(OrderStatus::Filled.is_terminal() && !OrderStatus::UnknownPendingReconcile.is_terminal());
 
-        for (fee, liquidity) in [
-            (FillFee::Shares(Size::parse("0.35").unwrap()), Liquidity::Taker),
-            (FillFee::Collateral(Usdc::parse("0.0175").unwrap()), Liquidity::Taker),
-            (FillFee::None, Liquidity::Maker),
-        ] {
+        for (fee, liquidity) in [(Usdc::parse("0.0175").unwrap(), Liquidity::Taker), (Usdc::ZERO, Liquidity::Maker)] {
             let f = Fill {
                 order_id: market(),
                 client_order_id: Some(i.client_order_id.clone()),
@@ -666,19 +693,21 @@ mod tests {
     #[test]
     fn intent_validation() {
         let tick = TickSize::Hundredth;
-        assert_eq!(intent().validate(tick), Ok(()));
+        // 10.5 x 0.52 = 5.46 exactly.
+        let amounts = intent().validate(tick).unwrap();
+        assert_eq!((amounts.maker(), amounts.taker()), (5_460_000, 10_500_000));
         let mut i = intent();
         i.size = Size::ZERO;
         assert_eq!(i.validate(tick), Err(IntentError::ZeroSize));
         let mut i = intent();
         i.limit_price = p("0.525");
         assert!(matches!(i.validate(tick), Err(IntentError::OffTick { .. })));
-        assert_eq!(i.validate(TickSize::HalfHundredth), Ok(()));
+        assert!(i.validate(TickSize::HalfHundredth).is_ok());
         let mut i = intent();
         i.order_type = OrderType::Gtd;
         assert_eq!(i.validate(tick), Err(IntentError::Expiry));
         i.expires_at = Some(TimestampMs(1_800_000_000_000));
-        assert_eq!(i.validate(tick), Ok(()));
+        assert!(i.validate(tick).is_ok());
         let mut i = intent();
         i.expires_at = Some(TimestampMs(1));
         assert_eq!(i.validate(tick), Err(IntentError::Expiry));
@@ -686,6 +715,23 @@ mod tests {
         i.order_type = OrderType::Fak;
         assert_eq!(i.validate(tick), Err(IntentError::PostOnlyTaker));
         i.post_only = false;
-        assert_eq!(i.validate(tick), Ok(()));
+        assert!(i.validate(tick).is_ok());
+        // 0.52 = 13/25: a FAK buys quarters of a share (10.51 x 0.52 =
+        // 5.4652 has 4 decimals, a market BUY's pUSD 2), while a GTC takes any lot.
+        i.size = Size::parse("10.51").unwrap();
+        assert_eq!(
+            i.validate(tick),
+            Err(IntentError::InexactAmounts {
+                size: i.size,
+                price: p("0.52"),
+                step: Size::parse("0.25").unwrap(),
+                largest: Size::parse("10.5").unwrap(),
+            })
+        );
+        i.order_type = OrderType::Gtc;
+        assert!(i.validate(tick).is_ok());
+        // Off the lot is never exact.
+        i.size = Size::parse("10.505").unwrap();
+        assert!(matches!(i.validate(tick), Err(IntentError::InexactAmounts { .. })));
     }
 }

@@ -5,10 +5,22 @@
 //! per market category, read from `/clob-markets/{condition_id}` field `fd`:
 //! crypto 0.07, sports 0.03, geopolitics 0). Makers pay nothing.
 //!
-//! The fee is charged where the taker has the value: a BUY receives fewer
-//! shares (`fee / p` of them), a SELL receives less pUSD. Amounts are rounded
-//! half-up to 0.00001 pUSD, the exchange's fee precision, and the share form to
-//! a micro-share.
+//! Invariant: the fee is pUSD on both sides. A taker BUY receives every share
+//! it matched and pays `C x p + fee`; a taker SELL receives `C x p - fee`.
+//! Sources: the official Rust SDK's `adjust_market_buy_amount`
+//! (`clob/utilities.rs`: a market BUY's total cost is `amount + amount / p x
+//! rate x (p(1-p))^e`), py-clob-client-v2 `fees.py`, and NautilusTrader's
+//! recorded V2 fills (1,000,000 pUSD bought 2,083,334 shares at 0.48 with a
+//! 36,400 micro-pUSD fee, `C x 0.07 x 0.48 x 0.52`). Taking the BUY fee in
+//! shares was CLOB V1's rule.
+//!
+//! Rounding: down to 0.00001 pUSD (a smaller fee is not charged). The chain
+//! decides, not the docs: every taker leg of 21 real CTF Exchange V2
+//! `OrderFilled` events (Polygon, 2026-09; NautilusTrader
+//! `crates/adapters/polymarket/test_data/chain_order_filled_taker_fees.json`)
+//! paid the formula truncated to 5 decimals, e.g. 7.042251 shares at 0.71,
+//! rate 0.05, owe 0.072499974 and paid 0.07249. pmbot rounded half-up before,
+//! a few micro-pUSD per fill more than the exchange takes.
 //!
 //! [`break_even_probability`] answers the question every decision must ask:
 //! how often must this trade win for its expected value to be zero after fees?
@@ -16,7 +28,7 @@
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 
-use crate::amount::{MICROS_PER_UNIT, Size, Usdc};
+use crate::amount::{Size, Usdc};
 use crate::price::Price;
 use crate::side::Side;
 
@@ -60,22 +72,12 @@ impl FeeModel {
         f
     }
 
-    /// The taker's fee for `size` shares at `price`, in pUSD, rounded half-up to
-    /// 0.00001.
+    /// The taker's fee for `size` shares at `price`, in pUSD, rounded down to
+    /// 0.00001 (as the chain charges it: see the module docs).
     pub fn taker_fee(&self, price: Price, size: Size) -> Usdc {
         let exact = self.fee_per_share(price) * size.to_decimal();
-        let rounded = exact.round_dp_with_strategy(FEE_DECIMALS, RoundingStrategy::MidpointAwayFromZero);
+        let rounded = exact.round_dp_with_strategy(FEE_DECIMALS, RoundingStrategy::ToZero);
         Usdc::try_from_decimal(rounded).expect("a fee rounded to 5 decimals fits in micro-USDC")
-    }
-
-    /// The taker's fee when buying: the pUSD fee converted to shares at `price`
-    /// (`fee / p`), rounded half-up to a micro-share. The buyer receives
-    /// `size - taker_fee_shares` shares.
-    pub fn taker_fee_shares(&self, price: Price, size: Size) -> Size {
-        let fee = self.taker_fee(price, size).to_decimal();
-        let shares = (fee / price.to_decimal()) * Decimal::from(MICROS_PER_UNIT);
-        let micros = shares.round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero);
-        Size::from_micros(u64::try_from(micros).expect("fee shares are non-negative and small"))
     }
 
     /// The maker's fee: zero on CLOB V2 (makers earn rebates instead, paid
@@ -88,6 +90,19 @@ impl FeeModel {
     pub fn fee_fraction_of_notional(&self, price: Price) -> Decimal {
         self.fee_per_share(price) / price.to_decimal()
     }
+
+    /// The most a BUY of `size` shares limited at `limit` can take from the
+    /// wallet: `limit x size` rounded up, plus, if it may take liquidity, the
+    /// taker fee at the limit. Fills at better prices never cost more: the
+    /// cost of a share, `p + fee_per_share(p)`, rises with `p` for every
+    /// schedule Polymarket publishes (its derivative is `1 + r e (p(1-p))^(e-1)
+    /// (1 - 2p)`, positive for a rate under 1 at exponent 1, under 2 at 2).
+    /// Each fill rounds its own cost and fee, so fills at the limit itself
+    /// can add a few micro-pUSD; price improvement of one pip covers that.
+    pub fn max_buy_cost(&self, limit: Price, size: Size, may_take: bool) -> Usdc {
+        let fee = if may_take { self.taker_fee(limit, size) } else { Usdc::ZERO };
+        Usdc::from_price_size_ceil(limit, size) + fee
+    }
 }
 
 /// The win probability at which a taker trade at `price` has zero expected value
@@ -96,8 +111,8 @@ impl FeeModel {
 /// "Win" means the outcome the trade profits from: for a BUY, the token
 /// resolving to 1; for a SELL, the token resolving to 0.
 ///
-/// - BUY: paying `p` per share but receiving `1 - fee_per_share / p` shares per
-///   share bought, each worth 1 on a win: `q* = p / (1 - fee_per_share / p)`.
+/// - BUY: paying `p + fee_per_share` for a share worth 1 on a win (the fee is
+///   pUSD on top, every share is received): `q* = p + fee_per_share`.
 /// - SELL: receiving `p - fee_per_share` now and giving up 1 if the token wins:
 ///   `q* = (1 - p) + fee_per_share`.
 ///
@@ -107,7 +122,7 @@ pub fn break_even_probability(side: Side, price: Price, fee: &FeeModel) -> Decim
     let p = price.to_decimal();
     let f = fee.fee_per_share(price);
     match side {
-        Side::Buy => p / (Decimal::ONE - f / p),
+        Side::Buy => p + f,
         Side::Sell => (Decimal::ONE - p) + f,
     }
 }
@@ -115,6 +130,7 @@ pub fn break_even_probability(side: Side, price: Price, fee: &FeeModel) -> Decim
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::amount::MICROS_PER_UNIT;
 
     fn p(s: &str) -> Price {
         Price::parse(s).unwrap()
@@ -122,10 +138,6 @@ mod tests {
 
     fn d(s: &str) -> Decimal {
         s.parse().unwrap()
-    }
-
-    fn round6(x: Decimal) -> Decimal {
-        x.round_dp_with_strategy(6, RoundingStrategy::MidpointAwayFromZero)
     }
 
     /// Worked examples from the research notes (crypto, rate 0.07, exponent 1).
@@ -141,28 +153,29 @@ mod tests {
         assert_eq!(m.fee_fraction_of_notional(p("0.95")), d("0.0035"));
     }
 
+    /// Under V2 the fee is pUSD on top of the price: q* = p + r p (1 - p)
+    /// (research/test-vectors.md §7d: 0.053325 / 0.5175 / 0.953325 at 0.07).
+    /// The V1 form, p / (1 - r (1 - p)) = 0.518135 at 0.5, held the fee in
+    /// shares and asked for a slightly higher win rate.
     #[test]
     fn break_even_buy_worked_examples() {
         let m = FeeModel::crypto();
-        // 0.05 / (1 - 0.07 x 0.95) = 0.0535619...
-        assert_eq!(round6(break_even_probability(Side::Buy, p("0.05"), &m)), d("0.053562"));
-        // 0.5 / 0.965 = 0.5181347...
-        assert_eq!(round6(break_even_probability(Side::Buy, p("0.50"), &m)), d("0.518135"));
-        // 0.95 / (1 - 0.07 x 0.05) = 0.9533366...
-        assert_eq!(round6(break_even_probability(Side::Buy, p("0.95"), &m)), d("0.953337"));
-        // At 0.072 (the py2 test value) the notes give 0.053671 / 0.518672 / 0.953432.
+        assert_eq!(break_even_probability(Side::Buy, p("0.05"), &m), d("0.053325"));
+        assert_eq!(break_even_probability(Side::Buy, p("0.50"), &m), d("0.5175"));
+        assert_eq!(break_even_probability(Side::Buy, p("0.95"), &m), d("0.953325"));
+        // At 0.072 (the py2 test value): 0.05342 / 0.518 / 0.95342.
         let m = FeeModel::taker(d("0.072"));
-        assert_eq!(round6(break_even_probability(Side::Buy, p("0.05"), &m)), d("0.053671"));
-        assert_eq!(round6(break_even_probability(Side::Buy, p("0.5"), &m)), d("0.518672"));
-        assert_eq!(round6(break_even_probability(Side::Buy, p("0.95"), &m)), d("0.953432"));
+        assert_eq!(break_even_probability(Side::Buy, p("0.05"), &m), d("0.05342"));
+        assert_eq!(break_even_probability(Side::Buy, p("0.5"), &m), d("0.518"));
+        assert_eq!(break_even_probability(Side::Buy, p("0.95"), &m), d("0.95342"));
     }
 
     #[test]
     fn break_even_other_categories_at_half() {
-        let at_half = |rate: &str| round6(break_even_probability(Side::Buy, p("0.5"), &FeeModel::taker(d(rate))));
-        assert_eq!(at_half("0.03"), d("0.507614"));
-        assert_eq!(at_half("0.04"), d("0.510204"));
-        assert_eq!(at_half("0.05"), d("0.512821"));
+        let at_half = |rate: &str| break_even_probability(Side::Buy, p("0.5"), &FeeModel::taker(d(rate)));
+        assert_eq!(at_half("0.03"), d("0.5075"));
+        assert_eq!(at_half("0.04"), d("0.51"));
+        assert_eq!(at_half("0.05"), d("0.5125"));
         assert_eq!(at_half("0"), d("0.5"));
     }
 
@@ -181,15 +194,55 @@ mod tests {
     #[test]
     fn fee_amounts_and_rounding() {
         let m = FeeModel::crypto();
-        // 100 shares at 0.50: 1.75 pUSD, or 3.5 shares when buying.
+        // 100 shares at 0.50: 1.75 pUSD, on either side (V1 took 3.5 shares).
         assert_eq!(m.taker_fee(p("0.5"), Size::from_shares(100)), Usdc::parse("1.75").unwrap());
-        assert_eq!(m.taker_fee_shares(p("0.5"), Size::from_shares(100)), Size::parse("3.5").unwrap());
+        // NautilusTrader's recorded V2 fill: 2,083,334 micro-shares at 0.48
+        // paid 36,400 micro-pUSD (and received every share).
+        assert_eq!(m.taker_fee(p("0.48"), Size::from_micros(2_083_334)), Usdc::from_micros(36_400));
         // 1 share at 0.01: 0.07 x 0.0099 = 0.000693 -> 0.00069.
         assert_eq!(m.taker_fee(p("0.01"), Size::from_shares(1)), Usdc::parse("0.00069").unwrap());
-        // 0.15 shares at 0.5: 0.002625 -> 0.00263 (half-up).
-        assert_eq!(m.taker_fee(p("0.5"), Size::parse("0.15").unwrap()), Usdc::parse("0.00263").unwrap());
+        // 0.15 shares at 0.5: 0.002625 -> 0.00262 (down, as the chain does).
+        assert_eq!(m.taker_fee(p("0.5"), Size::parse("0.15").unwrap()), Usdc::parse("0.00262").unwrap());
+        // 0.0005 share at 0.5 owes 0.00000875: under the smallest fee, none.
+        assert_eq!(m.taker_fee(p("0.5"), Size::parse("0.0005").unwrap()), Usdc::ZERO);
         assert_eq!(m.maker_fee(p("0.5"), Size::from_shares(100)), Usdc::ZERO);
         assert_eq!(FeeModel::FREE.taker_fee(p("0.5"), Size::from_shares(100)), Usdc::ZERO);
+    }
+
+    /// Every taker leg of 21 real CTF Exchange V2 `OrderFilled` events on
+    /// Polygon (NautilusTrader `crates/adapters/polymarket/test_data/
+    /// chain_order_filled_taker_fees.json`): side, shares (micro), price,
+    /// the market's rate, and the fee the chain took in micro-pUSD. Half-up
+    /// rounding gets four of them wrong (e.g. 0.07250 for 0.07249).
+    #[test]
+    fn matches_the_fees_charged_on_chain() {
+        let legs: &[(&str, u64, &str, &str, i64)] = &[
+            ("BUY", 7_575_758, "0.66", "0.05", 85_000),
+            ("BUY", 7_042_251, "0.71", "0.05", 72_490),
+            ("BUY", 21_126_758, "0.71", "0.05", 217_490),
+            ("BUY", 1_219_511, "0.82", "0.07", 12_590),
+            ("BUY", 2_083_334, "0.48", "0.07", 36_400),
+            ("BUY", 5_952_381, "0.84", "0", 0),
+            ("SELL", 7_570_000, "0.65", "0.05", 86_100),
+            ("SELL", 7_590_000, "0.66", "0.05", 85_150),
+            ("SELL", 5_000_000, "0.31", "0.05", 53_470),
+            ("SELL", 5_000_000, "0.67", "0.05", 55_270),
+            ("SELL", 5_000_000, "0.27", "0.05", 49_270),
+            ("SELL", 7_040_000, "0.70", "0.05", 73_920),
+            ("SELL", 21_130_000, "0.70", "0.05", 221_860),
+            ("SELL", 5_950_000, "0.83", "0", 0),
+            ("BUY", 8_928_572, "0.56", "0.05", 110_000),
+            ("SELL", 8_920_000, "0.55", "0.05", 110_380),
+            ("BUY", 5_149_310, "0.971", "0.07", 10_140),
+            ("SELL", 5_140_000, "0.965", "0.07", 12_150),
+            ("BUY", 9_321_429, "0.56", "0.05", 114_840),
+            ("SELL", 9_330_000, "0.55", "0.05", 115_450),
+            ("SELL", 8_930_000, "0.55", "0.05", 110_500),
+        ];
+        for &(side, shares, price, rate, fee) in legs {
+            let got = FeeModel::taker(d(rate)).taker_fee(p(price), Size::from_micros(shares));
+            assert_eq!(got, Usdc::from_micros(fee), "{side} {shares} at {price}, rate {rate}");
+        }
     }
 
     /// py-clob-client-v2's fee tests (amount $100 means 200 shares at 0.5).
@@ -205,6 +258,31 @@ mod tests {
         let old = FeeModel { rate: d("0.25"), exponent: 2, taker_only: true };
         assert_eq!(old.taker_fee(p("0.5"), Size::from_shares(100)), Usdc::parse("1.5625").unwrap());
         assert_eq!(old.taker_fee(p("0.3"), Size::from_shares(100)), Usdc::parse("1.1025").unwrap());
+    }
+
+    #[test]
+    fn a_buy_costs_at_most_its_limit_and_the_fee_there() {
+        let m = FeeModel::crypto();
+        // 20 at 0.53: 10.6 + 20 x 0.07 x 0.53 x 0.47 = 10.6 + 0.34874.
+        assert_eq!(m.max_buy_cost(p("0.53"), Size::from_shares(20), true), Usdc::parse("10.94874").unwrap());
+        assert_eq!(m.max_buy_cost(p("0.53"), Size::from_shares(20), false), Usdc::parse("10.6").unwrap());
+        // Every fill price under the limit costs less, fee included, for
+        // every rate Polymarket uses and the V1 curve (0.25, exponent 2).
+        let size = Size::from_shares(1000);
+        for m in [
+            FeeModel::crypto(),
+            FeeModel::taker(d("0.05")),
+            FeeModel { rate: d("0.25"), exponent: 2, taker_only: true },
+        ] {
+            for limit in 1..10_000u16 {
+                let limit = Price::from_pips(limit).unwrap();
+                let at_limit = m.max_buy_cost(limit, size, true);
+                for fill in [1, limit.pips() / 2, limit.pips().saturating_sub(1)] {
+                    let Some(fill) = Price::from_pips(fill) else { continue };
+                    assert!(m.max_buy_cost(fill, size, true) <= at_limit, "{fill} under {limit}");
+                }
+            }
+        }
     }
 
     #[test]

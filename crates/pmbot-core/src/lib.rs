@@ -18,6 +18,7 @@ pub mod fees;
 pub mod ids;
 pub mod labels;
 pub mod level;
+pub mod order_amounts;
 pub mod order_state;
 pub mod paper;
 pub mod price;
@@ -35,7 +36,7 @@ pub use book_hash::{BookHashInput, HashCheck, RawBookSummary, book_hash, verify_
 pub use clock::{Clock, ManualClock, TimestampError, TimestampMs};
 pub use events::{
     BestBidAsk, BookSnapshot, CancelScope, ClientOrderId, ClientOrderIdError, Command, DecisionContext, Event,
-    EventTime, Fill, FillFee, IntentError, LastTrade, Liquidity, MarketEvent, MarketResolved, NewMarket, OrderIntent,
+    EventTime, Fill, IntentError, LastTrade, Liquidity, MarketEvent, MarketResolved, NewMarket, OrderIntent,
     OrderStatus, OrderType, OrderUpdate, PriceChange, PriceChangeBatch, TickSizeChange,
 };
 pub use features::{
@@ -46,6 +47,7 @@ pub use fees::{FeeModel, break_even_probability};
 pub use ids::{ConditionId, Hash32, IdError, OrderId, TokenId};
 pub use labels::{Grid, Label, LabelCounts, LabelError, LabelOutcome, LabelSpec, Labeller, MidPoint};
 pub use level::{Level, LevelError, LevelErrorKind, RawLevel, parse_levels, parse_levels_json, parse_touch_price};
+pub use order_amounts::{OrderAmounts, OrderKind, Sizing};
 pub use paper::{PaperConfig, PaperError, PaperEvent, PaperVenue, Payout, QueueModel};
 pub use price::{Price, PriceError, TickSize};
 pub use risk::{

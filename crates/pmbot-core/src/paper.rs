@@ -33,10 +33,14 @@
 //! - A trade printed through our price (a sell below our bid, a buy above our
 //!   ask) fills our whole remainder at our price: price priority says it
 //!   would have.
-//! - Fees by the [`FeeModel`]: taker fills pay it (a BUY in shares withheld,
-//!   a SELL in pUSD), maker fills pay the maker fee (zero on CLOB V2).
-//! - A BUY reserves `limit x remaining` pUSD and a SELL its remaining shares
-//!   while open (no short selling: outcome tokens are sold only when held).
+//! - Fees by each market's own [`FeeModel`] ([`PaperVenue::set_fee`]; an
+//!   order for a token without one is refused): taker fills pay the taker
+//!   fee in pUSD, a BUY on top of `price x size` (it receives every share), a
+//!   SELL out of its proceeds; maker fills pay the maker fee (zero on CLOB
+//!   V2). That is CLOB V2's rule (see [`crate::fees`]).
+//! - A BUY reserves `limit x remaining` pUSD plus its taker fee at the limit
+//!   (unless post-only), a SELL its remaining shares, while open (no short
+//!   selling: outcome tokens are sold only when held).
 //! - Resolution pays 1 pUSD per share of the winning token, 0 for the others,
 //!   and cancels open orders on the market's tokens.
 
@@ -48,8 +52,8 @@ use crate::amount::{Size, Usdc};
 use crate::book::{BookError, OrderBook};
 use crate::clock::TimestampMs;
 use crate::events::{
-    BookSnapshot, ClientOrderId, EventTime, Fill, FillFee, IntentError, LastTrade, Liquidity, MarketEvent,
-    MarketResolved, OrderIntent, OrderStatus, OrderType, OrderUpdate, PriceChange,
+    BookSnapshot, ClientOrderId, EventTime, Fill, IntentError, LastTrade, Liquidity, MarketEvent, MarketResolved,
+    OrderIntent, OrderStatus, OrderType, OrderUpdate, PriceChange,
 };
 use crate::fees::FeeModel;
 use crate::ids::{Hash32, OrderId, TokenId};
@@ -78,9 +82,6 @@ pub struct PaperConfig {
     pub latency_ms: u32,
     /// Where a resting order joins the queue. Default: back of the visible size.
     pub queue: QueueModel,
-    /// The market's fee schedule. Default: crypto, 0.07 taker-only (the highest
-    /// category rate, so a strategy is not flattered by a free market).
-    pub fee: FeeModel,
     /// Whether a marketable order walks down the book past the best level
     /// (within its limit). Default true; false takes the best level only.
     pub walk_book: bool,
@@ -96,7 +97,6 @@ impl Default for PaperConfig {
         PaperConfig {
             latency_ms: 250,
             queue: QueueModel::BackOfVisible,
-            fee: FeeModel::crypto(),
             walk_book: true,
             trade_report_lag_ms: 1000,
             starting_cash: Usdc::from_whole(300),
@@ -111,6 +111,8 @@ pub enum PaperError {
     Intent(#[from] IntentError),
     #[error("no book has been seen for token {0}")]
     NoBook(TokenId),
+    #[error("no fee schedule was given for token {0}")]
+    NoFeeSchedule(TokenId),
     #[error("client order id {0} is already in use")]
     DuplicateOrder(ClientOrderId),
     #[error("a BUY needing {needed} pUSD with only {available} free")]
@@ -194,6 +196,8 @@ pub struct PaperVenue {
     cash: Usdc,
     positions: HashMap<TokenId, Size>,
     books: HashMap<TokenId, OrderBook>,
+    /// Each token's market fee schedule.
+    fees: HashMap<TokenId, FeeModel>,
     /// Open orders in placement order.
     orders: Vec<PaperOrder>,
     /// Size our marketable orders took from a level, not yet seen gone.
@@ -215,6 +219,7 @@ impl PaperVenue {
             now: TimestampMs::ZERO,
             positions: HashMap::default(),
             books: HashMap::default(),
+            fees: HashMap::default(),
             orders: Vec::new(),
             consumed: HashMap::default(),
             traded_unseen: HashMap::default(),
@@ -235,6 +240,12 @@ impl PaperVenue {
         &self.config
     }
 
+    /// Sets the fee schedule of `token`'s market (its `fd`): every fill of
+    /// the token pays by it.
+    pub fn set_fee(&mut self, token: TokenId, fee: FeeModel) {
+        self.fees.insert(token, fee);
+    }
+
     /// The venue's time: the latest time it was given.
     pub fn now(&self) -> TimestampMs {
         self.now
@@ -250,7 +261,7 @@ impl PaperVenue {
         self.cash - self.reserved_cash()
     }
 
-    /// Shares of `token` held (after fees withheld in shares).
+    /// Shares of `token` held.
     pub fn position(&self, token: &TokenId) -> Size {
         self.positions.get(token).copied().unwrap_or(Size::ZERO)
     }
@@ -260,7 +271,7 @@ impl PaperVenue {
         self.positions.iter().map(|(t, s)| (t, *s))
     }
 
-    /// Fees paid so far, in pUSD (share fees valued at their fill price).
+    /// Fees paid so far, in pUSD.
     pub fn fees_paid(&self) -> Usdc {
         self.fees_paid
     }
@@ -291,18 +302,19 @@ impl PaperVenue {
     }
 
     /// Sends an order at `at`; it reaches the venue at `at + latency_ms`.
-    /// Checked now against the token's tick, free cash (BUY, at its limit)
-    /// and free shares (SELL).
+    /// Checked now against the token's tick and the exchange's amount rules,
+    /// free cash (BUY, at its limit with its fee) and free shares (SELL).
     pub fn place(&mut self, intent: OrderIntent, at: TimestampMs) -> Result<Vec<PaperEvent>, PaperError> {
         self.check_time(at)?;
         let book = self.books.get(&intent.token).ok_or_else(|| PaperError::NoBook(intent.token.clone()))?;
         intent.validate(book.tick_size())?;
+        let fee = *self.fees.get(&intent.token).ok_or_else(|| PaperError::NoFeeSchedule(intent.token.clone()))?;
         if self.find(&intent.client_order_id).is_some() {
             return Err(PaperError::DuplicateOrder(intent.client_order_id));
         }
         match intent.side {
             Side::Buy => {
-                let needed = Usdc::from_price_size_ceil(intent.limit_price, intent.size);
+                let needed = fee.max_buy_cost(intent.limit_price, intent.size, intent.may_take());
                 let available = self.free_cash();
                 if needed > available {
                     return Err(PaperError::InsufficientCash { needed, available });
@@ -435,8 +447,15 @@ impl PaperVenue {
         self.orders
             .iter()
             .filter(|o| o.intent.side == Side::Buy)
-            .map(|o| Usdc::from_price_size_ceil(o.intent.limit_price, o.remaining()))
+            .map(|o| {
+                self.fee_of(&o.intent.token).max_buy_cost(o.intent.limit_price, o.remaining(), o.intent.may_take())
+            })
             .sum()
+    }
+
+    /// The schedule of a token an order was placed for (checked at placing).
+    fn fee_of(&self, token: &TokenId) -> FeeModel {
+        *self.fees.get(token).expect("an order's token has a fee schedule: place checked it")
     }
 
     fn free_shares(&self, token: &TokenId) -> Size {
@@ -529,22 +548,16 @@ impl PaperVenue {
         at: TimestampMs,
         out: &mut Vec<PaperEvent>,
     ) {
-        let fee_model = self.config.fee;
+        let fee_model = self.fee_of(&self.orders[i].intent.token);
         self.next_seq += 1;
         let trade_id = format!("paper-{}-{}", self.id_space, self.next_seq);
         let order = &mut self.orders[i];
         order.filled += size;
         let token = order.intent.token.clone();
         let side = order.intent.side;
-        let fee = match (liquidity, side) {
-            (Liquidity::Taker, Side::Buy) => FillFee::Shares(fee_model.taker_fee_shares(price, size)),
-            (Liquidity::Taker, Side::Sell) => FillFee::Collateral(fee_model.taker_fee(price, size)),
-            (Liquidity::Maker, _) => FillFee::Collateral(fee_model.maker_fee(price, size)),
-        };
-        let fee = match fee {
-            FillFee::Shares(s) if s.is_zero() => FillFee::None,
-            FillFee::Collateral(c) if c == Usdc::ZERO => FillFee::None,
-            other => other,
+        let fee = match liquidity {
+            Liquidity::Taker => fee_model.taker_fee(price, size),
+            Liquidity::Maker => fee_model.maker_fee(price, size),
         };
         let position = self.positions.entry(token.clone()).or_insert(Size::ZERO);
         match side {
@@ -557,17 +570,8 @@ impl PaperVenue {
                 *position -= size;
             }
         }
-        match fee {
-            FillFee::None => {}
-            FillFee::Shares(s) => {
-                *position -= s;
-                self.fees_paid += Usdc::from_price_size_ceil(price, s);
-            }
-            FillFee::Collateral(c) => {
-                self.cash -= c;
-                self.fees_paid += c;
-            }
-        }
+        self.cash -= fee;
+        self.fees_paid += fee;
         if position.is_zero() {
             self.positions.remove(&token);
         }
@@ -903,8 +907,16 @@ mod tests {
         ClientOrderId::new(id).unwrap()
     }
 
+    /// A venue whose two tokens pay crypto fees (0.07, taker only).
+    fn new_venue(config: PaperConfig) -> PaperVenue {
+        let mut v = PaperVenue::new(config);
+        v.set_fee(token(YES), FeeModel::crypto());
+        v.set_fee(token(NO), FeeModel::crypto());
+        v
+    }
+
     fn venue() -> PaperVenue {
-        PaperVenue::new(PaperConfig { latency_ms: 100, ..PaperConfig::default() })
+        new_venue(PaperConfig { latency_ms: 100, ..PaperConfig::default() })
     }
 
     fn fills(events: &[PaperEvent]) -> Vec<&Fill> {
@@ -1044,40 +1056,39 @@ mod tests {
         let notional: Usdc = f.iter().map(|f| Usdc::from_price_size_ceil(f.price, f.size)).sum();
         assert_eq!(notional, usdc("10.45"));
         assert_eq!(notional.to_decimal() / Decimal::from(25), Decimal::new(418, 3));
-        // Fees 0.07 x p(1-p) per share, withheld in shares: 0.168 / 0.40,
-        // 0.17052 / 0.42, 0.08663 (0.086625 rounded half-up) / 0.45.
-        let fee_shares: Vec<FillFee> = f.iter().map(|f| f.fee).collect();
-        assert_eq!(
-            fee_shares,
-            vec![FillFee::Shares(sz("0.42")), FillFee::Shares(sz("0.406")), FillFee::Shares(sz("0.192511"))]
-        );
-        assert_eq!(v.position(&token(YES)), sz("23.981489"));
-        assert_eq!(v.cash(), usdc("289.55"));
-        assert_eq!(v.fees_paid(), usdc("0.42515"));
+        // Fees 0.07 x p(1-p) per share, paid in pUSD on top: 0.168, 0.17052,
+        // 0.08662 (0.086625 rounded down). Every share bought is held.
+        let fees: Vec<Usdc> = f.iter().map(|f| f.fee).collect();
+        assert_eq!(fees, vec![usdc("0.168"), usdc("0.17052"), usdc("0.08662")]);
+        assert_eq!(v.position(&token(YES)), sz("25"));
+        // 300 - 10.45 - 0.42514.
+        assert_eq!(v.cash(), usdc("289.12486"));
+        assert_eq!(v.fees_paid(), usdc("0.42514"));
         assert_eq!(statuses(&out), vec![(OrderStatus::Filled, sz("25"))]);
     }
 
     #[test]
-    fn a_sell_pays_its_taker_fee_in_collateral() {
+    fn both_sides_pay_their_taker_fee_in_collateral() {
         let mut v = venue();
         feed(&mut v, snapshot(YES, &[("0.60", "100")], &[("0.40", "100")], 0));
         v.place(intent("b", YES, Side::Buy, "0.40", "10", OrderType::Fak), t(0)).unwrap();
         v.place(intent("s", YES, Side::Sell, "0.60", "5", OrderType::Fak), t(200)).unwrap_err();
         v.advance_to(t(150)).unwrap();
-        let held = v.position(&token(YES));
-        assert_eq!(held, sz("9.58"));
+        // The buyer holds all 10 shares and paid 4 + 0.07 x 0.4 x 0.6 x 10.
+        assert_eq!(v.position(&token(YES)), sz("10"));
+        assert_eq!(v.cash(), usdc("300") - usdc("4") - usdc("0.168"));
         let cash = v.cash();
         v.place(intent("s", YES, Side::Sell, "0.60", "5", OrderType::Fak), t(200)).unwrap();
         let out = v.advance_to(t(300)).unwrap();
         // 0.07 x 0.6 x 0.4 x 5 = 0.084 pUSD.
-        assert_eq!(fills(&out)[0].fee, FillFee::Collateral(usdc("0.084")));
+        assert_eq!(fills(&out)[0].fee, usdc("0.084"));
         assert_eq!(v.cash(), cash + usdc("3") - usdc("0.084"));
-        assert_eq!(v.position(&token(YES)), sz("4.58"));
+        assert_eq!(v.position(&token(YES)), sz("5"));
     }
 
     #[test]
     fn without_walking_the_book_only_the_best_level_fills() {
-        let mut v = PaperVenue::new(PaperConfig { latency_ms: 0, walk_book: false, ..PaperConfig::default() });
+        let mut v = new_venue(PaperConfig { latency_ms: 0, walk_book: false, ..PaperConfig::default() });
         feed(&mut v, snapshot(YES, &[], &[("0.40", "10"), ("0.42", "10")], 0));
         v.place(intent("m", YES, Side::Buy, "0.45", "25", OrderType::Fak), t(0)).unwrap();
         let out = v.advance_to(t(0)).unwrap();
@@ -1106,7 +1117,7 @@ mod tests {
         v.place(intent("d", YES, Side::Buy, "0.40", "10", OrderType::Fak), t(800)).unwrap();
         let out = v.advance_to(t(900)).unwrap();
         assert_eq!(fills(&out)[0].size, sz("8"));
-        assert_eq!(v.position(&token(YES)), sz("10") - sz("0.42") + sz("8") - sz("0.336"));
+        assert_eq!(v.position(&token(YES)), sz("18"));
     }
 
     #[test]
@@ -1115,16 +1126,18 @@ mod tests {
         feed(&mut v, snapshot(YES, &[("0.49", "100")], &[("0.52", "100")], 0));
         v.place(intent("b", YES, Side::Buy, "0.50", "10", OrderType::Gtc), t(0)).unwrap();
         v.advance_to(t(100)).unwrap();
-        // Nothing visible at 0.50 when we arrived: nothing ahead.
+        // Nothing visible at 0.50 when we arrived: nothing ahead. Reserved:
+        // 10 x 0.50 and the taker fee it could pay (not post-only), 0.175.
         assert_eq!(v.queue_ahead(&cid("b")), Some(Size::ZERO));
-        assert_eq!(v.free_cash(), usdc("295"));
+        assert_eq!(v.free_cash(), usdc("294.825"));
         let out = feed(&mut v, trade(YES, Side::Sell, "0.50", "4", 200));
-        assert_eq!(fills(&out)[0].fee, FillFee::None);
+        assert_eq!(fills(&out)[0].fee, Usdc::ZERO);
         assert_eq!(statuses(&out), vec![(OrderStatus::PartiallyFilled, sz("4"))]);
         assert_eq!(v.position(&token(YES)), sz("4"));
         assert_eq!(v.cash(), usdc("298"));
-        // 6 shares still reserved at 0.50.
-        assert_eq!(v.free_cash(), usdc("295"));
+        // 6 shares still reserved at 0.50, with their fee (0.105); the maker
+        // fill paid none.
+        assert_eq!(v.free_cash(), usdc("294.895"));
         assert_eq!(v.open_order_filled(&cid("b")), Some(sz("4")));
     }
 
@@ -1197,7 +1210,9 @@ mod tests {
 
     #[test]
     fn resolution_pays_winners_one_and_losers_zero() {
-        let mut v = PaperVenue::new(PaperConfig { latency_ms: 0, fee: FeeModel::FREE, ..PaperConfig::default() });
+        let mut v = PaperVenue::new(PaperConfig { latency_ms: 0, ..PaperConfig::default() });
+        v.set_fee(token(YES), FeeModel::FREE);
+        v.set_fee(token(NO), FeeModel::FREE);
         feed(&mut v, snapshot(YES, &[], &[("0.60", "100")], 0));
         feed(&mut v, snapshot(NO, &[], &[("0.41", "100")], 0));
         v.place(intent("y", YES, Side::Buy, "0.60", "10", OrderType::Fak), t(0)).unwrap();
@@ -1232,13 +1247,31 @@ mod tests {
         let no_book = v.place(intent("x", YES, Side::Buy, "0.50", "1", OrderType::Gtc), t(0));
         assert_eq!(no_book, Err(PaperError::NoBook(token(YES))));
         feed(&mut v, snapshot(YES, &[("0.50", "100")], &[("0.52", "100")], 0));
-        let too_big = v.place(intent("x", YES, Side::Buy, "0.50", "601", OrderType::Gtc), t(0));
+        // Post-only: it reserves no taker fee.
+        let post = |id: &str, size: &str| OrderIntent {
+            post_only: true,
+            ..intent(id, YES, Side::Buy, "0.50", size, OrderType::Gtc)
+        };
+        let too_big = v.place(post("x", "601"), t(0));
         assert!(matches!(too_big, Err(PaperError::InsufficientCash { .. })));
         let unheld = v.place(intent("x", YES, Side::Sell, "0.50", "1", OrderType::Gtc), t(0));
         assert!(matches!(unheld, Err(PaperError::InsufficientShares { .. })));
         let off_tick = v.place(intent("x", YES, Side::Buy, "0.505", "1", OrderType::Gtc), t(0));
         assert!(matches!(off_tick, Err(PaperError::Intent(IntentError::OffTick { .. }))));
-        v.place(intent("x", YES, Side::Buy, "0.50", "600", OrderType::Gtc), t(50)).unwrap();
+        // The exchange refuses a FAK BUY of 18.87 at 0.52 (9.8124 pUSD has 4
+        // decimals, a market BUY's 2): so does the paper venue.
+        let inexact = v.place(intent("x", YES, Side::Buy, "0.52", "18.87", OrderType::Fak), t(0));
+        assert!(matches!(inexact, Err(PaperError::Intent(IntentError::InexactAmounts { .. }))), "{inexact:?}");
+        // A market whose fee schedule was never given trades nothing (it is
+        // never taken as free).
+        let mut bare = PaperVenue::new(PaperConfig::default());
+        feed(&mut bare, snapshot(YES, &[("0.50", "100")], &[("0.52", "100")], 0));
+        let no_fee = bare.place(intent("x", YES, Side::Buy, "0.50", "1", OrderType::Gtc), t(0));
+        assert_eq!(no_fee, Err(PaperError::NoFeeSchedule(token(YES))));
+        // One that may take reserves its fee too: 600 x 0.50 + 10.5 > 300.
+        let taker = v.place(intent("x", YES, Side::Buy, "0.50", "600", OrderType::Gtc), t(0));
+        assert_eq!(taker, Err(PaperError::InsufficientCash { needed: usdc("310.5"), available: usdc("300") }));
+        v.place(post("x", "600"), t(50)).unwrap();
         let dup = v.place(intent("x", YES, Side::Buy, "0.50", "1", OrderType::Gtc), t(60));
         assert_eq!(dup, Err(PaperError::DuplicateOrder(cid("x"))));
         assert!(matches!(v.advance_to(t(10)), Err(PaperError::TimeWentBack { .. })));
@@ -1263,7 +1296,7 @@ mod tests {
 
     #[test]
     fn the_front_queue_model_fills_on_any_trade_at_our_price() {
-        let mut v = PaperVenue::new(PaperConfig { latency_ms: 0, queue: QueueModel::Front, ..PaperConfig::default() });
+        let mut v = new_venue(PaperConfig { latency_ms: 0, queue: QueueModel::Front, ..PaperConfig::default() });
         feed(&mut v, snapshot(YES, &[("0.50", "100")], &[("0.52", "100")], 0));
         v.place(intent("b", YES, Side::Buy, "0.50", "10", OrderType::Gtc), t(0)).unwrap();
         v.advance_to(t(0)).unwrap();
@@ -1331,7 +1364,7 @@ mod tests {
             /// changes nothing.
             #[test]
             fn the_books_balance_against_the_reported_events(ops in prop::collection::vec((op(), 0i64..200), 1..80)) {
-                let mut v = PaperVenue::new(PaperConfig { latency_ms: 50, ..PaperConfig::default() });
+                let mut v = new_venue(PaperConfig { latency_ms: 50, ..PaperConfig::default() });
                 let mut ms = 0;
                 feed(&mut v, snapshot(YES, &[("0.45", "100")], &[("0.55", "100")], ms));
                 let mut cash = v.cash();
@@ -1371,19 +1404,17 @@ mod tests {
                     for e in &events {
                         match e {
                             PaperEvent::Fill(f) => {
-                                let fee_shares = match f.fee { FillFee::Shares(s) => s, _ => Size::ZERO };
-                                let fee_cash = match f.fee { FillFee::Collateral(c) => c, _ => Usdc::ZERO };
                                 match f.side {
                                     Side::Buy => {
                                         cash -= Usdc::from_price_size_ceil(f.price, f.size);
-                                        pos = pos + f.size - fee_shares;
+                                        pos += f.size;
                                     }
                                     Side::Sell => {
                                         cash += Usdc::from_price_size_floor(f.price, f.size);
                                         pos -= f.size;
                                     }
                                 }
-                                cash -= fee_cash;
+                                cash -= f.fee;
                                 let id = f.client_order_id.clone().unwrap();
                                 *filled.entry(id).or_insert(Size::ZERO) += f.size;
                             }

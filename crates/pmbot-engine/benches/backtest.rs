@@ -106,12 +106,13 @@ pub(crate) static DATA: LazyLock<Data> = LazyLock::new(|| {
 });
 
 fn info(spec: &pmbot_sim::engine::MarketSpec) -> MarketInfo {
+    let fd = spec.fee;
     MarketInfo {
         market: spec.condition_id,
         up: spec.tokens[0].token_id.clone(),
         down: spec.tokens[1].token_id.clone(),
         end: spec.end_ms.map(TimestampMs::from_millis),
-        fee: spec.fee,
+        fee: pmbot_core::FeeModel { rate: fd.rate, exponent: fd.exponent, taker_only: fd.taker_only },
         min_order_size: spec.min_order_size,
         tick: spec.tick,
     }

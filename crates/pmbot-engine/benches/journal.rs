@@ -16,8 +16,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use pmbot_core::{
-    ClientOrderId, ConditionId, DecisionContext, EventTime, Fill, FillFee, Hash32, Liquidity, OrderId, OrderIntent,
-    OrderStatus, OrderType, OrderUpdate, Price, Side, Size, TimestampMs, TokenId,
+    ClientOrderId, ConditionId, DecisionContext, EventTime, Fill, Hash32, Liquidity, OrderId, OrderIntent, OrderStatus,
+    OrderType, OrderUpdate, Price, Side, Size, TimestampMs, TokenId, Usdc,
 };
 use pmbot_engine::journal::{
     DataSource, Decision, DecisionAction, EngineRow, Journal, OrderLog, PreparedOrder, RunMode, RunStart,
@@ -169,6 +169,7 @@ fn order(n: u32) -> PreparedOrder {
             confidence: Some("0.22".parse().expect("dec")),
             expected_value: Some("0.8715".parse().expect("dec")),
             break_even_probability: Some("0.5375".parse().expect("dec")),
+            size_before_exact_amounts: None,
         },
     };
     let salt = u64::MAX - u64::from(n);
@@ -208,7 +209,7 @@ fn fill(o: &PreparedOrder, n: u32) -> Fill {
         side: o.intent.side,
         price: o.intent.limit_price,
         size: Size::from_shares(3),
-        fee: FillFee::None,
+        fee: Usdc::ZERO,
         liquidity: Liquidity::Maker,
         time: EventTime { received: TimestampMs(1_700_000_100_000), exchange: TimestampMs(1_700_000_099_990) },
     }

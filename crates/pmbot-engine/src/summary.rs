@@ -29,7 +29,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, NaiveDate};
-use pmbot_core::{FillFee, TimestampMs, Usdc};
+use pmbot_core::{TimestampMs, Usdc};
 
 use crate::journal::{DataSource, Journal, JournalError, Run, RunMode};
 use crate::performance::{self, Proportion};
@@ -72,8 +72,9 @@ pub struct DailySummary {
     pub pnl_after_fees: Usdc,
     /// The fees inside `pnl_after_fees`.
     pub trade_fees: Usdc,
-    /// Fees paid on the day's fills: pUSD fees, plus fee shares valued at
-    /// their fill price rounded up to a micro (as the engine's ledger does).
+    /// Fees paid on the day's fills, in pUSD (fills journaled before fees
+    /// were pUSD on both sides count their fee shares at their fill price,
+    /// rounded up: see `Journal::fills`).
     pub fees: Usdc,
     /// Fills received in the day.
     pub fills: u64,
@@ -250,12 +251,7 @@ pub fn compute(journal: &Journal, date: NaiveDate, now_ms: i64) -> Result<DailyS
     let mut filled_orders = BTreeSet::new();
     for fill in journal.fills()?.into_iter().filter(|f| in_day(f.time.received)) {
         fills += 1;
-        let fee = match fill.fee {
-            FillFee::None => Usdc::ZERO,
-            FillFee::Collateral(c) => c,
-            FillFee::Shares(s) => Usdc::from_price_size_ceil(fill.price, s),
-        };
-        fees = fees.checked_add(fee).ok_or_else(|| out_of_range("the fees paid"))?;
+        fees = fees.checked_add(fill.fee).ok_or_else(|| out_of_range("the fees paid"))?;
         filled_orders.insert(fill.order_id);
     }
     let orders = OrderCounts {

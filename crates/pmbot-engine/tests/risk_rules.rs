@@ -6,9 +6,10 @@
 //! tests, at the end, say why and show the limit held.)
 //!
 //! The set-up is the same throughout: a model that always says P(up) = 0.9,
-//! so the strategy is confident and buys the UP token at its best ask (0.50:
-//! a budget of 10 pUSD buys 20 shares) as soon as the features have warmed
-//! up (3 s of books). `baseline_enters_once_warm` shows that entry going
+//! so the strategy is confident and buys the UP token at its best ask (0.50,
+//! crypto fees paid in pUSD on top: a budget of 10 pUSD buys 19.32 shares,
+//! 9.66 + a 0.3381 fee) as soon as the features have warmed up (3 s of
+//! books). `baseline_enters_once_warm` shows that entry going
 //! through; each other test changes one thing and shows the rule that stops
 //! it.
 
@@ -75,7 +76,7 @@ struct Quote {
     down: (&'static str, &'static str),
 }
 
-/// The UP token at 0.48 / 0.50: a confident model buys 20 shares at 0.50.
+/// The UP token at 0.48 / 0.50: a confident model buys 19.32 shares at 0.50.
 const CALM: Quote = Quote { up: ("0.48", "0.50"), down: ("0.50", "0.52") };
 
 fn snapshot(m: &MarketInfo, token: &TokenId, (bid, ask): (&str, &str), ms: i64) -> MarketEvent {
@@ -216,7 +217,10 @@ impl Scenario {
 
     /// Ends the run and opens its journal read-only.
     fn finish(self, ms: i64) -> Finished {
-        self.runner.finish(at(ms), "end of scenario").unwrap();
+        let (_, rs) = self.runner.finish(at(ms), "end of scenario").unwrap();
+        // The ledger and the paper venue hold the same cash, fees and shares.
+        let accounts = rs.accounts.expect("finish states the accounts");
+        assert!(accounts.agree(), "{accounts:?}");
         let journal = Journal::open_read_only(&self.journal).unwrap();
         let decisions = journal.decisions().unwrap();
         Finished { _dir: self.dir, journal, decisions }
@@ -295,12 +299,14 @@ fn baseline_enters_once_warm() {
     let first = f.intents().next().expect("an entry");
     assert_eq!((first.action, first.reason.as_str()), (DecisionAction::Enter, "entry"));
     assert_eq!(first.at, at(first_ready(100)), "the first warm sample enters");
-    assert_eq!(intent_of(first), ("0.5".into(), "20".into()), "10 pUSD at the 0.50 ask");
+    assert_eq!(intent_of(first), ("0.5".into(), "19.32".into()), "10 pUSD at the 0.50 ask, fee included");
     assert!(f.decisions.iter().all(|d| d.action != DecisionAction::Refused), "{:#?}", f.summary());
     assert_eq!(f.orders(), 1);
     let fills = f.journal.fills().unwrap();
     assert_eq!(fills.len(), 1, "the paper venue filled the entry");
-    assert_eq!((fills[0].price, fills[0].size), (price("0.5"), Size::from_micros(20_000_000)));
+    assert_eq!((fills[0].price, fills[0].size), (price("0.5"), Size::from_micros(19_320_000)));
+    // The fee in pUSD: 19.32 x 0.07 x 0.5 x 0.5; every share bought is held.
+    assert_eq!(fills[0].fee, usdc("0.3381"));
     // Sent at its decision time (not at the next frame's), filled 250 ms
     // later, and the next sample knows it.
     assert_eq!(f.journal.orders().unwrap()[0].prepared.created, at(4_000));
@@ -375,7 +381,7 @@ fn failed_balance_check_refuses_entries() {
     let refused = f.refusals("balance_check");
     assert_eq!(refused.len(), 5, "every warm sample, 4 s to 8 s");
     assert_eq!(refusal(refused[0]), format!("balance check failed: {reason}"));
-    assert_eq!(intent_of(refused[0]), ("0.5".into(), "20".into()));
+    assert_eq!(intent_of(refused[0]), ("0.5".into(), "19.32".into()));
     assert_eq!(f.orders(), 0);
 }
 
@@ -399,7 +405,7 @@ fn refused_price_change_leaves_the_book_untrusted_until_a_snapshot() {
     assert_eq!(times, [4_000, 5_000, 6_000, 7_000, 8_000]);
     for d in &refused {
         assert_eq!(refusal(d), "book untrusted: the token's book is not synced and verified");
-        assert_eq!(intent_of(d), ("0.5".into(), "20".into()), "the book as it was before the bad update");
+        assert_eq!(intent_of(d), ("0.5".into(), "19.32".into()), "the book as it was before the bad update");
     }
     // The snapshot at 8.3 s restores it: the next sample enters.
     let next = f.intents().nth(5).expect("an entry after the snapshot");
@@ -439,18 +445,19 @@ fn daily_loss_limit_stops_entries_for_the_day() {
     s.list(&a);
     s.list(&b);
     s.quote(&[(&a, CALM)], 100, 6_200);
-    // A resolves DOWN: the 20 UP shares bought for 10 pUSD pay nothing.
+    // A resolves DOWN: the 19.32 UP shares bought for 9.9981 pUSD (fee
+    // included) pay nothing.
     s.event(resolution(&a, &a.down, 6_500));
     s.quote(&[(&b, CALM)], 7_100, 12_200);
     let f = s.finish(12_300);
 
     let trades = f.journal.trades().unwrap();
     assert_eq!(trades.len(), 1);
-    assert_eq!((trades[0].pnl(), trades[0].close_reason.as_str()), (usdc("-10"), "resolution"));
+    assert_eq!((trades[0].pnl(), trades[0].close_reason.as_str()), (usdc("-9.9981"), "resolution"));
     let refused = f.refusals("daily_loss_limit");
     assert!(refused.iter().all(|d| d.market == b.market));
     assert_eq!(refused[0].at, at(first_ready(7_100)));
-    assert_eq!(refusal(refused[0]), "daily loss limit: realised -10 USDC today reaches the limit of -5 USDC");
+    assert_eq!(refusal(refused[0]), "daily loss limit: realised -9.9981 USDC today reaches the limit of -5 USDC");
 }
 
 #[test]
@@ -469,7 +476,7 @@ fn loss_streak_pauses_every_market() {
     let f = s.finish(12_300);
 
     let losses: Vec<Usdc> = f.journal.trades().unwrap().iter().map(|t| t.pnl()).collect();
-    assert_eq!(losses, vec![usdc("-10"), usdc("-10")]);
+    assert_eq!(losses, vec![usdc("-9.9981"), usdc("-9.9981")]);
     let refused = f.refusals("loss_streak_cooldown");
     assert!(refused.iter().all(|d| d.market == c.market));
     let first = refused[0];
@@ -485,8 +492,9 @@ fn losing_exit_pauses_its_market() {
     let a = market(1);
     let mut s = Scenario::start("market-cooldown", Setup::default());
     s.list(&a);
-    // Bought at 0.48: 20.83 shares for 9.9984, 0.758208 of them withheld as
-    // the taker fee, so 20.071792 held and the exit can sell 20.07 of them.
+    // Bought at 0.48 = 12/25: 10 pUSD buys 20.10 shares in lots with their
+    // fee (9.648 + 0.35119), but a FAK BUY's pUSD has 2 decimals, so quarters
+    // of a share: 20 for 9.6 + a 0.34944 fee. All 20 are held.
     let cheap = Quote { up: ("0.46", "0.48"), down: ("0.52", "0.54") };
     s.quote(&[(&a, cheap)], 100, 5_200);
     // The UP bid drops 4 ticks under the entry: stop-loss, sold at 0.44.
@@ -496,15 +504,15 @@ fn losing_exit_pauses_its_market() {
 
     let exit = f.intents().find(|d| d.action == DecisionAction::Exit).expect("a stop-loss exit");
     assert_eq!((exit.reason.as_str(), exit.at), ("stop_loss", at(6_000)));
-    assert_eq!(intent_of(exit), ("0.44".into(), "20.07".into()), "whole lots; 0.001792 shares stay");
+    assert_eq!(intent_of(exit), ("0.44".into(), "20".into()), "every share bought is sold");
     let trades = f.journal.trades().unwrap();
     assert_eq!(trades.len(), 1);
-    // 8.8308 for the shares less a 0.34617 fee, against 9.9984 paid.
-    assert_eq!((trades[0].shares, trades[0].pnl()), (Size::from_micros(20_830_000), usdc("-1.51377")));
+    // 20 x 0.44 = 8.8 for the shares less a 0.34496 fee, against 9.94944 paid.
+    assert_eq!((trades[0].shares, trades[0].pnl()), (Size::from_micros(20_000_000), usdc("-1.4944")));
     assert_eq!(trades[0].closed, at(6_250), "filled on arrival, 250 ms after the decision");
 
-    // The 0.001792 shares left cannot be sold: the position is closed, and
-    // the loss pauses the market at once (not at its resolution).
+    // The sale closed the position, and the loss pauses the market at once
+    // (not at its resolution).
     let refused = f.refusals("market_cooldown");
     assert_eq!(refused[0].at, at(7_000), "the next sample wants back in");
     let until = T0 + 6_250 + 1_800_000;
@@ -567,6 +575,7 @@ fn price_outside_the_band_is_refused() {
 fn order_above_max_per_trade_is_refused() {
     let a = market(1);
     // The strategy would commit up to 25 pUSD (5% of 300 = 15); the gate allows 8.
+    // 15 buys 28.98 shares at 0.50 with their fee (14.49 + 0.50715).
     let strategy = StrategyConfig { max_notional: Usdc::from_whole(25), ..StrategyConfig::default() };
     let risk = RiskConfig { max_per_trade: Usdc::from_whole(8), ..RiskConfig::default() };
     let mut s = Scenario::start("per-trade", Setup { strategy, risk, ..Setup::default() });
@@ -575,8 +584,8 @@ fn order_above_max_per_trade_is_refused() {
     let f = s.finish(6_200);
 
     let refused = f.refusals("max_per_trade");
-    assert_eq!(intent_of(refused[0]), ("0.5".into(), "30".into()));
-    assert_eq!(refusal(refused[0]), "max per trade: order cost 15 USDC > max 8 USDC");
+    assert_eq!(intent_of(refused[0]), ("0.5".into(), "28.98".into()));
+    assert_eq!(refusal(refused[0]), "max per trade: order cost 14.99715 USDC > max 8 USDC");
     assert_eq!(f.orders(), 0);
 }
 
@@ -638,13 +647,16 @@ fn capital_cap_shrinks_entries_to_the_room_left() {
     let enter = (DecisionAction::Enter, "entry".to_owned());
     let pass = (DecisionAction::Pass, "below_minimum_size".to_owned());
     assert_eq!(first, vec![enter.clone(), enter.clone(), enter, pass]);
+    // 10 pUSD each (19.32 shares, 9.9981 with the fee), then the 5.0038
+    // left: 9.66 shares for 4.99905; then 0.00475, which buys nothing.
     let sizes: Vec<(String, String)> = f.intents().map(intent_of).collect();
-    assert_eq!(sizes, [("0.5", "20"), ("0.5", "20"), ("0.5", "10")].map(|(p, s)| (p.into(), s.into())));
+    assert_eq!(sizes, [("0.5", "19.32"), ("0.5", "19.32"), ("0.5", "9.66")].map(|(p, s)| (p.into(), s.into())));
     let d = f.decisions.iter().find(|d| d.at == at(4_000) && d.market == ms[3].market).unwrap();
     assert_eq!(d.detail, serde_json::json!({"rule": "below_minimum_size", "size": "0", "minimum": "5"}));
     assert!(f.decisions.iter().all(|d| d.action != DecisionAction::Refused), "{:#?}", f.summary());
-    let spent: Usdc = f.journal.fills().unwrap().iter().map(|x| Usdc::from_price_size_ceil(x.price, x.size)).sum();
-    assert_eq!(spent, Usdc::from_whole(25), "exactly the cap");
+    let spent: Usdc =
+        f.journal.fills().unwrap().iter().map(|x| Usdc::from_price_size_ceil(x.price, x.size) + x.fee).sum();
+    assert_eq!(spent, usdc("24.99525"), "within the cap, with under a lot's cost left");
 }
 
 #[test]
@@ -675,11 +687,14 @@ fn market_exposure_is_bounded_by_one_position_at_a_time() {
             (7_000, DecisionAction::Enter, "entry".to_owned()),
         ]
     );
-    // The first entry costs the whole market limit (inclusive); the second
-    // comes after the first position closed, with nothing left in the market.
+    // The first entry costs all but 0.0019 of the market limit (9.9981 with
+    // its fee); the second comes after the first position closed, with
+    // nothing left in the market.
     let costs: Vec<(String, String)> = f.intents().map(intent_of).collect();
-    assert_eq!(costs[0], ("0.5".into(), "20".into()));
-    assert_eq!(costs[2], ("0.58".into(), "17.24".into()));
+    // 10 buys 16.74 shares at 0.58 in lots with their fee (9.7092 +
+    // 0.28545); 0.58 = 29/50 buys halves of a share.
+    assert_eq!(costs[0], ("0.5".into(), "19.32".into()));
+    assert_eq!(costs[2], ("0.58".into(), "16.5".into()));
     assert!(f.journal.trades().unwrap()[0].pnl() > Usdc::ZERO);
 }
 

@@ -277,7 +277,7 @@ impl JournalObserver for OpsObserver {
                 }
                 tracing::info!(target: "pmbot::fill", trade_id = %f.trade_id, order_id = %f.order_id,
                     client_order_id = f.client_order_id.as_ref().map(|c| c.as_str()), token = %f.token,
-                    side = f.side.as_str(), price = %f.price, size = %f.size, fee = ?f.fee, "fill");
+                    side = f.side.as_str(), price = %f.price, size = %f.size, fee = %f.fee, "fill");
             }
             Committed::Refusal { intent, reason, at } => {
                 self.state.metrics.gateway_refusals.inc();

@@ -12,8 +12,10 @@
 
 use alloy_primitives::Address;
 use divan::counter::ItemsCount;
-use pmbot_core::{FeeModel, Hash32, Price, Side, Size, TickSize, TokenId, Usdc};
-use pmbot_sim::engine::{EngineConfig, Exchange, ExchangeKind, MarketSpec, NewOrder, OrderType, TokenSpec};
+use pmbot_core::{Hash32, Price, Side, Size, TickSize, TokenId, Usdc};
+use pmbot_sim::engine::{
+    EngineConfig, Exchange, ExchangeKind, FeeSchedule, MarketSpec, NewOrder, OrderType, TokenSpec,
+};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -38,7 +40,7 @@ fn spec() -> MarketSpec {
         ],
         tick: TickSize::Hundredth,
         min_order_size: Size::from_shares(5),
-        fee: FeeModel::crypto(),
+        fee: FeeSchedule::crypto(),
         neg_risk: false,
         exchange: ExchangeKind::CtfV2,
         end_ms: None,

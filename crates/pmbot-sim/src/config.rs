@@ -63,6 +63,13 @@ pub struct SimConfig {
     /// arrives for this long.
     #[serde(with = "humantime_serde")]
     pub heartbeat_timeout: Duration,
+    /// How often the market channel sends the plain-text frame
+    /// `NO NEW ASSETS` to a connection that enabled custom features (new
+    /// market discovery), as the real one does "periodically"
+    /// (polymarket-protocol.md corrections 4; the real interval is not
+    /// documented). `0s` never sends it.
+    #[serde(with = "humantime_serde")]
+    pub no_new_assets_every: Duration,
     /// Largest accepted difference between a request's POLY_TIMESTAMP and the
     /// server's clock.
     #[serde(with = "humantime_serde")]
@@ -88,6 +95,7 @@ impl Default for SimConfig {
             fund: BTreeMap::new(),
             faults: FaultSpec::none(),
             heartbeat_timeout: Duration::from_secs(10),
+            no_new_assets_every: Duration::from_secs(60),
             auth_max_skew: Duration::from_secs(300),
             rate_limits: RateLimitConfig::default(),
             source: SourceConfig::default(),
@@ -149,11 +157,13 @@ mod tests {
         let cfg: SimConfig = toml::from_str("").unwrap();
         assert_eq!(cfg, SimConfig::default());
         let cfg: SimConfig = toml::from_str(
-            "seed = 7\nheartbeat_timeout = \"3s\"\n[fund]\n\"0x00000000000000000000000000000000000000aa\" = \"25.5\"\n",
+            "seed = 7\nheartbeat_timeout = \"3s\"\nno_new_assets_every = \"0s\"\n[engine]\napprove_on_fund = false\n[fund]\n\"0x00000000000000000000000000000000000000aa\" = \"25.5\"\n",
         )
         .unwrap();
         assert_eq!(cfg.seed, 7);
         assert_eq!(cfg.heartbeat_timeout, Duration::from_secs(3));
+        assert_eq!(cfg.no_new_assets_every, Duration::ZERO);
+        assert!(!cfg.engine.approve_on_fund);
         assert_eq!(cfg.fund_entries().unwrap()[0].1, Usdc::parse("25.5").unwrap());
         let err = toml::from_str::<SimConfig>("sed = 7").unwrap_err().to_string();
         assert!(err.contains("unknown field"), "{err}");

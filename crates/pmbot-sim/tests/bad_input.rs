@@ -175,8 +175,9 @@ async fn zero_amounts_are_refused() {
     .await;
 }
 
-/// Shares trade in lots of 0.01: a limit order for 10.005 shares (signed,
-/// on tick at 0.40) is refused and changes nothing.
+/// Shares of a limit BUY have at most 2 decimals: 10.005 shares (signed,
+/// on tick at 0.40) is refused with the exchange's `invalid amounts` text
+/// (py-clob-client #305) and changes nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sizes_off_the_share_lot_are_refused() {
     bounded(60, async {
@@ -185,7 +186,10 @@ async fn sizes_off_the_share_lot_are_refused() {
         // 10.005 shares at 0.40 = 4.002 pUSD: exact price, odd lot.
         let (status, msg) = fx.post(&hand_signed_buy(&fx, 9, 4_002_000, 10_005_000)).await;
         assert_eq!(status, 400);
-        assert!(msg.contains("lots of 0.01"), "{msg}");
+        assert_eq!(
+            msg,
+            "invalid amounts, the buy orders maker amount supports a max accuracy of 4 decimals, taker amount a max of 2 decimals"
+        );
         assert_eq!(fx.snapshot(), before);
     })
     .await;

@@ -79,22 +79,47 @@ async fn orders_live_while_heartbeats_arrive_and_are_cancelled_when_they_stop() 
     .await;
 }
 
-/// A heartbeat with an id the server did not issue is refused 400 and
-/// changes nothing: the id issued before still works.
+/// The body of a refused heartbeat: `(error_msg, heartbeat_id)`.
+fn refusal(err: &polymarket_client_sdk_v2::error::Error) -> (u16, String, String) {
+    let s = err
+        .downcast_ref::<polymarket_client_sdk_v2::error::Status>()
+        .unwrap_or_else(|| panic!("not an HTTP status error: {err:?}"));
+    let v: Value = serde_json::from_str(&s.message).unwrap_or_else(|_| panic!("not JSON: {}", s.message));
+    (
+        s.status_code.as_u16(),
+        v["error_msg"].as_str().unwrap().to_owned(),
+        v["heartbeat_id"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// A heartbeat with an id the server did not issue, or an id it issued
+/// before the last one, is refused 400 with the id it expects, which the
+/// client then adopts (polymarket-protocol.md corrections 3; py-sdk's
+/// transport test of `OrderHeartbeatMismatchError`). Every accepted beat
+/// returns a fresh id.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_invalid_heartbeat_id_is_refused() {
+async fn an_invalid_heartbeat_id_is_refused_with_the_expected_one() {
     bounded(60, async {
         let sim = start(one_second_heartbeat()).await;
         let alice = account(&sim, 0).await;
-        // Before any heartbeat, an id cannot be right.
+        let invalid = "Invalid Heartbeat ID".to_owned();
+        // Before any heartbeat, only the empty id is right.
         let err = alice.client.post_heartbeat(Some(Uuid::new_v4())).await.unwrap_err();
-        assert_eq!(sdk_status(&err), (400, "Invalid Heartbeat ID".to_owned()));
+        assert_eq!(refusal(&err), (400, invalid.clone(), String::new()));
 
-        let id = alice.client.post_heartbeat(None).await.unwrap().heartbeat_id;
+        let first = alice.client.post_heartbeat(None).await.unwrap().heartbeat_id;
         let err = alice.client.post_heartbeat(Some(Uuid::new_v4())).await.unwrap_err();
-        assert_eq!(sdk_status(&err), (400, "Invalid Heartbeat ID".to_owned()));
-        let again = alice.client.post_heartbeat(Some(id)).await.expect("the issued id still works");
-        assert_eq!(again.heartbeat_id, id);
+        assert_eq!(refusal(&err), (400, invalid.clone(), first.to_string()));
+        // Restarting with null does not recover either.
+        let err = alice.client.post_heartbeat(None).await.unwrap_err();
+        assert_eq!(refusal(&err), (400, invalid.clone(), first.to_string()));
+        let second = alice.client.post_heartbeat(Some(first)).await.expect("the issued id works").heartbeat_id;
+        assert_ne!(second, first, "each beat returns the next id");
+        let err = alice.client.post_heartbeat(Some(first)).await.unwrap_err();
+        assert_eq!(refusal(&err), (400, invalid, second.to_string()), "the previous id is stale");
+        // Adopting the id the refusal named works.
+        let adopted: Uuid = refusal(&err).2.parse().unwrap();
+        alice.client.post_heartbeat(Some(adopted)).await.expect("the adopted id works");
         sim.shutdown().await;
     })
     .await;

@@ -1,6 +1,10 @@
 //! A second official client: Polymarket's Python `py-clob-client-v2` drives
-//! the simulator (keys, books and their hash, orders, a fill, a cancel, a
-//! heartbeat) through `scripts/interop/python_client.py`.
+//! the simulator (keys, books and their hash, allowances, orders, a fill, a
+//! cancel, a heartbeat) through `scripts/interop/python_client.py`, and
+//! cross-checks the amount rules of the conformance suite: an order built by
+//! its market-order builder (`create_market_order`) is accepted and fills, a
+//! FAK carrying its limit builder's amounts (a 4-decimal pUSD maker, 18.87 x
+//! 0.53 = 10.0011) is refused 400 with the exchange's text.
 //!
 //! Needs a Python with `py-clob-client-v2` installed: `.ci/run` makes one and
 //! points `PMBOT_PYTHON` at it. Without it the test prints a notice and skips,
@@ -36,7 +40,14 @@ async fn official_python_client_works_unchanged() {
         .expect("runs the script");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stdout}");
     assert!(out.status.success(), "python client failed:\n{stdout}\n{stderr}");
-    assert!(stdout.contains("all checks passed"), "{stdout}");
+    for line in [
+        "ok   the market-order builder's FAK BUY is accepted and fills",
+        "ok   refused with HTTP 400",
+        "all checks passed",
+    ] {
+        assert!(stdout.contains(line), "missing {line:?} in:\n{stdout}");
+    }
     sim.shutdown().await;
 }

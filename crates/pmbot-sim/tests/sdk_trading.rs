@@ -62,7 +62,8 @@ async fn official_sdk_trades_against_the_simulator() {
     let collateral = BalanceAllowanceRequest::builder().asset_type(AssetType::Collateral).build();
     let bal = alice.balance_allowance(collateral.clone()).await.unwrap();
     assert_eq!(bal.balance, dec!(1000000000), "6-decimal integer units");
-    assert_eq!(bal.allowances.len(), 3);
+    assert_eq!(bal.allowances.len(), 3, "the three V2 contracts");
+    assert!(bal.allowances.values().all(|a| a == &polymarket_client_sdk_v2::types::U256::MAX.to_string()), "{bal:?}");
     // Signing in again derives the same key.
     let again = authed(&sim, &alice_w).await;
     assert_eq!(again.credentials().key(), alice.credentials().key());
@@ -125,17 +126,17 @@ async fn official_sdk_trades_against_the_simulator() {
     assert_eq!(b_trades.data[0].trader_side, TraderSide::Taker);
     assert_eq!(b_trades.data[0].fee_rate_bps, dec!(700));
 
-    // Balances: Alice paid 4.00 and holds 10 Yes; Bob paid 6.00 and holds 10
-    // No less the taker fee taken in shares: 10 x 0.07 x 0.6 x 0.4 = 0.168
-    // pUSD = 0.28 shares at 0.60.
+    // Balances: Alice (the maker, no fee) paid 4.00 and holds 10 Yes; Bob
+    // paid 6.00 plus the taker fee in pUSD, 10 x 0.07 x 0.6 x 0.4 = 0.168,
+    // and holds all 10 No (CLOB V2: a BUY's fee is not taken in shares).
     let a = alice.balance_allowance(collateral.clone()).await.unwrap();
     assert_eq!(a.balance, dec!(996000000));
     let b = bob.balance_allowance(collateral.clone()).await.unwrap();
-    assert_eq!(b.balance, dec!(994000000));
+    assert_eq!(b.balance, dec!(993832000));
     let yes_shares = BalanceAllowanceRequest::builder().asset_type(AssetType::Conditional).token_id(yes).build();
     assert_eq!(alice.balance_allowance(yes_shares).await.unwrap().balance, dec!(10000000));
     let no_shares = BalanceAllowanceRequest::builder().asset_type(AssetType::Conditional).token_id(no).build();
-    assert_eq!(bob.balance_allowance(no_shares).await.unwrap().balance, dec!(9720000));
+    assert_eq!(bob.balance_allowance(no_shares).await.unwrap().balance, dec!(10000000));
 
     // A resting order can be cancelled, and then it is gone.
     let order =
@@ -205,15 +206,15 @@ async fn market_buy_in_usdc_and_partial_fills() {
     // The SDK priced the order at the worst level it needed (0.56) and asked
     // for 15 / 0.56 = 26.7857 shares. The simulator fills that share count
     // and hands the price improvement back as a lower cost: 20 x 0.55 +
-    // 6.7857 x 0.56 = 14.799992 pUSD.
+    // 6.7857 x 0.56 = 14.799992 pUSD, plus the taker fee in pUSD level by
+    // level: 20 x 0.07 x 0.55 x 0.45 = 0.3465 and 6.7857 x 0.07 x 0.56 x 0.44
+    // = 0.1170397..., rounded down to 0.11703.
     let collateral = BalanceAllowanceRequest::builder().asset_type(AssetType::Collateral).build();
     let left = taker.balance_allowance(collateral).await.unwrap().balance / dec!(1000000);
-    assert_eq!(Decimal::from(1000) - left, dec!(14.799992));
+    assert_eq!(Decimal::from(1000) - left, dec!(14.799992) + dec!(0.3465) + dec!(0.11703));
     let yes_shares = BalanceAllowanceRequest::builder().asset_type(AssetType::Conditional).token_id(yes).build();
     let got = taker.balance_allowance(yes_shares).await.unwrap().balance / dec!(1000000);
-    // Less the taker fee, taken in shares level by level: 20 x 0.07 x 0.45 =
-    // 0.63, and 0.11704 pUSD / 0.56 = 0.209.
-    assert_eq!(got, dec!(25.9467));
+    assert_eq!(got, dec!(26.7857), "every share bought, none taken as fee");
 
     // The maker's second order is partly filled and still rests.
     let open = maker.orders(&OrdersRequest::builder().build(), None).await.unwrap();

@@ -18,6 +18,8 @@ struct Tally {
     trades: u64,
     resolved: u64,
     listed: u64,
+    /// Redemptions that paid something.
+    paid_out: u64,
 }
 
 fn apply(ex: &mut Exchange, actions: Vec<ModelAction>, now: i64, tally: &mut Tally) {
@@ -39,6 +41,16 @@ fn apply(ex: &mut Exchange, actions: Vec<ModelAction>, now: i64, tally: &mut Tal
             }
             ModelAction::Resolve { market, winning_token } => {
                 ex.resolve(&market, &winning_token, now).expect("resolving")
+            }
+            ModelAction::Redeem { account, market } => {
+                // Sources redeem their house accounts after resolving, as
+                // holders must: resolution itself pays nothing.
+                let before = ex.collateral(account).total;
+                let r = ex.redeem(account, &market).expect("redeeming a resolved market");
+                assert_eq!(ex.collateral(account).total.micros(), before.micros() + r.winning_burned.micros());
+                if r.payout.micros() > 0 {
+                    tally.paid_out += 1;
+                }
             }
         }
     }
@@ -107,6 +119,7 @@ fn synthetic_markets_trade_and_rotate_on_the_real_engine() {
     });
     assert!(tally.listed >= 3 + 9, "markets rotate: {tally:?}");
     assert!(tally.resolved >= 9, "{tally:?}");
+    assert!(tally.paid_out >= tally.resolved, "every resolution pays some house account on redemption: {tally:?}");
     assert!(tally.trades > 500, "takers trade: {tally:?}");
     // The model only sends orders it believes valid; the engine may still
     // refuse a few (a FAK that finds nothing, a quote racing a tick change).

@@ -226,13 +226,13 @@ async fn breakdown(sim: &SimHandle, proxy: &Proxy, dir: &Path) {
         .expect("authenticated");
     let _ = sdk.stop_heartbeats().await;
     let token = first_token(sim);
-    let price = Price::parse("0.01").expect("price");
     let mut build = Vec::with_capacity(N);
     let mut bodies = Vec::with_capacity(N);
     for n in 0..N + 100 {
         let intent = bid(&format!("parts-{n}"), &token);
         let t = Instant::now();
-        let signed = build_and_sign(&sdk, &signer, &intent, price, 137, false).await.expect("signed");
+        let amounts = intent.validate(pmbot_core::TickSize::Hundredth).expect("exact amounts");
+        let signed = build_and_sign(&sdk, &signer, &intent, &amounts, 137, false).await.expect("signed");
         if n >= 100 {
             build.push(t.elapsed());
             bodies.push((intent, signed));

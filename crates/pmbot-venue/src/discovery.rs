@@ -20,6 +20,36 @@ pub struct MarketRef {
     pub closed: bool,
 }
 
+impl MarketRef {
+    /// The market's (Up, Down) tokens, matched by the `outcomes` names.
+    /// Gamma lists `clobTokenIds` in the order of `outcomes`, and that order
+    /// is the market's, not a promise that Up comes first: pmbot took
+    /// `tokens[0]` as Up, which on a market listed Down-first trades every
+    /// signal backwards. Sources: polymarket-protocol.md corrections 9 and
+    /// section 8 ("index i of outcomes <-> index i of clobTokenIds"); the
+    /// CLOB's `tokens: [{token_id, outcome}]` pairs them the same way; issue
+    /// 13 item 8. Names are compared without case or surrounding spaces.
+    pub fn up_down(&self) -> Result<(TokenId, TokenId), OutcomeError> {
+        let refuse = || OutcomeError { slug: self.slug.clone(), outcomes: self.outcomes.clone() };
+        if self.tokens.len() != 2 || self.outcomes.len() != self.tokens.len() {
+            return Err(refuse());
+        }
+        let find = |name: &str| self.outcomes.iter().position(|o| o.trim().eq_ignore_ascii_case(name));
+        match (find("up"), find("down")) {
+            (Some(up), Some(down)) if up != down => Ok((self.tokens[up].clone(), self.tokens[down].clone())),
+            _ => Err(refuse()),
+        }
+    }
+}
+
+/// A market whose tokens cannot be told apart as Up and Down.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("market {slug:?}: outcomes {outcomes:?} are not one \"Up\" and one \"Down\"; pmbot trades Up/Down markets")]
+pub struct OutcomeError {
+    pub slug: String,
+    pub outcomes: Vec<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DiscoveryError {
     #[error("Gamma lookup of {slug:?} failed: {reason}")]
@@ -45,6 +75,16 @@ struct GammaMarket {
     closed: bool,
 }
 
+/// A Gamma list answer: a bare array, or wrapped as `{"data":[...]}` (paging
+/// fields beside it are ignored). pmbot accepted only the bare array and called the wrapped one malformed.
+/// Sources: polymarket-protocol.md corrections 9; issue 13 item 8.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum GammaList {
+    Bare(Vec<GammaMarket>),
+    Wrapped { data: Vec<GammaMarket> },
+}
+
 /// Looks `slug` up on the Gamma API at `gamma_base`.
 pub async fn market_by_slug(gamma_base: &str, slug: &str, timeout: Duration) -> Result<MarketRef, DiscoveryError> {
     let req_err = |reason: String| DiscoveryError::Request { slug: slug.to_owned(), reason };
@@ -62,7 +102,9 @@ pub async fn market_by_slug(gamma_base: &str, slug: &str, timeout: Duration) -> 
 /// Picks the market with `slug` out of a Gamma `/markets` body.
 pub fn parse_markets(body: &str, slug: &str) -> Result<MarketRef, DiscoveryError> {
     let bad = |reason: String| DiscoveryError::Malformed { slug: slug.to_owned(), reason };
-    let markets: Vec<GammaMarket> = serde_json::from_str(body).map_err(|e| bad(e.to_string()))?;
+    let markets = match serde_json::from_str(body).map_err(|e| bad(e.to_string()))? {
+        GammaList::Bare(markets) | GammaList::Wrapped { data: markets } => markets,
+    };
     let m = markets.into_iter().find(|m| m.slug == slug).ok_or_else(|| DiscoveryError::NotFound(slug.to_owned()))?;
     let ids: Vec<String> =
         serde_json::from_str(m.clob_token_ids.as_deref().unwrap_or("[]")).map_err(|e| bad(e.to_string()))?;
@@ -99,5 +141,49 @@ mod tests {
         assert_eq!(m.outcomes, ["Up", "Down"]);
         assert_eq!(parse_markets(&body, "other"), Err(DiscoveryError::NotFound("other".into())));
         assert!(matches!(parse_markets("{}", "x"), Err(DiscoveryError::Malformed { .. })));
+    }
+
+    /// Up and Down are found by the outcome names, whatever their order; a
+    /// market without one "Up" and one "Down" is refused with one line.
+    #[test]
+    fn up_and_down_by_outcome_name() {
+        let m = |outcomes: &[&str], tokens: &[&str]| MarketRef {
+            condition_id: ConditionId::parse(&format!("0x{}", "1f".repeat(32))).unwrap(),
+            slug: "s".into(),
+            question: String::new(),
+            tokens: tokens.iter().map(|t| TokenId::parse(t).unwrap()).collect(),
+            outcomes: outcomes.iter().map(|o| (*o).to_owned()).collect(),
+            end_date: None,
+            closed: false,
+        };
+        let t = |s: &str| TokenId::parse(s).unwrap();
+        assert_eq!(m(&["Up", "Down"], &["11", "22"]).up_down().unwrap(), (t("11"), t("22")));
+        assert_eq!(m(&["Down", "Up"], &["11", "22"]).up_down().unwrap(), (t("22"), t("11")));
+        assert_eq!(m(&[" up", "DOWN "], &["11", "22"]).up_down().unwrap(), (t("11"), t("22")));
+        for (outcomes, tokens) in [
+            (&["Yes", "No"][..], &["11", "22"][..]),
+            (&["Up", "Up"], &["11", "22"]),
+            (&["Up"], &["11", "22"]),
+            (&[], &["11", "22"]),
+            (&["Up", "Down", "Flat"], &["11", "22", "33"]),
+        ] {
+            let err = m(outcomes, tokens).up_down().unwrap_err();
+            let text = err.to_string();
+            assert!(text.contains("\"s\"") && !text.contains('\n'), "{text}");
+        }
+    }
+
+    /// Gamma may wrap a list as `{"data":[...]}` (polymarket-protocol.md
+    /// corrections 9): read like the bare array.
+    #[test]
+    fn reads_a_wrapped_list() {
+        let cid = format!("0x{}", "1f".repeat(32));
+        let market = format!(
+            r#"{{"conditionId":"{cid}","slug":"s","clobTokenIds":"[\"11\", \"22\"]","outcomes":"[\"Up\", \"Down\"]"}}"#
+        );
+        let bare = parse_markets(&format!("[{market}]"), "s").unwrap();
+        let wrapped = parse_markets(&format!(r#"{{"data":[{market}],"next_cursor":"LTE=","count":1}}"#), "s").unwrap();
+        assert_eq!(wrapped, bare);
+        assert_eq!(parse_markets(r#"{"data":[]}"#, "s"), Err(DiscoveryError::NotFound("s".into())));
     }
 }

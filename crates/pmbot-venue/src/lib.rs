@@ -9,7 +9,8 @@
 //! side shows up as a failure on the other instead of cancelling out.
 //!
 //! Today: the market-data stream (supervised WebSocket, book resync, health)
-//! in [`marketdata`], market lookup by slug in [`discovery`], the on-chain
+//! in [`marketdata`], market lookup by slug in [`discovery`], a market's fee
+//! schedule for runs without a gateway in [`market_fee`], the on-chain
 //! balance reader behind the order pre-check in [`balance`], and the order
 //! gateway (journal-first placing, error classes, rate limits, kill switch,
 //! heartbeat, user channel, reconciliation) in [`gateway`], and redemption
@@ -18,6 +19,7 @@
 pub mod balance;
 pub mod discovery;
 pub mod gateway;
+pub mod market_fee;
 pub mod marketdata;
 pub mod redeem;
 

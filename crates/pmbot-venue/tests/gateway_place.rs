@@ -258,6 +258,11 @@ async fn fills_arrive_on_the_user_channel_once() {
         let f = &snap.fills[0];
         assert_eq!((f.order_id, f.size, f.side), (placed.order_id, Size::from_shares(5), Side::Buy));
         assert_eq!(f.liquidity, pmbot_core::events::Liquidity::Maker);
+        // The trade's `timestamp` comes in seconds, as on the real exchange
+        // (polymarket-protocol.md corrections 7): the fill is dated now, not
+        // in 1970.
+        let age_ms = sim.state.now_ms() - f.time.exchange.0;
+        assert!((0..60_000).contains(&age_ms), "fill dated {:?}, {age_ms} ms ago", f.time.exchange);
         assert!(budget.refreshes.load(Ordering::SeqCst) >= 1, "a fill refreshes the balance reader");
         // The rest fills: Filled, and the simulator agrees.
         house_order(&sim, h, &no, Side::Buy, "0.60", 5);
@@ -268,6 +273,59 @@ async fn fills_arrive_on_the_user_channel_once() {
         let report = gw.reconcile().await.unwrap();
         assert_eq!(report.new_fills, 0);
         assert_eq!(log.snapshot().fills.len(), 2);
+        gw.shutdown();
+        sim.shutdown().await;
+    })
+    .await;
+}
+
+/// A taker fill pays the market's taker fee in pUSD, whichever side it is
+/// (CLOB V2), computed from the market's schedule (`fd` in `/clob-markets`:
+/// sports, 0.03, here; pmbot used to assume 0.07) rather than from the trade record's
+/// `fee_rate_bps`, which the real feed sends as `""` at times. The BUY
+/// receives every share it matched. Before it, the balance pre-check asks
+/// for the fee in pUSD on top of the cost, and counts the fee an open bid
+/// may pay in what is committed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_taker_fill_pays_the_markets_fee_in_pusd() {
+    bounded(60, async {
+        let mut cfg = quiet_sim(1);
+        let pmbot_sim::SourceConfig::Synthetic(synthetic) = &mut cfg.source else {
+            unreachable!("quiet_sim is synthetic")
+        };
+        synthetic.fee = pmbot_sim::engine::FeeSchedule::sports();
+        let sim = start_sim(cfg).await;
+        let dir = temp_dir("taker-fee");
+        let log = MemoryOrderLog::new();
+        let budget = Budget::unlimited();
+        let gw = start_gateway(sim_cfg(&sim, &dir), 0, &log, budget.clone()).await.unwrap().gateway;
+        let (yes, no) = tokens(&sim)[0].clone();
+        assert!(eventually(10, || gw.user_channel().connected).await, "user channel up");
+        // The schedule the engine is given is the market's `fd`, through the
+        // gateway (live) or without credentials (paper on live data).
+        let sports = pmbot_core::FeeModel::taker(rust_decimal::Decimal::new(3, 2));
+        assert_eq!(gw.market_fee(&yes).await.unwrap(), sports);
+        let market = sim.state.lock().exchange.markets()[0].spec.condition_id;
+        let read =
+            pmbot_venue::market_fee::market_fee(&sim.rest_url(), market, std::time::Duration::from_secs(5)).await;
+        assert_eq!(read, Ok(sports));
+        // Our resting bid: 5 at 0.30 commits 1.5 and the 0.0315 fee it could pay.
+        gw.place(intent("t-0", &yes, Side::Buy, "0.30", 5)).await.unwrap();
+        // A house account offers 10 Yes at 0.40 (a bid for No at 0.60).
+        let h = house(&sim, 0xcc);
+        house_order(&sim, h, &no, Side::Buy, "0.60", 10);
+        let mut take = intent("t-1", &yes, Side::Buy, "0.40", 10);
+        take.order_type = pmbot_core::events::OrderType::Fak;
+        let placed = gw.place(take).await.unwrap();
+        let q = budget.queries.lock().unwrap().last().cloned().unwrap();
+        let usdc = |s: &str| Usdc::parse(s).unwrap();
+        assert_eq!((q.cost, q.max_fee, q.open_buy_commitments), (usdc("4"), usdc("0.072"), usdc("1.5315")));
+        let cid = placed.client_order_id.clone();
+        assert!(eventually(10, || !log.snapshot().fills.is_empty()).await, "{:?}", gw.order(&cid));
+        let f = log.snapshot().fills[0].clone();
+        assert_eq!((f.size, f.liquidity), (Size::from_shares(10), pmbot_core::events::Liquidity::Taker));
+        // 10 x 0.03 x 0.4 x 0.6.
+        assert_eq!(f.fee, Usdc::parse("0.072").unwrap());
         gw.shutdown();
         sim.shutdown().await;
     })

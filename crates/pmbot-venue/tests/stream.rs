@@ -256,3 +256,33 @@ async fn connections_dropped_before_any_data_keep_the_backoff_growing() {
     })
     .await;
 }
+
+/// A client that enables custom features (new-market discovery) gets the
+/// plain-text frame `NO NEW ASSETS` from time to time: a control frame, not
+/// a lost market message, so no book is doubted and nothing is fetched over
+/// REST, however often it comes.
+/// Sources: polymarket-protocol.md corrections 4; NautilusTrader
+/// `crates/adapters/polymarket/src/websocket/handler.rs` `parse_messages`
+/// ("Polymarket's WSS periodically sends the plain-text string NO NEW
+/// ASSETS"); issue 13 item 6.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_new_assets_frames_are_control_not_lost_data() {
+    bounded(60, async {
+        let sim =
+            start_sim(pmbot_sim::SimConfig { no_new_assets_every: Duration::from_millis(100), ..quiet_sim(1) }).await;
+        let tokens = all_tokens(&sim);
+        let md = start_md(StreamConfig { custom_features: true, ..stream_cfg(&sim) }, tokens.clone());
+        assert!(converge(&md, &sim, &tokens, 10).await.is_empty());
+        let (fetches, distrusted) = (md.health().rest_fetches, md.state().books.stats().distrusted);
+        // About 15 frames.
+        tokio::time::sleep(Duration::from_millis(1_500)).await;
+        let h = md.health();
+        assert!(h.rejected.is_empty(), "{:?}", h.rejected);
+        assert_eq!((h.rest_fetches, md.state().books.stats().distrusted), (fetches, distrusted));
+        assert!(matches!(md.state().books.trust(&tokens[0]), Some(Trust::Trusted { .. })));
+        assert_eq!((h.connects, h.reconnects), (1, 0));
+        md.stop().await;
+        sim.shutdown().await;
+    })
+    .await;
+}

@@ -101,6 +101,7 @@ pub fn run(file: FileConfig, args: BacktestArgs, stop: &Shutdown) -> Result<()> 
         "stopped ({reason}): {} frames, {} samples, {} intents, {} refused by risk, {} fills, {} closed trades",
         rs.frames, stats.samples, stats.intents, stats.refusals, stats.fills, stats.trades
     );
+    crate::trade::print_accounts(&rs);
     let written = crate::report_out::write(&journal_path, &args.out);
     handle.block_on(monitor.stop(file.ops.linger, reason, stop));
     written

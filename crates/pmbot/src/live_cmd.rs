@@ -25,9 +25,9 @@ use pmbot_engine::gate;
 use pmbot_engine::journal::{EngineRow, Journal, RunMode};
 use pmbot_venue::SystemClock;
 use pmbot_venue::gateway::log::{LoggedOrder, OrderLog, OrderLogError, PreparedOrder};
-use pmbot_venue::gateway::{Gateway, GatewayError};
-use pmbot_venue::marketdata::FrameParser;
+use pmbot_venue::gateway::{Gateway, GatewayConfig, GatewayError};
 use pmbot_venue::marketdata::service::{MarketData, RawFrame};
+use pmbot_venue::marketdata::{FrameParser, StreamConfig};
 use pmbot_venue::redeem::{RedeemOutcome, RedemptionReport, RedemptionScheduler, SharedRedemptionLog};
 use serde_json::json;
 use tokio::sync::mpsc;
@@ -166,6 +166,20 @@ fn tempfile_journal() -> Result<Journal> {
     Ok(j)
 }
 
+/// Points the gateway at the exchange the run's data comes from: always for
+/// a simulator, and for a real exchange whenever `--clob-url` / `--ws-url`
+/// name one. Only the simulated case did this, so `live --clob-url <host>`
+/// read its data from `<host>` and sent its orders to the configured
+/// `[gateway] clob_url` (issue 13 item 8).
+fn exchange_urls(gateway: &mut GatewayConfig, flags: &SourceArgs, stream: &StreamConfig, simulated: bool) {
+    if simulated || flags.clob_url.is_some() {
+        gateway.clob_url = stream.rest_url.clone();
+    }
+    if simulated || flags.ws_url.is_some() {
+        gateway.ws_url = stream.ws_url.clone();
+    }
+}
+
 pub async fn run(mut file: FileConfig, args: LiveArgs, stop: Shutdown) -> Result<()> {
     trade::validate_config(&file)?;
     // A simulated exchange is never Polymarket: no gate, never counted as live.
@@ -189,10 +203,7 @@ pub async fn run(mut file: FileConfig, args: LiveArgs, stop: Shutdown) -> Result
     let failed = if simulated { Vec::new() } else { check_gate(&file, &journal_path, args.override_gate.as_deref())? };
 
     let source = args.source.resolve(file.market_data.stream.clone(), file.sim.clone()).await?;
-    if simulated {
-        file.gateway.clob_url = source.stream.rest_url.clone();
-        file.gateway.ws_url = source.stream.ws_url.clone();
-    }
+    exchange_urls(&mut file.gateway, &args.source, &source.stream, simulated);
     if source.markets.is_empty() && source.sim.is_none() {
         bail!("name the markets to trade: --market SLUG...");
     }
@@ -233,9 +244,21 @@ pub async fn run(mut file: FileConfig, args: LiveArgs, stop: Shutdown) -> Result
     }
     let mut resolutions = trade::resolution_fallback(&file.gateway.clob_url, &infos)?;
     let mut tokens = Vec::new();
-    for info in infos {
+    for mut info in infos {
         tokens.push(info.up.clone());
         tokens.push(info.down.clone());
+        // The engine sizes, reserves and prices by the fee the market's fills
+        // will pay: its `fd` as the exchange states it (issue 13). If it
+        // cannot be read now, the highest category rate stands in (a fee is
+        // then overestimated, never under); the fills still pay by `fd`,
+        // which the gateway reads before the market's first order.
+        match gateway.market_fee(&info.up).await {
+            Ok(fee) => info.fee = fee,
+            Err(e) => eprintln!(
+                "WARNING: market {}: fee schedule not read ({e}); deciding with rate {} meanwhile",
+                info.market, info.fee.rate
+            ),
+        }
         engine.list_market(info)?;
     }
     for t in &tokens {
@@ -528,5 +551,48 @@ fn execute(gateway: &Gateway, command: Command, done: &mpsc::UnboundedSender<(Or
             });
         }
         Command::Cancel { order_id: None, .. } | Command::CancelAll { .. } => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flags(clob_url: Option<&str>, ws_url: Option<&str>) -> SourceArgs {
+        SourceArgs {
+            sim: false,
+            clob_url: clob_url.map(str::to_owned),
+            ws_url: ws_url.map(str::to_owned),
+            gamma_url: None,
+            tokens: Vec::new(),
+            markets: Vec::new(),
+        }
+    }
+
+    /// `--clob-url` / `--ws-url` on a real (non-loopback) exchange send the
+    /// orders where the data comes from; without them the configured
+    /// `[gateway]` URLs stay. Issue 13 item 8.
+    #[test]
+    fn the_url_flags_name_the_gateways_exchange_too() {
+        let stream = StreamConfig {
+            rest_url: "https://clob-staging.polymarket.com".into(),
+            ws_url: "wss://ws-staging.example".into(),
+            ..StreamConfig::default()
+        };
+        let mut gateway = GatewayConfig::default();
+        exchange_urls(&mut gateway, &flags(Some("https://clob-staging.polymarket.com"), None), &stream, false);
+        assert_eq!(gateway.clob_url, "https://clob-staging.polymarket.com");
+        assert_eq!(gateway.ws_url, GatewayConfig::default().ws_url, "no --ws-url: the configured one");
+        exchange_urls(&mut gateway, &flags(None, Some("wss://ws-staging.example")), &stream, false);
+        assert_eq!(gateway.ws_url, "wss://ws-staging.example");
+
+        let mut untouched = GatewayConfig::default();
+        exchange_urls(&mut untouched, &flags(None, None), &stream, false);
+        assert_eq!(
+            (untouched.clob_url.as_str(), untouched.ws_url.as_str()),
+            ("https://clob.polymarket.com", "wss://ws-subscriptions-clob.polymarket.com")
+        );
+        exchange_urls(&mut untouched, &flags(None, None), &stream, true);
+        assert_eq!(untouched.clob_url, stream.rest_url, "a simulator: always its URLs");
     }
 }

@@ -20,9 +20,12 @@ use crate::paper_cmd::PaperArgs;
 use crate::shutdown::Shutdown;
 use crate::trade::{self, LoadedModel};
 
+/// How long reading a market's fee schedule may take.
+const FEE_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A market found by slug, as the engine needs it. Fees: Polymarket's
-/// highest category rate (crypto, 0.07) unless known, so a fee is never
-/// underestimated.
+/// highest category rate (crypto, 0.07) until the market's own `fd` is read,
+/// so a fee is never underestimated.
 pub fn market_info(m: &MarketRef) -> Result<MarketInfo> {
     if m.tokens.len() != 2 {
         bail!("market {} has {} outcome tokens; pmbot trades binary markets", m.slug, m.tokens.len());
@@ -35,10 +38,12 @@ pub fn market_info(m: &MarketRef) -> Result<MarketInfo> {
         ),
         None => None,
     };
+    // By the outcome names, not by position (see `MarketRef::up_down`).
+    let (up, down) = m.up_down()?;
     Ok(MarketInfo {
         market: m.condition_id,
-        up: m.tokens[0].clone(),
-        down: m.tokens[1].clone(),
+        up,
+        down,
         end,
         fee: FeeModel::crypto(),
         min_order_size: trade::DEFAULT_MIN_ORDER,
@@ -62,7 +67,23 @@ pub async fn run(file: FileConfig, args: PaperArgs, stop: Shutdown) -> Result<()
     let exchange = args.source.exchange(&file.market_data.stream, false)?;
     let mut monitor = crate::monitor::Monitor::start(&file, &journal, args.http.as_deref(), "paper", exchange).await?;
     let source = args.source.resolve(file.market_data.stream.clone(), file.sim.clone()).await?;
-    let infos = source.markets.iter().map(market_info).collect::<Result<Vec<_>>>()?;
+    let mut infos = source.markets.iter().map(market_info).collect::<Result<Vec<_>>>()?;
+    // Decide and fill by each market's own fee schedule (`fd`), as `live`
+    // does; if it cannot be read, the crypto rate (the highest) stands in.
+    for info in &mut infos {
+        match pmbot_venue::market_fee::market_fee(&source.stream.rest_url, info.market, FEE_READ_TIMEOUT).await {
+            Ok(fee) => {
+                info.fee = fee;
+                println!(
+                    "market {}: taker fee rate {} (exponent {}), from its fd",
+                    info.market, fee.rate, fee.exponent
+                );
+            }
+            Err(e) => {
+                eprintln!("WARNING: {e}; market {} is traded on paper at fee rate {}", info.market, info.fee.rate)
+            }
+        }
+    }
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let run = trade::run_start(RunMode::Paper, exchange.data_source(), &file, &model, None, clock.now());
     let kill = Box::new(KillSwitchFile(file.gateway.kill_switch.clone()));
@@ -129,8 +150,38 @@ pub async fn run(file: FileConfig, args: PaperArgs, stop: Shutdown) -> Result<()
         "stopped ({reason}): {} frames, {} samples, {} intents, {} refused by risk, {} fills, {} closed trades",
         rs.frames, stats.samples, stats.intents, stats.refusals, stats.fills, stats.trades
     );
+    crate::trade::print_accounts(&rs);
     drop(source);
     let written = crate::report_out::write(&journal_path, &args.report);
     monitor.stop(file.ops.linger, reason, &stop).await;
     written
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pmbot_core::{ConditionId, TokenId};
+
+    fn market(outcomes: [&str; 2]) -> MarketRef {
+        MarketRef {
+            condition_id: ConditionId::parse(&format!("0x{}", "1f".repeat(32))).unwrap(),
+            slug: "btc-updown-15m-1".into(),
+            question: String::new(),
+            tokens: vec![TokenId::parse("11").unwrap(), TokenId::parse("22").unwrap()],
+            outcomes: outcomes.map(str::to_owned).to_vec(),
+            end_date: None,
+            closed: false,
+        }
+    }
+
+    /// A market listed Down first trades Up on the token named "Up", not on
+    /// `tokens[0]`; one without Up and Down outcomes is refused in one line.
+    /// Source: polymarket-protocol.md corrections 9; issue 13 item 8.
+    #[test]
+    fn up_and_down_come_from_the_outcome_names() {
+        let info = market_info(&market(["Down", "Up"])).unwrap();
+        assert_eq!((info.up.as_str(), info.down.as_str()), ("22", "11"));
+        let err = market_info(&market(["Yes", "No"])).unwrap_err().to_string();
+        assert!(err.contains("not one \"Up\" and one \"Down\"") && !err.contains('\n'), "{err}");
+    }
 }

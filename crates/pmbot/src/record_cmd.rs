@@ -46,7 +46,9 @@ pub async fn run(file: FileConfig, args: RecordArgs, stop: Shutdown) -> Result<(
             .map(|m| MarketRef {
                 condition_id: m.condition_id,
                 slug: Some(m.slug.clone()),
-                tokens: m.tokens.clone(),
+                // Up first, as the backtest reads a recording's tokens; a
+                // market that is not Up/Down keeps Gamma's order.
+                tokens: m.up_down().map_or_else(|_| m.tokens.clone(), |(up, down)| vec![up, down]),
                 end_ms: crate::paper_live::market_info(m).ok().and_then(|i| i.end).map(|t| t.millis()),
             })
             .collect(),

@@ -144,14 +144,17 @@ pub fn open_journal(path: &Path) -> Result<SharedJournal> {
     Ok(Arc::new(Mutex::new(journal)))
 }
 
-/// A simulator market as the engine needs it.
+/// A simulator market as the engine needs it. The simulator keeps its own
+/// fee schedule type; the engine gets the same plain numbers (rate,
+/// exponent, taker-only) in the bot's.
 pub fn sim_market(spec: &pmbot_sim::engine::MarketSpec) -> MarketInfo {
+    let fd = spec.fee;
     MarketInfo {
         market: spec.condition_id,
         up: spec.tokens[0].token_id.clone(),
         down: spec.tokens[1].token_id.clone(),
         end: spec.end_ms.map(TimestampMs::from_millis),
-        fee: spec.fee,
+        fee: pmbot_core::FeeModel { rate: fd.rate, exponent: fd.exponent, taker_only: fd.taker_only },
         min_order_size: spec.min_order_size,
         tick: spec.tick,
     }
@@ -191,4 +194,23 @@ pub fn note_rest_resolution(journal: &SharedJournal, run: i64, r: &MarketResolve
         .record_note("resolution_from_rest", &note, at)
         .context("cannot journal a resolution learnt over REST")?;
     Ok(())
+}
+
+/// Says, after a paper run or a backtest, whether the journal's ledger and
+/// the paper venue (the run's exchange) end with the same cash, fees and
+/// shares; they must, to the micro.
+pub fn print_accounts(rs: &pmbot_engine::engine::runner::RunnerStats) {
+    let Some(a) = rs.accounts else { return };
+    if a.agree() {
+        println!(
+            "accounts: the ledger and the paper venue agree: cash {} pUSD, fees {} pUSD, {} token(s) held",
+            a.ledger_cash, a.ledger_fees, a.tokens
+        );
+    } else {
+        eprintln!(
+            "WARNING: the ledger (cash {}, fees {}) and the paper venue (cash {}, fees {}) disagree; {} of {} token(s) \
+             held differ",
+            a.ledger_cash, a.ledger_fees, a.venue_cash, a.venue_fees, a.share_mismatches, a.tokens
+        );
+    }
 }

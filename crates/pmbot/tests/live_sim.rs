@@ -13,12 +13,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use alloy_primitives::{Address, U256};
-use pmbot_core::{TokenId, Usdc};
-use pmbot_engine::journal::{DataSource, Journal, RunMode};
-use pmbot_sim::engine::Query;
+use pmbot_core::{OrderIntent, Price, Side, Size, TokenId, Usdc};
+use pmbot_engine::journal::{DataSource, DecisionAction, Journal, RunMode};
+use pmbot_sim::engine::{FeeSchedule, Query};
 use pmbot_sim::model::synthetic::SyntheticConfig;
 use pmbot_sim::{SimConfig, SimHandle, SourceConfig};
 use pmbot_testkit::{Anvil, polygon};
+use rust_decimal::Decimal;
 
 /// Anvil's development key #0 (never holds real funds) and its address.
 const KEY: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
@@ -38,9 +39,31 @@ async fn chain() -> Option<Anvil> {
     Some(anvil)
 }
 
+/// A simulator on `markets` in which our account holds exactly `cash` (a
+/// new account gets nothing else).
+async fn funded_sim(markets: SyntheticConfig, cash: Usdc) -> SimHandle {
+    let sim = pmbot_sim::start(SimConfig {
+        source: SourceConfig::Synthetic(Box::new(markets)),
+        starting_balance: Usdc::ZERO,
+        ..SimConfig::default()
+    })
+    .await
+    .expect("simulator starts");
+    sim.state.fund(ME, cash).unwrap();
+    sim
+}
+
 /// Settings that make a short run trade: a low confidence bar, quick exits,
-/// short cooldowns.
-fn write_config(dir: &Path, sim: &SimHandle, rpc: &str) -> PathBuf {
+/// short cooldowns. Balances are read from `rpc` (anvil) if given, else from
+/// the simulator's own accounts.
+fn write_config(dir: &Path, sim: &SimHandle, rpc: Option<&str>) -> PathBuf {
+    let balance = match rpc {
+        Some(rpc) => format!(
+            "[balance]\nrpc_urls = [\"{rpc}\"]\nchain_id = 137\n{}\ncache_ttl = \"2s\"\ncall_timeout = \"2s\"\n",
+            polygon::contracts_toml()
+        ),
+        None => String::new(),
+    };
     let text = format!(
         r#"{sim_table}
 [gateway]
@@ -51,13 +74,7 @@ kill_switch = '{dir}/.kill_switch'
 request_timeout = "2s"
 heartbeat_interval = "1s"
 
-[balance]
-rpc_urls = ["{rpc}"]
-chain_id = 137
-{contracts}
-cache_ttl = "2s"
-call_timeout = "2s"
-
+{balance}
 [journal]
 path = '{dir}/journal.sqlite'
 
@@ -75,7 +92,6 @@ daily_loss_limit = "50"
         rest = sim.rest_url(),
         ws = sim.ws_url(),
         dir = dir.display(),
-        contracts = polygon::contracts_toml(),
     );
     let path = dir.join("pmbot.toml");
     std::fs::write(&path, text).unwrap();
@@ -106,18 +122,9 @@ async fn live_on_the_simulator_journals_exactly_what_the_simulator_holds() {
 
     let model = train_model(&dir, "2h");
 
-    let sim = pmbot_sim::start(SimConfig {
-        source: SourceConfig::Synthetic(Box::new(synthetic())),
-        // A new account gets nothing: only the funding below.
-        starting_balance: Usdc::ZERO,
-        ..SimConfig::default()
-    })
-    .await
-    .expect("simulator starts");
-    // The account holds exactly this (the starting balance is zero).
     let start_cash = Usdc::from_whole(1_000);
-    sim.state.fund(ME, start_cash).unwrap();
-    let config = write_config(&dir, &sim, anvil.url());
+    let sim = funded_sim(synthetic(), start_cash).await;
+    let config = write_config(&dir, &sim, Some(anvil.url()));
     let slugs = sim.state.open_market_slugs();
     assert_eq!(slugs.len(), 3);
 
@@ -231,13 +238,16 @@ fn closed_port() -> u16 {
     l.local_addr().unwrap().port()
 }
 
-/// `pmbot paper` on `sim`'s feed, trading all its open markets for
-/// `duration` with the model in `dir/train`, journaling to `dir/NAME.sqlite`
+/// `pmbot paper` on `sim`'s feed (with `config` if given), trading all its
+/// open markets for `duration` with the model in `dir/train`, journaling to `dir/NAME.sqlite`
 /// and reporting to `dir/NAME`.
-fn paper_on_feed(dir: &Path, sim: &SimHandle, duration: &str, name: &str) -> Command {
+fn paper_on_feed(dir: &Path, sim: &SimHandle, config: Option<&Path>, duration: &str, name: &str) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_pmbot"));
-    cmd.env("PMBOT_OPS__HTTP", "127.0.0.1:0");
-    cmd.current_dir(dir).args(["paper", "--clob-url", &sim.rest_url(), "--ws-url", &sim.ws_url()]);
+    cmd.env("PMBOT_OPS__HTTP", "127.0.0.1:0").current_dir(dir);
+    if let Some(config) = config {
+        cmd.arg("--config").arg(config);
+    }
+    cmd.args(["paper", "--clob-url", &sim.rest_url(), "--ws-url", &sim.ws_url()]);
     cmd.args(["--gamma-url", &format!("{}gamma", sim.rest_url())]);
     cmd.args(["--model", "train/model.json", "--duration", duration]);
     cmd.args(["--journal", &format!("{name}.sqlite"), "--report", name]);
@@ -256,17 +266,24 @@ async fn paper_on_a_live_feed_journals_its_reconnects_and_never_counts_a_loopbac
     std::fs::create_dir_all(&dir).unwrap();
     train_model(&dir, "1h");
 
+    // Sports markets (0.03): paper on live data must read each market's fd.
     let sim = pmbot_sim::start(SimConfig {
-        source: SourceConfig::Synthetic(Box::new(synthetic())),
+        source: SourceConfig::Synthetic(Box::new(SyntheticConfig { fee: FeeSchedule::sports(), ..synthetic() })),
         faults: "ws-drop-every=400".parse().unwrap(),
         ..SimConfig::default()
     })
     .await
     .expect("simulator starts");
     let slugs = sim.state.open_market_slugs();
-    let mut cmd = paper_on_feed(&dir, &sim, "30s", "feed");
+    // The live test's settings: a low confidence bar, so entries are priced.
+    let config = write_config(&dir, &sim, None);
+    let mut cmd = paper_on_feed(&dir, &sim, Some(&config), "30s", "feed");
     let out = tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let read = stdout.matches("taker fee rate 0.03 (exponent 1), from its fd").count();
+    assert_eq!(read, slugs.len(), "every market's fd was read: {stdout}\n{stderr}");
 
     let j = Journal::open_read_only(dir.join("feed.sqlite")).unwrap();
     let runs = j.runs().unwrap();
@@ -274,6 +291,9 @@ async fn paper_on_a_live_feed_journals_its_reconnects_and_never_counts_a_loopbac
     let decisions = j.decisions().unwrap();
     let markets: std::collections::BTreeSet<_> = decisions.iter().map(|d| d.market).collect();
     assert_eq!(markets.len(), slugs.len(), "every market was sampled");
+    // Whatever it priced, it priced at the market's rate (a 30 s run may
+    // still be warming up and price nothing).
+    assert_decided_at_fee_rate(&decisions, FeeSchedule::sports().rate);
     let notes = j.notes("market_data_reconnect").unwrap();
     assert!(!notes.is_empty(), "the dropped socket was seen and recovered");
     assert!(notes.iter().all(|n| n.detail["recovered"] == true && n.detail["run"] == runs[0].id));
@@ -303,7 +323,7 @@ async fn a_resolution_the_feed_missed_is_learnt_over_rest() {
         let m = &ex.markets()[0];
         (m.spec.condition_id, m.spec.end_ms.expect("a synthetic market ends"))
     });
-    let mut cmd = paper_on_feed(&dir, &sim, "100s", "j");
+    let mut cmd = paper_on_feed(&dir, &sim, None, "100s", "j");
     let child = tokio::task::spawn_blocking(move || cmd.output().unwrap());
 
     // Every frame closes the socket from 3 s before the end until the
@@ -335,4 +355,105 @@ async fn a_resolution_the_feed_missed_is_learnt_over_rest() {
     // Asked from 30 s after the end, not before.
     assert!(notes[0].at.millis() >= end_ms + 30_000, "asked {} ms after the end", notes[0].at.millis() - end_ms);
     sim.shutdown().await;
+}
+
+/// Asserts every decision that priced an entry used the fee rate `rate`:
+/// its break-even is `p + rate p (1 - p)` at the price it weighed (an
+/// entry's limit, a refused edge's best ask). Returns how many it checked.
+fn assert_decided_at_fee_rate(decisions: &[pmbot_engine::journal::Decision], rate: Decimal) -> usize {
+    let at = |p: Price| {
+        let p = p.to_decimal();
+        p + rate * p * (Decimal::ONE - p)
+    };
+    let mut checked = 0;
+    for d in decisions {
+        if d.action == DecisionAction::Enter {
+            let intent: OrderIntent = serde_json::from_value(d.detail["intent"].clone()).unwrap();
+            assert_eq!(intent.decision.break_even_probability, Some(at(intent.limit_price)), "{d:?}");
+            checked += 1;
+        } else if d.detail["rule"] == "no_edge" {
+            let ask: Price = serde_json::from_value(d.detail["best_ask"].clone()).unwrap();
+            let break_even: Decimal = serde_json::from_value(d.detail["break_even"].clone()).unwrap();
+            assert_eq!(break_even, at(ask), "{d:?}");
+            checked += 1;
+        }
+    }
+    checked
+}
+
+/// Issue 13's Done-when: a `live --simulated-exchange` run ends with the
+/// ledger's cash, shares and fees equal to the simulator's own accounts, to
+/// the micro-pUSD, with BUY fees paid in pUSD. The simulator computes fees
+/// and settles with its own code (`pmbot-sim` shares no fee code with the
+/// bot), on sports markets (rate 0.03), so the engine must also decide by
+/// the market's `fd` rather than the crypto rate. Balances come from the
+/// simulator's accounts (no anvil needed); the account is funded and its
+/// allowances set the way Polymarket's UI sets them (`approve_on_fund`).
+/// The markets last longer than the run: nothing resolves, so no holding
+/// waits for redemption.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_on_the_simulator_ends_with_its_accounts_to_the_micro() {
+    let dir = std::env::temp_dir().join(format!("pmbot-live-accounts-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let model = train_model(&dir, "2h");
+
+    let sports = FeeSchedule::sports();
+    let start_cash = Usdc::from_whole(1_000);
+    let sim = funded_sim(SyntheticConfig { fee: sports, ..synthetic() }, start_cash).await;
+    let config = write_config(&dir, &sim, None);
+    let slugs = sim.state.open_market_slugs();
+
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pmbot"));
+    cmd.env("PMBOT_OPS__HTTP", "127.0.0.1:0").env("PMBOT_PRIVATE_KEY", KEY).env_remove("RUST_LOG");
+    cmd.current_dir(&dir).arg("--config").arg(&config);
+    cmd.args(["live", "--simulated-exchange", "--clob-url", &sim.rest_url(), "--ws-url", &sim.ws_url()]);
+    cmd.args(["--gamma-url", &format!("{}gamma", sim.rest_url())]);
+    cmd.arg("--model").arg(&model).args(["--duration", "75s", "--market"]).args(&slugs);
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "stdout: {stdout}\nstderr: {}", String::from_utf8_lossy(&out.stderr));
+
+    let journal = Journal::open_read_only(dir.join("journal.sqlite")).unwrap();
+    let run = &journal.runs().unwrap()[0];
+    let capital = run.start.config["risk"]["capital_cap"].as_str().and_then(|c| Usdc::parse(c).ok());
+    let capital = capital.expect("the run's starting capital");
+    let fills = journal.fills().unwrap();
+    let last = journal.marks().unwrap().pop().expect("a last mark");
+    let positions = journal.positions().unwrap();
+    // The simulator's accounts, read under its lock.
+    let (trades, sim_cash, held) = {
+        let g = sim.state.lock();
+        let held: Vec<_> = positions.iter().map(|p| g.exchange.shares(ME, &p.token).total).collect();
+        let cash = Usdc::from_micros(i64::try_from(g.exchange.collateral(ME).total.micros()).unwrap());
+        (g.exchange.trades(ME, &Query::default()), cash, held)
+    };
+    assert!(!trades.is_empty(), "the run traded: {stdout}");
+
+    // Fill by fill: the trade the simulator settled is the fill journaled,
+    // fee included. Every trade of ours took liquidity (entries and exits
+    // are FAK), and a taker BUY paid its fee in pUSD.
+    let mut fees = Usdc::ZERO;
+    for t in &trades {
+        assert_eq!(t.taker_maker, ME, "trade {}: ours as taker", t.id);
+        let f = fills.iter().find(|f| f.trade_id == t.id).unwrap_or_else(|| panic!("trade {} journaled", t.id));
+        assert_eq!((f.side, f.price, f.size, f.fee), (t.side, t.price, t.size, t.fee), "trade {}", t.id);
+        fees += t.fee;
+    }
+    assert_eq!(fills.len(), trades.len(), "no journaled fill the simulator did not settle");
+    assert!(trades.iter().any(|t| t.side == Side::Buy && t.fee > Usdc::ZERO), "BUY fees paid in pUSD");
+    assert_eq!(last.fees, fees, "fees: ledger vs simulator");
+
+    // Shares: every share a BUY matched is held (none withheld as a fee).
+    for (p, held) in positions.iter().zip(held) {
+        assert_eq!(Decimal::from(held.micros()) / Decimal::from(1_000_000), p.net_shares, "{}", p.token);
+        assert_eq!(p.fee_shares, Size::ZERO);
+    }
+    // Cash: what the simulator's account moved is what the ledger moved.
+    assert_eq!(sim_cash - start_cash, last.cash - capital, "cash moved: simulator vs ledger");
+
+    // The engine decided by the market's fd (0.03), not 0.07.
+    assert!(assert_decided_at_fee_rate(&journal.decisions().unwrap(), sports.rate) > 0);
+    sim.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use pmbot_core::{FillFee, Side, Usdc};
+use pmbot_core::{Side, Usdc};
 use pmbot_engine::journal::{DecisionAction, Journal};
 
 fn pmbot() -> Command {
@@ -68,7 +68,9 @@ fn a_simulated_day_of_paper_trading_adds_up_from_the_journal_rows() {
     assert!(decisions.len() > 10_000, "every look is journaled: {}", decisions.len());
     assert!(decisions.iter().any(|d| d.action == DecisionAction::Enter));
 
-    // Cash from the raw rows: what the fills and payouts moved.
+    // Cash from the raw rows: what the fills and payouts moved. Fees are
+    // pUSD on both sides (CLOB V2): a buy pays its fee on top of the shares'
+    // price, a sell out of its proceeds.
     let start = Usdc::from_whole(300);
     let mut cash = start;
     let mut fees = Usdc::ZERO;
@@ -77,21 +79,20 @@ fn a_simulated_day_of_paper_trading_adds_up_from_the_journal_rows() {
             Side::Buy => cash -= Usdc::from_price_size_ceil(f.price, f.size),
             Side::Sell => cash += Usdc::from_price_size_floor(f.price, f.size),
         }
-        match f.fee {
-            FillFee::None => {}
-            FillFee::Shares(s) => fees += Usdc::from_price_size_ceil(f.price, s),
-            FillFee::Collateral(c) => {
-                cash -= c;
-                fees += c;
-            }
-        }
+        cash -= f.fee;
+        fees += f.fee;
     }
+    assert!(fills.iter().any(|f| f.side == Side::Buy && f.fee > Usdc::ZERO), "taker buys pay a pUSD fee");
     for p in &payouts {
         cash += p.amount;
     }
     let last = marks.last().unwrap();
     assert_eq!(last.cash, cash, "the last mark's cash is what fills and payouts moved");
     assert_eq!(last.fees, fees, "fees paid");
+    // And the paper venue, the run's exchange, ends with the same cash, fees
+    // (pUSD on both sides) and shares as the ledger, to the micro.
+    let agree = format!("accounts: the ledger and the paper venue agree: cash {} pUSD, fees {} pUSD", last.cash, fees);
+    assert!(stdout.contains(&agree), "{agree}\n{stdout}");
     // Every trade closed, no position open at the end (the markets resolved).
     let pnl = trades.iter().fold(Usdc::ZERO, |a, t| a + t.pnl());
     let dust = dust_paid(&payouts, &trades);

@@ -2,8 +2,8 @@
 //!
 //! Invariant: an intent the gate allows keeps every configured limit true for
 //! the state it was checked against; a buy is never allowed if its cost (limit
-//! price x size, rounded up) would take committed collateral above the capital
-//! cap. Sells that close held shares (exits) are only stopped by the rules that
+//! price x size, rounded up, plus the taker fee it may pay in pUSD at the
+//! limit) would take committed collateral above the capital cap. Sells that close held shares (exits) are only stopped by the rules that
 //! make any trading unsafe: kill switch, failed balance check, bad book.
 
 use std::fmt;
@@ -11,6 +11,7 @@ use std::fmt;
 use crate::amount::{Size, Usdc};
 use crate::clock::TimestampMs;
 use crate::events::{Fill, MarketResolved, OrderIntent, OrderUpdate};
+use crate::fees::FeeModel;
 use crate::ids::ConditionId;
 use crate::price::Price;
 use crate::side::Side;
@@ -52,6 +53,8 @@ pub struct RiskContext {
     /// Whether the kill-switch file exists.
     pub kill_switch: bool,
     pub balance: BalanceCheck,
+    /// The market's fee schedule: a buy's cost includes its taker fee.
+    pub fee: FeeModel,
 }
 
 /// Why an intent was refused: one variant per rule. `Display` is the journaled
@@ -240,9 +243,9 @@ impl RiskGate {
         if price < cfg.min_price || price > cfg.max_price {
             return Err(RiskRefusal::PriceOutsideBand { price, min: cfg.min_price, max: cfg.max_price });
         }
-        // A taker buy's fee is withheld in shares, so the collateral it needs
-        // is the notional at the limit, rounded up.
-        let cost = Usdc::from_price_size_ceil(price, intent.size);
+        // A taker buy pays its fee in pUSD on top of the notional: the
+        // collateral it needs is both, at the limit (the most it can cost).
+        let cost = ctx.fee.max_buy_cost(price, intent.size, intent.may_take());
         if cost > cfg.max_per_trade {
             return Err(RiskRefusal::PerTradeLimit { cost, max: cfg.max_per_trade });
         }
@@ -262,9 +265,15 @@ impl RiskGate {
     }
 
     /// Records a buy intent sent after [`RiskGate::check`] allowed it: it
-    /// reserves its cost until it fills or ends, so the next check sees it.
-    pub fn record_placed(&mut self, intent: &OrderIntent, market: ConditionId) -> Result<(), RiskStateError> {
-        self.state.record_placed(intent, market)
+    /// reserves its cost (with the taker fee by the market's schedule `fee`)
+    /// until it fills or ends, so the next check sees it.
+    pub fn record_placed(
+        &mut self,
+        intent: &OrderIntent,
+        market: ConditionId,
+        fee: FeeModel,
+    ) -> Result<(), RiskStateError> {
+        self.state.record_placed(intent, market, fee)
     }
 
     /// Records an order update; a terminal one releases the order's reservation.

@@ -1,18 +1,21 @@
 //! What the risk gate remembers between intents.
 //!
-//! Invariant: committed collateral is the sum of open positions at cost and
-//! resting buy orders at their limit price, never negative; share counts are
-//! unsigned and an update that would make one negative is refused with a typed
-//! error before anything changes. Days are UTC days of the event's own time.
-//! A position left with less than a lot (0.01 share, which no order can
-//! sell) once no sell is working on it is closed, as the engine's ledger
-//! closes its trade: the loss or win counts then, not at the resolution.
+//! Invariant: committed collateral is the sum of open positions at cost
+//! (their pUSD fees included) and resting buy orders at their limit price
+//! plus the taker fee they may pay, never negative; share counts are
+//! unsigned and an update that would make one negative is refused with a
+//! typed error before anything changes. Days are UTC days of the event's own
+//! time. A position left with less than a lot (0.01 share, which no order
+//! can sell: the exchange may fill a BUY with shares finer than a lot) once
+//! no sell is working on it is closed, as the engine's ledger closes its
+//! trade: the loss or win counts then, not at the resolution.
 
 use std::collections::BTreeMap;
 
 use crate::amount::{Size, Usdc};
 use crate::clock::TimestampMs;
-use crate::events::{ClientOrderId, Fill, FillFee, MarketResolved, OrderIntent, OrderUpdate};
+use crate::events::{ClientOrderId, Fill, MarketResolved, OrderIntent, OrderUpdate};
+use crate::fees::FeeModel;
 use crate::ids::{ConditionId, TokenId};
 use crate::price::Price;
 use crate::side::Side;
@@ -33,7 +36,7 @@ pub fn utc_day(at: TimestampMs) -> i64 {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Position {
     pub market: ConditionId,
-    /// Shares held (after any fee withheld in shares).
+    /// Shares held.
     pub shares: Size,
     /// What the shares still held cost, fees included.
     pub cost: Usdc,
@@ -56,6 +59,9 @@ struct PendingBuy {
     token: TokenId,
     limit: Price,
     remaining: Size,
+    /// The market's fee schedule, and whether the order may pay the taker fee.
+    fee: FeeModel,
+    may_take: bool,
 }
 
 /// A sell order sent and not yet filled or ended: its shares are spoken for.
@@ -67,7 +73,7 @@ struct PendingSell {
 
 impl PendingBuy {
     fn reserved(&self) -> Usdc {
-        Usdc::from_price_size_ceil(self.limit, self.remaining)
+        self.fee.max_buy_cost(self.limit, self.remaining, self.may_take)
     }
 }
 
@@ -97,8 +103,6 @@ pub enum CloseOutcome {
 pub enum RiskStateError {
     #[error("sell fill of {sold} shares of token {token} but only {held} are held")]
     SellExceedsPosition { token: TokenId, held: Size, sold: Size },
-    #[error("buy fill of {size} shares of token {token} withholds a fee of {fee} shares, leaving none")]
-    FeeExceedsFill { token: TokenId, size: Size, fee: Size },
     #[error("token {token} is held in market {held_in}, not in market {given}")]
     MarketMismatch { token: TokenId, held_in: ConditionId, given: ConditionId },
     #[error("fill of zero shares of token {0}")]
@@ -195,9 +199,15 @@ impl RiskState {
         held + resting
     }
 
-    /// An intent the gate accepted was sent: a buy reserves its cost, a sell
-    /// its shares, until it fills or ends.
-    pub(crate) fn record_placed(&mut self, intent: &OrderIntent, market: ConditionId) -> Result<(), RiskStateError> {
+    /// An intent the gate accepted was sent: a buy reserves its cost and the
+    /// taker fee it may pay (by the market's schedule `fee`), a sell its
+    /// shares, until it fills or ends.
+    pub(crate) fn record_placed(
+        &mut self,
+        intent: &OrderIntent,
+        market: ConditionId,
+        fee: FeeModel,
+    ) -> Result<(), RiskStateError> {
         let id = &intent.client_order_id;
         if self.pending.contains_key(id) || self.pending_sells.contains_key(id) {
             return Err(RiskStateError::DuplicateOrder(id.clone()));
@@ -208,8 +218,14 @@ impl RiskState {
             self.pending_sells.insert(id.clone(), pending);
             return Ok(());
         }
-        let pending =
-            PendingBuy { market, token: intent.token.clone(), limit: intent.limit_price, remaining: intent.size };
+        let pending = PendingBuy {
+            market,
+            token: intent.token.clone(),
+            limit: intent.limit_price,
+            remaining: intent.size,
+            fee,
+            may_take: intent.may_take(),
+        };
         self.pending.insert(intent.client_order_id.clone(), pending);
         Ok(())
     }
@@ -259,21 +275,8 @@ impl RiskState {
     }
 
     fn record_buy(&mut self, fill: &Fill, market: ConditionId) -> Result<PositionChange, RiskStateError> {
-        let (received, fee_cash) = match fill.fee {
-            FillFee::None => (fill.size, Usdc::ZERO),
-            FillFee::Collateral(fee) => (fill.size, fee),
-            FillFee::Shares(fee) => {
-                // A position is never left open with zero shares.
-                let net = fill.size.checked_sub(fee).filter(|n| !n.is_zero());
-                let net = net.ok_or_else(|| RiskStateError::FeeExceedsFill {
-                    token: fill.token.clone(),
-                    size: fill.size,
-                    fee,
-                })?;
-                (net, Usdc::ZERO)
-            }
-        };
-        let cost = Usdc::from_price_size_ceil(fill.price, fill.size) + fee_cash;
+        // Every share matched is received; the fee is pUSD on top.
+        let cost = Usdc::from_price_size_ceil(fill.price, fill.size) + fill.fee;
         if let Some(id) = &fill.client_order_id
             && let Some(pending) = self.pending.get_mut(id)
         {
@@ -288,28 +291,20 @@ impl RiskState {
             cost: Usdc::ZERO,
             realised: Usdc::ZERO,
         });
-        position.shares += received;
+        position.shares += fill.size;
         position.cost += cost;
         Ok(PositionChange::Increased)
     }
 
     fn record_sell(&mut self, fill: &Fill, config: &RiskConfig) -> Result<PositionChange, RiskStateError> {
-        // A fee withheld in shares leaves the position with the sold shares.
-        let (leaving, fee_cash) = match fill.fee {
-            FillFee::None => (Some(fill.size), Usdc::ZERO),
-            FillFee::Collateral(fee) => (Some(fill.size), fee),
-            FillFee::Shares(fee) => (fill.size.checked_add(fee), Usdc::ZERO),
-        };
+        let leaving = fill.size;
         let held = self.held(&fill.token);
         // A late piece of an exit whose position already closed with under a
         // lot left (its order ended first): it sells some of that dust.
-        let from_dust = held.is_zero() && leaving.is_some_and(|n| n <= self.dust(&fill.token));
-        let leaving = match leaving {
-            Some(n) if n <= held || from_dust => n,
-            _ => {
-                return Err(RiskStateError::SellExceedsPosition { token: fill.token.clone(), held, sold: fill.size });
-            }
-        };
+        let from_dust = held.is_zero() && leaving <= self.dust(&fill.token);
+        if leaving > held && !from_dust {
+            return Err(RiskStateError::SellExceedsPosition { token: fill.token.clone(), held, sold: fill.size });
+        }
         if let Some(id) = &fill.client_order_id
             && let Some(pending) = self.pending_sells.get_mut(id)
         {
@@ -318,7 +313,7 @@ impl RiskState {
                 self.pending_sells.remove(id);
             }
         }
-        let proceeds = Usdc::from_price_size_floor(fill.price, fill.size) - fee_cash;
+        let proceeds = Usdc::from_price_size_floor(fill.price, fill.size) - fill.fee;
         if from_dust {
             // Written off at cost when the position closed: all it fetches is gain.
             if let Some(d) = self.dust.get_mut(&fill.token) {

@@ -4,9 +4,10 @@ use super::*;
 use crate::amount::{Size, Usdc};
 use crate::clock::TimestampMs;
 use crate::events::{
-    ClientOrderId, DecisionContext, EventTime, Fill, FillFee, Liquidity, MarketResolved, OrderIntent, OrderStatus,
-    OrderType, OrderUpdate,
+    ClientOrderId, DecisionContext, EventTime, Fill, Liquidity, MarketResolved, OrderIntent, OrderStatus, OrderType,
+    OrderUpdate,
 };
+use crate::fees::FeeModel;
 use crate::ids::{ConditionId, Hash32, TokenId};
 use crate::price::Price;
 use crate::side::Side;
@@ -62,7 +63,9 @@ fn sell(id: &str, tok: u32, price: &str, size: &str) -> OrderIntent {
     intent(id, tok, Side::Sell, price, size)
 }
 
-/// A context in which every context rule passes.
+/// A context in which every context rule passes, in a fee-free market (the
+/// figures of the limits then need no fee; `a_buy_commits_its_taker_fee`
+/// shows the fee counted).
 fn ctx(now: i64, m: u8) -> RiskContext {
     RiskContext {
         now: at(now),
@@ -71,6 +74,7 @@ fn ctx(now: i64, m: u8) -> RiskContext {
         market_end: Some(at(now + DAY_MS)),
         kill_switch: false,
         balance: BalanceCheck::NotRequired,
+        fee: FeeModel::FREE,
     }
 }
 
@@ -83,7 +87,7 @@ fn fill(id: Option<&str>, tok: u32, side: Side, price: &str, size: &str, time: i
         side,
         price: p(price),
         size: sz(size),
-        fee: FillFee::None,
+        fee: Usdc::ZERO,
         liquidity: Liquidity::Taker,
         time: EventTime { received: at(time), exchange: at(time) },
     }
@@ -374,7 +378,7 @@ fn max_open_positions_counts_held_and_resting_tokens() {
     for k in 2..=5u8 {
         let i = buy(&format!("o{k}"), u32::from(k), "0.5", "2");
         g.check(&i, &ctx(T0, k)).unwrap();
-        g.record_placed(&i, market(k)).unwrap();
+        g.record_placed(&i, market(k), FeeModel::FREE).unwrap();
     }
     assert_eq!(g.state().open_positions(), 5);
     let sixth = buy("o6", 6, "0.5", "2");
@@ -404,7 +408,7 @@ fn market_exposure_counts_positions_and_resting_buys_in_the_market() {
     // 20 held at cost + 30 resting in market 1 (two tokens).
     g.record_fill(&fill(None, 1, Side::Buy, "0.5", "40", T0), market(1)).unwrap();
     let rest = buy("r", 2, "0.5", "60");
-    g.record_placed(&rest, market(1)).unwrap();
+    g.record_placed(&rest, market(1), FeeModel::FREE).unwrap();
     assert_eq!(g.state().market_exposure(&market(1)), Usdc::from_whole(50));
     g.check(&buy("b", 1, "0.5", "20"), &ctx(T0, 1)).unwrap();
     assert_eq!(
@@ -422,7 +426,7 @@ fn capital_cap_counts_everything_committed() {
     for k in 1..=9u8 {
         let i = buy(&format!("o{k}"), u32::from(k), "0.5", "60");
         g.check(&i, &ctx(T0, k)).unwrap();
-        g.record_placed(&i, market(k)).unwrap();
+        g.record_placed(&i, market(k), FeeModel::FREE).unwrap();
     }
     assert_eq!(g.state().committed(), Usdc::from_whole(270));
     let last = buy("x", 10, "0.5", "60");
@@ -487,19 +491,25 @@ fn partial_sells_realise_in_proportion_and_add_up_exactly() {
     assert_eq!(g.state().committed(), Usdc::ZERO);
 }
 
+/// The exchange can fill a BUY with shares finer than a lot (a market BUY's
+/// price improvement buys more shares): 20.071792 at 0.48, for 9.634461 and
+/// a 0.35069 pUSD fee on top (cost 9.985151).
+fn bought_finer_than_a_lot() -> Fill {
+    Fill { fee: usdc("0.35069"), ..fill(None, 1, Side::Buy, "0.48", "20.071792", T0) }
+}
+
 #[test]
 fn a_sell_leaving_under_a_lot_closes_the_position_and_the_dust_pays_at_resolution() {
     let mut g = gate();
-    // 20.83 bought at 0.48 (9.9984), 0.758208 withheld as the taker fee:
-    // 20.071792 held; the exit sells the whole lots, 20.07, at 0.46.
-    let f = Fill { fee: FillFee::Shares(sz("0.758208")), ..fill(None, 1, Side::Buy, "0.48", "20.83", T0) };
-    g.record_fill(&f, market(1)).unwrap();
+    // The exit sells the whole lots, 20.07, at 0.46.
+    g.record_fill(&bought_finer_than_a_lot(), market(1)).unwrap();
+    assert_eq!(g.state().position(&token(1)).unwrap().cost, usdc("9.985151"));
     let r = g.record_fill(&fill(None, 1, Side::Sell, "0.46", "20.07", T0 + 1), market(1)).unwrap();
-    // Proceeds 9.2322 against the whole cost 9.9984 (the 0.001792 shares left
-    // are written off): the loss counts now.
-    assert_eq!(r, PositionChange::Closed { pnl: usdc("-0.7662"), outcome: CloseOutcome::Loss });
+    // Proceeds 9.2322 against the whole cost 9.985151 (the 0.001792 shares
+    // left are written off): the loss counts now.
+    assert_eq!(r, PositionChange::Closed { pnl: usdc("-0.752951"), outcome: CloseOutcome::Loss });
     let st = g.state();
-    assert_eq!(st.realised_on_day_of(at(T0)), usdc("-0.7662"));
+    assert_eq!(st.realised_on_day_of(at(T0)), usdc("-0.752951"));
     assert_eq!(st.market_paused_until(&market(1)), Some(at(T0 + 1 + 1_800_000)));
     assert_eq!(st.consecutive_losses(), 1);
     assert!(st.position(&token(1)).is_none());
@@ -517,17 +527,16 @@ fn a_sell_leaving_under_a_lot_closes_the_position_and_the_dust_pays_at_resolutio
         time: EventTime { received: at(T0 + 5), exchange: at(T0 + 5) },
     };
     assert_eq!(g.record_resolution(&resolved), vec![]);
-    assert_eq!(g.state().realised_on_day_of(at(T0)), usdc("-0.764408"));
+    assert_eq!(g.state().realised_on_day_of(at(T0)), usdc("-0.751159"));
     assert_eq!(g.state().consecutive_losses(), 0, "the 2-share round trip broke even");
     // Paid once.
     g.record_resolution(&resolved);
-    assert_eq!(g.state().realised_on_day_of(at(T0)), usdc("-0.764408"));
+    assert_eq!(g.state().realised_on_day_of(at(T0)), usdc("-0.751159"));
 }
 
 #[test]
 fn an_exit_in_pieces_closes_when_it_ends_and_late_pieces_sell_the_dust() {
     // 20.071792 held; an exit of 20.07 placed.
-    let bought = Fill { fee: FillFee::Shares(sz("0.758208")), ..fill(None, 1, Side::Buy, "0.48", "20.83", T0) };
     let exit = sell("x", 1, "0.44", "20.07");
     let piece = |size: &str, time: i64| fill(Some("x"), 1, Side::Sell, "0.44", size, time);
     let ended = |status: OrderStatus, filled: &str| OrderUpdate {
@@ -540,16 +549,16 @@ fn an_exit_in_pieces_closes_when_it_ends_and_late_pieces_sell_the_dust() {
     };
     let start = || {
         let mut g = gate();
-        g.record_fill(&bought, market(1)).unwrap();
-        g.record_placed(&exit, market(1)).unwrap();
+        g.record_fill(&bought_finer_than_a_lot(), market(1)).unwrap();
+        g.record_placed(&exit, market(1), FeeModel::FREE).unwrap();
         g
     };
 
     // Under a lot left but 0.005 still being sold: open until the last piece.
     let mut g = start();
     let r = g.record_fill(&piece("20.065", T0 + 1), market(1)).unwrap();
-    // 8.8286 for 20.065 of the 20.071792 shares, which cost 9.995016 of the 9.9984.
-    assert_eq!(r, PositionChange::Reduced { realised: usdc("-1.166416") });
+    // 8.8286 for 20.065 of the 20.071792 shares, which cost 9.981772 of the 9.985151.
+    assert_eq!(r, PositionChange::Reduced { realised: usdc("-1.153172") });
     assert_eq!(g.state().open_positions(), 1);
     let r = g.record_fill(&piece("0.005", T0 + 2), market(1)).unwrap();
     assert!(matches!(r, PositionChange::Closed { outcome: CloseOutcome::Loss, .. }), "{r:?}");
@@ -580,23 +589,50 @@ fn an_exit_in_pieces_closes_when_it_ends_and_late_pieces_sell_the_dust() {
 #[test]
 fn fees_count_in_cost_and_proceeds() {
     let mut g = gate();
-    // A taker buy whose fee is withheld in shares: 10 bought, 9.9 received.
-    let f = Fill { fee: FillFee::Shares(sz("0.1")), ..fill(None, 1, Side::Buy, "0.5", "10", T0) };
+    // A taker buy pays its fee in pUSD on top and receives every share.
+    let f = Fill { fee: usdc("0.175"), ..fill(None, 1, Side::Buy, "0.5", "10", T0) };
     g.record_fill(&f, market(1)).unwrap();
     let pos = g.state().position(&token(1)).unwrap().clone();
-    assert_eq!((pos.shares, pos.cost), (sz("9.9"), Usdc::from_whole(5)));
-    // A taker sell paying 0.05 pUSD.
-    let f = Fill { fee: FillFee::Collateral(usdc("0.05")), ..fill(None, 1, Side::Sell, "0.6", "9.9", T0 + 1) };
+    assert_eq!((pos.shares, pos.cost), (sz("10"), usdc("5.175")));
+    // A taker sell paying 0.05 pUSD: 6 - 0.05 - 5.175.
+    let f = Fill { fee: usdc("0.05"), ..fill(None, 1, Side::Sell, "0.6", "10", T0 + 1) };
     let r = g.record_fill(&f, market(1)).unwrap();
-    assert_eq!(r, PositionChange::Closed { pnl: usdc("0.89"), outcome: CloseOutcome::NotLoss });
+    assert_eq!(r, PositionChange::Closed { pnl: usdc("0.775"), outcome: CloseOutcome::NotLoss });
+}
+
+/// A buy that may take commits its taker fee too (pUSD under CLOB V2), at
+/// the limit: 20 at 0.5 in a crypto market is 10 + 20 x 0.07 x 0.25.
+#[test]
+fn a_buy_commits_its_taker_fee() {
+    let cfg = RiskConfig { max_per_trade: usdc("10.2"), ..RiskConfig::default() };
+    let mut g = RiskGate::new(cfg).unwrap();
+    let crypto = RiskContext { fee: FeeModel::crypto(), ..ctx(T0, 1) };
+    let i = buy("f", 1, "0.5", "20");
+    assert_eq!(
+        refusal(&g, &i, &crypto),
+        ("max per trade: order cost 10.35 USDC > max 10.2 USDC".into(), "max_per_trade")
+    );
+    // Post-only never takes, so never pays it.
+    let resting = OrderIntent { post_only: true, ..i.clone() };
+    g.check(&resting, &crypto).unwrap();
+    g.record_placed(&resting, market(1), FeeModel::crypto()).unwrap();
+    assert_eq!(g.state().committed(), Usdc::from_whole(10));
+    let j = buy("g", 1, "0.5", "4");
+    g.check(&j, &crypto).unwrap();
+    g.record_placed(&j, market(1), FeeModel::crypto()).unwrap();
+    // 2 + 0.07 x 0.25 x 4 = 2.07.
+    assert_eq!(g.state().committed(), usdc("12.07"));
 }
 
 #[test]
 fn fills_and_terminal_updates_release_reservations() {
     let mut g = gate();
     let i = buy("o1", 1, "0.5", "10");
-    g.record_placed(&i, market(1)).unwrap();
-    assert_eq!(g.record_placed(&i, market(1)).unwrap_err(), RiskStateError::DuplicateOrder(i.client_order_id.clone()));
+    g.record_placed(&i, market(1), FeeModel::FREE).unwrap();
+    assert_eq!(
+        g.record_placed(&i, market(1), FeeModel::FREE).unwrap_err(),
+        RiskStateError::DuplicateOrder(i.client_order_id.clone())
+    );
     assert_eq!(g.state().committed(), Usdc::from_whole(5));
     // Partly filled at a better price: position at its cost, the rest reserved at the limit.
     g.record_fill(&fill(Some("o1"), 1, Side::Buy, "0.4", "4", T0), market(1)).unwrap();
@@ -608,7 +644,7 @@ fn fills_and_terminal_updates_release_reservations() {
     // the same shares is refused until the first fills or ends.
     let s1 = sell("s1", 1, "0.5", "6");
     g.check(&s1, &ctx(T0, 1)).unwrap();
-    g.record_placed(&s1, market(1)).unwrap();
+    g.record_placed(&s1, market(1), FeeModel::FREE).unwrap();
     assert_eq!(g.state().committed(), usdc("4.6"));
     g.check(&sell("s2", 1, "0.5", "4"), &ctx(T0, 1)).unwrap();
     let (text, _) = refusal(&g, &sell("s2", 1, "0.5", "4.000001"), &ctx(T0, 1));
@@ -636,10 +672,6 @@ fn bad_updates_are_refused_and_change_nothing() {
     assert_eq!(e.to_string(), "sell fill of 10.000001 shares of token 1 but only 10 are held");
     let e = g.record_fill(&fill(None, 1, Side::Buy, "0.5", "1", T0), market(2)).unwrap_err();
     assert!(matches!(e, RiskStateError::MarketMismatch { .. }), "{e}");
-    let f = Fill { fee: FillFee::Shares(sz("2")), ..fill(None, 3, Side::Buy, "0.5", "1", T0) };
-    assert!(matches!(g.record_fill(&f, market(3)).unwrap_err(), RiskStateError::FeeExceedsFill { .. }));
-    let f = Fill { fee: FillFee::Shares(sz("1")), ..fill(None, 3, Side::Buy, "0.5", "1", T0) };
-    assert!(matches!(g.record_fill(&f, market(3)).unwrap_err(), RiskStateError::FeeExceedsFill { .. }));
     let f = fill(None, 1, Side::Sell, "0.5", "0", T0);
     assert_eq!(g.record_fill(&f, market(1)).unwrap_err(), RiskStateError::ZeroFill(token(1)));
     assert_eq!(g, before);
@@ -651,7 +683,7 @@ fn resolution_pays_one_per_winning_share_and_closes_the_market() {
     g.record_fill(&fill(None, 1, Side::Buy, "0.6", "10", T0), market(1)).unwrap();
     g.record_fill(&fill(None, 2, Side::Buy, "0.3", "5", T0), market(1)).unwrap();
     g.record_fill(&fill(None, 3, Side::Buy, "0.3", "5", T0), market(2)).unwrap();
-    g.record_placed(&buy("r", 1, "0.5", "2"), market(1)).unwrap();
+    g.record_placed(&buy("r", 1, "0.5", "2"), market(1), FeeModel::FREE).unwrap();
     let resolved = MarketResolved {
         market: market(1),
         tokens: vec![token(1), token(2)],
@@ -744,7 +776,7 @@ proptest! {
                         prop_assert!(before + cost <= config.capital_cap, "{before} + {cost}");
                         prop_assert!(g.state().market_exposure(&c.market) + cost <= config.max_exposure_per_market);
                         prop_assert!(cost <= config.max_per_trade);
-                        g.record_placed(&i, c.market).unwrap();
+                        g.record_placed(&i, c.market, FeeModel::FREE).unwrap();
                         prop_assert!(g.state().open_positions() <= config.max_open_positions as usize);
                         resting.push(i);
                     }

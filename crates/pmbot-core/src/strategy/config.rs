@@ -44,10 +44,10 @@ pub struct StrategyConfig {
     /// more than `break_even + min_edge`). Default 0.02.
     pub min_edge: Decimal,
     /// Fraction of the available capital one entry may commit (limit price x
-    /// size). Default 0.05.
+    /// size plus the taker fee at the limit, paid in pUSD). Default 0.05.
     pub capital_fraction: Decimal,
-    /// Most one entry may commit (its limit price x size, the amount the risk
-    /// gate counts), in pUSD. Default 10.
+    /// Most one entry may commit (its limit price x size plus its taker fee
+    /// at the limit: the amount the risk gate counts), in pUSD. Default 10.
     pub max_notional: Usdc,
     /// FAK or FOK for entries (exits are always FAK). Default FAK.
     pub entry_order_type: TakerOrderType,

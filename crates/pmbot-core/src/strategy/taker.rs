@@ -11,14 +11,12 @@ use super::config::StrategyConfig;
 use crate::amount::{Size, Usdc};
 use crate::book::{AveragePrice, OrderBook};
 use crate::clock::TimestampMs;
-use crate::events::{ClientOrderId, DecisionContext, Fill, FillFee, OrderIntent, OrderType, OrderUpdate};
+use crate::events::{ClientOrderId, DecisionContext, Fill, OrderIntent, OrderType, OrderUpdate};
 use crate::fees::{FeeModel, break_even_probability};
 use crate::ids::{ConditionId, TokenId};
-use crate::price::{PIPS_PER_UNIT, Price};
+use crate::order_amounts::{LOT_MICROS, OrderKind, share_step};
+use crate::price::Price;
 use crate::side::Side;
-
-/// Polymarket's share lot: sizes are whole hundredths of a share.
-const LOT_MICROS: u64 = 10_000;
 
 /// What the strategy sees at one sample of one market.
 #[derive(Debug, Clone, Copy)]
@@ -104,8 +102,9 @@ pub enum PassReason {
         best_bid: Price,
         floor: Price,
     },
-    /// An exit is due but less than one lot (0.01 share) is held: it is held
-    /// to resolution.
+    /// An exit is due but less than the exchange's exact-amount step at the
+    /// bid is held (`minimum`: a lot of 0.01 share on a 0.01 tick, more on
+    /// finer ones): it stays held, for a later bid or the resolution.
     ExitBelowMinimum {
         reason: ExitReason,
         held: Size,
@@ -146,7 +145,7 @@ pub struct PositionView {
     /// Engine time of the entry decision (the time limit counts from here,
     /// as the model's horizon does).
     pub decided_at: TimestampMs,
-    /// Shares held now (after fees withheld in shares, minus shares sold).
+    /// Shares held now (bought minus sold).
     pub held: Size,
     /// Gross shares bought and their exact average price.
     pub average_entry: Option<AveragePrice>,
@@ -248,49 +247,19 @@ impl ConfidenceTaker {
             });
         }
         let budget = entry_budget(s.available_capital, cfg.capital_fraction, cfg.max_notional);
-        // Walk the asks while the budget lasts and the price still clears the
-        // edge: a deeper level that does not would make the whole order worse.
-        let mut remaining = u128::try_from(budget.micros().max(0)).unwrap_or(0) * u128::from(PIPS_PER_UNIT);
-        let mut affordable = 0u64;
-        for level in book.levels(Side::Sell) {
-            if !clears(level.price) {
-                break;
-            }
-            let pips = u128::from(level.price.pips());
-            let can_buy = u64::try_from(remaining / pips).unwrap_or(u64::MAX);
-            let take = level.size.micros().min(can_buy);
-            affordable += take;
-            remaining -= u128::from(take) * pips;
-            if take < level.size.micros() {
-                break;
-            }
-        }
-        // The order commits `limit x size` (what the risk gate counts), not
-        // just what the walk costs: shrink until that fits the budget too.
-        // Each round lowers the size, and the worst price can only fall.
-        let budget_exact = u128::try_from(budget.micros().max(0)).unwrap_or(0) * u128::from(PIPS_PER_UNIT);
-        let mut size = Size::from_micros(affordable).round_down_to(LOT_MICROS);
-        let limit = loop {
-            let Some(limit) = book.sweep(Side::Buy, size).worst_price else {
-                break None;
-            };
-            let at_limit = u64::try_from(budget_exact / u128::from(limit.pips())).unwrap_or(u64::MAX);
-            let fits = Size::from_micros(at_limit).round_down_to(LOT_MICROS);
-            if size <= fits {
-                break Some(limit);
-            }
-            size = fits;
+        let order_type = OrderType::from(cfg.entry_order_type);
+        let sized = entry_size(book, budget, OrderKind::of(order_type), s.fee, clears);
+        let Some(limit) = sized.limit.filter(|_| !sized.size.is_zero() && sized.size >= s.min_order_size) else {
+            return pass(PassReason::BelowMinimumSize { size: sized.size, minimum: s.min_order_size });
         };
-        let Some(limit) = limit.filter(|_| !size.is_zero() && size >= s.min_order_size) else {
-            return pass(PassReason::BelowMinimumSize { size, minimum: s.min_order_size });
-        };
+        let size = sized.size;
         let decision = DecisionContext {
             probability: Some(q),
             confidence: Some(confidence),
             expected_value: Some(expected_value(book, size, q, s.fee)),
             break_even_probability: Some(break_even_probability(Side::Buy, limit, s.fee)),
+            size_before_exact_amounts: (sized.lots != size).then_some(sized.lots),
         };
-        let order_type = OrderType::from(cfg.entry_order_type);
         let token = book.token().clone();
         let id = self.next_id("en", s.market, s.now);
         self.orders.insert(id.clone(), OrderRecord { market: *s.market, token: token.clone(), decided_at: s.now });
@@ -362,15 +331,14 @@ impl ConfidenceTaker {
             return pass(PassReason::BelowFloor { reason, best_bid: bid, floor: cfg.exit_price_floor });
         }
         // Exits are FAK: the market's share minimum binds resting orders
-        // only, so anything from one lot up can be sold (fee shares withheld
-        // on the entry leave a position just under the minimum).
-        let size = position.held.round_down_to(LOT_MICROS);
+        // only, so anything from one step up can be sold. The step is the
+        // exchange's exact-amount step at the bid (a lot on a 0.01 tick, up
+        // to a share on a 0.0001 tick); what is left under it stays held.
+        let step = share_step(OrderKind::Market, Side::Sell, bid, book.tick_size());
+        let lots = position.held.round_down_to(LOT_MICROS);
+        let size = position.held.round_down_to(step.micros());
         if size.is_zero() {
-            return pass(PassReason::ExitBelowMinimum {
-                reason,
-                held: position.held,
-                minimum: Size::from_micros(LOT_MICROS),
-            });
+            return pass(PassReason::ExitBelowMinimum { reason, held: position.held, minimum: step });
         }
         let id = self.next_id("ex", s.market, s.now);
         self.orders.insert(
@@ -390,7 +358,10 @@ impl ConfidenceTaker {
                 order_type: OrderType::Fak,
                 post_only: false,
                 expires_at: None,
-                decision: DecisionContext::default(),
+                decision: DecisionContext {
+                    size_before_exact_amounts: (lots != size).then_some(lots),
+                    ..DecisionContext::default()
+                },
             },
             reason,
         }
@@ -428,11 +399,7 @@ impl Strategy for ConfidenceTaker {
                     average_entry: None,
                     working: None,
                 });
-                let withheld = match fill.fee {
-                    FillFee::Shares(s) => s,
-                    FillFee::None | FillFee::Collateral(_) => Size::ZERO,
-                };
-                position.held += fill.size.saturating_sub(withheld);
+                position.held += fill.size;
                 let (notional, micros) = position.average_entry.map_or((0, 0), |a| (a.notional_exact, a.size_micros));
                 let micros = micros + fill.size.micros();
                 if micros > 0 {
@@ -466,8 +433,9 @@ impl Strategy for ConfidenceTaker {
             && position.working.as_ref() == Some(&update.client_order_id)
         {
             position.working = None;
-            // Under a lot cannot be sold: the position is done (the dust is
-            // paid out at resolution).
+            // Under a lot cannot be sold (the exchange can fill a BUY with
+            // shares finer than a lot): the position is done, the dust is
+            // paid out at resolution.
             if position.held.micros() < LOT_MICROS {
                 self.positions.remove(&market);
             }
@@ -477,6 +445,47 @@ impl Strategy for ConfidenceTaker {
     fn on_market_resolved(&mut self, market: &ConditionId) {
         self.positions.remove(market);
     }
+}
+
+/// An entry's size and limit, and the size in lots before the exchange's
+/// exact-amount step cut it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct EntrySize {
+    size: Size,
+    limit: Option<Price>,
+    lots: Size,
+}
+
+/// The largest entry the budget and the book allow. Each ask level whose
+/// price clears the edge is a candidate limit L: the order can buy what the
+/// levels up to L hold and what the budget covers at L (the risk gate
+/// commits `L x size` plus the taker fee at L, paid in pUSD on top), in
+/// whole steps of exact amounts at L ([`share_step`]). The largest size
+/// wins, the lower limit on a tie; a limit above the worst level the size
+/// needs only means the fills come cheaper. A level that does not clear the
+/// edge ends the walk: it would make the whole order worse.
+fn entry_size(
+    book: &OrderBook,
+    budget: Usdc,
+    kind: OrderKind,
+    fee: &FeeModel,
+    clears: impl Fn(Price) -> bool,
+) -> EntrySize {
+    let tick = book.tick_size();
+    let mut best = EntrySize { size: Size::ZERO, limit: None, lots: Size::ZERO };
+    let mut depth = Size::ZERO;
+    for level in book.levels(Side::Sell) {
+        if !clears(level.price) {
+            break;
+        }
+        depth += level.size;
+        let lots = depth.min(affordable_lots(budget, level.price, fee)).round_down_to(LOT_MICROS);
+        let size = lots.round_down_to(share_step(kind, Side::Buy, level.price, tick).micros());
+        if best.limit.is_none() || size > best.size {
+            best = EntrySize { size, limit: Some(level.price), lots };
+        }
+    }
+    best
 }
 
 /// The model's probability as an exact decimal, if it is one.
@@ -500,9 +509,26 @@ fn entry_budget(available: Usdc, fraction: Decimal, max_notional: Usdc) -> Usdc 
     share.min(max_notional)
 }
 
+/// The most whole lots a taker BUY limited at `limit` can buy within
+/// `budget`, its pUSD fee included ([`FeeModel::max_buy_cost`]).
+fn affordable_lots(budget: Usdc, limit: Price, fee: &FeeModel) -> Size {
+    if budget <= Usdc::ZERO {
+        return Size::ZERO;
+    }
+    // A first guess from the cost of a share with its fee; the exact cost
+    // rounds, so step down a lot at a time until it fits.
+    let per_share = limit.to_decimal() + fee.fee_per_share(limit);
+    let guess = (budget.to_decimal() / per_share * Decimal::from(crate::amount::MICROS_PER_UNIT)).trunc();
+    let mut lots = Size::from_micros(u64::try_from(guess).unwrap_or(0)).round_down_to(LOT_MICROS);
+    while !lots.is_zero() && fee.max_buy_cost(limit, lots, true) > budget {
+        lots = lots.saturating_sub(Size::from_micros(LOT_MICROS));
+    }
+    lots
+}
+
 /// Expected value in pUSD of buying `size` at the book's asks and holding to
 /// resolution with win probability `q`: per share at price p with fee f per
-/// share, `q (1 - f/p) - p`.
+/// share (pUSD on top, every share received), `q - p - f`.
 fn expected_value(book: &OrderBook, size: Size, q: Decimal, fee: &FeeModel) -> Decimal {
     let mut remaining = size.micros();
     let mut ev = Decimal::ZERO;
@@ -512,8 +538,7 @@ fn expected_value(book: &OrderBook, size: Size, q: Decimal, fee: &FeeModel) -> D
         }
         let take = remaining.min(level.size.micros());
         remaining -= take;
-        let p = level.price.to_decimal();
-        let per_share = q * (Decimal::ONE - fee.fee_per_share(level.price) / p) - p;
+        let per_share = q - level.price.to_decimal() - fee.fee_per_share(level.price);
         ev += per_share * Size::from_micros(take).to_decimal();
     }
     ev

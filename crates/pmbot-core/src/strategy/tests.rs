@@ -4,9 +4,7 @@ use super::*;
 use crate::amount::{Size, Usdc};
 use crate::book::OrderBook;
 use crate::clock::TimestampMs;
-use crate::events::{
-    ClientOrderId, EventTime, Fill, FillFee, Liquidity, OrderIntent, OrderStatus, OrderType, OrderUpdate,
-};
+use crate::events::{ClientOrderId, EventTime, Fill, Liquidity, OrderIntent, OrderStatus, OrderType, OrderUpdate};
 use crate::fees::FeeModel;
 use crate::ids::{ConditionId, TokenId};
 use crate::level::Level;
@@ -119,7 +117,7 @@ fn exited(a: StrategyAction) -> (OrderIntent, ExitReason) {
     }
 }
 
-fn fill(intent: &OrderIntent, price: &str, size: &str, fee: FillFee) -> Fill {
+fn fill(intent: &OrderIntent, price: &str, size: &str, fee: Usdc) -> Fill {
     Fill {
         order_id: market(99),
         client_order_id: Some(intent.client_order_id.clone()),
@@ -196,12 +194,13 @@ fn a_fee_turns_a_confident_thin_edge_into_a_refusal() {
     // Without a fee: 0.72 + 0.02 < 0.75.
     let i = entered(s.run(&mut strategy()));
     assert_eq!(i.decision.break_even_probability, Some(d("0.72")));
-    // Crypto fee: break-even 0.72 / (1 - 0.07 x 0.28) = 0.7344 > 0.73.
+    // Crypto fee, paid in pUSD on top: break-even 0.72 + 0.07 x 0.72 x 0.28
+    // = 0.734112 > 0.73.
     s.fee = FeeModel::crypto();
     match passed(s.run(&mut strategy())) {
         PassReason::NoEdge { probability, break_even, .. } => {
             assert_eq!(probability, d("0.75"));
-            assert_eq!(break_even.round_dp(4), d("0.7344"));
+            assert_eq!(break_even, d("0.734112"));
         }
         other => panic!("{other:?}"),
     }
@@ -233,14 +232,36 @@ fn sizing_is_capped_by_max_notional() {
 }
 
 #[test]
-fn sizing_uses_the_capital_fraction_and_rounds_down_to_the_lot() {
+fn sizing_uses_the_capital_fraction_and_rounds_down_to_the_exact_amount_step() {
     let mut s = Sample::new(0.8);
     s.capital = Usdc::from_whole(100); // 5 pUSD
-    assert_eq!(entered(s.run(&mut strategy())).size, Size::from_shares(10));
-    // 10 / 0.30 = 33.333... shares -> 33.33.
+    let i = entered(s.run(&mut strategy()));
+    assert_eq!((i.size, i.decision.size_before_exact_amounts), (Size::from_shares(10), None));
+    // 10 / 0.30 = 33.333... shares: 33.33 in lots, but a FAK BUY's pUSD has
+    // 2 decimals, so at 0.30 it buys tenths (33.33 x 0.30 = 9.999).
     let mut s = Sample::new(0.8);
     s.up = book(up_token(), &[], &[("0.30", "1000")]);
-    assert_eq!(entered(s.run(&mut strategy())).size, sz("33.33"));
+    let i = entered(s.run(&mut strategy()));
+    assert_eq!((i.size, i.decision.size_before_exact_amounts), (sz("33.3"), Some(sz("33.33"))));
+    // A GTC takes any lot at its price.
+    let i = entered(s.run(&mut with(|c| c.entry_order_type = TakerOrderType::Fok)));
+    assert_eq!(i.size, sz("33.3"));
+}
+
+/// The taker fee is pUSD on top of the notional, so the budget covers both:
+/// 10 / (0.50 + 0.0175) = 19.32 shares (9.66 + 0.3381), where 20 shares
+/// would commit 10.35.
+#[test]
+fn sizing_fits_the_taker_fee_in_the_budget() {
+    let mut s = Sample::new(0.8);
+    s.fee = FeeModel::crypto();
+    let i = entered(s.run(&mut strategy()));
+    assert_eq!((i.size, i.limit_price), (sz("19.32"), p("0.50")));
+    assert!(s.fee.max_buy_cost(i.limit_price, i.size, true) <= Usdc::from_whole(10));
+    assert!(s.fee.max_buy_cost(i.limit_price, sz("19.34"), true) > Usdc::from_whole(10));
+    // Every share is held, each worth 0.8 - 0.5 - 0.0175 in expectation.
+    assert_eq!(i.decision.expected_value, Some(d("5.4579")));
+    assert_eq!(i.decision.break_even_probability, Some(d("0.5175")));
 }
 
 #[test]
@@ -262,22 +283,79 @@ fn sizing_walks_the_asks_and_limits_at_the_worst_price() {
     let mut s = Sample::new(0.8);
     s.up = book(up_token(), &[], &[("0.50", "4"), ("0.52", "100")]);
     let i = entered(s.run(&mut strategy()));
-    // The walk affords 4 x 0.50 + 15.38 x 0.52 = 9.9976, but the order commits
-    // its limit x size: 10 / 0.52 = 19.23 shares at limit 0.52.
-    assert_eq!((i.size, i.limit_price), (sz("19.23"), p("0.52")));
+    // The order commits its limit x size: 10 / 0.52 = 19.23 shares at limit
+    // 0.52, cut to the quarter shares 0.52 = 13/25 allows (19 x 0.52 = 9.88).
+    assert_eq!((i.size, i.limit_price), (sz("19"), p("0.52")));
+    assert_eq!(i.decision.size_before_exact_amounts, Some(sz("19.23")));
     assert!(Usdc::from_price_size_ceil(i.limit_price, i.size) <= Usdc::from_whole(10));
-    // Shrinking to fit can leave the worse level: 2.05 pUSD walks to 4.09
-    // shares at 0.52 (2.1268 committed), then 2.05 / 0.52 = 3.94 at 0.50.
+    // A small budget does better at the first level: 2.05 pUSD buys 3.94
+    // shares at 0.52 (3.75 in quarters), but the 4 shares at 0.50 for 2.00.
     s.up = book(up_token(), &[], &[("0.50", "4"), ("0.52", "100")]);
     s.capital = Usdc::from_whole(41);
     s.min = Size::from_shares(1);
     let i = entered(s.run(&mut strategy()));
-    assert_eq!((i.size, i.limit_price), (sz("3.94"), p("0.50")));
+    assert_eq!((i.size, i.limit_price, i.decision.size_before_exact_amounts), (sz("4"), p("0.50"), None));
     // A deeper level that fails the edge is not walked.
     s.capital = Usdc::from_whole(1000);
     s.up = book(up_token(), &[], &[("0.60", "6"), ("0.79", "100")]);
     let i = entered(s.run(&mut strategy()));
     assert_eq!((i.size, i.limit_price), (Size::from_shares(6), p("0.60")));
+}
+
+/// Every entry and exit the strategy makes is an order the exchange takes:
+/// its amounts are exact at its limit on the book's tick, on every tick.
+#[test]
+fn intents_validate_on_every_tick() {
+    for tick in TickSize::ALL {
+        let mut ask = tick.min_price();
+        while ask < p("0.7") {
+            let mut s = Sample::new(0.9);
+            let mut b = OrderBook::new(up_token(), tick);
+            let bid = ask.down(1, tick);
+            let bids: Vec<Level> = bid.map(|b| Level::new(b, sz("1000"))).into_iter().collect();
+            b.apply_snapshot(&bids, &[Level::new(ask, sz("1000"))], TimestampMs(T0)).unwrap();
+            s.up = b;
+            s.min = Size::from_micros(1);
+            let mut st = strategy();
+            match s.run(&mut st) {
+                StrategyAction::Enter { intent } => {
+                    intent.validate(tick).unwrap();
+                    // Held at once and due to exit: the exit validates too.
+                    st.on_fill(&fill(&intent, &ask.to_string(), &intent.size.to_string(), Usdc::ZERO));
+                    st.on_order_update(&done(&intent.client_order_id, OrderStatus::Filled));
+                    s.now = T0 + 60_000;
+                    if let StrategyAction::Exit { intent: x, .. } = s.run(&mut st) {
+                        x.validate(tick).unwrap();
+                    }
+                }
+                StrategyAction::Pass { reason } => {
+                    assert!(matches!(reason, PassReason::BelowMinimumSize { .. }), "{tick} {ask}: {reason:?}")
+                }
+                other => panic!("{other:?}"),
+            }
+            ask = ask.up(7, tick).unwrap_or(p("0.9"));
+        }
+    }
+}
+
+#[test]
+fn an_exit_sells_what_the_exchange_takes_at_the_bid() {
+    let (mut st, mut s) = holding(|_| {});
+    s.now = T0 + 60_000;
+    let mut b = OrderBook::new(up_token(), TickSize::Thousandth);
+    b.apply_snapshot(&[Level::new(p("0.483"), sz("1000"))], &[Level::new(p("0.99"), sz("10"))], TimestampMs(T0))
+        .unwrap();
+    s.up = b;
+    // 20 shares held: 0.483 = 483/1000 sells in tenths; 20 is whole tenths.
+    let (i, _) = exited(s.run(&mut st));
+    assert_eq!((i.size, i.decision.size_before_exact_amounts), (Size::from_shares(20), None));
+    st.on_fill(&fill(&i, "0.483", "19.95", Usdc::ZERO));
+    st.on_order_update(&done(&i.client_order_id, OrderStatus::Cancelled));
+    // 0.05 left: a lot, but under the 0.1 step at 0.483: it stays held.
+    assert_eq!(
+        passed(s.run(&mut st)),
+        PassReason::ExitBelowMinimum { reason: ExitReason::StopLoss, held: sz("0.05"), minimum: sz("0.1") }
+    );
 }
 
 #[test]
@@ -303,7 +381,7 @@ fn one_position_per_market_pending_or_open() {
     assert!(st.position(&s.market).is_none());
     let second = entered(s.run(&mut st));
     // Filled: the position is open, so no new entry, only exit checks.
-    st.on_fill(&fill(&second, "0.50", "20", FillFee::None));
+    st.on_fill(&fill(&second, "0.50", "20", Usdc::ZERO));
     assert_eq!(passed(s.run(&mut st)), PassReason::OrderPending);
     st.on_order_update(&done(&second.client_order_id, OrderStatus::Filled));
     assert_eq!(passed(s.run(&mut st)), PassReason::Holding);
@@ -319,7 +397,7 @@ fn a_fill_after_the_final_update_still_opens_the_position() {
     let s = Sample::new(0.8);
     let i = entered(s.run(&mut st));
     st.on_order_update(&done(&i.client_order_id, OrderStatus::Filled));
-    st.on_fill(&fill(&i, "0.50", "20", FillFee::None));
+    st.on_fill(&fill(&i, "0.50", "20", Usdc::ZERO));
     assert_eq!(passed(s.run(&mut st)), PassReason::Holding);
 }
 
@@ -330,7 +408,7 @@ fn holding(cfg: impl FnOnce(&mut StrategyConfig)) -> (ConfidenceTaker, Sample) {
     let mut st = with(cfg);
     let s = Sample::new(0.8);
     let i = entered(s.run(&mut st));
-    st.on_fill(&fill(&i, "0.50", "20", FillFee::None));
+    st.on_fill(&fill(&i, "0.50", "20", Usdc::ZERO));
     st.on_order_update(&done(&i.client_order_id, OrderStatus::Filled));
     (st, s)
 }
@@ -355,7 +433,7 @@ fn take_profit_fires_at_its_tick_boundary() {
     assert_eq!(i.token, up_token());
     // The exit is in flight: nothing more until it ends.
     assert_eq!(passed(s.run(&mut st)), PassReason::OrderPending);
-    st.on_fill(&fill(&i, "0.53", "20", FillFee::None));
+    st.on_fill(&fill(&i, "0.53", "20", Usdc::ZERO));
     st.on_order_update(&done(&i.client_order_id, OrderStatus::Filled));
     assert!(st.position(&s.market).is_none());
 }
@@ -406,30 +484,33 @@ fn exits_never_sell_below_the_floor_and_need_a_bid() {
 }
 
 #[test]
-fn exit_sells_the_shares_held_after_fees_in_whole_lots() {
+fn exit_sells_the_shares_held_in_whole_lots() {
     let mut st = strategy();
     let mut s = Sample::new(0.8);
     let i = entered(s.run(&mut st));
-    // Two fills at different prices: average 0.505; 3.5 + 0.123456 shares withheld.
-    st.on_fill(&fill(&i, "0.50", "10", FillFee::Shares(sz("0.35"))));
-    st.on_fill(&fill(&i, "0.51", "10", FillFee::Shares(sz("0.123456"))));
+    // Two fills at different prices, the fees in pUSD: every share is held.
+    // The exchange can fill a market BUY with shares finer than a lot (its
+    // pUSD buys more at a better price): 9.526544 here.
+    st.on_fill(&fill(&i, "0.50", "10", Usdc::parse("0.175").unwrap()));
+    st.on_fill(&fill(&i, "0.51", "9.526544", Usdc::parse("0.17").unwrap()));
     st.on_order_update(&done(&i.client_order_id, OrderStatus::Filled));
     assert_eq!(st.position(&s.market).unwrap().held, sz("19.526544"));
-    // 0.505 + 3 ticks = 0.535: a bid of 0.53 is not yet a take-profit.
+    // Average 9.85853744 / 19.526544 = 0.50488; + 3 ticks = 0.53488: a bid
+    // of 0.53 is not yet a take-profit.
     s = with_bid(s, "0.53");
     assert_eq!(passed(s.run(&mut st)), PassReason::Holding);
     s = with_bid(s, "0.54");
     let (x, reason) = exited(s.run(&mut st));
     assert_eq!((x.size, reason), (sz("19.52"), ExitReason::TakeProfit));
     // A partial exit leaves a position that exits again.
-    st.on_fill(&fill(&x, "0.54", "15", FillFee::None));
+    st.on_fill(&fill(&x, "0.54", "15", Usdc::ZERO));
     st.on_order_update(&done(&x.client_order_id, OrderStatus::Cancelled));
     assert_eq!(st.position(&s.market).unwrap().held, sz("4.526544"));
     // 4.52 shares are under the 5-share minimum of resting orders; a FAK
     // exit may sell them.
     let (x, reason) = exited(s.run(&mut st));
     assert_eq!((x.size, reason), (sz("4.52"), ExitReason::TakeProfit));
-    st.on_fill(&fill(&x, "0.54", "4.52", FillFee::None));
+    st.on_fill(&fill(&x, "0.54", "4.52", Usdc::ZERO));
     st.on_order_update(&done(&x.client_order_id, OrderStatus::Filled));
     // Less than a lot is left: it cannot be sold, the position is done.
     assert!(st.position(&s.market).is_none());

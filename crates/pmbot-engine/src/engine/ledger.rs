@@ -2,9 +2,10 @@
 //! buy to its last sale or payout, which becomes one [`Trade`] row.
 //!
 //! Invariant: cash moves exactly as the paper venue moves it (a BUY's cost
-//! rounded up to a micro-pUSD, a SELL's proceeds down, fee shares valued at
-//! their fill price rounded up), so the paper venue's cash and the ledger's
-//! agree to the micro; a test holds them to it.
+//! rounded up to a micro-pUSD plus its pUSD fee, a SELL's proceeds rounded
+//! down less its fee), so the paper venue's cash and the ledger's agree to
+//! the micro; a test holds them to it. A BUY's shares are all held: CLOB V2
+//! takes the taker fee in pUSD on both sides.
 //!
 //! Resolution closes a position at its payout (1 pUSD a winning share), but
 //! the payout is cash only once it is in the wallet: on Polymarket nothing
@@ -19,9 +20,7 @@ use std::collections::BTreeMap;
 
 use rustc_hash::FxHashMap as HashMap;
 
-use pmbot_core::{
-    ClientOrderId, ConditionId, Fill, FillFee, MarketResolved, OrderBook, Side, Size, TimestampMs, TokenId, Usdc,
-};
+use pmbot_core::{ClientOrderId, ConditionId, Fill, MarketResolved, OrderBook, Side, Size, TimestampMs, TokenId, Usdc};
 use rust_decimal::Decimal;
 
 use crate::journal::{PayoutRow, Trade};
@@ -67,9 +66,9 @@ pub struct Ledger {
     fees: Usdc,
     realised: Usdc,
     open: HashMap<TokenId, OpenTrade>,
-    /// Less than a lot left after a position was sold (fee shares withheld
-    /// on the buys make sales come out uneven): the trade is closed, the
-    /// dust is paid out at resolution like any holding.
+    /// Less than a lot left after a position was sold (the exchange can fill
+    /// a BUY with shares finer than a lot, and sells are in lots): the trade
+    /// is closed, the dust is paid out at resolution like any holding.
     dust: HashMap<TokenId, Size>,
     /// Resolved markets' payouts waiting for their redemption (zero for a
     /// market held only in losing shares: those still wait to be burned).
@@ -206,14 +205,8 @@ impl Ledger {
         match fill.side {
             Side::Buy => {
                 let paid = Usdc::from_price_size_ceil(fill.price, fill.size);
-                let (fee_shares, fee_cash) = match fill.fee {
-                    FillFee::None => (Size::ZERO, Usdc::ZERO),
-                    FillFee::Shares(s) => (s, Usdc::ZERO),
-                    FillFee::Collateral(c) => (Size::ZERO, c),
-                };
-                let fee_value = Usdc::from_price_size_ceil(fill.price, fee_shares) + fee_cash;
-                self.cash -= paid + fee_cash;
-                self.fees += fee_value;
+                self.cash -= paid + fill.fee;
+                self.fees += fill.fee;
                 let t = self.open.entry(fill.token.clone()).or_insert_with(|| OpenTrade {
                     market,
                     entry_order: fill.client_order_id.clone().unwrap_or_else(|| {
@@ -230,23 +223,19 @@ impl Ledger {
                     probability: entry.probability,
                 });
                 t.bought += fill.size;
-                t.held = t.held + fill.size - fee_shares.min(fill.size);
-                t.cost += paid + fee_cash;
-                t.fees += fee_value;
+                t.held += fill.size;
+                t.cost += paid + fill.fee;
+                t.fees += fill.fee;
                 None
             }
             Side::Sell => {
                 let got = Usdc::from_price_size_floor(fill.price, fill.size);
-                let fee_cash = match fill.fee {
-                    FillFee::Collateral(c) => c,
-                    FillFee::None | FillFee::Shares(_) => Usdc::ZERO,
-                };
-                self.cash += got - fee_cash;
-                self.fees += fee_cash;
+                self.cash += got - fill.fee;
+                self.fees += fill.fee;
                 let t = self.open.get_mut(&fill.token)?;
                 t.held -= fill.size.min(t.held);
-                t.proceeds += got - fee_cash;
-                t.fees += fee_cash;
+                t.proceeds += got - fill.fee;
+                t.fees += fill.fee;
                 if t.held >= LOT {
                     return None;
                 }
@@ -337,7 +326,7 @@ impl Ledger {
 
 #[cfg(test)]
 mod tests {
-    use pmbot_core::{EventTime, FillFee, Hash32, Liquidity, MarketResolved, Price};
+    use pmbot_core::{EventTime, Hash32, Liquidity, MarketResolved, Price};
 
     use super::*;
 
@@ -357,7 +346,7 @@ mod tests {
             side: Side::Buy,
             price: Price::parse("0.40").unwrap(),
             size: Size::from_shares(shares),
-            fee: FillFee::None,
+            fee: Usdc::ZERO,
             liquidity: Liquidity::Taker,
             time: EventTime { received: TimestampMs::from_millis(1), exchange: TimestampMs::from_millis(1) },
         }

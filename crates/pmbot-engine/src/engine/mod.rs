@@ -739,6 +739,7 @@ impl Engine {
             market_end: info.end,
             kill_switch,
             balance: self.balance.clone(),
+            fee: info.fee,
         };
         d.client_order_id = Some(intent.client_order_id.clone());
         match self.risk.check(&intent, &ctx) {
@@ -764,7 +765,7 @@ impl Engine {
                 d.detail = json!({"intent": intent});
                 self.rows.push(EngineRow::Decision(d));
                 // Checked just above: the state accepts it.
-                let _ = self.risk.record_placed(&intent, info.market);
+                let _ = self.risk.record_placed(&intent, info.market, info.fee);
                 self.sent.insert(intent.client_order_id.clone(), SentIntent { market: info.market, reason, entry });
                 self.commands.push(Command::Place(intent));
             }

@@ -8,9 +8,11 @@
 //! engine does. Orders and fills are journaled here, each before the engine
 //! hears of it; a venue refusal is journaled as a rejection.
 
+use std::collections::BTreeSet;
+
 use pmbot_core::{
     Command, MarketEvent, MarketResolved, OrderIntent, OrderStatus, OrderUpdate, PaperConfig, PaperEvent, PaperVenue,
-    TimestampMs,
+    TimestampMs, TokenId, Usdc,
 };
 use pmbot_venue::marketdata::FrameParser;
 
@@ -36,6 +38,30 @@ pub struct RunnerStats {
     pub venue_refused_events: u64,
     /// Orders the paper venue refused (journaled as rejections).
     pub venue_refused_orders: u64,
+    /// The accounts at the end of the run ([`PaperRunner::finish`]).
+    pub accounts: Option<Accounts>,
+}
+
+/// The engine's ledger beside the paper venue's own accounts (the exchange
+/// of a paper run). They must agree to the micro: the ledger is what the
+/// journal says the run holds, the venue what it really filled; fees are
+/// pUSD on both sides in both (CLOB V2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Accounts {
+    pub ledger_cash: Usdc,
+    pub venue_cash: Usdc,
+    pub ledger_fees: Usdc,
+    pub venue_fees: Usdc,
+    /// Tokens held (by either).
+    pub tokens: usize,
+    /// Tokens whose shares differ between the two.
+    pub share_mismatches: usize,
+}
+
+impl Accounts {
+    pub fn agree(&self) -> bool {
+        self.ledger_cash == self.venue_cash && self.ledger_fees == self.venue_fees && self.share_mismatches == 0
+    }
 }
 
 /// The engine trading against the paper venue.
@@ -82,6 +108,9 @@ impl PaperRunner {
         // instead of validating and allocating one per message.
         self.parser.interner_mut().insert(info.up.clone());
         self.parser.interner_mut().insert(info.down.clone());
+        // The venue fills each market by its own fee schedule.
+        self.venue.set_fee(info.up.clone(), info.fee);
+        self.venue.set_fee(info.down.clone(), info.fee);
         Ok(self.engine.list_market(info)?)
     }
 
@@ -157,10 +186,30 @@ impl PaperRunner {
         Ok(())
     }
 
-    /// Ends the run: a last mark and the end row.
+    /// The ledger's cash, fees and shares beside the paper venue's.
+    pub fn accounts(&self) -> Accounts {
+        let ledger = self.engine.ledger();
+        // The venue lists the tokens it holds; the ledger's open trades
+        // must be among them.
+        let tokens: BTreeSet<&TokenId> = self.venue.positions().map(|(t, _)| t).collect();
+        let ledger_only = self.engine.positions().into_iter().filter(|p| !tokens.contains(&p.token)).count();
+        let differ = tokens.iter().filter(|t| ledger.held(t) != self.venue.position(t)).count();
+        Accounts {
+            ledger_cash: ledger.cash(),
+            venue_cash: self.venue.cash(),
+            ledger_fees: ledger.fees(),
+            venue_fees: self.venue.fees_paid(),
+            tokens: tokens.len() + ledger_only,
+            share_mismatches: differ + ledger_only,
+        }
+    }
+
+    /// Ends the run: a last mark and the end row; the accounts as they end
+    /// are in the stats.
     pub fn finish(mut self, at: TimestampMs, reason: &str) -> Result<(EngineStats, RunnerStats), RunError> {
         self.advance_to(at)?;
-        let stats = self.stats;
+        let mut stats = self.stats;
+        stats.accounts = Some(self.accounts());
         Ok((self.engine.finish(at, reason)?, stats))
     }
 

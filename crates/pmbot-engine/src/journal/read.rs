@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use pmbot_core::{
-    ClientOrderId, ConditionId, EventTime, Fill, FillFee, OrderId, OrderIntent, OrderStatus, Price, Side, Size,
-    TimestampMs, TokenId, Usdc,
+    ClientOrderId, ConditionId, EventTime, Fill, OrderId, OrderIntent, OrderStatus, Price, Side, Size, TimestampMs,
+    TokenId, Usdc,
 };
 use rusqlite::types::FromSql;
 use rusqlite::{Params, Row};
@@ -62,18 +62,20 @@ pub struct Note {
     pub at: TimestampMs,
 }
 
-/// What the journal's fills add up to for one token. Shares withheld as a
-/// taker fee never arrive, so they count against the holding; a pUSD fee adds
-/// to the cost.
+/// What the journal's fills add up to for one token. A pUSD fee adds to the
+/// cost; every share bought is held (CLOB V2). Fills journaled before
+/// schema 4 may say a BUY's fee was shares withheld: those never arrived,
+/// so they count against the holding.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Position {
     pub token: TokenId,
     pub fills: u64,
-    /// Shares matched on buys (before any fee withheld in shares).
+    /// Shares matched on buys.
     pub bought: Size,
     /// Shares matched on sells.
     pub sold: Size,
-    /// Shares withheld as fees.
+    /// Shares withheld as fees by fills journaled before schema 4 (zero for
+    /// every fill since).
     pub fee_shares: Size,
     /// pUSD paid as fees.
     pub fee_collateral: Usdc,
@@ -167,7 +169,10 @@ impl Journal {
     }
 
     /// Every fill, in the order recorded. `client_order_id` is always the
-    /// order's, even where the fill arrived without it.
+    /// order's, even where the fill arrived without it. A fill journaled
+    /// before schema 4 whose fee was shares withheld reads with that fee's
+    /// value in pUSD, the shares at the fill price rounded up (what the
+    /// engine's ledger counted then).
     pub fn fills(&self) -> Result<Vec<Fill>, JournalError> {
         self.select(&format!("SELECT {FILL_COLUMNS} FROM fills ORDER BY id"), [], fill_from_row)
     }
@@ -206,7 +211,8 @@ impl Journal {
         let path = self.path.as_path();
         let too_large = |what: &str| JournalError::TooLarge { path: path.to_path_buf(), what: what.to_string() };
         let mut totals: BTreeMap<TokenId, Totals> = BTreeMap::new();
-        for fill in self.fills()? {
+        let stored = self.select(&format!("SELECT {FILL_COLUMNS} FROM fills ORDER BY id"), [], stored_fill_from_row)?;
+        for StoredFill { fill, withheld } in stored {
             let t = totals.entry(fill.token.clone()).or_default();
             t.fills += 1;
             let size = i128::from(fill.size.micros());
@@ -222,13 +228,12 @@ impl Journal {
                     t.cost_e10 -= notional;
                 }
             }
-            match fill.fee {
-                FillFee::None => {}
-                FillFee::Shares(s) => t.fee_shares += i128::from(s.micros()),
-                FillFee::Collateral(u) => {
-                    t.fee_collateral += i128::from(u.micros());
-                    t.cost_e10 += i128::from(u.micros()) * 10_000;
-                }
+            if withheld.is_zero() {
+                t.fee_collateral += i128::from(fill.fee.micros());
+                t.cost_e10 += i128::from(fill.fee.micros()) * 10_000;
+            } else {
+                // The fee was these shares: their cost is in the notional.
+                t.fee_shares += i128::from(withheld.micros());
             }
         }
         totals
@@ -326,26 +331,42 @@ fn event_from_row(path: &Path, r: &Row<'_>) -> Result<OrderEvent, JournalError> 
     })
 }
 
+/// A fill as stored, with the shares a row journaled before schema 4 says
+/// were withheld as its fee (zero for every other row).
+struct StoredFill {
+    fill: Fill,
+    withheld: Size,
+}
+
 fn fill_from_row(path: &Path, r: &Row<'_>) -> Result<Fill, JournalError> {
+    stored_fill_from_row(path, r).map(|s| s.fill)
+}
+
+fn stored_fill_from_row(path: &Path, r: &Row<'_>) -> Result<StoredFill, JournalError> {
     let id: i64 = col(path, r, 0)?;
     let bad = |what: &str| corrupt(path, format!("fills row {id}: {what}"));
     let fee_micros: i64 = col(path, r, 9)?;
-    let fee = match col::<String>(path, r, 8)?.as_str() {
-        "none" => FillFee::None,
-        "collateral" => FillFee::Collateral(Usdc::from_micros(fee_micros)),
-        "shares" => FillFee::Shares(size_from_sql(path, fee_micros, "fee")?),
+    let price = Price::from_pips(col(path, r, 6)?).ok_or_else(|| bad("price"))?;
+    let (fee, withheld) = match col::<String>(path, r, 8)?.as_str() {
+        "none" => (Usdc::ZERO, Size::ZERO),
+        "collateral" => (Usdc::from_micros(fee_micros), Size::ZERO),
+        "shares" => {
+            let shares = size_from_sql(path, fee_micros, "fee")?;
+            (Usdc::from_price_size_ceil(price, shares), shares)
+        }
         _ => return Err(bad("fee kind")),
     };
-    Ok(Fill {
+    let fill = Fill {
         trade_id: col(path, r, 1)?,
         order_id: OrderId::parse(&col::<String>(path, r, 2)?).map_err(|_| bad("order hash"))?,
         client_order_id: Some(ClientOrderId::new(col::<String>(path, r, 3)?).map_err(|_| bad("client order id"))?),
         token: TokenId::parse(&col::<String>(path, r, 4)?).map_err(|_| bad("token"))?,
         side: parse_side(path, &col::<String>(path, r, 5)?)?,
-        price: Price::from_pips(col(path, r, 6)?).ok_or_else(|| bad("price"))?,
+        price,
         size: size_from_sql(path, col(path, r, 7)?, "size")?,
         fee,
         liquidity: parse_liquidity(path, &col::<String>(path, r, 10)?)?,
         time: EventTime { received: TimestampMs(col(path, r, 11)?), exchange: TimestampMs(col(path, r, 12)?) },
-    })
+    };
+    Ok(StoredFill { fill, withheld })
 }

@@ -1,5 +1,5 @@
 //! The trading engine's rows: runs, decisions, trades, payouts and P&L marks
-//! (schema version 2).
+//! (schema version 2; version 3 changed only what a fill's fee is).
 //!
 //! The engine writes decisions and marks many at a time
 //! ([`Journal::record_rows`], one transaction), and always before the order a
@@ -176,7 +176,8 @@ pub struct Trade {
     pub cost: Usdc,
     /// pUSD from sells and payouts.
     pub proceeds: Usdc,
-    /// Fees: pUSD fees plus fee shares valued at their fill price.
+    /// Fees paid, in pUSD (a trade journaled before schema 4 counted the
+    /// fee shares of its buys at their fill price).
     pub fees: Usdc,
     pub close_reason: String,
     pub confidence: Option<Decimal>,

@@ -37,6 +37,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration { version: 1, description: "orders, order events, fills, refusals, notes", sql: V1 },
     Migration { version: 2, description: "engine runs, decisions, trades, payouts, P&L marks", sql: V2 },
     Migration { version: 3, description: "redemptions; resolved-unredeemed value in marks", sql: V3 },
+    Migration { version: 4, description: "fill fees in pUSD on both sides (CLOB V2)", sql: V4 },
 ];
 
 /// The version this build writes and reads.
@@ -324,6 +325,16 @@ BEGIN SELECT RAISE(ABORT, 'redemptions is append-only'); END;
 -- of positions_micros, the part resolved and not yet redeemed (at the payout)
 ALTER TABLE marks ADD COLUMN unredeemed_micros INTEGER NOT NULL DEFAULT 0
     CHECK (unredeemed_micros >= 0 AND unredeemed_micros <= positions_micros);
+";
+
+/// CLOB V2 charges the taker fee in pUSD on both sides: a BUY receives every
+/// share it matched and pays its fee on top (issue 13). From this version a
+/// fill's fee is never shares: `fee_kind` is 'none' or 'collateral'. Rows
+/// written before keep the meaning they had (fee shares withheld from a
+/// BUY) and are read with it.
+const V4: &str = "
+CREATE TRIGGER fills_fee_in_pusd BEFORE INSERT ON fills WHEN NEW.fee_kind = 'shares'
+BEGIN SELECT RAISE(ABORT, 'a fill''s fee is pUSD (CLOB V2), never shares'); END;
 ";
 
 /// What an SQLite file holds.

@@ -4,7 +4,7 @@
 use super::observer::Committed;
 use std::path::Path;
 
-use pmbot_core::{ClientOrderId, Fill, FillFee, OrderId, OrderIntent, OrderStatus, OrderUpdate, TimestampMs};
+use pmbot_core::{ClientOrderId, Fill, OrderId, OrderIntent, OrderStatus, OrderUpdate, TimestampMs, Usdc};
 use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 
 use super::codec::{liquidity_text, order_type_text, size_to_sql, status_text};
@@ -216,11 +216,8 @@ impl Journal {
     pub fn record_fill(&mut self, fill: &Fill) -> Result<FillOutcome, JournalError> {
         let path = self.path.clone();
         let size = size_to_sql(&path, fill.size, "fill size")?;
-        let (fee_kind, fee_micros) = match fill.fee {
-            FillFee::None => ("none", 0),
-            FillFee::Collateral(usdc) => ("collateral", usdc.micros()),
-            FillFee::Shares(shares) => ("shares", size_to_sql(&path, shares, "fee")?),
-        };
+        let (fee_kind, fee_micros) =
+            if fill.fee == Usdc::ZERO { ("none", 0) } else { ("collateral", fill.fee.micros()) };
         let hash = fill.order_id.to_string();
         let r = self.write(|tx, path| {
             let order: Option<(String, String, String)> = tx

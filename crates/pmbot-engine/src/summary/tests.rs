@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use chrono::NaiveDate;
 use pmbot_core::{
-    ClientOrderId, DecisionContext, EventTime, Fill, FillFee, Hash32, Liquidity, OrderId, OrderIntent, OrderStatus,
-    OrderType, OrderUpdate, Price, Side, Size, TimestampMs, TokenId, Usdc,
+    ClientOrderId, DecisionContext, EventTime, Fill, Hash32, Liquidity, OrderId, OrderIntent, OrderStatus, OrderType,
+    OrderUpdate, Price, Side, Size, TimestampMs, TokenId, Usdc,
 };
 use rusqlite::{Connection, OpenFlags};
 use serde_json::json;
@@ -109,7 +109,7 @@ fn order(n: u32, created: i64) -> PreparedOrder {
     }
 }
 
-fn fill(n: u32, trade: &str, shares: &str, fee: FillFee, received: i64) -> Fill {
+fn fill(n: u32, trade: &str, shares: &str, fee: Usdc, received: i64) -> Fill {
     Fill {
         order_id: hash(n),
         client_order_id: Some(cid(n)),
@@ -206,10 +206,11 @@ fn fixture(path: &Path) {
     ])
     .unwrap();
     j.record_note("market_data_reconnect", &json!({"run": r1, "recovered": true}), t(d(-MIN))).unwrap(); // D-1
-    // Order 1: written and first filled in D-1, filled again in D (fee shares at 0.52, rounded up).
+    // Order 1: written and first filled in D-1, filled again in D (a taker
+    // buy of 2 at 0.52: 0.07 x 0.52 x 0.48 x 2 = 0.03494 pUSD).
     j.record_order(&order(1, d(-10 * MIN))).unwrap();
-    j.record_fill(&fill(1, "t1", "3", FillFee::Collateral(u(10_000)), d(-5 * MIN))).unwrap(); // D-1
-    j.record_fill(&fill(1, "t2", "2", FillFee::Shares(Size::from_micros(333_333)), d(5 * MIN))).unwrap(); // fee 0.173334
+    j.record_fill(&fill(1, "t1", "3", u(10_000), d(-5 * MIN))).unwrap(); // D-1
+    j.record_fill(&fill(1, "t2", "2", u(34_940), d(5 * MIN))).unwrap();
     j.end_run(r1, t(d(HOUR)), "interrupted").unwrap();
 
     let r2 = j.start_run(&run_start(RunMode::Paper, d(2 * HOUR))).unwrap();
@@ -228,8 +229,8 @@ fn fixture(path: &Path) {
     // Order 2: two fills in D (one order filled); orders 3 and 4 rejected,
     // order 4 only after midnight.
     j.record_order(&order(2, d(2 * HOUR + 10 * MIN))).unwrap();
-    j.record_fill(&fill(2, "t3", "4", FillFee::Collateral(u(20_000)), d(2 * HOUR + 11 * MIN))).unwrap();
-    j.record_fill(&fill(2, "t4", "6", FillFee::None, d(2 * HOUR + 12 * MIN))).unwrap();
+    j.record_fill(&fill(2, "t3", "4", u(20_000), d(2 * HOUR + 11 * MIN))).unwrap();
+    j.record_fill(&fill(2, "t4", "6", Usdc::ZERO, d(2 * HOUR + 12 * MIN))).unwrap();
     j.record_order(&order(3, d(3 * HOUR))).unwrap();
     reject(&mut j, 3, d(3 * HOUR + 1_000));
     j.record_note("market_data_reconnect", &json!({"run": r2, "recovered": true}), t(d(2 * HOUR + 30 * MIN))).unwrap();
@@ -299,12 +300,9 @@ fn assert_matches_sql(s: &DailySummary, path: &Path, until: i64) {
     let win_rate = s.win_rate.expect("trades, so a win rate");
     let (low, high) = pmbot_core::wilson_95(s.wins, s.trades).unwrap();
     assert_eq!((win_rate.hits, win_rate.n, win_rate.low, win_rate.high), (s.wins, s.trades, low, high));
-    // Fees on the day's fills: pUSD fees, fee shares x price rounded up to a micro.
+    // Fees on the day's fills, all in pUSD.
     let fills = "FROM fills WHERE received_ms >= ?1 AND received_ms < ?2";
-    let fees = q.int(&format!(
-        "SELECT sum(CASE fee_kind WHEN 'collateral' THEN fee_micros
-                                  WHEN 'shares' THEN (price_pips * fee_micros + 9999) / 10000 ELSE 0 END) {fills}"
-    ));
+    let fees = q.int(&format!("SELECT sum(CASE fee_kind WHEN 'collateral' THEN fee_micros ELSE 0 END) {fills}"));
     assert_eq!(s.fees.micros(), fees, "fees paid");
     assert_eq!(s.fills as i64, q.int(&format!("SELECT count(*) {fills}")));
     assert_eq!(s.orders.filled as i64, q.int(&format!("SELECT count(DISTINCT order_hash) {fills}")));
@@ -387,7 +385,7 @@ fn a_whole_day_adds_up_to_what_sql_recomputes_from_the_journal() {
     assert_eq!((s.trades, s.wins), (4, 2), "the trades closed in D; a zero-P&L trade is no win");
     assert_eq!(s.pnl_after_fees, u(600_000));
     assert_eq!(s.trade_fees, u(100_000));
-    assert_eq!(s.fees, u(173_334 + 20_000), "0.52 x 0.333333 = 0.17333316, rounded up");
+    assert_eq!(s.fees, u(34_940 + 20_000));
     assert_eq!(s.fills, 3);
     assert_eq!(s.orders, OrderCounts { placed: 3, filled: 2, rejected: 1 });
     let refusals: BTreeMap<String, u64> =
@@ -486,7 +484,7 @@ fn the_markdown_and_the_short_text_say_the_figures_and_no_setting() {
         "| wins | 2 |",
         "| P&L after fees (pUSD) | +0.60 |",
         "| fees in that P&L (pUSD) | 0.10 |",
-        "| fees paid on the day's fills (pUSD) | 0.193334 (3 fills) |",
+        "| fees paid on the day's fills (pUSD) | 0.05494 (3 fills) |",
         "| orders placed / filled / rejected | 3 / 2 / 1 |",
         "| exposure at the day's last mark | 1 open position worth 4.00 pUSD at 23:30 UTC |",
         "| largest exposure at a mark (pUSD) | 12.50 (at most 2 open) |",
@@ -504,7 +502,7 @@ fn the_markdown_and_the_short_text_say_the_figures_and_no_setting() {
     for needle in [
         "Runs: 3 (live on live-data 1, paper on live-data 2)",
         "Trades: 4 closed, 2 won, win rate 50.0%",
-        "P&L after fees: +0.60 pUSD; fees paid: 0.193334 pUSD",
+        "P&L after fees: +0.60 pUSD; fees paid: 0.05494 pUSD",
         "Refusals: 3 (max_open_positions 2, capital_cap 1)",
         "Alerts: 4 (user_channel_reconnected 2, gateway 1, heartbeat_failing 1)",
         "Exposure: 1 open position worth 4.00 pUSD at 23:30 UTC; largest 12.50 pUSD",

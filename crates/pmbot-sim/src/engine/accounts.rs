@@ -11,6 +11,7 @@
 use alloy_primitives::Address;
 use pmbot_core::Size;
 
+use super::approvals::Approvals;
 use super::fasthash::FastMap;
 use super::types::Holding;
 
@@ -69,6 +70,9 @@ pub(crate) struct Ledger {
     /// Net collateral added from outside (`fund`, `set_collateral`), for the
     /// conservation audit.
     pub(crate) funded: i128,
+    /// Allowances and approvals of every account that has any record (see
+    /// `approvals`); an account without one has approved nothing.
+    pub(crate) approvals: FastMap<Address, Approvals>,
 }
 
 impl Ledger {
@@ -78,5 +82,9 @@ impl Ledger {
 
     pub(crate) fn entry(&mut self, account: Address) -> &mut Balance {
         self.collateral.entry(account).or_default()
+    }
+
+    pub(crate) fn approvals(&self, account: &Address) -> Approvals {
+        self.approvals.get(account).cloned().unwrap_or_default()
     }
 }

@@ -25,7 +25,7 @@ impl Exchange {
             }
             collateral += u128::from(b.total);
         }
-        let locked: u128 = self.markets.values().map(|m| u128::from(m.pairs)).sum();
+        let locked: u128 = self.markets.values().map(|m| u128::from(m.pairs)).sum::<u128>() + self.settled.locked();
         if collateral as i128 + locked as i128 != self.ledger.funded {
             return Err(format!("collateral {collateral} + locked {locked} != funded {}", self.ledger.funded));
         }
@@ -74,7 +74,12 @@ impl Exchange {
                     sums[outcome] += u128::from(b.total);
                 }
             }
-            if sums != [u128::from(m.pairs); 2] {
+            let backed = match m.winner {
+                None => sums == [u128::from(m.pairs); 2],
+                // Resolved: the lock pays the winning shares; losing ones are worthless.
+                Some(w) => sums[w] == u128::from(m.pairs),
+            };
+            if !backed {
                 return Err(format!("market {}: shares {sums:?} != pairs {}", m.spec.condition_id, m.pairs));
             }
             for side in [BookSide::Bid, BookSide::Ask] {
@@ -94,6 +99,6 @@ impl Exchange {
                 return Err(format!("market {}: book crossed, bid {bid} >= ask {ask}", m.spec.condition_id));
             }
         }
-        Ok(())
+        self.settled.audit()
     }
 }

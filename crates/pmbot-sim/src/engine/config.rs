@@ -84,12 +84,20 @@ pub struct EngineConfig {
     pub mined_after_ms: i64,
     /// A trade turns CONFIRMED this long after it matched.
     pub confirmed_after_ms: i64,
-    /// Account that receives taker fees (pUSD from sellers, shares from buyers).
+    /// Account that receives taker fees (pUSD from buyers and sellers).
     pub fee_collector: Address,
     /// Trade records kept per account for `/data/trades`; older ones are
     /// dropped so a long run does not grow without bound.
     pub max_trades_per_account: usize,
     pub self_trade: SelfTradePolicy,
+    /// The first funding of an account (API-key creation's starting balance,
+    /// `[sim] fund`, `--fund`, `/_sim/fund`, a market source's house
+    /// accounts) also gives it the maximum pUSD allowance and the token
+    /// approval of every exchange contract, as a wallet set up through
+    /// Polymarket's UI or the SDKs' approval helpers has. Off, accounts start
+    /// with nothing approved and must be approved (`/_sim/approve`) before
+    /// they can trade. Approvals set explicitly are never overwritten.
+    pub approve_on_fund: bool,
 }
 
 impl Default for EngineConfig {
@@ -103,6 +111,7 @@ impl Default for EngineConfig {
             fee_collector: Address::repeat_byte(0xfe),
             max_trades_per_account: 1_000,
             self_trade: SelfTradePolicy::default(),
+            approve_on_fund: true,
         }
     }
 }

@@ -1,15 +1,18 @@
-//! Moving collateral in and out, and the CTF's split and merge.
+//! Moving collateral in and out, the CTF's split and merge, and approvals.
 //!
 //! Invariant: collateral enters or leaves only through `fund` and
 //! `set_collateral` (counted in the ledger's `funded` total, for the
 //! conservation audit); `split` and `merge` convert between collateral and
 //! pairs of tokens at exactly 1 pUSD per pair, as the CTF contract does. None
 //! of them may take a balance below what resting orders have reserved.
+//! Funding approves an account's contracts only the first time, and only when
+//! `approve_on_fund` is on (see `approvals`).
 
 use alloy_primitives::Address;
 use pmbot_core::{ConditionId, Size, TokenId, Usdc};
 
 use super::Exchange;
+use super::approvals::{Allowance, Approvals, Spender};
 use super::types::{Holding, Reject};
 
 impl Exchange {
@@ -34,9 +37,40 @@ impl Exchange {
             return Err(Reject::InsufficientBalance);
         }
         self.ledger.funded += i128::from(new_total) - i128::from(balance.total);
+        if self.cfg.approve_on_fund && !self.ledger.approvals.contains_key(&account) {
+            self.ledger.approvals.insert(account, Approvals::everything());
+        }
         let entry = self.ledger.entry(account);
         entry.total = new_total;
         Ok(entry.holding())
+    }
+
+    /// `account`'s allowances and approvals (nothing, if it never had any).
+    pub fn approvals(&self, account: Address) -> Approvals {
+        self.ledger.approvals(&account)
+    }
+
+    /// Sets `account`'s pUSD allowance (`collateral`) and/or token approval
+    /// (`tokens`) for `spenders`, as its own `approve` / `setApprovalForAll`
+    /// transactions would. Resting orders stay: the exchange checks approvals
+    /// when an order arrives.
+    pub fn approve(
+        &mut self,
+        account: Address,
+        spenders: &[Spender],
+        collateral: Option<Allowance>,
+        tokens: Option<bool>,
+    ) -> Approvals {
+        let approvals = self.ledger.approvals.entry(account).or_default();
+        for &s in spenders {
+            if let Some(a) = collateral {
+                approvals.set_allowance(s, a);
+            }
+            if let Some(t) = tokens {
+                approvals.set_operator(s, t);
+            }
+        }
+        approvals.clone()
     }
 
     pub fn collateral(&self, account: Address) -> Holding {
@@ -44,13 +78,18 @@ impl Exchange {
     }
 
     /// `account`'s shares of `token` (zero if it holds none or the token is
-    /// unknown).
+    /// unknown), resolved and not yet redeemed ones included.
     pub fn shares(&self, account: Address, token: &TokenId) -> Holding {
-        self.by_token
-            .get(token)
-            .and_then(|(idx, outcome)| self.markets[idx].positions.get(&account).map(|p| p[*outcome]))
-            .unwrap_or_default()
-            .holding()
+        match self.by_token.get(token) {
+            Some((idx, outcome)) => {
+                self.markets[idx].positions.get(&account).map(|p| p[*outcome]).unwrap_or_default().holding()
+            }
+            // A pruned market's tokens stay held until redeemed.
+            None => Holding {
+                total: Size::from_micros(self.settled.shares(&account, token).unwrap_or(0)),
+                reserved: Size::ZERO,
+            },
+        }
     }
 
     /// Turns `amount` collateral into `amount` shares of each token of

@@ -10,25 +10,26 @@
 //!   be found - already canceled or matched" (also for another owner's order,
 //!   since the server looks orders up per API key);
 //! - at `end_ms` the market stops accepting orders but resting orders stay
-//!   (cancellable) until `resolve`, which cancels them all;
-//! - resolution pays 1 pUSD per winning share to every holder, the fee
-//!   collector included, and zeroes both tokens' balances.
-
-use std::collections::BTreeMap;
+//!   (cancellable) until `resolve`, which cancels them all.
+//!
+//! Resolution pays nothing (polymarket-protocol.md corrections 5): the
+//! holders keep their tokens, and the collateral behind the winning ones
+//! stays locked in the CTF until each holder redeems (`redeem`), as on
+//! chain, where nothing is credited until `redeemPositions` is called.
 
 use alloy_primitives::Address;
 use pmbot_core::{ConditionId, OrderId, TokenId};
 
 use super::Exchange;
-use super::types::{CancelOutcome, EngineEvent, OrderEventKind, OrderStatus, Reject};
+use super::types::{CancelCause, CancelOutcome, EngineEvent, OrderEventKind, OrderStatus, Reject};
 
 /// The reason the real API gives for an order it did not cancel.
 const NOT_CANCELED_REASON: &str = "order can't be found - already canceled or matched";
 
 impl Exchange {
     /// Removes a live order from its book, releases its reservation and
-    /// emits its CANCELLATION.
-    pub(crate) fn cancel_resting(&mut self, seq: u64) {
+    /// emits its CANCELLATION, noting `cause`.
+    pub(crate) fn cancel_resting(&mut self, seq: u64, cause: CancelCause) {
         let order = self.orders.unlink(seq);
         let market = self.markets.get_mut(&order.market).expect("live order's market exists");
         market.book.reduce(order.book_side, order.book_price, order.remaining);
@@ -41,6 +42,7 @@ impl Exchange {
         self.touch(order.market, order.book_side, order.book_price);
         let record = self.orders.records.get_mut(&order.id).expect("live orders have records");
         record.status = OrderStatus::Canceled;
+        record.cancel_cause = Some(cause);
         self.events.push(EngineEvent::Order { order: record.clone(), kind: OrderEventKind::Cancellation });
     }
 
@@ -50,7 +52,7 @@ impl Exchange {
             if stops > now_ms {
                 break;
             }
-            self.cancel_resting(seq);
+            self.cancel_resting(seq, CancelCause::Canceled);
         }
     }
 
@@ -66,7 +68,7 @@ impl Exchange {
             match live {
                 Some(_) => {
                     let seq = self.orders.seq_of[id];
-                    self.cancel_resting(seq);
+                    self.cancel_resting(seq, CancelCause::Canceled);
                     out.canceled.push(*id);
                 }
                 None => {
@@ -129,7 +131,7 @@ impl Exchange {
         let mut out = CancelOutcome::default();
         for seq in seqs {
             out.canceled.push(self.orders.resting[&seq].id);
-            self.cancel_resting(seq);
+            self.cancel_resting(seq, CancelCause::Canceled);
         }
         self.publish(now_ms);
         out
@@ -153,8 +155,8 @@ impl Exchange {
         self.publish(now_ms);
     }
 
-    /// Resolves a market: cancels its open orders, pays 1 pUSD per share of
-    /// `winning_token`, zeroes both tokens, and stops it for good.
+    /// Resolves a market: cancels its open orders (`CancelCause::MarketResolved`)
+    /// and stops it for good. Holdings stay as they are until redeemed.
     pub fn resolve(&mut self, market: &ConditionId, winning_token: &TokenId, now_ms: i64) -> Result<(), Reject> {
         let &idx = self.by_condition.get(market).ok_or(Reject::UnknownMarket)?;
         let m = &self.markets[&idx];
@@ -173,19 +175,9 @@ impl Exchange {
         live.dedup();
         let m_end = m.spec.end_ms;
         for seq in live {
-            self.cancel_resting(seq);
+            self.cancel_resting(seq, CancelCause::MarketResolved);
         }
         let m = self.markets.get_mut(&idx).expect("checked above");
-        // Settle holders in address order: the sums do not depend on it, but
-        // nothing here should depend on hash order.
-        let payouts: BTreeMap<Address, u64> =
-            m.positions.drain().map(|(account, pos)| (account, pos[winner].total)).collect();
-        for (account, amount) in payouts {
-            if amount > 0 {
-                self.ledger.entry(account).credit(amount);
-            }
-        }
-        m.pairs = 0;
         m.winner = Some(winner);
         m.resolved_ms = Some(now_ms);
         m.accepting = false;
@@ -202,8 +194,9 @@ impl Exchange {
         Ok(())
     }
 
-    /// Forgets markets resolved before `before_ms`: their book, positions,
-    /// order records and token ids. Trade records stay in the accounts'
+    /// Forgets markets resolved before `before_ms`: their book, order records
+    /// and token ids. Holdings not yet redeemed move to the settled store,
+    /// where they can still be redeemed; trade records stay in the accounts'
     /// bounded histories.
     pub fn prune_resolved(&mut self, before_ms: i64) {
         let gone: Vec<u32> = self
@@ -220,6 +213,7 @@ impl Exchange {
                 self.by_token.remove(&t.token_id);
             }
             self.orders.forget(&m.order_ids);
+            self.settled.keep(m);
         }
     }
 }

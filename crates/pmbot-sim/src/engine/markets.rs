@@ -1,12 +1,14 @@
 //! Listed markets: their spec, state, book and positions.
 //!
 //! Invariant: a market is reachable from its condition id and both token ids
-//! until it is pruned, and then from none of them; its book holds only live
-//! orders of its own tokens; `positions` of each token sum to `pairs`.
+//! until it is pruned, and then from none of them (what holders have not
+//! redeemed moves to `redeem`'s settled store); its book holds only live
+//! orders of its own tokens; before resolution `positions` of each token sum
+//! to `pairs`, after it the winning token's do (the losing shares are
+//! worthless and `pairs` is the collateral still locked for the winners).
 
 use alloy_primitives::Address;
 use pmbot_core::{ConditionId, OrderId, TickSize, TokenId};
-use rust_decimal::prelude::ToPrimitive;
 
 use super::Exchange;
 use super::accounts::Position;
@@ -67,7 +69,11 @@ impl Exchange {
         if spec.tokens[0].token_id == spec.tokens[1].token_id {
             return Err(Reject::InvalidMarket { reason: "both outcomes have the same token id" });
         }
+        if spec.fee.validate().is_err() {
+            return Err(Reject::InvalidMarket { reason: "unusable fee schedule" });
+        }
         if self.by_condition.contains_key(&spec.condition_id)
+            || self.settled.contains(&spec.condition_id)
             || spec.tokens.iter().any(|t| self.by_token.contains_key(&t.token_id))
         {
             return Err(Reject::DuplicateMarket);
@@ -82,7 +88,7 @@ impl Exchange {
         for (outcome, token) in spec.tokens.iter().enumerate() {
             self.by_token.insert(token.token_id.clone(), (idx, outcome));
         }
-        let fee_rate_bps = (spec.fee.rate * rust_decimal::Decimal::from(10_000)).round().to_u32().unwrap_or(u32::MAX);
+        let fee_rate_bps = spec.fee.rate_bps();
         self.events.push(EngineEvent::MarketListed { market: spec.clone(), timestamp_ms: now_ms });
         self.markets.insert(
             idx,

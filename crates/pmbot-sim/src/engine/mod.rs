@@ -4,7 +4,8 @@
 //! - a call that returns a [`Reject`] changes no state and emits no event;
 //! - collateral is conserved: the sum of all accounts' collateral plus the
 //!   collateral locked behind minted pairs equals what was funded, and in
-//!   every market each token's shares sum to the pairs outstanding;
+//!   every open market each token's shares sum to the pairs outstanding (in a
+//!   resolved one the winning token's do, until redeemed);
 //! - every reserved amount is what resting orders have promised, so fills
 //!   always settle;
 //! - no book is ever crossed after a call returns;
@@ -23,10 +24,12 @@
 //! level (both tokens, final size of the call) and any tick change.
 
 mod accounts;
+mod approvals;
 mod audit;
 mod book;
 mod config;
 mod fasthash;
+mod fees;
 mod funds;
 mod lifecycle;
 mod markets;
@@ -34,6 +37,7 @@ mod matching;
 mod orders;
 mod publish;
 mod queries;
+mod redeem;
 mod reject;
 mod settlement;
 mod submit;
@@ -46,7 +50,11 @@ mod tests;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+pub use approvals::{
+    Allowance, Approvals, CTF_EXCHANGE_V2, EXCHANGE_V3, NEG_RISK_ADAPTER, NEG_RISK_EXCHANGE_V2, Spender,
+};
 pub use config::{EngineConfig, SelfTradePolicy, TickRule};
+pub use fees::{FeeSchedule, FeeScheduleError};
 use pmbot_core::{ConditionId, TokenId};
 pub use types::*;
 
@@ -55,6 +63,8 @@ use self::book::{BookSide, Outcome};
 use self::fasthash::FastMap;
 use self::markets::Market;
 use self::orders::OrderStore;
+pub use self::redeem::Redemption;
+use self::redeem::SettledStore;
 use self::trades::TradeStore;
 
 /// A simulated Polymarket CLOB: binary markets, their books, the accounts
@@ -70,6 +80,8 @@ pub struct Exchange {
     /// (end time, market) of markets still accepting orders.
     closing: BTreeSet<(i64, u32)>,
     ledger: Ledger,
+    /// Unredeemed holdings of pruned markets.
+    settled: SettledStore,
     orders: OrderStore,
     trades: TradeStore,
     events: Vec<EngineEvent>,
@@ -87,6 +99,7 @@ impl Exchange {
             next_market: 0,
             closing: BTreeSet::new(),
             ledger: Ledger::default(),
+            settled: SettledStore::default(),
             orders: OrderStore::default(),
             trades: TradeStore::default(),
             events: Vec::new(),

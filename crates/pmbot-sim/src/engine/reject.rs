@@ -63,6 +63,7 @@ impl Reject {
             Reject::DuplicateMarket => "market already listed".to_owned(),
             Reject::InvalidMarket { reason } => format!("invalid market: {reason}"),
             Reject::AlreadyResolved => "market already resolved".to_owned(),
+            Reject::NotResolved => "market not resolved".to_owned(),
         }
     }
 }

@@ -7,15 +7,21 @@
 //! Rules, as the real exchange applies them:
 //! - a BUY needs available collateral of at least `ceil(limit x size)` (and
 //!   of what the planned fills plus the resting remainder really cost, which
-//!   can exceed it by rounding micros); a SELL needs `size` available shares;
+//!   can exceed it by rounding micros), plus the taker fees of its planned
+//!   fills; a SELL needs `size` available shares;
+//! - every contract the market settles through must cover the order: the
+//!   pUSD allowance of each spender covers everything the account's BUYs
+//!   then promise, and a SELL needs each operator's token approval (see
+//!   `approvals`); else "not enough balance / allowance", like the balance;
 //! - FOK fills completely or is refused; FAK fills what it can, the rest is
 //!   killed, and is refused if nothing matches;
 //! - post-only (GTC/GTD only) is refused if it would cross;
 //! - marketable orders (FOK, FAK, and GTC/GTD crossing on arrival — the real
 //!   error says "marketable BUY order") need `limit x size` of at least the
 //!   configured minimum notional;
-//! - a taker fills at each maker's price; takers pay the market's fee (BUY:
-//!   in shares, SELL: in pUSD), makers none.
+//! - a taker fills at each maker's price; takers pay the market's fee in
+//!   pUSD (a BUY on top of what it pays for its shares, which it receives in
+//!   full; a SELL out of its proceeds), makers none (see `fees`).
 //!
 //! Order events for the taker: UPDATE if it filled anything, then PLACEMENT
 //! if a remainder rests, or CANCELLATION if a FAK remainder was killed or
@@ -24,13 +30,15 @@
 use pmbot_core::{Side, Size, Usdc};
 
 use super::Exchange;
+use super::approvals::Spender;
 use super::book::{Outcome, book_price, book_side, own_price};
+use super::fees::FeeSchedule;
 use super::matching::{self, Plan, Step, Taker};
 use super::orders::Resting;
 use super::settlement::{self, Kind};
 use super::types::{
-    EngineEvent, MakerFill, NewOrder, OrderEventKind, OrderRecord, OrderStatus, OrderType, Reject, SubmitOutcome,
-    TradeRecord, TradeStatus,
+    CancelCause, EngineEvent, MakerFill, NewOrder, OrderEventKind, OrderRecord, OrderStatus, OrderType, Reject,
+    SubmitOutcome, TradeRecord, TradeStatus,
 };
 use super::validate;
 
@@ -62,23 +70,29 @@ impl Exchange {
             matching::plan(&market.book, &self.orders, &taker, now_ms, self.cfg.self_trade)
         };
         if !rests_by_type || plan.crosses {
-            let notional = Usdc::from_price_size_floor(order.price, order.size);
+            let notional = Usdc::from_micros(settlement::cost_floor(taker.size, order.price.pips()) as i64);
             let min = self.cfg.min_marketable_notional;
             if notional < min {
                 return Err(Reject::BelowMinNotional { side: order.side, notional, min });
             }
         }
         let rest = if rests_by_type && !plan.self_stop { taker.size - plan.filled } else { 0 };
+        let spenders = Spender::for_market(market.spec.exchange, market.spec.neg_risk);
+        // Borrowed, not cloned: this runs for every order.
+        let approvals = self.ledger.approvals.get(&order.maker);
         let enough = match order.side {
             Side::Buy => {
                 let pips = order.price.pips();
                 let worst = settlement::cost_ceil(taker.size, pips);
                 let planned = plan.taker_collateral + settlement::buy_reservation(rest, pips);
-                self.ledger.get(&order.maker).available() >= worst.max(planned)
+                let need = worst.max(planned) + planned_fees(&plan, outcome, &market.spec.fee);
+                let balance = self.ledger.get(&order.maker);
+                balance.available() >= need
+                    && approvals.is_some_and(|a| a.covers_collateral(spenders, balance.reserved + need))
             }
             Side::Sell => {
                 let held = market.positions.get(&order.maker).map_or(0, |p| p[outcome].available());
-                held >= taker.size
+                held >= taker.size && approvals.is_some_and(|a| a.covers_tokens(spenders))
             }
         };
         if !enough {
@@ -130,6 +144,7 @@ impl Exchange {
             expiration_s: order.expiration_s,
             created_at_ms: now_ms,
             associate_trades: Vec::new(),
+            cancel_cause: None,
         };
         let (mut making, mut taking) = (0u64, 0u64);
         for level in &plan.levels {
@@ -138,7 +153,7 @@ impl Exchange {
             let mut updates = Vec::new();
             for step in &plan.steps[level.steps.clone()] {
                 match *step {
-                    Step::CancelOwn(seq) => self.cancel_resting(seq),
+                    Step::CancelOwn(seq) => self.cancel_resting(seq, CancelCause::Canceled),
                     Step::Fill { maker, x, maker_collateral, kind } => {
                         let trade_id = &trade.as_ref().expect("a level with fills has a trade").1;
                         let (fill, update) = self.apply_fill(idx, &taker, maker, x, maker_collateral, kind, trade_id);
@@ -291,7 +306,8 @@ impl Exchange {
     }
 
     /// Charges the taker's fee for one level, records the trade and returns
-    /// (what the taker gave, what it got after the fee, the trade).
+    /// (what the taker gave before the fee: pUSD for a BUY, shares for a
+    /// SELL; what it got, net of the fee for a SELL; the trade).
     #[allow(clippy::too_many_arguments)]
     fn settle_level_fees(
         &mut self,
@@ -309,20 +325,15 @@ impl Exchange {
         let market = self.markets.get_mut(&idx).expect("planned market exists");
         let price = own_price(taker.outcome, level_price);
         let size = Size::from_micros(filled);
-        let fee = market.spec.fee.taker_fee(price, size);
-        let (paid, got, fee, fee_shares) = match taker.side {
-            Side::Buy => {
-                let fee_shares = market.spec.fee.taker_fee_shares(price, size).micros().min(filled);
-                market.position(taker.maker)[taker.outcome].spend(fee_shares);
-                market.position(collector)[taker.outcome].credit(fee_shares);
-                (taker_collateral, filled - fee_shares, fee, fee_shares)
-            }
-            Side::Sell => {
-                let fee = u64::try_from(fee.micros()).unwrap_or(0).min(taker_collateral);
-                self.ledger.entry(taker.maker).spend(fee);
-                self.ledger.entry(collector).credit(fee);
-                (filled, taker_collateral - fee, Usdc::from_micros(fee as i64), 0)
-            }
+        let fee = fee_micros(&market.spec.fee, price, filled);
+        self.ledger.entry(taker.maker).spend(fee);
+        self.ledger.entry(collector).credit(fee);
+        // A BUY receives every share it bought and paid the fee besides; a
+        // SELL's proceeds are net of it (a fee never exceeds the proceeds:
+        // rate x (1 - p) < 1).
+        let (paid, got) = match taker.side {
+            Side::Buy => (taker_collateral, filled),
+            Side::Sell => (filled, taker_collateral - fee),
         };
         market.last_trade = Some(level_price);
         let record = TradeRecord {
@@ -336,8 +347,7 @@ impl Exchange {
             side: order.side,
             price,
             size,
-            fee,
-            fee_shares: Size::from_micros(fee_shares),
+            fee: Usdc::from_micros(fee as i64),
             fee_rate_bps: market.fee_rate_bps,
             makers,
             status: TradeStatus::Matched,
@@ -393,4 +403,15 @@ impl Exchange {
         );
         self.touch(idx, taker.book_side, taker.limit);
     }
+}
+
+/// The taker fee, in micro-pUSD, for `filled` micro-shares at `price`.
+fn fee_micros(fee: &FeeSchedule, price: pmbot_core::Price, filled: u64) -> u64 {
+    u64::try_from(fee.taker_fee(price, Size::from_micros(filled)).micros()).expect("fees are not negative")
+}
+
+/// The taker fees the plan's fills will charge, level by level (one trade,
+/// hence one rounded fee, per level).
+fn planned_fees(plan: &Plan, outcome: Outcome, fee: &FeeSchedule) -> u64 {
+    plan.levels.iter().map(|l| fee_micros(fee, own_price(outcome, l.price), l.filled)).sum()
 }

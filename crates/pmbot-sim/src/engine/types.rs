@@ -9,8 +9,10 @@
 use std::collections::BTreeMap;
 
 pub use alloy_primitives::Address;
-use pmbot_core::{ConditionId, FeeModel, OrderId, Price, Side, Size, TickSize, TokenId, Usdc};
+use pmbot_core::{ConditionId, OrderId, Price, Side, Size, TickSize, TokenId, Usdc};
 use serde::Serialize;
+
+use super::fees::FeeSchedule;
 
 /// Time in force (GTC, GTD, FOK, FAK): the same vocabulary the bot uses.
 pub use pmbot_core::events::OrderType;
@@ -47,7 +49,9 @@ pub struct MarketSpec {
     pub tick: TickSize,
     /// Minimum shares for a resting (GTC/GTD) order.
     pub min_order_size: Size,
-    pub fee: FeeModel,
+    /// The taker fee schedule (`fd` of `/clob-markets`), the simulator's own
+    /// type: see `engine::fees`.
+    pub fee: FeeSchedule,
     pub neg_risk: bool,
     pub exchange: ExchangeKind,
     /// When trading stops and the market resolves (unix ms), if known.
@@ -86,8 +90,8 @@ pub enum OrderStatus {
     Live,
     /// Fully filled ("matched").
     Matched,
-    /// Cancelled by its owner, by cancel-all, by the heartbeat watchdog, by
-    /// expiry or by market resolution ("canceled"/"CANCELED").
+    /// Cancelled ("canceled"/"CANCELED"); [`OrderRecord::cancel_cause`] says
+    /// by whom, which decides the status text the exchange reports.
     Canceled,
     /// A FOK/FAK order (or FAK remainder) that did not rest ("unmatched").
     Unmatched,
@@ -157,6 +161,10 @@ pub enum Reject {
     /// `resolve` on a market that is already resolved.
     #[error("market already resolved")]
     AlreadyResolved,
+    /// `redeem` on a market that has not resolved: the CTF pays nothing
+    /// before the oracle reports.
+    #[error("market not resolved")]
+    NotResolved,
 }
 
 /// A listed market as the engine sees it now: its spec plus the state that
@@ -221,10 +229,9 @@ pub struct TradeRecord {
     pub side: Side,
     pub price: Price,
     pub size: Size,
-    /// Fee the taker paid: pUSD for a SELL; for a BUY the same value, taken
-    /// as `fee_shares` shares.
+    /// Fee the taker paid, in pUSD on either side (CLOB V2): a BUY paid it
+    /// on top of the notional, a SELL out of its proceeds.
     pub fee: Usdc,
-    pub fee_shares: Size,
     /// The market's fee rate in basis points, as trade records carry it.
     pub fee_rate_bps: u32,
     pub makers: Vec<MakerFill>,
@@ -233,6 +240,18 @@ pub struct TradeRecord {
     pub last_update_ms: i64,
     /// Fake but well-formed transaction hash, set once MINED.
     pub transaction_hash: Option<OrderId>,
+}
+
+/// Why a cancelled order was cancelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum CancelCause {
+    /// Its owner, cancel-all, the heartbeat watchdog, GTD expiry or the
+    /// self-trade rule.
+    Canceled,
+    /// The exchange, because its market resolved: REST
+    /// `CANCELED_MARKET_RESOLVED`, and a user-channel CANCELLATION with status
+    /// `INVALID` (see `server::wire`).
+    MarketResolved,
 }
 
 /// An order as `/data/order` and the user channel report it.
@@ -254,6 +273,8 @@ pub struct OrderRecord {
     pub expiration_s: u64,
     pub created_at_ms: i64,
     pub associate_trades: Vec<String>,
+    /// Set once a live order is cancelled.
+    pub cancel_cause: Option<CancelCause>,
 }
 
 /// Why a user-channel `order` event was sent.

@@ -34,7 +34,9 @@ pub(crate) fn check_order(
     if order.price < min || order.price > max {
         return Err(Reject::PriceOutOfRange { price: order.price, min, max });
     }
-    if !order.price.is_on_tick(tick) {
+    // The exchange divides the price by the tick and wants an integer
+    // (py-sdk `validate_price_on_tick_grid` mirrors it); pips make that exact.
+    if !order.price.pips().is_multiple_of(tick.pips()) {
         return Err(Reject::OffTick { order: order.id, price: order.price, tick });
     }
     if order.size.is_zero() {

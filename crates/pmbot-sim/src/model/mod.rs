@@ -60,9 +60,14 @@ pub enum ModelAction {
     Place(NewOrder),
     /// Cancel orders of `owner`.
     Cancel { owner: Address, ids: Vec<OrderId> },
-    /// Resolve a market: `winning_token` pays 1, the other 0; resting orders
-    /// are cancelled.
+    /// Resolve a market: `winning_token` will pay 1, the other 0; resting
+    /// orders are cancelled. Nothing is paid until holders redeem.
     Resolve { market: ConditionId, winning_token: TokenId },
+    /// Redeem `account`'s tokens of a resolved market (the CTF's
+    /// `redeemPositions`): what a house account does once its market
+    /// resolved, so its collateral comes back and the market's holdings
+    /// clear.
+    Redeem { account: Address, market: ConditionId },
 }
 
 /// A deterministic generator of exchange actions over time.

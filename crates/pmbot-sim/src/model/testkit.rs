@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 use pmbot_core::{ConditionId, OrderId, Price, Side, Size, TickSize, TokenId, Usdc};
 
 use super::{ExchangeView, ModelAction};
-use crate::engine::{Address, BookView, Level, MarketSpec, OrderRecord, OrderStatus, OrderType};
+use crate::engine::{Address, BookView, CancelCause, Level, MarketSpec, OrderRecord, OrderStatus, OrderType};
 
 struct Resting {
     id: OrderId,
@@ -49,6 +49,8 @@ pub(crate) struct FakeExchange {
     /// Shares bought by each taker (the account whose order crossed).
     pub taken_by: HashMap<Address, Size>,
     pub resolutions: Vec<(ConditionId, TokenId, i64)>,
+    /// Redemptions of resolved markets' holdings.
+    pub redemptions: u64,
     seq: u64,
 }
 
@@ -61,6 +63,7 @@ impl FakeExchange {
                 ModelAction::Place(order) => self.place(order, now_ms),
                 ModelAction::Cancel { owner, ids } => self.cancel(*owner, ids, now_ms),
                 ModelAction::Resolve { market, winning_token } => self.resolve(market, winning_token, now_ms),
+                ModelAction::Redeem { account, market } => self.redeem(*account, market),
             }
         }
     }
@@ -206,6 +209,7 @@ impl FakeExchange {
                 expiration_s: o.expiration_s,
                 created_at_ms: now_ms,
                 associate_trades: Vec::new(),
+                cancel_cause: None,
             },
         );
     }
@@ -248,9 +252,20 @@ impl FakeExchange {
         for r in m.resting.drain(..) {
             if let Some(rec) = self.orders.get_mut(&r.id) {
                 rec.status = OrderStatus::Canceled;
+                rec.cancel_cause = Some(CancelCause::MarketResolved);
             }
         }
         self.resolutions.push((*market, winner.clone(), now_ms));
+    }
+
+    /// A source redeems only after it resolved the market, for accounts it funded.
+    fn redeem(&mut self, account: Address, market: &ConditionId) {
+        match self.markets.get(market) {
+            Some(m) if m.resolved && self.funded.contains_key(&account) => self.redemptions += 1,
+            Some(m) if m.resolved => self.problems.push(format!("redeem for unfunded {account}")),
+            Some(_) => self.problems.push(format!("redeem before market {market} resolved")),
+            None => self.problems.push(format!("redeem of unknown market {market}")),
+        }
     }
 }
 

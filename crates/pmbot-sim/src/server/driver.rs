@@ -28,17 +28,33 @@ impl ExchangeView for Exchange {
     }
 }
 
-/// One account's order-safety heartbeat: once an account has sent one, it
-/// must keep sending them, or all its open orders are cancelled (as on the
-/// real exchange's dead-man switch).
+/// One API key's order-safety heartbeat registration.
 #[derive(Debug, Clone)]
 struct Heartbeat {
     owner: Address,
-    id: String,
+    /// The id the next heartbeat must carry ("" after a legacy heartbeat).
+    expected: String,
     last_ms: i64,
 }
 
-/// Heartbeats by API key.
+/// Heartbeats by API key: the exchange's dead-man switch.
+///
+/// Invariant: a key is watched from its first accepted heartbeat until its
+/// deadline passes without another, when its owner's open orders are
+/// cancelled and the key starts over (expecting ""). Each accepted heartbeat
+/// must carry the id the previous one returned, and returns a fresh one.
+///
+/// Sources: the official TypeScript SDK (`@polymarket/client`,
+/// `sendOrderHeartbeat`: "Start with an empty ID, serialize sends, and retain
+/// each returned ID ... missing the ten-second deadline triggers cancellation
+/// of this API key's orders ... Catch OrderHeartbeatMismatchError and
+/// explicitly retry with its heartbeatId"; `sendLegacyOrderHeartbeat`: "Shares
+/// the API key's registration ... and resets its expected ID to empty");
+/// Polymarket/py-sdk's transport test: a refused heartbeat is HTTP 400
+/// `{"error_msg": "Invalid Heartbeat ID", "heartbeat_id": "<expected id>"}`;
+/// polymarket-protocol.md corrections 3 (restarting with null does not
+/// recover). A fresh id per beat is what "retain each returned ID" implies;
+/// the real ids are uuids, as the official Rust SDK parses them.
 #[derive(Debug, Default)]
 pub struct Heartbeats {
     by_key: BTreeMap<String, Heartbeat>,
@@ -50,35 +66,45 @@ pub struct Heartbeats {
 pub enum HeartbeatReply {
     /// Accepted; the id to send next time.
     Ok(String),
-    /// The id sent does not match the last one issued.
-    InvalidId,
+    /// The id sent is not the one expected (stale, made up, or "" while a
+    /// registration runs): HTTP 400 naming the expected id.
+    InvalidId { expected: String },
 }
 
 impl Heartbeats {
-    /// Records a heartbeat from `api_key`. An empty or absent id starts (or
-    /// restarts) monitoring; otherwise it must be the id issued last.
-    pub fn beat(&mut self, api_key: &str, owner: Address, id: Option<&str>, now_ms: i64, seed: u64) -> HeartbeatReply {
-        match (id.filter(|s| !s.is_empty()), self.by_key.get_mut(api_key)) {
-            (Some(sent), Some(hb)) if hb.id == sent => {
-                hb.last_ms = now_ms;
-                HeartbeatReply::Ok(hb.id.clone())
-            }
-            (Some(_), _) => HeartbeatReply::InvalidId,
-            (None, _) => {
-                self.counter += 1;
-                let id = uuid::Uuid::new_v5(
-                    &uuid::Uuid::NAMESPACE_OID,
-                    format!("pmbot-sim heartbeat {seed} {api_key} {}", self.counter).as_bytes(),
-                )
-                .to_string();
-                self.by_key.insert(api_key.to_owned(), Heartbeat { owner, id: id.clone(), last_ms: now_ms });
-                HeartbeatReply::Ok(id)
-            }
+    /// A heartbeat from `api_key` carrying `sent` (`None` and `""` alike:
+    /// what clients send first).
+    pub fn beat(
+        &mut self,
+        api_key: &str,
+        owner: Address,
+        sent: Option<&str>,
+        now_ms: i64,
+        seed: u64,
+    ) -> HeartbeatReply {
+        let sent = sent.unwrap_or("");
+        let expected = self.by_key.get(api_key).map_or("", |hb| hb.expected.as_str());
+        if sent != expected {
+            return HeartbeatReply::InvalidId { expected: expected.to_owned() };
         }
+        self.counter += 1;
+        let next = uuid::Uuid::new_v5(
+            &uuid::Uuid::NAMESPACE_OID,
+            format!("pmbot-sim heartbeat {seed} {api_key} {}", self.counter).as_bytes(),
+        )
+        .to_string();
+        self.by_key.insert(api_key.to_owned(), Heartbeat { owner, expected: next.clone(), last_ms: now_ms });
+        HeartbeatReply::Ok(next)
+    }
+
+    /// A legacy heartbeat (`POST /heartbeats`, no id): keeps the key watched
+    /// and makes the next id-carrying heartbeat start from "".
+    pub fn legacy(&mut self, api_key: &str, owner: Address, now_ms: i64) {
+        self.by_key.insert(api_key.to_owned(), Heartbeat { owner, expected: String::new(), last_ms: now_ms });
     }
 
     /// Owners whose heartbeat is older than `timeout_ms`; they stop being
-    /// monitored (a new heartbeat starts again).
+    /// watched (the next heartbeat starts again from "").
     pub fn expired(&mut self, now_ms: i64, timeout_ms: i64) -> Vec<Address> {
         let dead: Vec<String> =
             self.by_key.iter().filter(|(_, hb)| now_ms - hb.last_ms > timeout_ms).map(|(k, _)| k.clone()).collect();
@@ -102,6 +128,7 @@ pub(crate) fn apply_actions(exchange: &mut Exchange, actions: Vec<ModelAction>, 
                 true
             }
             ModelAction::Resolve { market, winning_token } => exchange.resolve(&market, &winning_token, now).is_ok(),
+            ModelAction::Redeem { account, market } => exchange.redeem(account, &market).is_ok(),
         };
         if !ok {
             rejects += 1;
@@ -159,14 +186,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn heartbeat_ids_are_threaded_and_expire() {
+    fn heartbeat_ids_rotate_and_a_wrong_one_names_the_expected_id() {
         let mut hb = Heartbeats::default();
         let owner = Address::repeat_byte(7);
-        let HeartbeatReply::Ok(id) = hb.beat("k", owner, None, 1_000, 1) else { panic!() };
-        assert_eq!(hb.beat("k", owner, Some("nope"), 2_000, 1), HeartbeatReply::InvalidId);
-        assert_eq!(hb.beat("k", owner, Some(&id), 5_000, 1), HeartbeatReply::Ok(id.clone()));
-        assert!(hb.expired(14_000, 10_000).is_empty());
+        let invalid = |e: &str| HeartbeatReply::InvalidId { expected: e.to_owned() };
+        assert_eq!(hb.beat("k", owner, Some("made-up"), 500, 1), invalid(""), "nothing issued yet");
+        let HeartbeatReply::Ok(first) = hb.beat("k", owner, None, 1_000, 1) else { panic!() };
+        assert_eq!(hb.beat("k", owner, Some("nope"), 2_000, 1), invalid(&first));
+        assert_eq!(hb.beat("k", owner, Some(""), 2_000, 1), invalid(&first), "restarting does not recover");
+        let HeartbeatReply::Ok(second) = hb.beat("k", owner, Some(&first), 5_000, 1) else { panic!() };
+        assert_ne!(second, first, "every beat returns a fresh id");
+        assert_eq!(hb.beat("k", owner, Some(&first), 6_000, 1), invalid(&second), "the old id is stale");
+        assert!(hb.expired(14_000, 10_000).is_empty(), "refused beats do not count, accepted ones do");
         assert_eq!(hb.expired(15_001, 10_000), vec![owner]);
-        assert!(hb.expired(99_000, 10_000).is_empty(), "expired accounts stop being watched");
+        assert!(hb.expired(99_000, 10_000).is_empty(), "expired keys stop being watched");
+        assert!(matches!(hb.beat("k", owner, Some(""), 99_000, 1), HeartbeatReply::Ok(_)), "and start over");
+    }
+
+    #[test]
+    fn a_legacy_heartbeat_resets_the_expected_id() {
+        let mut hb = Heartbeats::default();
+        let owner = Address::repeat_byte(7);
+        let HeartbeatReply::Ok(id) = hb.beat("k", owner, None, 0, 1) else { panic!() };
+        hb.legacy("k", owner, 8_000);
+        assert!(hb.expired(12_000, 10_000).is_empty(), "the legacy beat kept the key watched");
+        assert_eq!(hb.beat("k", owner, Some(&id), 9_000, 1), HeartbeatReply::InvalidId { expected: String::new() });
+        assert!(matches!(hb.beat("k", owner, None, 9_000, 1), HeartbeatReply::Ok(_)));
     }
 }

@@ -1,7 +1,9 @@
 //! HTTP error replies in the exchange's shapes.
 //!
-//! The CLOB answers every error with `{"error": "<message>"}` and a 4xx/5xx
-//! status; a Cloudflare region block is an HTML page instead. Messages never
+//! The CLOB answers almost every error with `{"error": "<message>"}` and a
+//! 4xx/5xx status; a few carry other keys (a refused heartbeat:
+//! `{"error_msg": .., "heartbeat_id": ..}`); a Cloudflare region block is an
+//! HTML page instead. Messages never
 //! carry secrets: they are fixed strings or echo public identifiers only.
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -20,6 +22,8 @@ pub struct ApiError {
 pub enum ErrorBody {
     /// `{"error": message}`
     Json(String),
+    /// Any other JSON object, sent as it is.
+    Object(serde_json::Value),
     /// An HTML page (region block).
     Html(String),
 }
@@ -27,6 +31,19 @@ pub enum ErrorBody {
 impl ApiError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
         ApiError { status, body: ErrorBody::Json(message.into()), retry_after_s: None }
+    }
+
+    /// An error whose body is `body` verbatim.
+    pub fn object(status: StatusCode, body: serde_json::Value) -> ApiError {
+        ApiError { status, body: ErrorBody::Object(body), retry_after_s: None }
+    }
+
+    /// The error text a batch reply's `errorMsg` carries.
+    pub fn message(&self) -> String {
+        match &self.body {
+            ErrorBody::Json(m) | ErrorBody::Html(m) => m.clone(),
+            ErrorBody::Object(v) => v.to_string(),
+        }
     }
 
     pub fn bad_request(message: impl Into<String>) -> ApiError {
@@ -80,6 +97,7 @@ impl IntoResponse for ApiError {
         }
         match self.body {
             ErrorBody::Json(msg) => (self.status, headers, axum::Json(json!({ "error": msg }))).into_response(),
+            ErrorBody::Object(v) => (self.status, headers, axum::Json(v)).into_response(),
             ErrorBody::Html(page) => {
                 headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=UTF-8"));
                 (self.status, headers, page).into_response()

@@ -14,7 +14,7 @@ use pmbot_core::{ConditionId, Price, TokenId};
 use serde_json::Value;
 
 use super::wire;
-use crate::engine::{Address, EngineEvent, Exchange, TradeStatus};
+use crate::engine::{Address, EngineEvent, Exchange, NewOrder, TradeStatus};
 
 /// A frame for the public market channel.
 #[derive(Debug, Clone)]
@@ -175,6 +175,26 @@ pub fn render(events: Vec<EngineEvent>, exchange: &Exchange, now_ms: i64) -> Fra
         }
     }
     out
+}
+
+/// The user-channel CANCELLATION of an order the exchange killed instead of
+/// accepting (FOK not fully fillable, FAK with nothing to match), whose
+/// status carries the refusal's `reason`.
+pub(crate) fn killed_order_frame(order: &NewOrder, market: &ConditionId, reason: &str, now_ms: i64) -> UserFrame {
+    let market_hex = market.to_string();
+    let killed = wire::KilledOrder {
+        id: &order.id,
+        market: &market_hex,
+        token: &order.token,
+        side: order.side,
+        price: order.price,
+        size: order.size,
+        api_key: &order.api_key,
+        maker: &order.maker,
+        order_type: order.order_type,
+        reason,
+    };
+    UserFrame { owner: order.owner, market: *market, text: render_text(&wire::ws_order_killed(&killed, now_ms)) }
 }
 
 fn render_text(v: &Value) -> Arc<str> {

@@ -1,10 +1,13 @@
 //! The exchange's JSON, written from the protocol notes.
 //!
 //! Every shape here copies what Polymarket's CLOB sends (polymarket-protocol.md
-//! §1, §5; polymarket-sdk-notes.md §1, §4): prices and sizes are decimal
-//! strings, timestamps are milliseconds as strings on the WebSocket and in
-//! `/book`, seconds elsewhere; REST books list bids ascending and asks
-//! descending (best last). This module shares no code with pmbot's own client
+//! §1, §5; polymarket-sdk-notes.md §1, §4; real recorded user-channel
+//! messages in NautilusTrader's test resources): prices and sizes are decimal
+//! strings; timestamps are milliseconds as strings in `/book`, the market
+//! channel and user-channel `order` events, but seconds in user-channel
+//! `trade` events (`"timestamp":"1762776436"`, `"match_time":"1762776367"`,
+//! `ws_messages/user_trade4.json`, 2025-11) and elsewhere; REST books list
+//! bids ascending and asks descending (best last). This module shares no code with pmbot's own client
 //! on purpose: a misreading of the protocol on one side shows up as a failure
 //! on the other instead of cancelling out.
 
@@ -14,24 +17,19 @@ use serde_json::{Value, json};
 use sha1::{Digest, Sha1};
 
 use crate::engine::{
-    Address, BookView, MakerFill, MarketInfo, OrderEventKind, OrderRecord, OrderStatus, OrderType, TradeRecord,
-    TradeStatus,
+    Address, BookView, CancelCause, MakerFill, MarketInfo, OrderEventKind, OrderRecord, OrderStatus, OrderType,
+    TradeRecord, TradeStatus,
 };
-
-/// Max uint256 in decimal: the allowance the simulator reports for every spender.
-pub const MAX_ALLOWANCE: &str = "115792089237316195423570985008687907853269984665640564039457584007913129639935";
-
-/// Spenders whose allowances `/balance-allowance` lists (CTF Exchange V2,
-/// Neg Risk CTF Exchange V2, Neg Risk Adapter).
-pub const SPENDERS: [&str; 3] = [
-    "0xE111180000d2663C0091e4f400237545B87B996B",
-    "0xe2222d279d744050d28e00520010520000310F59",
-    "0xd91E80cF2E7be2e162c6513ceD06f1dD0dA35296",
-];
+use pmbot_core::OrderId;
 
 /// Lowercase `0x` hex of an address, as the exchange writes maker addresses.
 pub fn addr(a: &Address) -> String {
     format!("{a:#x}")
+}
+
+/// EIP-55 checksummed hex, as `/balance-allowance` names spenders.
+pub fn addr_checksummed(a: &Address) -> String {
+    a.to_checksum(None)
 }
 
 /// A decimal as a JSON number, for the fields the real API sends as numbers
@@ -283,13 +281,30 @@ pub fn post_status(s: OrderStatus) -> &'static str {
     }
 }
 
-/// Status spelling in `/data/order(s)` and user-channel events (uppercase).
-pub fn record_status(s: OrderStatus) -> &'static str {
-    match s {
-        OrderStatus::Live => "LIVE",
-        OrderStatus::Matched => "MATCHED",
-        OrderStatus::Canceled => "CANCELED",
-        OrderStatus::Unmatched => "UNMATCHED",
+/// Status spelling in `/data/order(s)` (uppercase). The exchange's order
+/// statuses are LIVE, MATCHED, CANCELED, CANCELED_MARKET_RESOLVED, INVALID,
+/// DELAYED, UNMATCHED (NautilusTrader's `PolymarketOrderStatus`; the docs'
+/// OpenAPI lists them with an `ORDER_STATUS_` prefix, the official Rust SDK's
+/// mocks without).
+pub fn record_status(o: &OrderRecord) -> &'static str {
+    match (o.status, o.cancel_cause) {
+        (OrderStatus::Live, _) => "LIVE",
+        (OrderStatus::Matched, _) => "MATCHED",
+        (OrderStatus::Canceled, Some(CancelCause::MarketResolved)) => "CANCELED_MARKET_RESOLVED",
+        (OrderStatus::Canceled, _) => "CANCELED",
+        (OrderStatus::Unmatched, _) => "UNMATCHED",
+    }
+}
+
+/// Status of a user-channel `order` event. The exchange cancelling an order
+/// itself (its market resolved) arrives as a CANCELLATION with status
+/// `INVALID` (NautilusTrader `resolve_order_status`: "Venue-initiated
+/// cancellations arrive as status=Invalid, event_type=Cancellation (e.g.
+/// sport market resolution)"; fixture `ws_user_order_venue_cancel.json`).
+pub fn ws_order_status(o: &OrderRecord, kind: OrderEventKind) -> &'static str {
+    match (o.cancel_cause, kind) {
+        (Some(CancelCause::MarketResolved), OrderEventKind::Cancellation) => "INVALID",
+        _ => record_status(o),
     }
 }
 
@@ -316,7 +331,7 @@ pub fn trade_status_str(s: TradeStatus) -> &'static str {
 pub fn open_order(o: &OrderRecord) -> Value {
     json!({
         "id": o.id.to_string(),
-        "status": record_status(o.status),
+        "status": record_status(o),
         "owner": o.api_key,
         "maker_address": addr(&o.maker),
         "market": o.market.to_string(),
@@ -333,8 +348,10 @@ pub fn open_order(o: &OrderRecord) -> Value {
     })
 }
 
-/// A user-channel `order` event.
+/// A user-channel `order` event; `ts` in milliseconds, as real order events
+/// carry it.
 pub fn ws_order(o: &OrderRecord, kind: OrderEventKind, ts: i64) -> Value {
+    let status = ws_order_status(o, kind);
     let kind = match kind {
         OrderEventKind::Placement => "PLACEMENT",
         OrderEventKind::Update => "UPDATE",
@@ -353,9 +370,58 @@ pub fn ws_order(o: &OrderRecord, kind: OrderEventKind, ts: i64) -> Value {
         "outcome": o.outcome,
         "owner": o.api_key,
         "order_owner": o.api_key,
+        "maker_address": addr(&o.maker),
+        "order_type": order_type_str(o.order_type),
+        "expiration": o.expiration_s.to_string(),
         "associate_trades": o.associate_trades,
         "timestamp": ts.to_string(),
-        "status": record_status(o.status),
+        "status": status,
+    })
+}
+
+/// An order the exchange refused because it could not fill as its type
+/// demands (FOK not fully fillable, FAK with nothing to match).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KilledOrder<'a> {
+    pub id: &'a OrderId,
+    pub market: &'a str,
+    pub token: &'a TokenId,
+    pub side: Side,
+    pub price: Price,
+    pub size: Size,
+    pub api_key: &'a str,
+    pub maker: &'a Address,
+    pub order_type: OrderType,
+    /// The refusal's text, which the status carries after `CANCELED_`.
+    pub reason: &'a str,
+}
+
+/// The user-channel CANCELLATION of a killed FOK/FAK order: status
+/// `CANCELED_<reason>`, no fills, blank creation time and outcome, as in the
+/// recorded `ws_user_order_fok_killed.json` (NautilusTrader test data,
+/// 2026: `"status":"CANCELED_order couldn't be fully filled. FOK orders are
+/// fully filled or killed."`).
+pub fn ws_order_killed(k: &KilledOrder<'_>, ts: i64) -> Value {
+    json!({
+        "event_type": "order",
+        "type": "CANCELLATION",
+        "id": k.id.to_string(),
+        "market": k.market,
+        "asset_id": k.token.as_str(),
+        "side": k.side.as_str(),
+        "price": k.price.to_string(),
+        "original_size": k.size.to_string(),
+        "size_matched": "",
+        "outcome": "",
+        "owner": k.api_key,
+        "order_owner": k.api_key,
+        "maker_address": addr(k.maker),
+        "order_type": order_type_str(k.order_type),
+        "expiration": "0",
+        "created_at": "",
+        "associate_trades": [],
+        "timestamp": ts.to_string(),
+        "status": format!("CANCELED_{}", k.reason),
     })
 }
 
@@ -438,9 +504,10 @@ pub fn trade(t: &TradeRecord, info: Option<&MarketInfo>, viewer: &Address) -> Va
     })
 }
 
-/// A user-channel `trade` event for `viewer`.
+/// A user-channel `trade` event for `viewer`. Its times are unix seconds as
+/// strings, `timestamp` (sent) included (see the module docs).
 pub fn ws_trade(t: &TradeRecord, info: Option<&MarketInfo>, viewer: &Address, ts: i64) -> Value {
-    let (side, viewer_key, _) = viewer_side(t, viewer);
+    let (side, viewer_key, viewer_address) = viewer_side(t, viewer);
     json!({
         "event_type": "trade",
         "type": "TRADE",
@@ -453,20 +520,15 @@ pub fn ws_trade(t: &TradeRecord, info: Option<&MarketInfo>, viewer: &Address, ts
         "price": t.price.to_string(),
         "fee_rate_bps": t.fee_rate_bps.to_string(),
         "status": trade_status_str(t.status),
-        "matchtime": (t.match_time_ms / 1000).to_string(),
+        "match_time": (t.match_time_ms / 1000).to_string(),
         "last_update": (t.last_update_ms / 1000).to_string(),
-        "timestamp": ts.to_string(),
+        "timestamp": ts.div_euclid(1000).to_string(),
         "outcome": outcome_of(info, &t.token),
+        "bucket_index": 0,
         "owner": t.taker_api_key,
         "trade_owner": viewer_key,
-        "maker_orders": t.makers.iter().map(|m| json!({
-            "order_id": m.order_id.to_string(),
-            "owner": m.api_key,
-            "matched_amount": m.matched.to_string(),
-            "price": m.price.to_string(),
-            "asset_id": m.token.as_str(),
-            "outcome": outcome_of(info, &m.token),
-        })).collect::<Vec<_>>(),
+        "maker_address": viewer_address,
+        "maker_orders": t.makers.iter().map(|m| maker_order_json(m, t.fee_rate_bps, &outcome_of(info, &m.token))).collect::<Vec<_>>(),
         "transaction_hash": t.transaction_hash.map(|h| h.to_string()).unwrap_or_default(),
         "trader_side": side.as_str(),
     })
@@ -506,7 +568,7 @@ pub fn market(info: &MarketInfo) -> Value {
             })
         })
         .collect();
-    let base_fee = if spec.fee.rate.is_zero() { 0 } else { 1000 };
+    let base_fee = v1_base_fee(spec);
     json!({
         "enable_order_book": true,
         "active": !info.closed,
@@ -540,6 +602,13 @@ pub fn market(info: &MarketInfo) -> Value {
     })
 }
 
+/// The V1 `base_fee` in bps that `/fee-rate`, `taker_base_fee` and `tbf`
+/// still report: 1000 on every fee-charging market, 0 on fee-free ones
+/// (observed live; polymarket-sdk-notes.md section 1).
+pub fn v1_base_fee(spec: &crate::engine::MarketSpec) -> u32 {
+    if spec.fee.rate.is_zero() { 0 } else { 1000 }
+}
+
 /// `/clob-markets/{condition_id}`: the short-key market info V2 clients read
 /// tick size, neg-risk and the fee schedule from.
 pub fn clob_market_info(info: &MarketInfo) -> Value {
@@ -551,7 +620,7 @@ pub fn clob_market_info(info: &MarketInfo) -> Value {
         "mos": number(spec.min_order_size.to_decimal()),
         "fd": {"r": number(spec.fee.rate), "e": spec.fee.exponent, "to": spec.fee.taker_only},
         "mbf": 0,
-        "tbf": if spec.fee.rate.is_zero() { 0 } else { 1000 },
+        "tbf": v1_base_fee(spec),
         "rfqe": false,
     });
     if spec.neg_risk {

@@ -9,6 +9,12 @@
 //! frames are single objects. A client too slow to keep up is disconnected
 //! rather than silently skipped, so it knows to resync.
 //!
+//! A connection that enabled custom features also gets the plain-text frame
+//! `NO NEW ASSETS` every `[sim] no_new_assets_every` (the real channel sends
+//! it "periodically" to clients subscribed to new-market discovery; like
+//! `PONG` it is control, not JSON: polymarket-protocol.md corrections 4,
+//! NautilusTrader `websocket/handler.rs` `parse_messages`).
+//!
 //! Every outgoing frame passes the connection's fault plan, which may drop the
 //! connection, stall it, corrupt or reorder frames.
 
@@ -94,6 +100,20 @@ fn token_ids(values: &[Value]) -> Vec<TokenId> {
 
 type Sink = SplitSink<WebSocket, Message>;
 
+/// The plain-text frame the market channel sends to clients that enabled
+/// custom features.
+pub const NO_NEW_ASSETS: &str = "NO NEW ASSETS";
+
+/// Waits for the next `NO NEW ASSETS` tick; forever while there is none.
+async fn next_control_tick(timer: &mut Option<tokio::time::Interval>) {
+    match timer {
+        Some(t) => {
+            t.tick().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
 /// What a client's message asked for, once PINGs and bad requests are dealt with.
 enum Incoming {
     /// A subscription request for this channel.
@@ -156,8 +176,16 @@ async fn market_conn(socket: WebSocket, state: Arc<SimState>) {
     let (mut sink, mut stream) = socket.split();
     let mut subs: BTreeSet<TokenId> = BTreeSet::new();
     let mut custom = false;
+    let every = state.config.no_new_assets_every;
+    let mut no_new_assets: Option<tokio::time::Interval> = None;
     loop {
         tokio::select! {
+            () = next_control_tick(&mut no_new_assets) => {
+                // A stalled connection sends nothing; otherwise the frame goes
+                // out as it is (the fault plan corrupts and counts data frames).
+                if faults.is_stalled(state.now_ms()) { continue; }
+                if sink.send(Message::Text(NO_NEW_ASSETS.into())).await.is_err() { break; }
+            }
             incoming = stream.next() => {
                 let (msg, op) = match request(incoming, &mut sink, &mut faults, &state, "market").await {
                     Incoming::Request(msg, op) => (msg, op),
@@ -167,6 +195,11 @@ async fn market_conn(socket: WebSocket, state: Arc<SimState>) {
                 let now = state.now_ms();
                 if let Some(c) = msg.custom_feature_enabled {
                     custom = custom || c;
+                }
+                if custom && no_new_assets.is_none() && !every.is_zero() {
+                    let mut timer = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+                    timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                    no_new_assets = Some(timer);
                 }
                 let ids = token_ids(&msg.assets_ids);
                 match op {

@@ -268,6 +268,42 @@ impl Account {
         self.raw(sim, "POST", "/order", &body).await
     }
 
+    /// Signs an order the SDK built (limit or market builder) and returns the
+    /// JSON the SDK would post.
+    pub async fn sign_json(&self, order: polymarket_client_sdk_v2::clob::types::SignableOrder) -> Value {
+        let signed = self.client.sign(&self.wallet, order).await.expect("sign order");
+        serde_json::to_value(&signed).expect("SignedOrder serializes")
+    }
+
+    /// A limit-builder order of any type (`size` shares at `price`), signed,
+    /// as the JSON the SDK would post.
+    pub async fn signed_limit_as(
+        &self,
+        token: U256,
+        side: polymarket_client_sdk_v2::clob::types::Side,
+        price: Decimal,
+        size: Decimal,
+        order_type: polymarket_client_sdk_v2::clob::types::OrderType,
+    ) -> Value {
+        let b = self.client.limit_order().token_id(token).price(price).size(size).side(side).order_type(order_type);
+        self.sign_json(b.build().await.expect("build limit order")).await
+    }
+
+    /// A market-builder order (`amount` pUSD for a BUY, shares for a SELL)
+    /// priced at `price`, signed, as the JSON the SDK would post.
+    pub async fn signed_market(
+        &self,
+        token: U256,
+        side: polymarket_client_sdk_v2::clob::types::Side,
+        amount: polymarket_client_sdk_v2::clob::types::Amount,
+        price: Decimal,
+        order_type: polymarket_client_sdk_v2::clob::types::OrderType,
+    ) -> Value {
+        let b =
+            self.client.market_order().token_id(token).amount(amount).price(price).side(side).order_type(order_type);
+        self.sign_json(b.build().await.expect("build market order")).await
+    }
+
     /// A limit order built and signed by the SDK, as the JSON the SDK would post.
     pub async fn signed_limit(
         &self,

@@ -20,8 +20,9 @@ pub struct BalanceQuery {
     pub neg_risk: bool,
     /// pUSD the order commits: `price x size`, rounded up (BUY); zero for a SELL.
     pub cost: Usdc,
-    /// The largest taker fee the order could pay, in pUSD (zero for
-    /// post-only). A BUY pays it in shares withheld, a SELL out of proceeds.
+    /// The largest taker fee a BUY could pay, in pUSD, on top of `cost`
+    /// (zero for post-only; CLOB V2 charges a BUY's fee in pUSD, so the
+    /// balance must cover both). Zero for a SELL: it pays out of proceeds.
     pub max_fee: Usdc,
     /// pUSD still committed by our open BUY orders (their unfilled remainders).
     pub open_buy_commitments: Usdc,

@@ -193,7 +193,7 @@ impl OrderLog for MemoryOrderLog {
 
 #[cfg(test)]
 mod tests {
-    use pmbot_core::events::{DecisionContext, EventTime, FillFee, Liquidity, OrderType};
+    use pmbot_core::events::{DecisionContext, EventTime, Liquidity, OrderType};
     use pmbot_core::{Hash32, Price, Side, TokenId};
 
     use super::*;
@@ -248,7 +248,7 @@ mod tests {
             side: Side::Buy,
             price: p.intent.limit_price,
             size: Size::from_shares(10),
-            fee: FillFee::None,
+            fee: pmbot_core::Usdc::ZERO,
             liquidity: Liquidity::Maker,
             time: EventTime { received: TimestampMs(3), exchange: TimestampMs(3) },
         };

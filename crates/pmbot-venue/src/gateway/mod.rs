@@ -384,6 +384,16 @@ impl Gateway {
         self.inner.market_meta(token).await.map(|_| ())
     }
 
+    /// The fee schedule of `token`'s market as the exchange states it (`fd`
+    /// in `/clob-markets/{condition_id}`; a market without `fd` charges
+    /// nothing, as the official SDK reads it: `clob/client.rs`
+    /// `clob_market_info`, `FeeInfo::default()`). Its fills pay by it, so the
+    /// engine must size and price its decisions by it too. Read once per
+    /// market, with the rest of its facts.
+    pub async fn market_fee(&self, token: &TokenId) -> Result<FeeModel, GatewayError> {
+        self.inner.market_meta(token).await.map(|m| m.fee)
+    }
+
     /// Takes a tick size from the market stream (`tick_size_change`): orders
     /// for `token` are built on it from now on.
     pub fn set_tick_size(&self, token: &TokenId, tick: TickSize) {

@@ -2,7 +2,17 @@
 //!
 //! Invariant: the hash is computed from the very payload that was signed, so
 //! it is the exchange's orderID before anything is sent, and the body
-//! journaled is the body posted, byte for byte.
+//! journaled is the body posted, byte for byte. The amounts signed are the
+//! exact ones pmbot computed ([`pmbot_core::order_amounts`]), checked after
+//! the SDK built them: never the SDK's own rounding.
+//!
+//! Every order, FAK and FOK included, goes through the SDK's limit-order
+//! builder: given a lot size and a price on the tick, it signs size x price
+//! exactly (its truncation to tick decimals + 2 cuts nothing), which is the
+//! exact pair pmbot sized. Its market-order builder would not do: it signs
+//! `trunc(pUSD / price)` shares with tick decimals + 2 (5 on a 0.001 tick, which
+//! the exchange refuses; py-clob-client-v2 #99), and that truncation moves the
+//! order's price off its limit.
 
 use std::str::FromStr as _;
 
@@ -11,7 +21,7 @@ use alloy_primitives::U256;
 use alloy_signer_local::Secp256k1Signer;
 use chrono::{DateTime, Utc};
 use pmbot_core::events::{OrderIntent, OrderType};
-use pmbot_core::{Hash32, OrderId, Price, Side};
+use pmbot_core::{Hash32, OrderAmounts, OrderId, Price, Side};
 use polymarket_client_sdk_v2::auth::Normal;
 use polymarket_client_sdk_v2::auth::state::Authenticated;
 use polymarket_client_sdk_v2::clob::Client;
@@ -45,6 +55,10 @@ pub enum BuildError {
     Salt,
     #[error("building took longer than the request timeout")]
     Timeout,
+    /// The SDK built other amounts than the exact ones asked for (a change
+    /// in its rounding): nothing is signed.
+    #[error("the SDK built maker {built_maker} / taker {built_taker}, not the exact {maker} / {taker}")]
+    Amounts { maker: u64, taker: u64, built_maker: String, built_taker: String },
 }
 
 /// The exchange's orderID of a V2 order: `keccak256(0x1901 ‖ domainSeparator ‖ hashStruct(order))`.
@@ -78,15 +92,16 @@ fn sdk_order_type(t: OrderType) -> SdkOrderType {
     }
 }
 
-/// Builds the intent at `price` with the SDK's order builder (which checks
-/// the price against its tick cache), signs it, hashes it and serializes the
-/// body. `defer_exec` is always set: without it the SDK's post would poll
-/// for settlement for up to 30 s.
+/// Builds the intent's order with `amounts` (exact, from
+/// [`OrderIntent::validate`] or a resize on a new tick) through the SDK's
+/// order builder (which checks the price against its tick cache), signs it,
+/// hashes it and serializes the body. `defer_exec` is always set: without it
+/// the SDK's post would poll for settlement for up to 30 s.
 pub async fn build_and_sign(
     sdk: &SdkClient,
     signer: &Secp256k1Signer,
     intent: &OrderIntent,
-    price: Price,
+    amounts: &OrderAmounts,
     chain_id: u64,
     neg_risk: bool,
 ) -> Result<SignedBody, BuildError> {
@@ -95,8 +110,8 @@ pub async fn build_and_sign(
     let mut builder = sdk
         .limit_order()
         .token_id(token)
-        .price(price.to_decimal())
-        .size(intent.size.to_decimal())
+        .price(amounts.price.to_decimal())
+        .size(amounts.shares.to_decimal())
         .side(sdk_side(intent.side))
         .order_type(sdk_order_type(intent.order_type))
         .defer_exec(true);
@@ -109,6 +124,19 @@ pub async fn build_and_sign(
         builder = builder.expiration(when);
     }
     let signable = builder.build().await.map_err(sdk_err)?;
+    let built = match &signable.payload {
+        OrderPayload::V2(p) => &p.order,
+        other => return Err(BuildError::NotV2(other.version())),
+    };
+    let (maker, taker) = (amounts.maker(), amounts.taker());
+    if built.makerAmount != U256::from(maker) || built.takerAmount != U256::from(taker) {
+        return Err(BuildError::Amounts {
+            maker,
+            taker,
+            built_maker: built.makerAmount.to_string(),
+            built_taker: built.takerAmount.to_string(),
+        });
+    }
     let signed = sdk.sign(signer, signable).await.map_err(sdk_err)?;
     let order = match &signed.payload {
         OrderPayload::V2(p) => &p.order,
@@ -117,7 +145,7 @@ pub async fn build_and_sign(
     let hash = order_hash(order, chain_id, neg_risk)?;
     let salt = u64::try_from(order.salt).map_err(|_| BuildError::Salt)?;
     let body = serde_json::to_string(&signed).map_err(|e| BuildError::Sdk(e.to_string()))?;
-    Ok(SignedBody { hash, salt, body, price })
+    Ok(SignedBody { hash, salt, body, price: amounts.price })
 }
 
 #[cfg(test)]

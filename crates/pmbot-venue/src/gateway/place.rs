@@ -5,8 +5,9 @@ use std::sync::atomic::Ordering;
 
 use alloy_primitives::U256;
 use pmbot_core::events::OrderIntent;
+use pmbot_core::order_amounts::size_order;
 use pmbot_core::order_state::{OrderInput, OrderState};
-use pmbot_core::{ClientOrderId, FeeModel, Price, Side, TickSize, TokenId, Usdc};
+use pmbot_core::{ClientOrderId, FeeModel, OrderAmounts, Side, Sizing, TickSize, TokenId, Usdc};
 use reqwest::Method;
 
 use super::balance::{BalanceQuery, BalanceRefusalKind};
@@ -16,9 +17,6 @@ use super::order::{SignedBody, build_and_sign};
 use super::reconcile::Resolution;
 use super::tracker::Tracked;
 use super::{GatewayAlert, GatewayError, Inner, MarketMeta, Placed, Refusal, core_tick, lock};
-
-/// Polymarket trades shares in lots of 0.01.
-const SHARE_LOT_MICROS: u64 = 10_000;
 
 impl Inner {
     pub(crate) async fn place(&self, intent: OrderIntent) -> Result<Placed, GatewayError> {
@@ -72,15 +70,14 @@ impl Inner {
         if let Some(why) = lock(&self.heartbeat).failing() {
             return Err(self.refuse(intent, Refusal::HeartbeatFailing(why)));
         }
-        // 4. What can be checked without the account: size lot, tick, expiry, post-only.
+        // 4. What can be checked without the account: tick, expiry,
+        // post-only, and amounts the exchange accepts at the limit.
         let meta = self.market_meta(&intent.token).await?;
         let tick = self.tick(&intent.token).unwrap_or(TickSize::Hundredth);
-        if let Err(e) = intent.validate(tick) {
-            return Err(self.refuse(intent, Refusal::Invalid(e.to_string())));
-        }
-        if !intent.size.micros().is_multiple_of(SHARE_LOT_MICROS) {
-            return Err(self.refuse(intent, Refusal::Invalid(format!("size {} is not in lots of 0.01", intent.size))));
-        }
+        let amounts = match intent.validate(tick) {
+            Ok(a) => a,
+            Err(e) => return Err(self.refuse(intent, Refusal::Invalid(e.to_string()))),
+        };
         // 5. The balance pre-check.
         let query = self.balance_query(intent, &meta);
         if let Err(r) = self.balance.check(&query).await {
@@ -95,18 +92,23 @@ impl Inner {
         }
         // 6. Build, sign, journal, send.
         self.order_limit.acquire(1).await;
-        let signed = self.sign(intent, intent.limit_price, &meta).await?;
+        let signed = self.sign(intent, &amounts, &meta).await?;
         self.prepare(intent, &meta, &signed)?;
         self.post_until_known(intent, &meta, signed).await
     }
 
     fn balance_query(&self, intent: &OrderIntent, meta: &MarketMeta) -> BalanceQuery {
         let (open_buy_commitments, open_sell_shares) = lock(&self.tracker).commitments(&intent.token);
-        let cost = match intent.side {
-            Side::Buy => Usdc::from_price_size_ceil(intent.limit_price, intent.size),
-            Side::Sell => Usdc::ZERO,
+        // A BUY pays its taker fee in pUSD on top of its cost, so the wallet
+        // must hold both (at the limit: fills at better prices cost less,
+        // fee included); a SELL pays out of its proceeds and needs none.
+        let (cost, max_fee) = match intent.side {
+            Side::Buy => {
+                let cost = Usdc::from_price_size_ceil(intent.limit_price, intent.size);
+                (cost, meta.fee.max_buy_cost(intent.limit_price, intent.size, intent.may_take()) - cost)
+            }
+            Side::Sell => (Usdc::ZERO, Usdc::ZERO),
         };
-        let max_fee = if intent.post_only { Usdc::ZERO } else { meta.fee.taker_fee(intent.limit_price, intent.size) };
         BalanceQuery {
             intent: intent.clone(),
             market: meta.condition,
@@ -120,13 +122,18 @@ impl Inner {
 
     /// Builds and signs; a failure to read what the SDK needs (tick, neg-risk,
     /// version) is retried with backoff: nothing has been sent yet.
-    async fn sign(&self, intent: &OrderIntent, price: Price, meta: &MarketMeta) -> Result<SignedBody, GatewayError> {
+    async fn sign(
+        &self,
+        intent: &OrderIntent,
+        amounts: &OrderAmounts,
+        meta: &MarketMeta,
+    ) -> Result<SignedBody, GatewayError> {
         let mut last = super::order::BuildError::Timeout;
         for attempt in 0..self.cfg.retry.attempts {
             if attempt > 0 {
                 tokio::time::sleep(self.backoff(attempt)).await;
             }
-            let build = build_and_sign(&self.sdk, &self.signer, intent, price, self.cfg.chain_id, meta.neg_risk);
+            let build = build_and_sign(&self.sdk, &self.signer, intent, amounts, self.cfg.chain_id, meta.neg_risk);
             match tokio::time::timeout(self.cfg.request_timeout, build).await {
                 Ok(Ok(signed)) => return Ok(signed),
                 Ok(Err(e @ super::order::BuildError::Sdk(_))) => last = e,
@@ -151,7 +158,13 @@ impl Inner {
         let mut tracker = lock(&self.tracker);
         lock(&self.log).before_send(&prepared)?;
         let state = OrderState::new(intent.client_order_id.clone(), Some(signed.hash), intent.size, intent.order_type);
-        tracker.insert(Tracked { state, intent: intent.clone(), market: meta.condition, price: signed.price });
+        tracker.insert(Tracked {
+            state,
+            intent: intent.clone(),
+            market: meta.condition,
+            price: signed.price,
+            fee: meta.fee,
+        });
         drop(tracker);
         self.apply_cid(&intent.client_order_id, OrderInput::Sent, None);
         Ok(())
@@ -322,7 +335,8 @@ impl Inner {
 
     /// After a tick-size refusal: refetch the tick; if it changed, rebuild the
     /// order on it (price rounded the passive way, never beyond the intent's
-    /// limit), journal the new preparation and return it.
+    /// limit; size cut to the exact amounts at that price if it must be),
+    /// journal the new preparation and return it.
     async fn rebuild_on_new_tick(
         &self,
         intent: &OrderIntent,
@@ -343,10 +357,16 @@ impl Inner {
         let Some(price) = price.filter(|p| *p >= tick.min_price() && *p <= tick.max_price()) else {
             return Ok(None);
         };
+        let amounts = match size_order(intent.kind(), intent.side, price, tick, intent.size) {
+            Sizing::Exact(a) | Sizing::Reduced { amounts: a, .. } => a,
+            Sizing::TooSmall { .. } => return Ok(None),
+        };
         let cid = &intent.client_order_id;
         self.apply_cid(cid, OrderInput::Rejected { reason: format!("{message}; rebuilding on tick {tick}") }, None);
-        let signed = self.sign(intent, price, meta).await?;
-        self.prepare(intent, meta, &signed)?;
+        // The order as signed: what the journal and the order's state count.
+        let ordered = OrderIntent { size: amounts.shares, ..intent.clone() };
+        let signed = self.sign(&ordered, &amounts, meta).await?;
+        self.prepare(&ordered, meta, &signed)?;
         self.journal_note(
             "order_rebuilt_on_tick",
             &serde_json::json!({
@@ -355,6 +375,8 @@ impl Inner {
                 "new_hash": signed.hash.to_string(),
                 "tick": tick.as_str(),
                 "price": price.to_string(),
+                "size": amounts.shares.to_string(),
+                "asked_size": intent.size.to_string(),
             }),
         );
         Ok(Some((tick, signed)))

@@ -7,7 +7,7 @@
 //! the journal is brought up to date, and an open order on the exchange that
 //! the journal does not know stops start-up.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::Weak;
 use std::sync::atomic::Ordering;
@@ -187,8 +187,7 @@ impl Inner {
     pub(crate) fn apply_trade(&self, t: &VenueTrade) -> usize {
         let mut new_fills = 0;
         for leg in &t.legs {
-            let info =
-                FillInfo { price: leg.price, taker: leg.taker, fee_rate_bps: t.fee_rate_bps, exchange_time: t.time };
+            let info = FillInfo { price: leg.price, taker: leg.taker, exchange_time: t.time };
             let input = OrderInput::Trade { trade_id: t.id.clone(), size: leg.size, status: t.status };
             if let Effect::Applied { new_fill: true, .. } = self.apply_hash(&leg.order_id, input, Some(info)) {
                 new_fills += 1;
@@ -291,6 +290,15 @@ impl Inner {
         let logged = self.with_log(|l| l.open_orders())?;
         let owed: BTreeSet<ConditionId> =
             logged.iter().filter(|o| o.status.is_terminal()).map(|o| o.prepared.market).collect();
+        // Fills found now pay by their market's fee schedule: read it first.
+        let mut fees = BTreeMap::new();
+        for o in &logged {
+            let token = &o.prepared.intent.token;
+            if !fees.contains_key(token) {
+                let meta = self.market_meta(token).await.map_err(|e| StartError::Reconcile(e.to_string()))?;
+                fees.insert(token.clone(), meta.fee);
+            }
+        }
         {
             let mut tracker = lock(&self.tracker);
             for o in logged {
@@ -308,6 +316,7 @@ impl Inner {
                     intent: p.intent.clone(),
                     market: p.market,
                     price: p.intent.limit_price,
+                    fee: fees[&p.intent.token],
                 });
             }
         }

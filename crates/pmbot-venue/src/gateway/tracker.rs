@@ -8,10 +8,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use pmbot_core::events::{EventTime, Fill, FillFee, Liquidity, OrderIntent};
+use pmbot_core::events::{EventTime, Fill, Liquidity, OrderIntent};
 use pmbot_core::order_state::{Applied, OrderInput, OrderState, OrderStateError, TradeChange};
 use pmbot_core::{ClientOrderId, ConditionId, FeeModel, OrderId, OrderStatus, Price, Side, Size, TimestampMs, TokenId};
-use rust_decimal::Decimal;
 
 use super::log::OrderLog;
 use super::{GatewayAlert, Inner, lock};
@@ -24,6 +23,9 @@ pub(crate) struct Tracked {
     pub market: ConditionId,
     /// The price actually signed (differs from the intent's after a tick rebuild).
     pub price: Price,
+    /// The market's fee schedule (`fd`): what its fills pay, whatever the
+    /// trade record's `fee_rate_bps` says (the real feed sends `""` at times).
+    pub fee: FeeModel,
 }
 
 /// An order as the gateway sees it.
@@ -54,7 +56,6 @@ pub(crate) struct Tracker {
 pub(crate) struct FillInfo {
     pub price: Price,
     pub taker: bool,
-    pub fee_rate_bps: u32,
     pub exchange_time: Option<TimestampMs>,
 }
 
@@ -110,15 +111,16 @@ impl Tracker {
         self.by_cid.values().filter(|t| t.state.is_open()).cloned().collect()
     }
 
-    /// pUSD still committed by open BUY orders, and shares of `token` by
-    /// open SELL orders (their unfilled remainders).
+    /// pUSD still committed by open BUY orders (their unfilled remainders at
+    /// the signed price, with the taker fee they may pay), and shares of
+    /// `token` by open SELL orders.
     pub fn commitments(&self, token: &TokenId) -> (pmbot_core::Usdc, Size) {
         let mut usdc = pmbot_core::Usdc::ZERO;
         let mut shares = Size::ZERO;
         for t in self.by_cid.values().filter(|t| t.state.may_rest()) {
             let rest = t.state.size().saturating_sub(t.state.filled());
             match t.intent.side {
-                Side::Buy => usdc += pmbot_core::Usdc::from_price_size_ceil(t.price, rest),
+                Side::Buy => usdc += t.fee.max_buy_cost(t.price, rest, t.intent.may_take()),
                 Side::Sell if &t.intent.token == token => shares += rest,
                 Side::Sell => {}
             }
@@ -152,16 +154,10 @@ impl Tracker {
     }
 }
 
-/// The fee a fill paid, from the trade's fee rate (takers only).
-fn fill_fee(side: Side, price: Price, size: Size, info: &FillInfo) -> FillFee {
-    if !info.taker || info.fee_rate_bps == 0 {
-        return FillFee::None;
-    }
-    let model = FeeModel::taker(Decimal::new(i64::from(info.fee_rate_bps), 4));
-    match side {
-        Side::Buy => FillFee::Shares(model.taker_fee_shares(price, size)),
-        Side::Sell => FillFee::Collateral(model.taker_fee(price, size)),
-    }
+/// The fee a fill paid, in pUSD on either side, by the market's schedule:
+/// the taker fee for a taker leg, the maker fee (zero on CLOB V2) otherwise.
+fn fill_fee(fee: &FeeModel, price: Price, size: Size, taker: bool) -> pmbot_core::Usdc {
+    if taker { fee.taker_fee(price, size) } else { fee.maker_fee(price, size) }
 }
 
 impl Inner {
@@ -195,7 +191,7 @@ impl Inner {
                 side: t.intent.side,
                 price: info.price,
                 size: *size,
-                fee: fill_fee(t.intent.side, info.price, *size, &info),
+                fee: fill_fee(&t.fee, info.price, *size, info.taker),
                 liquidity: if info.taker { Liquidity::Taker } else { Liquidity::Maker },
                 time: EventTime { received: now, exchange: info.exchange_time.unwrap_or(now) },
             }),

@@ -94,13 +94,14 @@ pub struct TradeLeg {
     pub taker: bool,
 }
 
-/// A trade as the exchange reports it.
+/// A trade as the exchange reports it. Its `fee_rate_bps` is not read: a
+/// fill's fee comes from the market's schedule (`fd`), since the real feed
+/// sends `""` there at times (research: polymarket-protocol.md, corrections).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VenueTrade {
     pub id: String,
     pub status: TradeStatus,
     pub token: Option<TokenId>,
-    pub fee_rate_bps: u32,
     /// The taker's leg, then every maker's.
     pub legs: Vec<TradeLeg>,
     /// The exchange's time of the report (ms), if it said.
@@ -123,8 +124,6 @@ struct RawTrade {
     asset_id: Option<String>,
     size: String,
     price: String,
-    #[serde(default)]
-    fee_rate_bps: Option<serde_json::Value>,
     #[serde(default)]
     maker_orders: Vec<RawMaker>,
     #[serde(default)]
@@ -156,26 +155,29 @@ impl VenueTrade {
                 taker: false,
             });
         }
-        let fee_rate_bps = match &raw.fee_rate_bps {
-            Some(serde_json::Value::String(s)) => s.trim().parse::<rust_decimal::Decimal>().ok(),
-            Some(serde_json::Value::Number(n)) => n.to_string().parse::<rust_decimal::Decimal>().ok(),
-            _ => None,
-        }
-        .and_then(|d| rust_decimal::prelude::ToPrimitive::to_u32(&d.round()))
-        .filter(|bps| *bps <= 10_000)
-        .unwrap_or(0);
-        let time = raw.timestamp.as_deref().and_then(|t| TimestampMs::parse(t).ok()).or_else(|| {
-            raw.matchtime.as_deref().and_then(|t| TimestampMs::parse(t).ok()).map(|s| TimestampMs(s.0 * 1000))
-        });
+        let time = raw.timestamp.as_deref().and_then(epoch_ms).or_else(|| raw.matchtime.as_deref().and_then(epoch_ms));
         Ok(VenueTrade {
             id: raw.id,
             status,
             token: raw.asset_id.as_deref().and_then(|t| TokenId::parse(t).ok()),
-            fee_rate_bps,
             legs,
             time,
         })
     }
+}
+
+/// A trade record's time (`timestamp`, `match_time`), in unix milliseconds.
+/// The real exchange writes both in seconds (a recorded user-channel trade:
+/// `"timestamp":"1762776436"`, `"match_time":"1762776367"`; NautilusTrader
+/// test data `ws_messages/user_trade4.json`; polymarket-protocol.md
+/// corrections 7), while its `order` events carry milliseconds. pmbot read
+/// the trade's `timestamp` as milliseconds, so fills landed in 1970. A value
+/// of 10^11 or more cannot be seconds (that is the year 5138) and is taken as
+/// milliseconds, so a feed that switched to milliseconds would still read.
+fn epoch_ms(text: &str) -> Option<TimestampMs> {
+    const MS_FROM: i64 = 100_000_000_000;
+    let t = TimestampMs::parse(text).ok()?;
+    Some(if t.0 >= MS_FROM { t } else { TimestampMs(t.0.checked_mul(1000)?) })
 }
 
 /// A user-channel message.
@@ -291,7 +293,7 @@ mod tests {
         assert_eq!((o.kind, o.status), (Some(OrderEventKind::Update), Some(VenueOrderStatus::Live)));
         assert_eq!(o.size_matched, Size::parse("4.5").unwrap());
         let Ok(UserEvent::Trade(t)) = &events[1] else { panic!("{events:?}") };
-        assert_eq!((t.status, t.fee_rate_bps, t.time), (TradeStatus::Mined, 700, Some(TimestampMs(1_700_000_000_123))));
+        assert_eq!((t.status, t.time), (TradeStatus::Mined, Some(TimestampMs(1_700_000_000_123))));
         assert_eq!(t.legs.len(), 2);
         assert!(t.legs[0].taker && !t.legs[1].taker);
         assert_eq!(t.legs[1].price, Price::parse("0.43").unwrap());
@@ -300,6 +302,23 @@ mod tests {
         let events = parse_user_frame(&broken).unwrap();
         assert!(events[0].is_err());
         assert!(parse_user_frame("{not json").is_err());
+    }
+
+    /// A real user-channel trade carries `timestamp` in unix seconds (as
+    /// NautilusTrader's recorded `ws_messages/user_trade4.json` does:
+    /// `"timestamp":"1762776436"`, `"match_time":"1762776367"`), so the fill
+    /// is on 2025-11-10, not in 1970. Source: polymarket-protocol.md
+    /// corrections 7; issue 13 item 8.
+    #[test]
+    fn trade_timestamps_are_seconds() {
+        let trade = format!(
+            r#"{{"event_type":"trade","type":"TRADE","id":"t-2","taker_order_id":"{OID}","asset_id":"12","side":"BUY","size":"5","price":"0.5","fee_rate_bps":"","status":"MATCHED","match_time":"1762776367","timestamp":"1762776436","maker_orders":[]}}"#
+        );
+        let Ok(UserEvent::Trade(t)) = &parse_user_frame(&trade).unwrap()[0] else { panic!("not a trade") };
+        assert_eq!(t.time, Some(TimestampMs(1_762_776_436_000)));
+        let no_timestamp = trade.replace(r#","timestamp":"1762776436""#, "");
+        let Ok(UserEvent::Trade(t)) = &parse_user_frame(&no_timestamp).unwrap()[0] else { panic!("not a trade") };
+        assert_eq!(t.time, Some(TimestampMs(1_762_776_367_000)), "match_time, also seconds");
     }
 
     #[test]

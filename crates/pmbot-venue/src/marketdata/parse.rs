@@ -15,7 +15,7 @@
 //! Prices, sizes, tick sizes, fee rates and timestamps are read from JSON
 //! strings or JSON numbers alike; ids, sides and hashes must be strings. A
 //! `null` counts as absent. The non-JSON control frames (`PONG`,
-//! `INVALID OPERATION`, `INVALID AUTH`) are recognised by [`classify_frame`]
+//! `NO NEW ASSETS`, `INVALID OPERATION`, `INVALID AUTH`) are recognised by [`classify_frame`]
 //! and must not be given to the parser (it would refuse them as bad JSON).
 //!
 //! # Refusal policy (what keeps books safest)
@@ -95,6 +95,14 @@ use wire::{Element, Frame};
 pub enum FrameKind {
     /// The answer to our `PING` text frame.
     Pong,
+    /// `NO NEW ASSETS`: sent from time to time to a client that enabled
+    /// custom features (new-market discovery). Not JSON and not an error,
+    /// and no market message was lost: no book is doubted. Sources:
+    /// polymarket-protocol.md corrections 4; NautilusTrader
+    /// `crates/adapters/polymarket/src/websocket/handler.rs` `parse_messages`
+    /// ("Polymarket's WSS periodically sends the plain-text string NO NEW
+    /// ASSETS as a heartbeat/ack").
+    NoNewAssets,
     /// The server refused a subscription or operation message we sent.
     InvalidOperation,
     /// The server refused our credentials (user channel).
@@ -110,6 +118,7 @@ pub enum FrameKind {
 pub fn classify_frame(text: &str) -> FrameKind {
     match text.trim() {
         "PONG" => FrameKind::Pong,
+        "NO NEW ASSETS" => FrameKind::NoNewAssets,
         "INVALID OPERATION" => FrameKind::InvalidOperation,
         "INVALID AUTH" => FrameKind::InvalidAuth,
         _ => FrameKind::Data,

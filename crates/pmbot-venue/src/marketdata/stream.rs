@@ -481,6 +481,9 @@ impl Supervisor {
                     let received = self.now();
                     match classify_frame(&text) {
                         FrameKind::Pong => { ping_sent = None; continue; }
+                        // A control frame, not market data: nothing was lost
+                        // and nothing needs a resync (see `FrameKind`).
+                        FrameKind::NoNewAssets => continue,
                         FrameKind::InvalidOperation => { self.health().rejected("server: INVALID OPERATION"); continue; }
                         FrameKind::InvalidAuth => { self.health().rejected("server: INVALID AUTH"); continue; }
                         FrameKind::Data => {}

@@ -99,10 +99,12 @@ pub fn sim_cfg(sim: &SimHandle, dir: &std::path::Path) -> GatewayConfig {
 }
 
 /// A balance check with a pUSD budget: refuses an order whose cost plus open
-/// commitments exceeds it. Counts checks and refreshes.
+/// commitments exceeds it. Counts checks and refreshes, and keeps the
+/// queries it was asked.
 #[derive(Debug, Default)]
 pub struct Budget {
     pub limit: Mutex<Option<Usdc>>,
+    pub queries: Mutex<Vec<BalanceQuery>>,
     pub checks: AtomicU64,
     pub refreshes: AtomicU64,
     pub unavailable: AtomicBool,
@@ -122,6 +124,7 @@ impl BalanceCheck for Budget {
     fn check<'a>(&'a self, q: &'a BalanceQuery) -> BoxFuture<'a, Result<(), BalanceRefusal>> {
         Box::pin(async move {
             self.checks.fetch_add(1, Ordering::SeqCst);
+            self.queries.lock().unwrap().push(q.clone());
             if self.unavailable.load(Ordering::SeqCst) {
                 return Err(BalanceRefusal { kind: BalanceRefusalKind::Unavailable, detail: "RPC down".into() });
             }

@@ -13,7 +13,7 @@ fn busy_journal(s: &Scratch) -> Journal {
     rejected.reason = Some("invalid tick size".into());
     j.record_update(&rejected, EventSource::Rest, Some("INVALID_ORDER_MIN_TICK_SIZE")).unwrap();
     j.record_order(&order(2)).unwrap();
-    j.record_fill(&fill_of(&order(2), "trade-1", "0.52", "1.5", FillFee::Shares(size("0.05")), Liquidity::Taker))
+    j.record_fill(&fill_of(&order(2), "trade-1", "0.52", "1.5", Usdc::parse("0.026208").unwrap(), Liquidity::Taker))
         .unwrap();
     j.record_refusal(&order(3).intent, "balance 1.5 pUSD below cost 5.2", TimestampMs(30)).unwrap();
     j.record_note("alert", &json!({"text": "heartbeat failing", "count": 3}), TimestampMs(40)).unwrap();
@@ -25,7 +25,7 @@ fn the_export_holds_every_row_exactly() {
     let s = Scratch::new("export");
     let j = busy_journal(&s);
     let v = j.export_json().unwrap();
-    assert_eq!(v["schema_version"], 3);
+    assert_eq!(v["schema_version"], 4);
     let tables = v["tables"].as_object().unwrap();
     let names: Vec<&str> = tables.keys().map(String::as_str).collect();
     assert_eq!(
@@ -57,7 +57,7 @@ fn the_export_holds_every_row_exactly() {
             count("refusals"),
             count("schema_version")
         ],
-        [1, 1, 3, 2, 1, 3]
+        [1, 1, 3, 2, 1, 4]
     );
 
     let o = &tables["orders"][0];
@@ -75,7 +75,7 @@ fn the_export_holds_every_row_exactly() {
     assert_eq!(o["intent_json"]["decision"]["probability"], "0.61");
 
     let f = &tables["fills"][0];
-    assert_eq!((f["fee_kind"].as_str(), f["fee_micros"].as_i64()), (Some("shares"), Some(50_000)));
+    assert_eq!((f["fee_kind"].as_str(), f["fee_micros"].as_i64()), (Some("collateral"), Some(26_208)));
     assert_eq!(tables["notes"][0]["detail_json"], json!({"text": "heartbeat failing", "count": 3}));
     assert_eq!(tables["refusals"][0]["reason"], "balance 1.5 pUSD below cost 5.2");
     let statuses: Vec<&str> =

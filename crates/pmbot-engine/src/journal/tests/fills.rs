@@ -16,16 +16,9 @@ fn fills_read_back_and_repeat_without_effect() {
     let mut j = Journal::open(s.journal()).unwrap();
     j.record_order(&order(1)).unwrap();
     j.record_order(&order(2)).unwrap();
-    let a = fill_of(&order(1), "trade-a", "0.51", "4.5", FillFee::Shares(size("0.157")), Liquidity::Taker);
-    let b = fill_of(&order(2), "trade-b", "0.52", "10", FillFee::None, Liquidity::Maker);
-    let c = fill_of(
-        &order(1),
-        "trade-c",
-        "0.52",
-        "5.5",
-        FillFee::Collateral(Usdc::parse("0.0175").unwrap()),
-        Liquidity::Taker,
-    );
+    let a = fill_of(&order(1), "trade-a", "0.51", "4.5", Usdc::parse("0.07874").unwrap(), Liquidity::Taker);
+    let b = fill_of(&order(2), "trade-b", "0.52", "10", Usdc::ZERO, Liquidity::Maker);
+    let c = fill_of(&order(1), "trade-c", "0.52", "5.5", Usdc::parse("0.0175").unwrap(), Liquidity::Taker);
     assert_eq!(j.record_fill(&a).unwrap(), FillOutcome::Recorded);
     assert!(OrderLog::fill(&mut j, &b).unwrap());
     assert_eq!(j.record_fill(&c).unwrap(), FillOutcome::Recorded);
@@ -51,7 +44,7 @@ fn fills_read_back_and_repeat_without_effect() {
 
     // One trade may fill two of our orders (both sides of a cross): the key is
     // (trade id, order id).
-    let same_trade = fill_of(&order(2), "trade-a", "0.52", "1", FillFee::None, Liquidity::Maker);
+    let same_trade = fill_of(&order(2), "trade-a", "0.52", "1", Usdc::ZERO, Liquidity::Maker);
     assert_eq!(j.record_fill(&same_trade).unwrap(), FillOutcome::Recorded);
     assert_eq!(j.fills().unwrap().len(), 5);
 }
@@ -109,11 +102,13 @@ fn positions_add_up_exactly() {
     for o in [&buy_taker, &buy_maker, &sell, &odd] {
         j.record_order(o).unwrap();
     }
+    // Fees in pUSD on both sides (CLOB V2): 0.07 x 0.52 x 0.48 x 10 on the
+    // taker buy, 0.07 x 0.6 x 0.4 x 3 on the taker sell.
     let fills = [
-        fill_of(&buy_taker, "t1", "0.52", "10", FillFee::Shares(size("0.35")), Liquidity::Taker),
-        fill_of(&buy_maker, "t2", "0.4801", "5.5", FillFee::None, Liquidity::Maker),
-        fill_of(&sell, "t3", "0.6", "3", FillFee::Collateral(Usdc::parse("0.0252").unwrap()), Liquidity::Taker),
-        fill_of(&odd, "t4", "0.5234", "1.000001", FillFee::None, Liquidity::Maker),
+        fill_of(&buy_taker, "t1", "0.52", "10", Usdc::parse("0.17472").unwrap(), Liquidity::Taker),
+        fill_of(&buy_maker, "t2", "0.4801", "5.5", Usdc::ZERO, Liquidity::Maker),
+        fill_of(&sell, "t3", "0.6", "3", Usdc::parse("0.0504").unwrap(), Liquidity::Taker),
+        fill_of(&odd, "t4", "0.5234", "1.000001", Usdc::ZERO, Liquidity::Maker),
     ];
     for f in &fills {
         j.record_fill(f).unwrap();
@@ -127,12 +122,12 @@ fn positions_add_up_exactly() {
             fills: 3,
             bought: size("15.5"),
             sold: size("3"),
-            fee_shares: size("0.35"),
-            fee_collateral: Usdc::parse("0.0252").unwrap(),
-            // 15.5 - 0.35 - 3
-            net_shares: d("12.15"),
-            // 5.2 + 2.64055 - 1.8 + 0.0252
-            net_cost: d("6.06575"),
+            fee_shares: Size::ZERO,
+            fee_collateral: Usdc::parse("0.22512").unwrap(),
+            // 15.5 - 3: every share bought is held.
+            net_shares: d("12.5"),
+            // 5.2 + 2.64055 - 1.8 + 0.17472 + 0.0504
+            net_cost: d("6.26567"),
         },
         Position {
             token: token(TOKEN_B),
@@ -156,8 +151,48 @@ fn a_position_sold_beyond_its_fills_goes_negative_rather_than_wrapping() {
     let mut j = Journal::open(s.journal()).unwrap();
     let sell = order_of(1, TOKEN_A, Side::Sell, "0.7", "2");
     j.record_order(&sell).unwrap();
-    j.record_fill(&fill_of(&sell, "t1", "0.7", "2", FillFee::None, Liquidity::Maker)).unwrap();
+    j.record_fill(&fill_of(&sell, "t1", "0.7", "2", Usdc::ZERO, Liquidity::Maker)).unwrap();
     let p = &j.positions().unwrap()[0];
     assert_eq!(p.net_shares, d("-2"));
     assert_eq!(p.net_cost, d("-1.4"));
+}
+
+/// Writes a BUY fill of 10 at 0.52 whose fee is 0.336 shares withheld, as
+/// a journal before schema 4 could hold it (raw SQL: no `Fill` says that).
+fn insert_fee_shares_fill(j: &Journal, trade_id: &str, buy: &PreparedOrder) -> rusqlite::Result<usize> {
+    j.connection().execute(
+        "INSERT INTO fills (trade_id, order_hash, client_order_id, token, side, price_pips, size_micros,
+                            fee_kind, fee_micros, liquidity, received_ms, exchange_ms)
+         VALUES (?1, ?2, ?3, ?4, 'BUY', 5200, 10000000, 'shares', 336000, 'taker', 1, 1)",
+        (trade_id, buy.order_hash.to_string(), buy.client_order_id.as_str(), TOKEN_A),
+    )
+}
+
+/// A journal written before schema 4 may hold fills whose fee was shares
+/// withheld (CLOB V1's rule, which pmbot applied until then). They read with
+/// the meaning they had: their value counts as a fee, the withheld shares
+/// against the holding. No fill can be written that way any more.
+#[test]
+fn fills_with_fee_shares_from_before_schema_4_keep_their_meaning() {
+    use super::super::schema::MIGRATIONS;
+    let s = Scratch::new("fee-shares");
+    let path = s.journal();
+    let buy = order_of(1, TOKEN_A, Side::Buy, "0.52", "10");
+    {
+        let mut j = Journal::open_with(&path, &MIGRATIONS[..3]).unwrap();
+        j.record_order(&buy).unwrap();
+        insert_fee_shares_fill(&j, "t1", &buy).unwrap();
+    }
+    let j = Journal::open(&path).unwrap();
+    assert_eq!(j.schema_version().unwrap(), 4);
+    // 0.336 shares at 0.52: 0.17472 pUSD.
+    assert_eq!(j.fills().unwrap()[0].fee, Usdc::parse("0.17472").unwrap());
+    let p = &j.positions().unwrap()[0];
+    assert_eq!(
+        (p.fee_shares, p.fee_collateral, p.net_shares, p.net_cost),
+        (size("0.336"), Usdc::ZERO, d("9.664"), d("5.2"))
+    );
+    // Schema 4 refuses a fee in shares.
+    let e = insert_fee_shares_fill(&j, "t2", &buy).unwrap_err();
+    assert!(e.to_string().contains("never shares"), "{e}");
 }

@@ -68,7 +68,7 @@ fn writing_until_full_keeps_every_write_that_succeeded() {
     assert!(is_full(&full, &path), "{full}");
     assert!(ok > 5, "only {ok} notes fitted");
     // Updates of existing rows and fills fail the same way once no page is left.
-    let fill_err = j.record_fill(&fill_of(&order(1), &"t".repeat(8000), "0.52", "1", FillFee::None, Liquidity::Maker));
+    let fill_err = j.record_fill(&fill_of(&order(1), &"t".repeat(8000), "0.52", "1", Usdc::ZERO, Liquidity::Maker));
     assert!(matches!(&fill_err, Err(e) if is_full(e, &path)), "{fill_err:?}");
     assert!(j.fills().unwrap().is_empty());
     drop(j);

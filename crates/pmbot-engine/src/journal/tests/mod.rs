@@ -16,8 +16,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use pmbot_core::{
-    ClientOrderId, ConditionId, DecisionContext, EventTime, Fill, FillFee, Hash32, Liquidity, OrderId, OrderIntent,
-    OrderStatus, OrderType, OrderUpdate, Price, Side, Size, TimestampMs, TokenId,
+    ClientOrderId, ConditionId, DecisionContext, EventTime, Fill, Hash32, Liquidity, OrderId, OrderIntent, OrderStatus,
+    OrderType, OrderUpdate, Price, Side, Size, TimestampMs, TokenId, Usdc,
 };
 
 use super::{JournalOrder, PreparedOrder};
@@ -102,6 +102,7 @@ pub(super) fn order_of(n: u32, token_id: &str, side: Side, limit: &str, shares: 
             confidence: Some("0.22".parse().unwrap()),
             expected_value: Some("0.8715".parse().unwrap()),
             break_even_probability: Some("0.5375".parse().unwrap()),
+            size_before_exact_amounts: None,
         },
     };
     // The salt goes past i64::MAX on purpose: it must still round-trip.
@@ -134,7 +135,7 @@ pub(super) fn update(n: u32, status: OrderStatus, filled: &str, at: i64) -> Orde
 
 /// A fill of order `n` (token A, buy) at its limit.
 pub(super) fn fill(n: u32, trade: &str, shares: &str) -> Fill {
-    fill_of(&order(n), trade, "0.52", shares, FillFee::None, Liquidity::Maker)
+    fill_of(&order(n), trade, "0.52", shares, Usdc::ZERO, Liquidity::Maker)
 }
 
 pub(super) fn fill_of(
@@ -142,7 +143,7 @@ pub(super) fn fill_of(
     trade: &str,
     at_price: &str,
     shares: &str,
-    fee: FillFee,
+    fee: Usdc,
     liquidity: Liquidity,
 ) -> Fill {
     Fill {

@@ -24,7 +24,7 @@ fn a_new_file_is_created_in_wal_mode_with_full_sync() {
     assert_eq!(j.path(), path);
     assert_eq!(j.access(), Access::ReadWrite);
     assert_eq!(j.schema_version().unwrap(), SCHEMA_VERSION);
-    assert_eq!(SCHEMA_VERSION, 3);
+    assert_eq!(SCHEMA_VERSION, 4);
     let c = j.connection();
     let mode: String = c.pragma_query_value(None, "journal_mode", |r| r.get(0)).unwrap();
     assert_eq!(mode, "wal");
@@ -42,7 +42,7 @@ fn a_new_file_is_created_in_wal_mode_with_full_sync() {
         .collect::<Result<_, _>>()
         .unwrap();
     let expected: Vec<(u32, String)> = MIGRATIONS.iter().map(|m| (m.version, m.description.to_string())).collect();
-    assert_eq!(versions.iter().map(|v| v.0).collect::<Vec<_>>(), [1, 2, 3]);
+    assert_eq!(versions.iter().map(|v| v.0).collect::<Vec<_>>(), [1, 2, 3, 4]);
     assert_eq!(versions, expected);
     let mut tables: Vec<String> = c
         .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name")
@@ -221,13 +221,13 @@ fn a_journal_from_a_newer_pmbot_is_refused_untouched() {
     let s = Scratch::new("newer");
     let path = s.journal();
     drop(Journal::open(&path).unwrap());
-    raw(&path).execute("INSERT INTO schema_version (version, description) VALUES (4, 'from the future')", []).unwrap();
+    raw(&path).execute("INSERT INTO schema_version (version, description) VALUES (5, 'from the future')", []).unwrap();
     let before = bytes(&path);
     let e = Journal::open(&path).unwrap_err();
-    assert!(matches!(e, JournalError::NewerSchema { found: 4, supported: 3, .. }), "{e}");
+    assert!(matches!(e, JournalError::NewerSchema { found: 5, supported: 4, .. }), "{e}");
     assert_names_path(&e, &path);
     let e = Journal::open_read_only(&path).unwrap_err();
-    assert!(matches!(e, JournalError::NewerSchema { found: 4, supported: 3, .. }), "{e}");
+    assert!(matches!(e, JournalError::NewerSchema { found: 5, supported: 4, .. }), "{e}");
     assert_eq!(bytes(&path), before);
 }
 
@@ -246,7 +246,7 @@ fn a_reader_does_not_migrate_an_older_journal() {
         .unwrap();
     }
     let e = Journal::open_read_only(&path).unwrap_err();
-    assert!(matches!(e, JournalError::OlderSchema { found: 0, current: 3, .. }), "{e}");
+    assert!(matches!(e, JournalError::OlderSchema { found: 0, current: 4, .. }), "{e}");
     // The writer migrates it.
     let mut j = Journal::open(&path).unwrap();
     assert_eq!(j.schema_version().unwrap(), SCHEMA_VERSION);
@@ -256,7 +256,7 @@ fn a_reader_does_not_migrate_an_older_journal() {
 }
 
 const NEXT_TEST: Migration = Migration {
-    version: 4,
+    version: 5,
     description: "test: quotes",
     sql: "CREATE TABLE quotes (id INTEGER PRIMARY KEY, token TEXT NOT NULL, price_pips INTEGER NOT NULL) STRICT;",
 };
@@ -269,9 +269,9 @@ fn migrations_apply_in_order_and_keep_the_rows() {
         let mut j = Journal::open(&path).unwrap();
         j.record_order(&order(7)).unwrap();
     }
-    let migrations = [MIGRATIONS[0], MIGRATIONS[1], MIGRATIONS[2], NEXT_TEST];
+    let migrations = [MIGRATIONS[0], MIGRATIONS[1], MIGRATIONS[2], MIGRATIONS[3], NEXT_TEST];
     let j = Journal::open_with(&path, &migrations).unwrap();
-    assert_eq!(j.schema_version().unwrap(), 4);
+    assert_eq!(j.schema_version().unwrap(), 5);
     j.connection().execute("INSERT INTO quotes (token, price_pips) VALUES ('1', 5200)", []).unwrap();
     assert_eq!(ids(&j.orders().unwrap()), ["pmbot-000007"]);
     let versions: Vec<u32> = j
@@ -282,14 +282,14 @@ fn migrations_apply_in_order_and_keep_the_rows() {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    assert_eq!(versions, [1, 2, 3, 4]);
+    assert_eq!(versions, [1, 2, 3, 4, 5]);
     drop(j);
-    // This build (version 3) must now refuse the file.
-    assert!(matches!(Journal::open(&path), Err(JournalError::NewerSchema { found: 4, supported: 3, .. })));
+    // This build (version 4) must now refuse the file.
+    assert!(matches!(Journal::open(&path), Err(JournalError::NewerSchema { found: 5, supported: 4, .. })));
 
     // An empty file goes straight to the last version.
     let fresh = s.path("fresh.sqlite");
-    assert_eq!(Journal::open_with(&fresh, &migrations).unwrap().schema_version().unwrap(), 4);
+    assert_eq!(Journal::open_with(&fresh, &migrations).unwrap().schema_version().unwrap(), 5);
 }
 
 #[test]
@@ -301,15 +301,16 @@ fn a_failing_migration_changes_nothing() {
         j.record_order(&order(1)).unwrap();
     }
     let broken = Migration {
-        version: 4,
+        version: 5,
         description: "broken",
         sql: "CREATE TABLE half_done (x INTEGER) STRICT; INSERT INTO no_such_table VALUES (1);",
     };
-    let e = Journal::open_with(&path, &[MIGRATIONS[0], MIGRATIONS[1], MIGRATIONS[2], broken]).unwrap_err();
+    let e =
+        Journal::open_with(&path, &[MIGRATIONS[0], MIGRATIONS[1], MIGRATIONS[2], MIGRATIONS[3], broken]).unwrap_err();
     assert!(matches!(e, JournalError::Storage { .. }), "{e}");
     assert!(e.to_string().contains("no_such_table"), "{e}");
     let j = Journal::open(&path).unwrap();
-    assert_eq!(j.schema_version().unwrap(), 3);
+    assert_eq!(j.schema_version().unwrap(), 4);
     let half: i64 = j
         .connection()
         .query_row("SELECT count(*) FROM sqlite_schema WHERE name = 'half_done'", [], |r| r.get(0))

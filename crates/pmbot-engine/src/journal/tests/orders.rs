@@ -450,9 +450,9 @@ fn sizes_beyond_sqlite_integers_are_refused() {
     assert!(matches!(&e, JournalError::TooLarge { what, .. } if what.starts_with("order size")), "{e}");
     j.record_order(&order(2)).unwrap();
     let mut huge_fill = fill(2, "t1", "1");
-    huge_fill.fee = FillFee::Shares(Size::from_micros(1 << 63));
+    huge_fill.size = Size::from_micros(1 << 63);
     let e = j.record_fill(&huge_fill).unwrap_err();
-    assert!(matches!(&e, JournalError::TooLarge { what, .. } if what.starts_with("fee")), "{e}");
+    assert!(matches!(&e, JournalError::TooLarge { what, .. } if what.starts_with("fill size")), "{e}");
     let mut huge_update = update(2, OrderStatus::Filled, "0", 2);
     huge_update.filled = Size::from_micros(u64::MAX);
     assert!(matches!(j.record_update(&huge_update, EventSource::Rest, None), Err(JournalError::TooLarge { .. })));

@@ -6,7 +6,7 @@
 //! hash with plain ECDSA. Type 3 (POLY_1271) signs it through a deposit
 //! wallet's ERC-7739 `TypedDataSign` envelope; see [`SignedOrder::verify_signature`].
 
-use alloy::primitives::{Address, B256, Bytes, U256, address, keccak256};
+use alloy::primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy::signers::SignerSync;
 use alloy::sol_types::{Eip712Domain, SolStruct, SolValue, eip712_domain};
 use pmbot_core::{Hash32, OrderId, Side};
@@ -83,9 +83,9 @@ pub struct ExchangeContracts {
 impl ExchangeContracts {
     pub const POLYGON: ExchangeContracts = ExchangeContracts {
         chain_id: 137,
-        ctf_exchange_v2: address!("0xE111180000d2663C0091e4f400237545B87B996B"),
-        neg_risk_exchange_v2: address!("0xe2222d279d744050d28e00520010520000310F59"),
-        exchange_v3: address!("0xe3333700cA9d93003F00f0F71f8515005F6c00Aa"),
+        ctf_exchange_v2: crate::engine::CTF_EXCHANGE_V2,
+        neg_risk_exchange_v2: crate::engine::NEG_RISK_EXCHANGE_V2,
+        exchange_v3: crate::engine::EXCHANGE_V3,
     };
 
     /// The domain orders of a market on `kind` (and `neg_risk`) are signed on.

@@ -15,6 +15,7 @@
 
 mod eip712;
 mod parse;
+mod precision;
 mod price;
 
 use alloy::primitives::{Address, B256, Bytes, U256};
@@ -26,6 +27,7 @@ pub use eip712::{
     DomainVersion, EXCHANGE_NAME, ExchangeContracts, ExchangeDomain, ORDER_TYPE_STRING, OrderVerifyError, VerifiedOrder,
 };
 pub use parse::{OrderParseError, parse_post_order, parse_post_orders};
+pub use precision::{AmountRule, PrecisionError, check_amounts};
 pub use price::{AmountsError, OrderTerms, PriceFit, rounding_quantum, terms_from_amounts};
 
 /// How the order's signature is to be checked, and who the maker may be.

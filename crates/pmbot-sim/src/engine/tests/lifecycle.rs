@@ -4,7 +4,8 @@ use pmbot_core::Side;
 
 use super::*;
 use crate::engine::{
-    CancelOutcome, EngineEvent, NewOrder, OrderEventKind, OrderStatus, OrderType, Query, Reject, TradeStatus,
+    CancelCause, CancelOutcome, EngineEvent, NewOrder, OrderEventKind, OrderStatus, OrderType, Query, Reject,
+    TradeStatus,
 };
 
 #[test]
@@ -133,8 +134,11 @@ fn market_closes_at_end_time_and_orders_stay_cancellable() {
     assert_eq!(fx.ex.cancel(alice(), &[id], T0 + 60_002).canceled, vec![id]);
 }
 
+/// Resolution cancels the resting orders and pays nothing: holders keep
+/// their tokens, and the collateral stays locked, until they redeem
+/// (polymarket-protocol.md corrections 5).
 #[test]
-fn resolution_cancels_orders_and_pays_winners() {
+fn resolution_cancels_orders_and_pays_nothing_until_redeemed() {
     let mut fx = Fx::new();
     let (yes, no) = (fx.yes.clone(), fx.no.clone());
     fx.place(alice(), &no, Side::Buy, "0.40", "10");
@@ -143,14 +147,15 @@ fn resolution_cancels_orders_and_pays_winners() {
     let resting = fx.place(carol(), &yes, Side::Buy, "0.30", "10");
     fx.ex.drain_events();
     let m = fx.market();
+    assert_eq!(fx.ex.redeem(bob(), &m), Err(Reject::NotResolved));
     fx.ex.resolve(&m, &yes, T0 + 1).unwrap();
-    assert_eq!(fx.ex.order(&resting).unwrap().status, OrderStatus::Canceled);
-    assert_eq!(fx.cash(bob()), usd("1004"), "paid 6, got 10");
-    assert_eq!(fx.cash(alice()), usd("996"), "paid 4, got 0");
+    let cancelled = fx.ex.order(&resting).unwrap();
+    assert_eq!((cancelled.status, cancelled.cancel_cause), (OrderStatus::Canceled, Some(CancelCause::MarketResolved)));
+    assert_eq!(fx.cash(bob()), usd("994"), "paid 6, nothing credited yet");
+    assert_eq!(fx.cash(alice()), usd("996"));
     assert_eq!(fx.cash(carol()), usd("1000"));
     assert_eq!(fx.ex.collateral(carol()).reserved, Size::ZERO);
-    assert_eq!(fx.held(bob(), &yes), Size::ZERO);
-    assert_eq!(fx.held(alice(), &no), Size::ZERO);
+    assert_eq!((fx.held(bob(), &yes), fx.held(alice(), &no)), (sz("10"), sz("10")), "tokens stay");
     let events = fx.ex.drain_events();
     assert!(matches!(events.last(), Some(EngineEvent::MarketResolved { winning_token, .. }) if *winning_token == yes));
     assert!(events.iter().any(|e| matches!(e, EngineEvent::Order { kind: OrderEventKind::Cancellation, .. })));
@@ -160,6 +165,46 @@ fn resolution_cancels_orders_and_pays_winners() {
     let o = fx.order(bob(), &yes, Side::Buy, "0.40", "10");
     assert_eq!(fx.ex.submit(o, T0 + 2), Err(Reject::MarketClosed));
     assert_eq!(fx.ex.resolve(&m, &yes, T0 + 3), Err(Reject::AlreadyResolved));
+    fx.audit();
+
+    let r = fx.ex.redeem(bob(), &m).unwrap();
+    assert_eq!((r.payout, r.winning_burned, r.losing_burned), (usd("10"), sz("10"), Size::ZERO));
+    assert_eq!((fx.cash(bob()), fx.held(bob(), &yes)), (usd("1004"), Size::ZERO));
+    let r = fx.ex.redeem(alice(), &m).unwrap();
+    assert_eq!((r.payout, r.losing_burned), (Usdc::ZERO, sz("10")), "losing shares burn for nothing");
+    assert_eq!((fx.cash(alice()), fx.held(alice(), &no)), (usd("996"), Size::ZERO));
+    let again = fx.ex.redeem(bob(), &m).unwrap();
+    assert_eq!(again.payout, Usdc::ZERO, "a second redemption pays nothing");
+    assert_eq!(fx.cash(bob()), usd("1004"));
+    assert_eq!(fx.ex.redeem(bob(), &Hash32([9; 32])), Err(Reject::UnknownMarket));
+    fx.audit();
+}
+
+/// Holdings nobody redeemed survive pruning in compact form: still listed
+/// by `shares` and still redeemable, while the book and orders are freed.
+#[test]
+fn unredeemed_holdings_outlive_pruning() {
+    let mut fx = Fx::new();
+    let (yes, no) = (fx.yes.clone(), fx.no.clone());
+    fx.place(alice(), &no, Side::Buy, "0.40", "10");
+    let o = fx.order(bob(), &yes, Side::Buy, "0.60", "10");
+    fx.ex.submit(o, T0).unwrap();
+    let m = fx.market();
+    fx.ex.resolve(&m, &yes, T0 + 1).unwrap();
+    fx.ex.prune_resolved(T0 + 2);
+    assert!(fx.ex.market(&m).is_none() && fx.ex.book(&yes).is_none());
+    assert_eq!((fx.held(bob(), &yes), fx.held(alice(), &no)), (sz("10"), sz("10")));
+    fx.audit();
+    let mut again = spec(1);
+    again.slug = "relisted".into();
+    assert_eq!(fx.ex.list_market(again, T0 + 3), Err(Reject::DuplicateMarket), "its ids are still taken");
+    assert_eq!(fx.ex.redeem(bob(), &m).unwrap().payout, usd("10"));
+    assert_eq!(fx.cash(bob()), usd("1004"));
+    fx.audit();
+    assert_eq!(fx.ex.redeem(alice(), &m).unwrap().losing_burned, sz("10"));
+    assert_eq!(fx.held(alice(), &no), Size::ZERO);
+    assert!(fx.ex.settled.markets_len() == 0, "fully redeemed: forgotten");
+    assert_eq!(fx.ex.redeem(alice(), &m), Err(Reject::UnknownMarket));
     fx.audit();
 }
 
@@ -220,10 +265,14 @@ fn rotating_markets_do_not_grow_memory() {
         }
         ex.tick(now + 5_000);
         ex.resolve(&m, &yes, now + 800_000).unwrap();
+        // Both redeem, as the market sources' house accounts do.
+        ex.redeem(alice(), &m).unwrap();
+        ex.redeem(bob(), &m).unwrap();
         ex.prune_resolved(now + 800_001);
         ex.drain_events();
     }
     assert!(ex.markets.is_empty() && ex.by_token.is_empty() && ex.by_condition.is_empty());
+    assert_eq!(ex.settled.markets_len(), 0, "nothing left to redeem, nothing kept");
     assert!(ex.orders.records.is_empty() && ex.orders.seq_of.is_empty());
     assert_eq!(ex.trades(alice(), &Query::default()).len(), 5);
     assert!(ex.trades.stored_len() <= 10, "only the last trades of each account are kept");

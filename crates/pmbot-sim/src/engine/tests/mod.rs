@@ -9,9 +9,11 @@ mod ticks;
 mod validation;
 
 use alloy_primitives::Address;
-use pmbot_core::{FeeModel, Hash32, OrderId, Price, Side, Size, TickSize, TokenId, Usdc};
+use pmbot_core::{Hash32, OrderId, Price, Side, Size, TickSize, TokenId, Usdc};
 
-use super::{EngineConfig, EngineEvent, Exchange, ExchangeKind, MarketSpec, NewOrder, OrderType, TokenSpec};
+use super::{
+    EngineConfig, EngineEvent, Exchange, ExchangeKind, FeeSchedule, MarketSpec, NewOrder, OrderType, TokenSpec,
+};
 
 pub(super) const T0: i64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
 
@@ -64,7 +66,7 @@ pub(super) fn spec(n: u8) -> MarketSpec {
         ],
         tick: TickSize::Hundredth,
         min_order_size: Size::from_shares(5),
-        fee: FeeModel::FREE,
+        fee: FeeSchedule::FREE,
         neg_risk: false,
         exchange: ExchangeKind::CtfV2,
         end_ms: None,

@@ -1,6 +1,6 @@
 //! Randomised sessions: invariants after every call, identical replays.
 
-use pmbot_core::{FeeModel, Side};
+use pmbot_core::Side;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -17,7 +17,7 @@ fn random_session(seed: u64, steps: usize, policy: SelfTradePolicy) -> (Vec<Stri
     let markets: Vec<MarketSpec> = (1..=2)
         .map(|n| {
             let mut s = spec(n);
-            s.fee = FeeModel::crypto();
+            s.fee = FeeSchedule::crypto();
             s.min_order_size = Size::from_shares(1);
             s
         })
@@ -101,9 +101,13 @@ fn random_session(seed: u64, steps: usize, policy: SelfTradePolicy) -> (Vec<Stri
         }
         events.extend(json(&ex.drain_events()));
     }
-    // Resolution pays out every share: only collateral is left.
+    // Resolution pays nothing; redeeming every holder leaves only collateral.
     for s in &markets {
         ex.resolve(&s.condition_id, &s.tokens[0].token_id, now + 1).unwrap();
+        ex.audit().unwrap();
+        for &who in people.iter().chain([&collector()]) {
+            ex.redeem(who, &s.condition_id).unwrap();
+        }
     }
     ex.audit().unwrap();
     let total: u64 = people.iter().chain([&collector()]).map(|&a| ex.collateral(a).total.micros()).sum();

@@ -1,9 +1,9 @@
 //! Exact amounts of transfers, mints, merges and fees.
 
-use pmbot_core::{FeeModel, Side};
+use pmbot_core::Side;
 
 use super::*;
-use crate::engine::{EngineEvent, OrderType, Query};
+use crate::engine::{EngineEvent, OrderType, Query, Reject};
 
 fn pairs_outstanding(fx: &Fx) -> Size {
     // Every account's Yes shares (the audit proves No matches).
@@ -98,12 +98,15 @@ fn odd_sizes_settle_exactly_against_the_makers_reservation() {
 
 fn crypto_fx() -> Fx {
     let mut s = spec(1);
-    s.fee = FeeModel::crypto();
+    s.fee = FeeSchedule::crypto();
     Fx::with(EngineConfig::default(), s)
 }
 
+/// CLOB V2: a taker BUY receives every share it bought and pays the fee in
+/// pUSD on top (polymarket-protocol.md corrections 2; NautilusTrader's
+/// recorded V2 fill: 1,000,000 pUSD for 2,083,334 shares at 0.48, fee 36,400).
 #[test]
-fn taker_buy_pays_the_fee_in_shares() {
+fn taker_buy_pays_the_fee_in_pusd_on_top() {
     let mut fx = crypto_fx();
     let yes = fx.yes.clone();
     fx.split(bob(), "100");
@@ -111,17 +114,38 @@ fn taker_buy_pays_the_fee_in_shares() {
     fx.ex.drain_events();
     let o = fx.order(alice(), &yes, Side::Buy, "0.50", "100");
     let out = fx.ex.submit(o, T0).unwrap();
-    // 100 x 0.07 x 0.5 x 0.5 = 1.75 pUSD = 3.5 shares at 0.50.
-    assert_eq!((out.making_amount, out.taking_amount), (sz("50"), sz("96.5")));
-    assert_eq!(fx.held(alice(), &yes), sz("96.5"));
-    assert_eq!(fx.held(collector(), &yes), sz("3.5"));
+    // 100 x 0.07 x 0.5 x 0.5 = 1.75 pUSD, besides the 50 for the shares.
+    assert_eq!((out.making_amount, out.taking_amount), (sz("50"), sz("100")));
+    assert_eq!(fx.held(alice(), &yes), sz("100"));
+    assert_eq!(fx.cash(alice()), usd("948.25"));
+    assert_eq!(fx.held(collector(), &yes), Size::ZERO);
+    assert_eq!(fx.cash(collector()), usd("1.75"));
     assert_eq!(fx.cash(bob()), usd("950"), "makers pay no fee");
     let trade = fx.ex.drain_events().into_iter().find_map(|e| match e {
         EngineEvent::Trade(t) => Some(t),
         _ => None,
     });
     let trade = trade.unwrap();
-    assert_eq!((trade.fee, trade.fee_shares, trade.fee_rate_bps), (usd("1.75"), sz("3.5"), 700));
+    assert_eq!((trade.fee, trade.fee_rate_bps), (usd("1.75"), 700));
+    fx.audit();
+}
+
+/// The fee is part of what a BUY must afford: 50 for the shares is not
+/// enough when the fill also owes 1.75.
+#[test]
+fn a_taker_buy_needs_the_fee_too() {
+    let mut fx = crypto_fx();
+    let yes = fx.yes.clone();
+    fx.split(bob(), "100");
+    fx.place(bob(), &yes, Side::Sell, "0.50", "100");
+    let dave = addr(0xd0);
+    fx.ex.fund(dave, usd("51.749999")).unwrap();
+    let o = fx.order(dave, &yes, Side::Buy, "0.50", "100");
+    assert_eq!(fx.ex.submit(o, T0), Err(Reject::InsufficientBalance));
+    fx.ex.fund(dave, usd("0.000001")).unwrap();
+    let o = fx.order(dave, &yes, Side::Buy, "0.50", "100");
+    fx.ex.submit(o, T0).unwrap();
+    assert_eq!(fx.cash(dave), Usdc::ZERO);
     fx.audit();
 }
 
@@ -139,7 +163,7 @@ fn taker_sell_pays_the_fee_in_collateral() {
     assert_eq!(fx.cash(collector()), usd("1.75"));
     assert_eq!((fx.cash(carol()), fx.held(carol(), &yes)), (usd("950"), sz("100")));
     let t = &fx.ex.trades(alice(), &Query::default())[0];
-    assert_eq!((t.fee, t.fee_shares), (usd("1.75"), Size::ZERO));
+    assert_eq!(t.fee, usd("1.75"));
     assert_eq!(fx.ex.trades(carol(), &Query::default()).len(), 1, "the maker sees the trade too");
     fx.audit();
 }
@@ -152,9 +176,10 @@ fn fee_uses_the_takers_own_price_on_the_mirror_token() {
     // alice buys No at 0.20 against carol's Yes bid at 0.80 (a mint).
     let o = fx.order(alice(), &no, Side::Buy, "0.20", "100");
     let out = fx.ex.submit(o, T0).unwrap();
-    // fee = 100 x 0.07 x 0.2 x 0.8 = 1.12 pUSD = 5.6 No shares at 0.20.
-    assert_eq!(out.taking_amount, sz("94.4"));
-    assert_eq!(fx.held(collector(), &no), sz("5.6"));
+    // fee = 100 x 0.07 x 0.2 x 0.8 = 1.12 pUSD, on top of the 20.
+    assert_eq!(out.taking_amount, sz("100"));
+    assert_eq!(fx.cash(collector()), usd("1.12"));
+    assert_eq!(fx.cash(alice()), usd("978.88"));
     assert_eq!(out.making_amount, sz("20"));
     fx.audit();
 }

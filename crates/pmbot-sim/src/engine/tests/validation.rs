@@ -3,7 +3,7 @@
 use pmbot_core::{Side, TokenId, Usdc};
 
 use super::*;
-use crate::engine::{NewOrder, OrderType, Reject};
+use crate::engine::{Allowance, NewOrder, OrderType, Reject, Spender};
 
 /// Submits `order` to a populated book and checks it is refused with
 /// `expected`, leaving the state and the event queue untouched.
@@ -120,6 +120,57 @@ fn insufficient_balance_buy_and_sell() {
     let o = fx.order(alice(), &yes, Side::Sell, "0.70", "10");
     refused(&mut fx, o, T0, Reject::InsufficientBalance);
     assert_eq!(Reject::InsufficientBalance.message(), "not enough balance / allowance");
+}
+
+/// Every contract the market settles through must cover the order: a BUY
+/// needs the pUSD allowance for all it then promises, a SELL the operator's
+/// token approval. Refused like a short balance.
+#[test]
+fn allowances_and_approvals_are_checked() {
+    let mut fx = populated();
+    let yes = fx.yes.clone();
+    fx.ex.approve(alice(), &Spender::ALL, Some(Allowance::NONE), None);
+    let o = fx.order(alice(), &yes, Side::Buy, "0.50", "10");
+    refused(&mut fx, o, T0, Reject::InsufficientBalance);
+    // 5 pUSD allowed: a 10-share bid at 0.50 fits, 5 more shares do not.
+    fx.ex.approve(alice(), &[Spender::CtfExchangeV2], Some(Allowance::Limited(5_000_000)), None);
+    fx.place(alice(), &yes, Side::Buy, "0.50", "10");
+    let o = fx.order(alice(), &yes, Side::Buy, "0.50", "5");
+    refused(&mut fx, o, T0, Reject::InsufficientBalance);
+    // bob holds shares but revoked the exchange's token approval.
+    fx.ex.approve(bob(), &[Spender::CtfExchangeV2], None, Some(false));
+    let o = fx.order(bob(), &yes, Side::Sell, "0.70", "10");
+    refused(&mut fx, o, T0, Reject::InsufficientBalance);
+    // Approvals on another contract do not help on this market.
+    fx.ex.approve(bob(), &[Spender::NegRiskExchangeV2, Spender::ExchangeV3], None, Some(true));
+    let o = fx.order(bob(), &yes, Side::Sell, "0.70", "10");
+    refused(&mut fx, o, T0, Reject::InsufficientBalance);
+    fx.ex.approve(bob(), &[Spender::CtfExchangeV2], None, Some(true));
+    fx.place(bob(), &yes, Side::Sell, "0.70", "10");
+    fx.audit();
+}
+
+/// With `approve_on_fund` off, funding approves nothing: the account must
+/// approve before its first order, and funding later never overrides that.
+#[test]
+fn without_approve_on_fund_accounts_start_unapproved() {
+    let cfg = EngineConfig { approve_on_fund: false, ..EngineConfig::default() };
+    let mut fx = Fx::with(cfg, spec(1));
+    let yes = fx.yes.clone();
+    assert_eq!(fx.ex.approvals(alice()).allowance(Spender::CtfExchangeV2), Allowance::NONE);
+    let o = fx.order(alice(), &yes, Side::Buy, "0.40", "10");
+    refused(&mut fx, o, T0, Reject::InsufficientBalance);
+    fx.ex.approve(alice(), &Spender::ALL, Some(Allowance::Unlimited), Some(true));
+    fx.place(alice(), &yes, Side::Buy, "0.40", "10");
+
+    let mut on = Fx::new();
+    on.ex.approve(carol(), &Spender::ALL, Some(Allowance::NONE), Some(false));
+    on.ex.fund(carol(), Usdc::from_whole(5)).unwrap();
+    assert_eq!(
+        on.ex.approvals(carol()).allowance(Spender::CtfExchangeV2),
+        Allowance::NONE,
+        "funding kept the revocation"
+    );
 }
 
 #[test]

@@ -27,8 +27,7 @@ mod rows;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use pmbot_core::{ConditionId, FeeModel, OrderId, Price, Size, TickSize, Usdc};
-use rust_decimal::Decimal;
+use pmbot_core::{ConditionId, OrderId, Price, Size, TickSize, Usdc};
 use serde::Serialize;
 
 pub use rows::{BOOKS_FILE, MARKETS_FILE, RowError, RowProblem};
@@ -36,7 +35,7 @@ use rows::{BookSide, MarketRow, Selection, Skipped, Snapshot, SnapshotStream};
 
 use super::ids::{HouseAccount, derive_hash, derive_token_id};
 use super::{ExchangeView, MarketSource, ModelAction};
-use crate::engine::{ExchangeKind, MarketSpec, OrderStatus, OrderType, TokenSpec};
+use crate::engine::{ExchangeKind, FeeSchedule, MarketSpec, OrderStatus, OrderType, TokenSpec};
 
 /// Malformed rows whose details are kept (all are counted).
 pub const KEPT_ROW_ERRORS: usize = 5;
@@ -292,9 +291,9 @@ impl ReplaySource {
     fn market_spec(&self, row: &MarketRow) -> MarketSpec {
         let token = |side: &[u8]| derive_token_id("replay/token", &[&row.market_id.0, side]);
         let fee = match row.category.as_str() {
-            "crypto" => FeeModel::crypto(),
-            "sports" => FeeModel::taker(Decimal::new(3, 2)),
-            _ => FeeModel::FREE,
+            "crypto" => FeeSchedule::crypto(),
+            "sports" => FeeSchedule::sports(),
+            _ => FeeSchedule::FREE,
         };
         MarketSpec {
             condition_id: row.market_id,
@@ -541,10 +540,13 @@ impl MarketSource for ReplaySource {
         for i in ended {
             let m = &mut self.markets[i];
             match m.row.winner {
-                Some(w) => out.push(ModelAction::Resolve {
-                    market: m.spec.condition_id,
-                    winning_token: m.spec.tokens[w].token_id.clone(),
-                }),
+                Some(w) => {
+                    out.push(ModelAction::Resolve {
+                        market: m.spec.condition_id,
+                        winning_token: m.spec.tokens[w].token_id.clone(),
+                    });
+                    out.push(ModelAction::Redeem { account: self.maker.address, market: m.spec.condition_id });
+                }
                 // Unresolved in the recording: take the replayed book down.
                 None => {
                     let ids: Vec<OrderId> = m.orders.values().map(|(id, _)| *id).collect();

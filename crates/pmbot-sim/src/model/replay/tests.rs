@@ -122,7 +122,7 @@ fn replays_the_recorded_markets_to_their_recorded_winners() {
         assert_eq!((up.outcome.as_str(), down.outcome.as_str()), ("Up", "Down"));
         assert!((77..=78).contains(&up.token_id.as_str().len()) && up.token_id != down.token_id);
         assert!(spec.slug.starts_with("btc-updown-15m-"));
-        assert_eq!(spec.fee, FeeModel::crypto());
+        assert_eq!(spec.fee, FeeSchedule::crypto());
     }
     assert_eq!(fake.problems, Vec::<String>::new());
     assert_eq!(fake.resolutions.len(), 13);

@@ -6,8 +6,10 @@
 //! parameters that are probabilities or log-odds are `f64` (they shape the
 //! hidden process, never an amount that is ordered or owed).
 
-use pmbot_core::{FeeModel, Size, TickSize, Usdc};
+use pmbot_core::{Size, TickSize, Usdc};
 use serde::{Deserialize, Serialize};
+
+use crate::engine::FeeSchedule;
 
 /// The largest number of markets open at once.
 pub const MAX_MARKETS: u32 = 256;
@@ -27,7 +29,8 @@ pub struct SyntheticConfig {
     pub resolve_delay_ms: i64,
     /// Category tag of every market.
     pub category: String,
-    pub fee: FeeModel,
+    /// Every market's taker fee schedule (`fd`).
+    pub fee: FeeSchedule,
     /// Tick a market is listed with (the engine may make it finer near 0/1).
     pub tick: TickSize,
     /// Minimum shares per order.
@@ -50,7 +53,7 @@ impl Default for SyntheticConfig {
             step_interval_ms: 250,
             resolve_delay_ms: 5_000,
             category: "crypto".to_owned(),
-            fee: FeeModel::crypto(),
+            fee: FeeSchedule::crypto(),
             tick: TickSize::Hundredth,
             min_order_size: Size::from_shares(5),
             house_collateral: Usdc::from_whole(1_000_000),
@@ -216,6 +219,9 @@ impl SyntheticConfig {
         if self.house_collateral <= Usdc::ZERO {
             return bad("house_collateral", "must be positive");
         }
+        if self.fee.validate().is_err() {
+            return bad("fee", "rate must be in [0, 1] and exponent in 1..=4");
+        }
         let p = &self.probability;
         if !finite_non_negative(p.vol_scale) {
             return bad("probability.vol_scale", "must be a finite number >= 0");
@@ -316,6 +322,7 @@ mod tests {
             ("markets", Box::new(|c| c.markets = 0)),
             ("step_interval_ms", Box::new(|c| c.step_interval_ms = 0)),
             ("min_order_size", Box::new(|c| c.min_order_size = Size::parse("2.5").unwrap())),
+            ("fee", Box::new(|c| c.fee.exponent = 0)),
             ("probability.jumps_per_hour", Box::new(|c| c.probability.jumps_per_hour = f64::NAN)),
             ("makers.count", Box::new(|c| c.makers.count = 17)),
             ("makers.size_jitter", Box::new(|c| c.makers.size_jitter = 1.0)),

@@ -164,6 +164,9 @@ impl SyntheticMarkets {
             let up_wins = m.rng.uniform() < m.hidden.probability();
             let winner = &m.spec.tokens[if up_wins { 0 } else { 1 }];
             out.push(ModelAction::Resolve { market: m.spec.condition_id, winning_token: winner.token_id.clone() });
+            for account in self.accounts.all() {
+                out.push(ModelAction::Redeem { account: account.address, market: m.spec.condition_id });
+            }
             let successor = Market::new(&self.cfg, m.slot, m.end_ms, m.end_ms);
             for account in self.accounts.all() {
                 out.push(ModelAction::Fund { account: account.address, amount: self.cfg.house_collateral });

@@ -4,10 +4,11 @@
 //!
 //! All prices come out on the given tick and within `[tick, 1 - tick]`.
 
-use pmbot_core::{FeeModel, Price, Side, Size, TickSize, break_even_probability};
+use pmbot_core::{Price, Size, TickSize};
+use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 
-use crate::engine::{BookView, Level};
+use crate::engine::{BookView, FeeSchedule, Level};
 
 /// One of a binary market's two outcome tokens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -132,13 +133,21 @@ pub(crate) struct InformedBuy {
     pub edge: f64,
 }
 
+/// The win probability at which buying a share at `price` as a taker and
+/// holding it to resolution breaks even. CLOB V2 charges the fee in pUSD on
+/// top of the price (see `engine::fees`), so a share costs `p + fee per share`
+/// and pays 1 on a win: `q* = p + rate x (p(1-p))^e`.
+pub(crate) fn buy_break_even(price: Price, fee: &FeeSchedule) -> f64 {
+    (Decimal::new(i64::from(price.pips()), 4) + fee.per_share(price)).to_f64().unwrap_or(1.0)
+}
+
 /// Walks each token's asks while buying at the level still wins, after the
 /// taker fee, by more than `min_edge`; returns the token with the larger edge
 /// at its best ask, if any.
 pub(crate) fn informed_buy(
     book: &BookView,
     primary: f64,
-    fee: &FeeModel,
+    fee: &FeeSchedule,
     min_edge: f64,
     tick: TickSize,
 ) -> Option<InformedBuy> {
@@ -150,7 +159,7 @@ pub(crate) fn informed_buy(
             if !level.price.is_on_tick(tick) {
                 break;
             }
-            let break_even = break_even_probability(Side::Buy, level.price, fee).to_f64().unwrap_or(1.0);
+            let break_even = buy_break_even(level.price, fee);
             let edge = p - break_even;
             if edge <= min_edge {
                 break;
@@ -267,12 +276,21 @@ mod tests {
     }
 
     #[test]
+    fn break_even_pays_the_fee_on_top_of_the_price() {
+        let fee = FeeSchedule::crypto();
+        // 0.5 + 0.07 x 0.25 = 0.5175 (V2; V1's fee in shares gave 0.5181).
+        assert!((buy_break_even(p("0.5"), &fee) - 0.5175).abs() < 1e-12);
+        assert!((buy_break_even(p("0.05"), &fee) - 0.053325).abs() < 1e-12);
+        assert_eq!(buy_break_even(p("0.3"), &FeeSchedule::FREE), 0.3);
+    }
+
+    #[test]
     fn informed_takers_buy_only_beyond_the_fee_edge() {
-        let fee = FeeModel::crypto();
+        let fee = FeeSchedule::crypto();
         let b = book(&[("0.49", 100), ("0.48", 100)], &[("0.51", 100), ("0.52", 50), ("0.53", 70)]);
-        // Break-even for buying at 0.51 is about 0.528: 0.53 is not enough with a 0.01 margin.
+        // Break-even for buying at 0.51 is 0.5275: 0.53 is not enough with a 0.01 margin.
         assert_eq!(informed_buy(&b, 0.53, &fee, 0.01, TickSize::Hundredth), None);
-        // At 0.555 it buys up to 0.52 (break-even 0.538), not 0.53 (0.548).
+        // At 0.555 it buys up to 0.52 (break-even 0.5375), not 0.53 (0.5474).
         let got = informed_buy(&b, 0.555, &fee, 0.01, TickSize::Hundredth).unwrap();
         assert_eq!((got.outcome, got.limit, got.available), (Outcome::Primary, p("0.52"), Size::from_shares(150)));
         // Down is the other side: asks at 0.51, 0.52 from the bids.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, Method};
+use axum::http::{HeaderMap, Method, StatusCode};
 use pmbot_core::{ConditionId, TokenId};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -16,7 +16,8 @@ use super::super::error::ApiError;
 use super::super::{SimState, wire};
 use super::l2_auth;
 use super::market::page;
-use crate::engine::Query as EngineQuery;
+use crate::engine::{Query as EngineQuery, Spender};
+use alloy_primitives::U256;
 
 type Params = Query<HashMap<String, String>>;
 
@@ -93,8 +94,12 @@ pub async fn trades(
 }
 
 /// `GET /balance-allowance?asset_type=COLLATERAL|CONDITIONAL&token_id=` and its
-/// `/update` twin. The simulator's ledger is the truth, so both read it; the
-/// update form answers with an empty body, as the real one does.
+/// `/update` twin, answered from the ledger: the balance, and each exchange
+/// contract's allowance as the account set it (`0` until approved; see
+/// `engine::approvals`). For COLLATERAL that is the pUSD allowance; for
+/// CONDITIONAL the operator approval, the maximum when approved and `0`
+/// otherwise. The update form answers with an empty body, as the real one
+/// does.
 pub async fn balance_allowance(
     State(state): State<Arc<SimState>>,
     headers: HeaderMap,
@@ -106,20 +111,26 @@ pub async fn balance_allowance(
     let who = l2_auth(&state, &headers, &Method::GET, &path, &[])?;
     let asset_type = p.get("asset_type").map(|s| s.to_ascii_uppercase()).unwrap_or_else(|| "COLLATERAL".into());
     let sim = state.lock();
-    let balance = match asset_type.as_str() {
-        "COLLATERAL" => sim.exchange.collateral(who.address).total,
+    let approvals = sim.exchange.approvals(who.address);
+    let (balance, allowance): (_, Box<dyn Fn(Spender) -> U256>) = match asset_type.as_str() {
+        "COLLATERAL" => {
+            (sim.exchange.collateral(who.address).total, Box::new(|s| approvals.allowance(s).to_base_units()))
+        }
         "CONDITIONAL" | "CONDITIONAL-V2" => {
             let token = p.get("token_id").and_then(|t| TokenId::parse(t).ok()).ok_or_else(ApiError::invalid_token)?;
-            sim.exchange.shares(who.address, &token).total
+            let approved = |s| if approvals.operator_approved(s) { U256::MAX } else { U256::ZERO };
+            (sim.exchange.shares(who.address, &token).total, Box::new(approved))
         }
         _ => return Err(ApiError::bad_request("Invalid asset type")),
     };
     if path.ends_with("/update") {
         return Ok(().into_response());
     }
+    // The real answer names the three V2 contracts (CTF Exchange, Neg Risk
+    // CTF Exchange, Neg Risk Adapter), approved or not.
     let mut allowances = Map::new();
-    for spender in wire::SPENDERS {
-        allowances.insert(spender.to_owned(), Value::String(wire::MAX_ALLOWANCE.to_owned()));
+    for spender in Spender::LISTED {
+        allowances.insert(wire::addr_checksummed(&spender.address()), Value::String(allowance(spender).to_string()));
     }
     Ok(Json(json!({"balance": balance.micros().to_string(), "allowances": allowances})).into_response())
 }
@@ -130,16 +141,16 @@ struct HeartbeatBody {
     heartbeat_id: Option<String>,
 }
 
-/// `POST /v1/heartbeats {"heartbeat_id": null | "<id>"}`: the order-safety
-/// dead-man switch. The first call starts monitoring; each later one must
-/// send the id returned last.
+/// `POST /v1/heartbeats {"heartbeat_id": null | "" | "<id>"}`: the
+/// order-safety dead-man switch (see `driver::Heartbeats` for the rules and
+/// their sources). A wrong id is HTTP 400
+/// `{"error_msg": "Invalid Heartbeat ID", "heartbeat_id": "<expected id>"}`.
 pub async fn heartbeat(
     State(state): State<Arc<SimState>>,
     headers: HeaderMap,
-    uri: axum::http::Uri,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let who = l2_auth(&state, &headers, &Method::POST, uri.path(), &body)?;
+    let who = l2_auth(&state, &headers, &Method::POST, "/v1/heartbeats", &body)?;
     let req: HeartbeatBody = if body.is_empty() {
         HeartbeatBody { heartbeat_id: None }
     } else {
@@ -150,6 +161,23 @@ pub async fn heartbeat(
     let now = state.now_ms();
     match sim.heartbeats.beat(&who.api_key.to_string(), who.address, req.heartbeat_id.as_deref(), now, seed) {
         HeartbeatReply::Ok(id) => Ok(Json(json!({"heartbeat_id": id, "error": null}))),
-        HeartbeatReply::InvalidId => Err(ApiError::bad_request("Invalid Heartbeat ID")),
+        HeartbeatReply::InvalidId { expected } => Err(ApiError::object(
+            StatusCode::BAD_REQUEST,
+            json!({"error_msg": "Invalid Heartbeat ID", "heartbeat_id": expected}),
+        )),
     }
+}
+
+/// `POST /heartbeats` (the docs' older path, no id): keeps the key watched
+/// and resets the id the next `/v1/heartbeats` must carry to "".
+pub async fn legacy_heartbeat(
+    State(state): State<Arc<SimState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let who = l2_auth(&state, &headers, &Method::POST, "/heartbeats", &body)?;
+    let mut sim = state.lock();
+    let now = state.now_ms();
+    sim.heartbeats.legacy(&who.api_key.to_string(), who.address, now);
+    Ok(Json(json!({"status": "ok"})))
 }

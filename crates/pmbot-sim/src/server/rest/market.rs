@@ -215,7 +215,7 @@ pub async fn neg_risk(State(state): State<Arc<SimState>>, Query(p): Params) -> R
 pub async fn fee_rate(State(state): State<Arc<SimState>>, Query(p): Params) -> Result<Json<Value>, ApiError> {
     let token = token_param(&p)?;
     let info = market_of_token(&state, &token)?;
-    Ok(Json(json!({"base_fee": if info.spec.fee.rate.is_zero() { 0 } else { 1000 }})))
+    Ok(Json(json!({"base_fee": wire::v1_base_fee(&info.spec)})))
 }
 
 /// `/prices-history?market=<token>&interval=1m|1h|6h|1d|1w|max` or `startTs`/`endTs`.

@@ -5,9 +5,13 @@
 //! authentication of the raw body; the body's shape (a V1 order is
 //! `order_version_mismatch`); the `owner` field against the API key; the
 //! EIP-712 signature against the market's exchange domain; the signer against
-//! the API key's address; the price implied by the signed amounts against the
-//! market's current tick; then the engine's own checks (size, balance,
-//! crossing, duplicates). Each refusal changes nothing.
+//! the API key's address; the decimals of the signed amounts (the "invalid
+//! amounts" rules, see `auth::order::precision`); the price they imply
+//! against the market's current tick; then the engine's own checks (size,
+//! balance and allowance, crossing, duplicates). Each refusal changes no
+//! state; a FOK that cannot fill completely, or a FAK that finds nothing,
+//! also sends its owner the user-channel CANCELLATION the real exchange sends
+//! (status `CANCELED_<reason>`).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -25,12 +29,11 @@ use super::super::{SimState, wire};
 use super::{l2_auth, status};
 use crate::auth::L2Identity;
 use crate::auth::order::{
-    ExchangeContracts, PostOrder, PriceFit, SignatureType, parse_post_order, parse_post_orders, terms_from_amounts,
+    ExchangeContracts, PostOrder, PriceFit, SignatureType, check_amounts, parse_post_order, parse_post_orders,
+    terms_from_amounts,
 };
-use crate::engine::{CancelOutcome, NewOrder, OrderType};
-
-/// The share lot: 0.01 share, in micro-shares.
-const SHARE_LOT_MICROS: u64 = 10_000;
+use crate::engine::{CancelOutcome, NewOrder, OrderType, Reject};
+use crate::server::publish::killed_order_frame;
 
 /// Most orders one `POST /orders` may carry.
 pub const MAX_BATCH_ORDERS: usize = 15;
@@ -57,6 +60,8 @@ fn admit(state: &SimState, who: &L2Identity, post: PostOrder) -> Result<Value, A
     if key_holder != who.address {
         return Err(reject(400, "the order signer address has to be the address of the API KEY"));
     }
+    check_amounts(post.order.side, post.order_type, post.order.maker_amount, post.order.taker_amount)
+        .map_err(|e| reject(e.http_status(), e.message()))?;
     let mut sim = state.lock();
     // Read the clock under the lock, so the engine's times never go back.
     let now = state.now_ms();
@@ -65,12 +70,6 @@ fn admit(state: &SimState, who: &L2Identity, post: PostOrder) -> Result<Value, A
     let terms = terms_from_amounts(post.order.side, post.order.maker_amount, post.order.taker_amount, tick)
         .map_err(|e| reject(e.http_status(), e.message()))?;
     let limit_order = matches!(post.order_type, OrderType::Gtc | OrderType::Gtd);
-    // Shares trade in lots of 0.01. Only a marketable BUY may carry a finer
-    // share amount: the clients compute it as pUSD / price and truncate.
-    let market_buy = !limit_order && post.order.side == pmbot_core::Side::Buy;
-    if !market_buy && !terms.size.micros().is_multiple_of(SHARE_LOT_MICROS) {
-        return Err(reject(400, format!("invalid order size ({}): shares trade in lots of 0.01", terms.size)));
-    }
     if limit_order && terms.fit != PriceFit::Exact {
         // Resting orders carry exact amounts; only marketable orders may
         // truncate (the clients' market-order builders do).
@@ -89,8 +88,14 @@ fn admit(state: &SimState, who: &L2Identity, post: PostOrder) -> Result<Value, A
         post_only: post.post_only.unwrap_or(false),
         expiration_s: post.order.expiration_s,
     };
+    let refused_copy = matches!(post.order_type, OrderType::Fok | OrderType::Fak).then(|| order.clone());
     let result = sim.exchange.submit(order, now);
     state.publish(&mut sim);
+    if let (Err(r @ (Reject::FokNotFilled | Reject::FakNoMatch)), Some(order)) = (&result, &refused_copy) {
+        // Sent under the lock, so it is ordered with the engine's frames.
+        let frame = killed_order_frame(order, &info.spec.condition_id, &r.message(), now);
+        let _ = state.user_tx.send(Arc::new(frame));
+    }
     drop(sim);
     match result {
         Ok(out) => {
@@ -148,7 +153,7 @@ pub async fn post_orders(
                 Ok(v) => v,
                 Err(e) => json!({
                     "success": false,
-                    "errorMsg": match e.body { super::super::ErrorBody::Json(m) | super::super::ErrorBody::Html(m) => m },
+                    "errorMsg": e.message(),
                     "orderID": "",
                     "status": "",
                     "makingAmount": "",

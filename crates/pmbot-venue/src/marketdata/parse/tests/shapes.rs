@@ -283,6 +283,9 @@ fn new_market_and_resolution_shapes() {
 fn control_frames_are_recognised() {
     assert_eq!(classify_frame("PONG"), FrameKind::Pong);
     assert_eq!(classify_frame(" PONG\n"), FrameKind::Pong);
+    // The real market channel's plain-text frame for custom-feature clients
+    // (polymarket-protocol.md corrections 4): control, not lost data.
+    assert_eq!(classify_frame("NO NEW ASSETS"), FrameKind::NoNewAssets);
     assert_eq!(classify_frame("INVALID OPERATION"), FrameKind::InvalidOperation);
     assert_eq!(classify_frame("INVALID AUTH"), FrameKind::InvalidAuth);
     for data in ["pong", "PONGX", "{}", "[]", "", "PING"] {
