@@ -5,6 +5,9 @@
 //! and lists the account's open orders to prove ours is gone. Each step is
 //! printed with its latency.
 //!
+//! With `--taker` it tests the market-order path instead
+//! ([`crate::livetest_taker`]).
+//!
 //! Invariant: once an order may exist on the exchange, the command does not
 //! end before it is cancelled or every cancel attempt is spent: a failure
 //! after placing (no acknowledgement, a failed cancel) still cancels, and a
@@ -46,13 +49,21 @@ pub struct LivetestArgs {
     /// How long each wait (user channel, acknowledgement) may take.
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     pub timeout: Duration,
+    /// Test the market-order path instead: one minimum-value marketable BUY
+    /// and the SELL of what it bought (costs the spread and two fees).
+    #[arg(long)]
+    pub taker: bool,
+    /// Place the --taker orders after printing their cost (without it the
+    /// cost is printed and nothing is placed).
+    #[arg(long, requires = "taker")]
+    pub yes: bool,
 }
 
 /// Cancel attempts before giving up (each after the gateway's own retries).
 const CANCEL_ATTEMPTS: u32 = 6;
 
 /// Prints one step: its name, latency and what it found.
-fn step(name: &str, started: Instant, detail: impl std::fmt::Display) {
+pub(crate) fn step(name: &str, started: Instant, detail: impl std::fmt::Display) {
     println!("{name:<14} {:>6} ms  {detail}", started.elapsed().as_millis());
 }
 
@@ -72,10 +83,33 @@ pub async fn run(mut file: FileConfig, args: LivetestArgs) -> Result<()> {
         if sim.is_some() { " (embedded simulator: no real money)" } else { "" }
     );
 
-    // The book: tick, minimum size, and where the touch is.
-    let t = Instant::now();
     let rest = RestClient::new(&file.gateway.clob_url, file.gateway.request_timeout)?;
-    let book = rest.book(&token, || SystemClock.now()).await.context("cannot read the book")?;
+    // The resting test reads its price first: nothing starts on a book it
+    // cannot use. The taker test reads the touch once the fees are known.
+    let resting = if args.taker { None } else { Some(resting_order(&rest, &token).await?) };
+
+    // The gateway, as `pmbot live` starts it: the journal, reconciliation.
+    let t = Instant::now();
+    let (started, _balance) = account::start_gateway(&file).await?;
+    let gateway = started.gateway;
+    step("gateway", t, format!("API key derived; {} journal order(s) reconciled", started.report.checked));
+
+    let result = match resting {
+        Some((price, size)) => exercise(&gateway, &file, token, price, size, args.timeout).await,
+        None => crate::livetest_taker::run(&gateway, &rest, token, args.yes).await,
+    };
+    gateway.shutdown();
+    if let Some(handle) = sim {
+        handle.shutdown().await;
+    }
+    result
+}
+
+/// The resting test's order from the book: the lowest tick (as far from
+/// the touch as a BUY can be) and the minimum size.
+async fn resting_order(rest: &RestClient, token: &TokenId) -> Result<(pmbot_core::Price, Size)> {
+    let t = Instant::now();
+    let book = rest.book(token, || SystemClock.now()).await.context("cannot read the book")?;
     let tick = book.snapshot.tick_size.context("the book states no tick size")?;
     let size = Size::parse(&book.min_order_size)
         .ok()
@@ -83,7 +117,6 @@ pub async fn run(mut file: FileConfig, args: LivetestArgs) -> Result<()> {
         .with_context(|| format!("the book's min_order_size {:?} is not a size", book.min_order_size))?;
     let best_bid = book.snapshot.bids.iter().map(|l| l.price).max();
     let best_ask = book.snapshot.asks.iter().map(|l| l.price).min();
-    // The lowest price on the grid: as far from the touch as a BUY can be.
     let price = tick.min_price();
     if best_ask.is_some_and(|a| a <= price) {
         bail!("the best ask is at the lowest tick ({price}): a post-only BUY cannot rest there; pick another market");
@@ -94,19 +127,7 @@ pub async fn run(mut file: FileConfig, args: LivetestArgs) -> Result<()> {
         t,
         format!("tick {tick}, min size {size}, best bid {}, best ask {}", shown(best_bid), shown(best_ask)),
     );
-
-    // The gateway, as `pmbot live` starts it: the journal, reconciliation.
-    let t = Instant::now();
-    let (started, _balance) = account::start_gateway(&file).await?;
-    let gateway = started.gateway;
-    step("gateway", t, format!("API key derived; {} journal order(s) reconciled", started.report.checked));
-
-    let result = exercise(&gateway, &file, token, price, size, args.timeout).await;
-    gateway.shutdown();
-    if let Some(handle) = sim {
-        handle.shutdown().await;
-    }
-    result
+    Ok((price, size))
 }
 
 /// The market's (or the simulator's) token to test on.

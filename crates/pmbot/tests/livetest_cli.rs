@@ -69,12 +69,18 @@ path = '{dir}/journal.sqlite'
 }
 
 async fn livetest(dir: &Path, sim: &SimHandle) -> (Output, String, String) {
+    livetest_with(dir, sim, &[]).await
+}
+
+/// `pmbot livetest --token T` and `extra` arguments.
+async fn livetest_with(dir: &Path, sim: &SimHandle, extra: &[&str]) -> (Output, String, String) {
     let token = sim.state.lock().exchange.markets()[0].spec.tokens[0].token_id.to_string();
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_pmbot"));
     cmd.current_dir(dir)
         .arg("--config")
         .arg(dir.join("pmbot.toml"))
         .args(["livetest", "--token", &token])
+        .args(extra)
         .env("PMBOT_PRIVATE_KEY", KEY)
         .env_remove("RUST_LOG");
     let out = tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap();
@@ -165,5 +171,49 @@ async fn the_kill_switch_refuses_it_like_any_order() {
     assert!(stderr.contains("stop-trading"), "{stderr}");
     let (all, _) = ours(&sim);
     assert!(all.is_empty(), "no order reached the simulator");
+    sim.shutdown().await;
+}
+
+/// `--taker` without `--yes`: the plan and its cost are printed, nothing
+/// is placed, and the exit says how to go on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_taker_test_prints_its_cost_and_places_nothing_without_yes() {
+    let Some((_anvil, sim, dir)) = setup("taker-dry").await else { return };
+    let (out, stdout, stderr) = livetest_with(&dir, &sim, &["--taker"]).await;
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stdout.contains("FAK at up to") && stdout.contains("Expected cost of the round trip"), "{stdout}");
+    assert!(stderr.contains("nothing placed: add --yes"), "{stderr}");
+    let (all, _) = ours(&sim);
+    assert!(all.is_empty(), "no order reached the simulator");
+    sim.shutdown().await;
+}
+
+/// `--taker --yes`: a marketable BUY at the ask and the SELL of what it
+/// bought, both FAK with amounts the simulator's own precision rules accept
+/// (it refuses limit-style amounts on market orders with the real message),
+/// journaled like any order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_taker_test_buys_and_sells_back_with_market_orders() {
+    let Some((_anvil, sim, dir)) = setup("taker").await else { return };
+    let (out, stdout, stderr) = livetest_with(&dir, &sim, &["--taker", "--yes"]).await;
+    eprintln!("pmbot livetest --taker:\n{stdout}{stderr}");
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("PASS: bought"), "{stdout}");
+    let (all, open) = ours(&sim);
+    assert_eq!((all.len(), open), (2, 0), "a BUY and a SELL, nothing left open");
+    let (buy, sell) = (&all[0], &all[1]);
+    assert_eq!((buy.side, sell.side), (pmbot_core::Side::Buy, pmbot_core::Side::Sell));
+    for o in [buy, sell] {
+        assert_eq!(o.order_type, pmbot_sim::engine::OrderType::Fak, "{o:?}");
+        assert!(!o.size_matched.is_zero(), "{o:?}");
+    }
+    // What was sold is what was bought (every share is received: the BUY's
+    // fee is pUSD), to the SELL's step.
+    assert!(sell.size_matched <= buy.size_matched);
+    assert!(buy.size_matched.micros() - sell.size_matched.micros() < 1_000_000, "{buy:?} {sell:?}");
+    let j = Journal::open_read_only(dir.join("journal.sqlite")).unwrap();
+    let orders = j.orders().unwrap();
+    assert_eq!(orders.len(), 2);
+    assert!(orders.iter().all(|o| o.prepared.intent.order_type == pmbot_core::OrderType::Fak));
     sim.shutdown().await;
 }
