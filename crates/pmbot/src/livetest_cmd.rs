@@ -96,7 +96,7 @@ pub async fn run(mut file: FileConfig, args: LivetestArgs) -> Result<()> {
 
     let result = match resting {
         Some((price, size)) => exercise(&gateway, &file, token, price, size, args.timeout).await,
-        None => crate::livetest_taker::run(&gateway, &rest, token, args.yes).await,
+        None => crate::livetest_taker::run(&gateway, &rest, token, args.yes, args.timeout).await,
     };
     gateway.shutdown();
     if let Some(handle) = sim {

@@ -15,14 +15,13 @@
 //! marketable BUY (`../shared/research/polymarket-protocol.md` §3, price
 //! validity: "≥ $1 notional for marketable BUYs").
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use pmbot_core::order_amounts::{OrderAmounts, OrderKind, Sizing, share_step, size_order};
 use pmbot_core::price::PIPS_PER_UNIT;
 use pmbot_core::{
-    ClientOrderId, Clock, DecisionContext, FeeModel, OrderIntent, OrderType, Price, Side, Size, TickSize, TokenId,
-    Usdc,
+    ClientOrderId, Clock, DecisionContext, FeeModel, OrderIntent, OrderType, Price, Side, Size, TickSize, TokenId, Usdc,
 };
 use pmbot_venue::SystemClock;
 use pmbot_venue::gateway::{Gateway, GatewayError, Refusal};
@@ -72,8 +71,9 @@ pub fn plan(ask: Price, bid: Price, tick: TickSize, min_size: Size, fee: &FeeMod
         other => return Err(format!("no exact market BUY of {shares} shares at {ask}: {other:?}")),
     };
     let sell_shares = sellable(buy.shares, bid, tick);
-    let sell_proceeds =
-        Usdc::from_price_size_floor(bid, sell_shares).checked_sub(fee.taker_fee(bid, sell_shares)).unwrap_or(Usdc::ZERO);
+    let sell_proceeds = Usdc::from_price_size_floor(bid, sell_shares)
+        .checked_sub(fee.taker_fee(bid, sell_shares))
+        .unwrap_or(Usdc::ZERO);
     Ok(TakerPlan { buy_fee: fee.taker_fee(ask, buy.shares), buy, bid, sell_proceeds })
 }
 
@@ -84,11 +84,11 @@ pub fn sellable(held: Size, bid: Price, tick: TickSize) -> Size {
 
 /// Reads the book, prints the plan, and with `yes` places the BUY and the
 /// SELL. `gateway` is started; the caller shuts it down.
-pub async fn run(gateway: &Gateway, rest: &RestClient, token: TokenId, yes: bool) -> Result<()> {
+pub async fn run(gateway: &Gateway, rest: &RestClient, token: TokenId, yes: bool, timeout: Duration) -> Result<()> {
     let t = Instant::now();
-    let touch = touch(rest, &token).await?;
+    let first = touch(rest, &token).await?;
     let fee = gateway.market_fee(&token).await.context("cannot read the market's fee schedule")?;
-    let plan = plan(touch.ask, touch.bid, touch.tick, touch.min_size, &fee).map_err(anyhow::Error::msg)?;
+    let plan = plan(first.ask, first.bid, first.tick, first.min_size, &fee).map_err(anyhow::Error::msg)?;
     step("plan", t, format!("fee rate {} exponent {} (the market's fd)", fee.rate, fee.exponent));
     println!(
         "BUY {} shares FAK at up to {}: at most {} pUSD ({} + fee {}); then SELL them FAK at the best bid {}: about {} \
@@ -112,11 +112,20 @@ pub async fn run(gateway: &Gateway, rest: &RestClient, token: TokenId, yes: bool
     if bought.is_zero() {
         bail!("the marketable BUY filled nothing (the ask moved?): nothing is held; run again");
     }
+    // Shares are the exchange's to sell only once the trade settled: wait
+    // until its balance shows them (bounded by --timeout).
+    let t = Instant::now();
+    let held = settled_shares(gateway, &token, bought, timeout).await;
+    step("settled", t, format!("{held} shares held on the exchange"));
     // The SELL at the touch as it is now, not as it was planned.
     let now = touch(rest, &token).await?;
-    let sell = sellable(bought, now.bid, now.tick);
+    let sell = sellable(bought.min(held), now.bid, now.tick);
     if sell.is_zero() {
-        bail!("{bought} shares are held and too few to sell at {}: sell them with the exchange's site", now.bid);
+        bail!(
+            "bought {bought} shares; the exchange shows {held} within {timeout:?}, too few to sell at {}: sell them on \
+             the site",
+            now.bid
+        );
     }
     let t = Instant::now();
     let sold = take(gateway, &token, Side::Sell, now.bid, sell, "sell").await?;
@@ -127,6 +136,24 @@ pub async fn run(gateway: &Gateway, rest: &RestClient, token: TokenId, yes: bool
     }
     println!("PASS: bought {bought} and sold {sold} shares with market orders; {left} shares left over");
     Ok(())
+}
+
+/// The shares of `token` the exchange's balance shows, polled until they
+/// reach `bought` or `timeout` passes (the last figure read; zero if none
+/// could be read).
+async fn settled_shares(gateway: &Gateway, token: &TokenId, bought: Size, timeout: Duration) -> Size {
+    let started = Instant::now();
+    let mut held = Size::ZERO;
+    loop {
+        match gateway.venue_shares(token).await {
+            Ok(shares) => held = shares,
+            Err(e) => tracing::warn!(target: "pmbot::livetest", "cannot read the share balance: {e}"),
+        }
+        if held >= bought || started.elapsed() >= timeout {
+            return held;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
 }
 
 /// The touch and the market's order rules, from the REST book.
@@ -151,7 +178,8 @@ async fn touch(rest: &RestClient, token: &TokenId) -> Result<Touch> {
 
 /// One FAK order through the gateway; the shares it filled.
 async fn take(gateway: &Gateway, token: &TokenId, side: Side, limit: Price, size: Size, what: &str) -> Result<Size> {
-    let cid = ClientOrderId::new(format!("livetest-taker-{what}-{}", SystemClock.now_ms())).context("client order id")?;
+    let cid =
+        ClientOrderId::new(format!("livetest-taker-{what}-{}", SystemClock.now_ms())).context("client order id")?;
     let intent = OrderIntent {
         client_order_id: cid.clone(),
         token: token.clone(),
@@ -164,7 +192,13 @@ async fn take(gateway: &Gateway, token: &TokenId, side: Side, limit: Price, size
         decision: DecisionContext::default(),
     };
     match gateway.place(intent).await {
-        Ok(p) => Ok(p.filled),
+        Ok(p) => {
+            if p.filled.is_zero() {
+                let why = gateway.order(&cid).and_then(|v| v.reason).unwrap_or_else(|| "no reason given".into());
+                println!("{what}: {:?}, nothing filled ({why})", p.status);
+            }
+            Ok(p.filled)
+        }
         Err(GatewayError::Refused(Refusal::KillSwitch(path))) => bail!(
             "refused by the kill switch {} like any order: nothing was sent (`pmbot unkill` after checking why it was set)",
             path.display()
