@@ -107,7 +107,7 @@ pub async fn run(gateway: &Gateway, rest: &RestClient, token: TokenId, yes: bool
     }
 
     let t = Instant::now();
-    let bought = take(gateway, &token, Side::Buy, plan.buy.price, plan.buy.shares, "buy").await?;
+    let bought = take(gateway, &token, (Side::Buy, plan.buy.price, plan.buy.shares), "buy", timeout).await?;
     step("buy", t, format!("{bought} of {} shares filled at up to {}", plan.buy.shares, plan.buy.price));
     if bought.is_zero() {
         bail!("the marketable BUY filled nothing (the ask moved?): nothing is held; run again");
@@ -128,7 +128,7 @@ pub async fn run(gateway: &Gateway, rest: &RestClient, token: TokenId, yes: bool
         );
     }
     let t = Instant::now();
-    let sold = take(gateway, &token, Side::Sell, now.bid, sell, "sell").await?;
+    let sold = take(gateway, &token, (Side::Sell, now.bid, sell), "sell", timeout).await?;
     step("sell", t, format!("{sold} of {sell} shares sold at {} or better", now.bid));
     let left = bought.saturating_sub(sold);
     if sold.is_zero() {
@@ -176,8 +176,15 @@ async fn touch(rest: &RestClient, token: &TokenId) -> Result<Touch> {
     Ok(Touch { ask, bid, tick, min_size })
 }
 
-/// One FAK order through the gateway; the shares it filled.
-async fn take(gateway: &Gateway, token: &TokenId, side: Side, limit: Price, size: Size, what: &str) -> Result<Size> {
+/// One FAK order through the gateway; the shares it filled, once the
+/// exchange's record of it is in (at most `timeout`).
+async fn take(
+    gateway: &Gateway,
+    token: &TokenId,
+    (side, limit, size): (Side, Price, Size),
+    what: &str,
+    timeout: Duration,
+) -> Result<Size> {
     let cid =
         ClientOrderId::new(format!("livetest-taker-{what}-{}", SystemClock.now_ms())).context("client order id")?;
     let intent = OrderIntent {
@@ -192,12 +199,16 @@ async fn take(gateway: &Gateway, token: &TokenId, side: Side, limit: Price, size
         decision: DecisionContext::default(),
     };
     match gateway.place(intent).await {
-        Ok(p) => {
-            if p.filled.is_zero() {
-                let why = gateway.order(&cid).and_then(|v| v.reason).unwrap_or_else(|| "no reason given".into());
-                println!("{what}: {:?}, nothing filled ({why})", p.status);
+        Ok(_) => {
+            // The post reply is not the fills (see `Gateway::settled`).
+            let Some(view) = gateway.settled(&cid, timeout).await else {
+                bail!("the {what} is no longer tracked by the gateway: see `pmbot orders`");
+            };
+            if view.filled.is_zero() {
+                let why = view.reason.unwrap_or_else(|| "no reason given".into());
+                println!("{what}: {:?}, nothing filled ({why})", view.status);
             }
-            Ok(p.filled)
+            Ok(view.filled)
         }
         Err(GatewayError::Refused(Refusal::KillSwitch(path))) => bail!(
             "refused by the kill switch {} like any order: nothing was sent (`pmbot unkill` after checking why it was set)",

@@ -193,3 +193,57 @@ async fn the_taker_test_prints_its_cost_and_places_nothing_without_yes() {
     assert!(all.is_empty(), "no order reached the simulator");
     sim.shutdown().await;
 }
+
+/// `--taker --yes` on the simulator: the BUY fills at the ask, the bought
+/// shares settle, the SELL fills at the bid, and both orders are journaled
+/// and recorded by the simulator as matched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_taker_test_buys_and_sells_with_market_orders() {
+    let (sim, dir) = setup_with("taker-yes", None).await;
+    let (out, stdout, stderr) = livetest_with(&dir, &sim, &["--taker", "--yes"]).await;
+    eprintln!("pmbot livetest --taker --yes:\n{stdout}{stderr}");
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("PASS: bought"), "{stdout}");
+    let (all, open) = ours(&sim);
+    assert_eq!((all.len(), open), (2, 0), "a BUY and a SELL, none left open");
+    for o in &all {
+        assert_eq!(o.size_matched, o.original_size, "{o:?}");
+    }
+    // The journal holds both orders and a fill for every share the
+    // simulator matched, at the simulator's sizes.
+    let j = Journal::open_read_only(dir.join("journal.sqlite")).unwrap();
+    assert_eq!(j.orders().unwrap().len(), 2);
+    for o in &all {
+        let filled: u64 = j.fills_of(&o.id).unwrap().iter().map(|f| f.size.micros()).sum();
+        assert_eq!(filled, o.size_matched.micros(), "journaled fills of {:?} {}", o.side, o.id);
+    }
+    sim.shutdown().await;
+}
+
+/// The post reply of a FAK is not its fills: with the user channel silent
+/// from its first frame (`ws-stall`), no trade reaches the gateway over the
+/// WebSocket, and `--taker` still reports the exchange's fills, read from
+/// its order record and trades over REST, and journals them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_taker_test_learns_its_fills_over_rest_when_the_user_channel_is_silent() {
+    let (sim, dir) = setup_with("taker-silent", None).await;
+    let set = reqwest::Client::new()
+        .post(format!("{}_sim/faults", sim.rest_url()))
+        .body(r#"{"spec": "ws-stall=600s/599999ms"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert!(set.status().is_success());
+    let (out, stdout, stderr) = livetest_with(&dir, &sim, &["--taker", "--yes"]).await;
+    eprintln!("pmbot livetest --taker --yes (silent user channel):\n{stdout}{stderr}");
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("PASS: bought"), "{stdout}");
+    let (all, _) = ours(&sim);
+    assert_eq!(all.len(), 2);
+    let j = Journal::open_read_only(dir.join("journal.sqlite")).unwrap();
+    for o in &all {
+        let filled: u64 = j.fills_of(&o.id).unwrap().iter().map(|f| f.size.micros()).sum();
+        assert_eq!(filled, o.size_matched.micros(), "journaled fills of {:?} {}", o.side, o.id);
+    }
+    sim.shutdown().await;
+}

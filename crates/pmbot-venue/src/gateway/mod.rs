@@ -36,6 +36,7 @@ pub mod order;
 mod place;
 mod reconcile;
 pub mod secrets;
+mod settle;
 mod tracker;
 pub mod transport;
 mod user;
@@ -82,6 +83,10 @@ pub struct Placed {
     /// `UnknownPendingReconcile` if every look-up and re-post left its fate
     /// open; it is looked up again in the background.
     pub status: pmbot_core::OrderStatus,
+    /// The fills seen when the post was answered. For a FAK or FOK the
+    /// reply comes before its trades (a `matched` order reads `Cancelled`
+    /// with nothing filled until they arrive): [`Gateway::settled`] waits
+    /// for the exchange's record.
     pub filled: Size,
     /// How many times the (identical) order was posted.
     pub posts: u32,
@@ -413,6 +418,15 @@ impl Gateway {
 
     pub fn order(&self, client_order_id: &ClientOrderId) -> Option<OrderView> {
         lock(&self.inner.tracker).view(client_order_id)
+    }
+
+    /// The order once the exchange has said its last word on it: for an
+    /// order that does not rest (FAK, FOK), whose post reply is not its
+    /// fills, the exchange's record and the trades behind it (see
+    /// `settle.rs`); at most `timeout`, then the order as it stands.
+    /// `None` for an order this gateway does not track.
+    pub async fn settled(&self, client_order_id: &ClientOrderId, timeout: Duration) -> Option<OrderView> {
+        self.inner.settled(client_order_id, timeout).await
     }
 
     pub fn heartbeat(&self) -> HeartbeatHealth {
