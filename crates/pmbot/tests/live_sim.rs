@@ -404,22 +404,14 @@ async fn live_on_the_simulator_ends_with_its_accounts_to_the_micro() {
     let config = write_config(&dir, &sim, None);
     let slugs = sim.state.open_market_slugs();
 
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pmbot"));
-    cmd.env("PMBOT_OPS__HTTP", "127.0.0.1:0").env("PMBOT_PRIVATE_KEY", KEY).env_remove("RUST_LOG");
-    cmd.current_dir(&dir).arg("--config").arg(&config);
-    cmd.args(["live", "--simulated-exchange", "--clob-url", &sim.rest_url(), "--ws-url", &sim.ws_url()]);
-    cmd.args(["--gamma-url", &format!("{}gamma", sim.rest_url())]);
-    cmd.arg("--model").arg(&model).args(["--duration", "75s", "--market"]).args(&slugs);
+    let mut cmd = live_on(&dir, &sim, &config, &model, "75s", &slugs);
     let out = tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "stdout: {stdout}\nstderr: {}", String::from_utf8_lossy(&out.stderr));
 
     let journal = Journal::open_read_only(dir.join("journal.sqlite")).unwrap();
-    let run = &journal.runs().unwrap()[0];
-    let capital = run.start.config["risk"]["capital_cap"].as_str().and_then(|c| Usdc::parse(c).ok());
-    let capital = capital.expect("the run's starting capital");
+    let (capital, last) = capital_and_last_mark(&journal);
     let fills = journal.fills().unwrap();
-    let last = journal.marks().unwrap().pop().expect("a last mark");
     let positions = journal.positions().unwrap();
     // The simulator's accounts, read under its lock.
     let (trades, sim_cash, held) = {
@@ -430,19 +422,7 @@ async fn live_on_the_simulator_ends_with_its_accounts_to_the_micro() {
     };
     assert!(!trades.is_empty(), "the run traded: {stdout}");
 
-    // Fill by fill: the trade the simulator settled is the fill journaled,
-    // fee included. Every trade of ours took liquidity (entries and exits
-    // are FAK), and a taker BUY paid its fee in pUSD.
-    let mut fees = Usdc::ZERO;
-    for t in &trades {
-        assert_eq!(t.taker_maker, ME, "trade {}: ours as taker", t.id);
-        let f = fills.iter().find(|f| f.trade_id == t.id).unwrap_or_else(|| panic!("trade {} journaled", t.id));
-        assert_eq!((f.side, f.price, f.size, f.fee), (t.side, t.price, t.size, t.fee), "trade {}", t.id);
-        fees += t.fee;
-    }
-    assert_eq!(fills.len(), trades.len(), "no journaled fill the simulator did not settle");
-    assert!(trades.iter().any(|t| t.side == Side::Buy && t.fee > Usdc::ZERO), "BUY fees paid in pUSD");
-    assert_eq!(last.fees, fees, "fees: ledger vs simulator");
+    assert_eq!(last.fees, fills_are_the_simulators_trades(&trades, &fills), "fees: ledger vs simulator");
 
     // Shares: every share a BUY matched is held (none withheld as a fee).
     for (p, held) in positions.iter().zip(held) {
@@ -456,4 +436,196 @@ async fn live_on_the_simulator_ends_with_its_accounts_to_the_micro() {
     assert!(assert_decided_at_fee_rate(&journal.decisions().unwrap(), sports.rate) > 0);
     sim.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Issue 13's Done-when, through a resolution: `live --simulated-exchange`
+/// on markets that end and resolve during the run (150 s windows), holding
+/// what it bought until the end, so every market it entered resolves with
+/// shares in the wallet. The simulator pays nothing at resolution; the bot
+/// redeems each such market through `POST /_sim/redeem` and only then counts
+/// the payout as cash. Afterwards: one confirmed redemption per market held
+/// at resolution, nothing owed, no shares left in the simulator, and the
+/// ledger's cash and fees equal the simulator's accounts to the micro-pUSD.
+///
+/// Which side wins is the market model's draw, so a run could hold only
+/// losers and never see a payout become cash. The first market the run
+/// buys into is therefore resolved early by the test, as the oracle, in
+/// favour of the token bought (what `POST /_sim/resolve` does); the others
+/// resolve at their end by the model's own draw.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_on_the_simulator_redeems_what_resolved_and_ends_with_its_accounts_to_the_micro() {
+    let dir = std::env::temp_dir().join(format!("pmbot-live-redeem-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let model = train_model(&dir, "1h");
+
+    // Started after training, so the windows run from here: each market
+    // ends 150 s from now and resolves 1 s later, inside the run. The
+    // engine's features warm up for a minute from its first book, and on a
+    // loaded machine `live` took up to 30 s to get there (a CI run with
+    // 100 s windows reached its first entry 6 s before the end and bought
+    // nothing), which still leaves about 45 s to enter before the risk
+    // gate's end rule below. A window this short is decided within seconds
+    // at the usual volatility (books at 0.003 or 0.997, no edge to take);
+    // the widest floor and a lower volatility keep the hidden probability
+    // wandering mid-range (log-odds sd about 0.7 over the window), as a
+    // 15-minute window does early on, so there is something to buy.
+    let mut markets =
+        SyntheticConfig { markets: 4, market_duration_ms: 150_000, resolve_delay_ms: 1_000, ..synthetic() };
+    markets.probability.floor_fraction = 1.0;
+    markets.probability.vol_scale = 0.65;
+    let start_cash = Usdc::from_whole(1_000);
+    let sim = funded_sim(markets, start_cash).await;
+    let config = write_config(&dir, &sim, None);
+    // Hold to the end: no exit by time, price or the market's end (1 ms
+    // before it is never sampled in practice), so whatever the run enters
+    // it still holds when its market resolves. Entries stay allowed to the
+    // end for the same reason.
+    let text = std::fs::read_to_string(&config).unwrap();
+    let holding = "max_hold_ms = 600000\nexit_before_end_ms = 1\ntake_profit_ticks = 1000\nstop_loss_ticks = 1000";
+    // The risk gate's own end rule (2 min by default) would refuse every
+    // entry after the warm-up of a 150 s market; 15 s leaves the early resolution below
+    // (5 s after the first entry) before the market's own end.
+    let risk = "[risk]\nmin_time_to_end_ms = 15000";
+    assert!(text.contains("max_hold_ms = 8000") && text.contains("[risk]"));
+    std::fs::write(&config, text.replace("max_hold_ms = 8000", holding).replace("[risk]", risk)).unwrap();
+    let (slugs, specs) = sim.state.with_exchange(|ex, _| {
+        let specs: Vec<_> = ex.markets().iter().map(|m| m.spec.clone()).collect();
+        (specs.iter().map(|s| s.slug.clone()).collect::<Vec<_>>(), specs)
+    });
+    assert_eq!(slugs.len(), 4);
+
+    let mut cmd = live_on(&dir, &sim, &config, &model, "165s", &slugs);
+    let child = tokio::task::spawn_blocking(move || cmd.output().unwrap());
+    let state = sim.state.clone();
+    let oracle = tokio::spawn(async move {
+        let buy = loop {
+            let trades = state.lock().exchange.trades(ME, &Query::default());
+            if let Some(t) = trades.into_iter().find(|t| t.side == Side::Buy) {
+                break t;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        };
+        // Long enough for the bot to learn its fill (user channel) before
+        // the resolution: a resolution before the fill is another race.
+        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+        state.with_exchange(|ex, now| ex.resolve(&buy.market, &buy.token, now)).expect("resolved early");
+        (buy.market, buy.token)
+    });
+    let out = child.await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "stdout: {stdout}\nstderr: {stderr}");
+    if !oracle.is_finished() {
+        // What each market's decisions were, to tell a late warm-up from a
+        // strategy that never wanted in.
+        let decisions = Journal::open_read_only(dir.join("journal.sqlite")).and_then(|j| j.decisions());
+        let seen: Vec<String> =
+            decisions.iter().flatten().map(|d| format!("{} {:?} {}", d.at.0, d.action, d.reason)).collect();
+        panic!("the run bought nothing; decisions {seen:?}\n{stdout}\n{stderr}");
+    }
+    let (won, _) = oracle.await.unwrap();
+
+    let journal = Journal::open_read_only(dir.join("journal.sqlite")).unwrap();
+    let (capital, last) = capital_and_last_mark(&journal);
+    let fills = journal.fills().unwrap();
+    let positions = journal.positions().unwrap();
+    let payouts = journal.payouts().unwrap();
+    let redemptions = journal.redemptions().unwrap();
+    let (trades, sim_cash, held) = {
+        let g = sim.state.lock();
+        let held: Vec<_> = positions.iter().map(|p| g.exchange.shares(ME, &p.token).total).collect();
+        let cash = Usdc::from_micros(i64::try_from(g.exchange.collateral(ME).total.micros()).unwrap());
+        (g.exchange.trades(ME, &Query::default()), cash, held)
+    };
+    eprintln!(
+        "trades {}, payouts {payouts:?}, redemptions {redemptions:?}, last mark {last:?}, sim cash {sim_cash}",
+        trades.len()
+    );
+    assert!(!trades.is_empty(), "the run traded: {stdout}\n{stderr}");
+
+    // Every market of the run resolved during it, and the run held shares
+    // of at least one when it did (it holds whatever it buys).
+    let held_at_resolution: std::collections::BTreeSet<_> = payouts.iter().map(|p| p.market).collect();
+    assert!(!held_at_resolution.is_empty(), "the run held shares at a resolution: {stdout}\n{stderr}");
+    for spec in &specs {
+        let traded = trades.iter().any(|t| t.market == spec.condition_id);
+        assert_eq!(
+            traded,
+            held_at_resolution.contains(&spec.condition_id),
+            "{}: traded means held to the end",
+            spec.slug
+        );
+    }
+
+    // Redeemed through the simulator, once each, nothing else, nothing owed.
+    let confirmed: Vec<_> =
+        redemptions.iter().filter(|r| r.status == pmbot_venue::redeem::RedemptionStatus::Confirmed).collect();
+    assert_eq!(confirmed.len(), held_at_resolution.len(), "{redemptions:?}");
+    for market in &held_at_resolution {
+        let rows: Vec<_> = confirmed.iter().filter(|r| r.market == *market).collect();
+        assert_eq!(rows.len(), 1, "{market}: confirmed once");
+        assert_eq!(rows[0].via, pmbot_venue::redeem::Via::Simulator);
+        let paid: Usdc = payouts.iter().filter(|p| p.market == *market).map(|p| p.amount).sum();
+        assert_eq!(rows[0].payout, Some(paid), "{market}: the simulator paid what the ledger was owed");
+    }
+    let won_paid = confirmed.iter().find(|r| r.market == won).and_then(|r| r.payout).unwrap_or(Usdc::ZERO);
+    assert!(won_paid > Usdc::ZERO, "the market resolved for the token bought paid out when redeemed");
+    assert_eq!(last.unredeemed, Usdc::ZERO, "nothing still owed for a redeemed market");
+    assert!(journal.unredeemed().unwrap().is_empty());
+    assert!(!stdout.contains("not yet redeemed"), "{stdout}");
+
+    assert_eq!(last.fees, fills_are_the_simulators_trades(&trades, &fills), "fees: ledger vs simulator");
+
+    // Shares: what the run held at resolution was burned by the redemption;
+    // the simulator holds none of it, and the ledger nothing open.
+    for (p, held) in positions.iter().zip(held) {
+        assert_eq!(p.fee_shares, Size::ZERO);
+        assert_eq!(held, Size::ZERO, "{}: redeemed, so burned", p.token);
+        let paid_shares: Size = payouts.iter().filter(|r| r.token == p.token).map(|r| r.shares).sum();
+        assert_eq!(Decimal::from(paid_shares.micros()) / Decimal::from(1_000_000), p.net_shares, "{}", p.token);
+    }
+    assert_eq!(last.open_positions, 0);
+    // Cash, redeemed payouts included: what the simulator's account moved
+    // is what the ledger moved.
+    assert_eq!(sim_cash - start_cash, last.cash - capital, "cash moved: simulator vs ledger");
+    sim.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `pmbot live --simulated-exchange` on `sim`'s markets `slugs` for
+/// `duration`, with our key and the settings `config`, in `dir`.
+fn live_on(dir: &Path, sim: &SimHandle, config: &Path, model: &Path, duration: &str, slugs: &[String]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pmbot"));
+    cmd.env("PMBOT_OPS__HTTP", "127.0.0.1:0").env("PMBOT_PRIVATE_KEY", KEY).env_remove("RUST_LOG");
+    cmd.current_dir(dir).arg("--config").arg(config);
+    cmd.args(["live", "--simulated-exchange", "--clob-url", &sim.rest_url(), "--ws-url", &sim.ws_url()]);
+    cmd.args(["--gamma-url", &format!("{}gamma", sim.rest_url())]);
+    cmd.arg("--model").arg(model).args(["--duration", duration, "--market"]).args(slugs);
+    cmd
+}
+
+/// The (only) run's starting capital and its last mark.
+fn capital_and_last_mark(journal: &Journal) -> (Usdc, pmbot_engine::journal::Mark) {
+    let run = &journal.runs().unwrap()[0];
+    let capital = run.start.config["risk"]["capital_cap"].as_str().and_then(|c| Usdc::parse(c).ok());
+    let last = journal.marks().unwrap().pop().expect("a last mark");
+    (capital.expect("the run's starting capital"), last)
+}
+
+/// Fill by fill: the trade the simulator settled is the fill journaled, fee
+/// included, and no fill is journaled that it did not settle. Every trade
+/// of ours took liquidity (entries and exits are FAK), and a taker BUY paid
+/// its fee in pUSD. Returns the fees the simulator charged.
+fn fills_are_the_simulators_trades(trades: &[pmbot_sim::engine::TradeRecord], fills: &[pmbot_core::Fill]) -> Usdc {
+    let mut fees = Usdc::ZERO;
+    for t in trades {
+        assert_eq!(t.taker_maker, ME, "trade {}: ours as taker", t.id);
+        let f = fills.iter().find(|f| f.trade_id == t.id).unwrap_or_else(|| panic!("trade {} journaled", t.id));
+        assert_eq!((f.side, f.price, f.size, f.fee), (t.side, t.price, t.size, t.fee), "trade {}", t.id);
+        fees += t.fee;
+    }
+    assert_eq!(fills.len(), trades.len(), "no journaled fill the simulator did not settle");
+    assert!(trades.iter().any(|t| t.side == Side::Buy && t.fee > Usdc::ZERO), "BUY fees paid in pUSD");
+    fees
 }
