@@ -210,39 +210,29 @@ mod tests {
     }
 
     /// Every taker leg of 21 real CTF Exchange V2 `OrderFilled` events on
-    /// Polygon (NautilusTrader `crates/adapters/polymarket/test_data/
-    /// chain_order_filled_taker_fees.json`): side, shares (micro), price,
-    /// the market's rate, and the fee the chain took in micro-pUSD. Half-up
-    /// rounding gets four of them wrong (e.g. 0.07250 for 0.07249).
+    /// Polygon (`testdata/chain_taker_fees.csv`, from NautilusTrader's
+    /// `chain_order_filled_taker_fees.json`). Half-up rounding gets four of
+    /// them wrong (e.g. 0.07250 for 0.07249).
     #[test]
     fn matches_the_fees_charged_on_chain() {
-        let legs: &[(&str, u64, &str, &str, i64)] = &[
-            ("BUY", 7_575_758, "0.66", "0.05", 85_000),
-            ("BUY", 7_042_251, "0.71", "0.05", 72_490),
-            ("BUY", 21_126_758, "0.71", "0.05", 217_490),
-            ("BUY", 1_219_511, "0.82", "0.07", 12_590),
-            ("BUY", 2_083_334, "0.48", "0.07", 36_400),
-            ("BUY", 5_952_381, "0.84", "0", 0),
-            ("SELL", 7_570_000, "0.65", "0.05", 86_100),
-            ("SELL", 7_590_000, "0.66", "0.05", 85_150),
-            ("SELL", 5_000_000, "0.31", "0.05", 53_470),
-            ("SELL", 5_000_000, "0.67", "0.05", 55_270),
-            ("SELL", 5_000_000, "0.27", "0.05", 49_270),
-            ("SELL", 7_040_000, "0.70", "0.05", 73_920),
-            ("SELL", 21_130_000, "0.70", "0.05", 221_860),
-            ("SELL", 5_950_000, "0.83", "0", 0),
-            ("BUY", 8_928_572, "0.56", "0.05", 110_000),
-            ("SELL", 8_920_000, "0.55", "0.05", 110_380),
-            ("BUY", 5_149_310, "0.971", "0.07", 10_140),
-            ("SELL", 5_140_000, "0.965", "0.07", 12_150),
-            ("BUY", 9_321_429, "0.56", "0.05", 114_840),
-            ("SELL", 9_330_000, "0.55", "0.05", 115_450),
-            ("SELL", 8_930_000, "0.55", "0.05", 110_500),
-        ];
-        for &(side, shares, price, rate, fee) in legs {
+        let legs = chain_legs(include_str!("../../../testdata/chain_taker_fees.csv"));
+        assert_eq!(legs.len(), 21);
+        for (side, shares, price, rate, fee) in legs {
             let got = FeeModel::taker(d(rate)).taker_fee(p(price), Size::from_micros(shares));
             assert_eq!(got, Usdc::from_micros(fee), "{side} {shares} at {price}, rate {rate}");
         }
+    }
+
+    /// The rows of `testdata/chain_taker_fees.csv`: side, micro-shares,
+    /// price, rate, fee in micro-pUSD.
+    fn chain_legs(csv: &str) -> Vec<(&str, u64, &str, &str, i64)> {
+        csv.lines()
+            .filter(|l| !l.starts_with('#') && !l.starts_with("side,"))
+            .map(|l| {
+                let f: Vec<&str> = l.split(',').collect();
+                (f[0], f[1].parse().unwrap(), f[2], f[3], f[4].parse().unwrap())
+            })
+            .collect()
     }
 
     /// py-clob-client-v2's fee tests (amount $100 means 200 shares at 0.5).

@@ -193,37 +193,22 @@ mod tests {
     }
 
     /// Every taker leg of NautilusTrader's `chain_order_filled_taker_fees.json`
-    /// (real Polygon `OrderFilled` events): side, shares filled (6-decimal
-    /// mantissa), price, rate, and the fee the chain charged.
+    /// (real Polygon `OrderFilled` events), as `testdata/chain_taker_fees.csv`
+    /// lists them: side, micro-shares, price, rate, the fee charged.
     #[test]
     fn matches_the_fees_charged_on_chain() {
-        let fills: &[(&str, u64, &str, &str, u64)] = &[
-            ("BUY", 7_575_758, "0.66", "0.05", 85_000),
-            ("BUY", 7_042_251, "0.71", "0.05", 72_490),
-            ("BUY", 21_126_758, "0.71", "0.05", 217_490),
-            ("BUY", 1_219_511, "0.82", "0.07", 12_590),
-            ("BUY", 2_083_334, "0.48", "0.07", 36_400),
-            ("BUY", 5_952_381, "0.84", "0", 0),
-            ("SELL", 7_570_000, "0.65", "0.05", 86_100),
-            ("SELL", 7_590_000, "0.66", "0.05", 85_150),
-            ("SELL", 5_000_000, "0.31", "0.05", 53_470),
-            ("SELL", 5_000_000, "0.67", "0.05", 55_270),
-            ("SELL", 5_000_000, "0.27", "0.05", 49_270),
-            ("SELL", 7_040_000, "0.70", "0.05", 73_920),
-            ("SELL", 21_130_000, "0.70", "0.05", 221_860),
-            ("SELL", 5_950_000, "0.83", "0", 0),
-            ("BUY", 8_928_572, "0.56", "0.05", 110_000),
-            ("SELL", 8_920_000, "0.55", "0.05", 110_380),
-            ("BUY", 5_149_310, "0.971", "0.07", 10_140),
-            ("SELL", 5_140_000, "0.965", "0.07", 12_150),
-            ("BUY", 9_321_429, "0.56", "0.05", 114_840),
-            ("SELL", 9_330_000, "0.55", "0.05", 115_450),
-            ("SELL", 8_930_000, "0.55", "0.05", 110_500),
-        ];
-        for &(side, shares, price, rate, fee) in fills {
+        let csv = include_str!("../../../../testdata/chain_taker_fees.csv");
+        let rows: Vec<Vec<&str>> = csv
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.starts_with("side,"))
+            .map(|l| l.split(',').collect())
+            .collect();
+        assert_eq!(rows.len(), 21);
+        for row in rows {
+            let [side, shares, price, rate, fee] = row[..] else { panic!("a row of five fields: {row:?}") };
             let f = FeeSchedule::taker(rate.parse().unwrap());
-            let got = f.taker_fee(p(price), Size::from_micros(shares));
-            assert_eq!(got, Usdc::from_micros(fee as i64), "{side} {shares} at {price}, rate {rate}");
+            let got = f.taker_fee(p(price), Size::from_micros(shares.parse().unwrap()));
+            assert_eq!(got, Usdc::from_micros(fee.parse().unwrap()), "{side} {shares} at {price}, rate {rate}");
         }
     }
 
