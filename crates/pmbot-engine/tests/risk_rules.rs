@@ -385,31 +385,46 @@ fn failed_balance_check_refuses_entries() {
     assert_eq!(f.orders(), 0);
 }
 
-#[test]
-fn refused_price_change_leaves_the_book_untrusted_until_a_snapshot() {
+/// A market quoted calmly to 3.2 s, its UP book doubted at 3.5 s by
+/// `doubt`, then kept fresh by valid deltas to 8.2 s (only a snapshot
+/// restores trust), and quoted again from 8.3 s.
+fn doubted_then_quoted(name: &str, doubt: impl FnOnce(&mut Scenario, &MarketInfo)) -> Finished {
     let a = market(1);
-    let mut s = Scenario::start("untrusted", Setup::default());
+    let mut s = Scenario::start(name, Setup::default());
     s.list(&a);
     s.quote(&[(&a, CALM)], 100, 3_200);
-    // An ask at 0.505 on a 0.01 tick: the engine's book refuses it.
-    s.event(price_change(&a, &a.up, Side::Sell, "0.505", 10, 3_500));
-    // Valid updates keep the (doubted) book fresh; only a snapshot restores it.
+    doubt(&mut s, &a);
     for ms in (4_100..8_200).step_by(SEC as usize) {
         s.event(price_change(&a, &a.up, Side::Buy, "0.48", 1_000 + ms as u64 / SEC as u64, ms));
     }
     s.quote(&[(&a, CALM)], 8_300, 10_400);
     let f = s.finish(10_500);
-
     let refused = f.refusals("book_untrusted");
     let times: Vec<i64> = refused.iter().map(|d| d.at.millis() - T0).collect();
     assert_eq!(times, [4_000, 5_000, 6_000, 7_000, 8_000]);
-    for d in &refused {
-        assert_eq!(refusal(d), "book untrusted: the token's book is not synced and verified");
-        assert_eq!(intent_of(d), ("0.5".into(), "19.32".into()), "the book as it was before the bad update");
-    }
     // The snapshot at 8.3 s restores it: the next sample enters.
     let next = f.intents().nth(5).expect("an entry after the snapshot");
     assert_eq!((next.action, next.at), (DecisionAction::Enter, at(9_000)));
+    f
+}
+
+#[test]
+fn refused_price_change_leaves_the_book_untrusted_until_a_snapshot() {
+    // An ask at 0.505 on a 0.01 tick: the engine's book refuses it.
+    let f = doubted_then_quoted("untrusted", |s, a| s.event(price_change(a, &a.up, Side::Sell, "0.505", 10, 3_500)));
+    for d in &f.refusals("book_untrusted") {
+        assert_eq!(refusal(d), "book untrusted: the token's book is not synced and verified");
+        assert_eq!(intent_of(d), ("0.5".into(), "19.32".into()), "the book as it was before the bad update");
+    }
+}
+
+/// The market-data venue's distrust reaches the engine (issue 14, the live
+/// path's trust bug): a book the venue stopped trusting (a lost frame, a
+/// disconnect) is refused for orders, though its updates keep coming and
+/// are valid, until the next snapshot (a WebSocket `book` or a REST resync).
+#[test]
+fn a_book_the_venue_distrusts_is_refused_until_a_snapshot() {
+    doubted_then_quoted("venue-distrust", |s, a| s.runner.on_book_distrusted(&a.up, at(3_500)).unwrap());
 }
 
 #[test]

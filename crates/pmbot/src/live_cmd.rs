@@ -26,8 +26,8 @@ use pmbot_engine::journal::{EngineRow, Journal, RunMode};
 use pmbot_venue::SystemClock;
 use pmbot_venue::gateway::log::{LoggedOrder, OrderLog, OrderLogError, PreparedOrder};
 use pmbot_venue::gateway::{Gateway, GatewayConfig, GatewayError};
-use pmbot_venue::marketdata::service::{MarketData, RawFrame};
-use pmbot_venue::marketdata::{FrameParser, StreamConfig};
+use pmbot_venue::marketdata::StreamConfig;
+use pmbot_venue::marketdata::service::{FeedEvent, MarketData, Outputs};
 use pmbot_venue::redeem::{RedeemOutcome, RedemptionReport, RedemptionScheduler, SharedRedemptionLog};
 use serde_json::json;
 use tokio::sync::mpsc;
@@ -273,13 +273,14 @@ pub async fn run(mut file: FileConfig, args: LiveArgs, stop: Shutdown) -> Result
         journal_path.display()
     );
 
-    let (tx, mut frames) = mpsc::channel::<RawFrame>(8192);
+    // The engine's books follow the venue's: its events, its resyncs and
+    // its distrust (see `pmbot_venue::marketdata::service`).
+    let (tx, mut feed) = mpsc::channel::<FeedEvent>(8192);
     let mut md_cfg = file.market_data.clone();
     md_cfg.stream = source.stream.clone();
-    let md =
-        MarketData::start(md_cfg, tokens, clock.clone(), Some(tx)).context("cannot start the market-data stream")?;
-    let mut parser = FrameParser::new();
-    let mut parsed: Vec<MarketEvent> = Vec::new();
+    let outputs = Outputs { frames: None, feed: Some(tx) };
+    let md = MarketData::start_with(md_cfg, tokens, clock.clone(), outputs)
+        .context("cannot start the market-data stream")?;
     let deadline = args.duration.map(|d| tokio::time::Instant::now() + d);
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     let (placed_tx, mut placed) = mpsc::unbounded_channel::<(OrderIntent, Result<(), String>)>();
@@ -288,19 +289,14 @@ pub async fn run(mut file: FileConfig, args: LiveArgs, stop: Shutdown) -> Result
     let mut in_flight = 0usize;
     let reason = loop {
         tokio::select! {
-            frame = frames.recv() => match frame {
-                Some((at, text)) => {
-                    parsed.clear();
-                    // A refused message is counted in the parser's stats; the
-                    // engine's books distrust what it touched until a snapshot.
-                    let _ = parser.parse(&text, at, &mut parsed);
-                    for ev in &parsed {
-                        if let MarketEvent::TickSizeChange(c) = ev {
-                            gateway.set_tick_size(&c.token, c.new);
-                        }
-                        engine.on_market_event(ev, at)?;
+            fed = feed.recv() => match fed {
+                Some(FeedEvent::Market { at, event }) => {
+                    if let MarketEvent::TickSizeChange(c) = &event {
+                        gateway.set_tick_size(&c.token, c.new);
                     }
+                    engine.on_market_event(&event, at)?;
                 }
+                Some(FeedEvent::Distrusted { at, token, .. }) => engine.on_book_distrusted(&token, at)?,
                 None => break "market data stream ended",
             },
             Some(ev) = events.recv() => apply(&mut engine, ev)?,
@@ -381,8 +377,9 @@ pub async fn run(mut file: FileConfig, args: LiveArgs, stop: Shutdown) -> Result
     balance_task.abort();
     monitor.run_ended();
     println!(
-        "stopped ({reason}): {} samples, {} intents, {} refused by risk, {} fills, {} closed trades",
-        stats.samples, stats.intents, stats.refusals, stats.fills, stats.trades
+        "stopped ({reason}): {} books distrusted by the feed, {} samples, {} intents, {} refused by risk, {} fills, \
+         {} closed trades",
+        stats.books_distrusted, stats.samples, stats.intents, stats.refusals, stats.fills, stats.trades
     );
     drop(source);
     let written = crate::report_out::write(&journal_path, &args.report);

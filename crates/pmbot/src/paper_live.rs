@@ -11,7 +11,7 @@ use pmbot_engine::engine::{Engine, KillSwitchFile, MarketInfo, lock};
 use pmbot_engine::journal::RunMode;
 use pmbot_venue::SystemClock;
 use pmbot_venue::discovery::MarketRef;
-use pmbot_venue::marketdata::service::{MarketData, RawFrame};
+use pmbot_venue::marketdata::service::{FeedEvent, MarketData, Outputs};
 use serde_json::json;
 use tokio::sync::mpsc;
 
@@ -102,18 +102,24 @@ pub async fn run(file: FileConfig, args: PaperArgs, stop: Shutdown) -> Result<()
         humantime::format_duration(args.duration),
         journal_path.display()
     );
-    let (tx, mut rx) = mpsc::channel::<RawFrame>(8192);
+    // The engine's books follow the venue's: its events, its resyncs and
+    // its distrust (see `pmbot_venue::marketdata::service`).
+    let (tx, mut rx) = mpsc::channel::<FeedEvent>(8192);
     let mut md_cfg = file.market_data.clone();
     md_cfg.stream = source.stream.clone();
-    let md = MarketData::start(md_cfg, source.tokens.clone(), clock.clone(), Some(tx))
+    let outputs = Outputs { frames: None, feed: Some(tx) };
+    let md = MarketData::start_with(md_cfg, source.tokens.clone(), clock.clone(), outputs)
         .context("cannot start the market-data stream")?;
     let deadline = tokio::time::Instant::now() + args.duration;
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
     let mut reconnects_noted = 0u64;
     let reason = loop {
         tokio::select! {
-            frame = rx.recv() => match frame {
-                Some((at, text)) => runner.on_frame(&text, at).context("paper run")?,
+            fed = rx.recv() => match fed {
+                Some(FeedEvent::Market { at, event }) => runner.on_event(&event, at).context("paper run")?,
+                Some(FeedEvent::Distrusted { at, token, .. }) => {
+                    runner.on_book_distrusted(&token, at).context("paper run")?
+                }
                 None => break "market data stream ended",
             },
             resolved = resolutions.next() => {
@@ -147,8 +153,9 @@ pub async fn run(file: FileConfig, args: PaperArgs, stop: Shutdown) -> Result<()
     let (stats, rs) = runner.finish(clock.now(), reason).context("paper run")?;
     monitor.run_ended();
     println!(
-        "stopped ({reason}): {} frames, {} samples, {} intents, {} refused by risk, {} fills, {} closed trades",
-        rs.frames, stats.samples, stats.intents, stats.refusals, stats.fills, stats.trades
+        "stopped ({reason}): {} books distrusted by the feed, {} samples, {} intents, {} refused by risk, {} fills, {} \
+         closed trades",
+        stats.books_distrusted, stats.samples, stats.intents, stats.refusals, stats.fills, stats.trades
     );
     crate::trade::print_accounts(&rs);
     drop(source);

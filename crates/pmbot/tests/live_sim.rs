@@ -257,7 +257,8 @@ fn paper_on_feed(dir: &Path, sim: &SimHandle, config: Option<&Path>, duration: &
 
 /// `pmbot paper` on a live feed (here a running simulator on loopback, with
 /// its socket dropped every few hundred messages): the supervised stream
-/// feeds the engine, a recovered reconnect is journaled, and a loopback feed
+/// feeds the engine, whose books the feed distrusts at each drop, a
+/// recovered reconnect is journaled, and a loopback feed
 /// is recorded as simulator data, never as live market data.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paper_on_a_live_feed_journals_its_reconnects_and_never_counts_a_loopback_feed_as_live() {
@@ -284,6 +285,13 @@ async fn paper_on_a_live_feed_journals_its_reconnects_and_never_counts_a_loopbac
     let stdout = String::from_utf8_lossy(&out.stdout);
     let read = stdout.matches("taker fee rate 0.03 (exponent 1), from its fd").count();
     assert_eq!(read, slugs.len(), "every market's fd was read: {stdout}\n{stderr}");
+    // The dropped sockets reached the engine's books as distrust (issue 14:
+    // the feed, not a re-parse of raw frames, drives them).
+    let distrusted: u64 = stdout
+        .split_once(" books distrusted by the feed")
+        .and_then(|(before, _)| before.rsplit(' ').next()?.parse().ok())
+        .unwrap_or_else(|| panic!("the run says how many books the feed distrusted: {stdout}"));
+    assert!(distrusted > 0, "{stdout}");
 
     let j = Journal::open_read_only(dir.join("feed.sqlite")).unwrap();
     let runs = j.runs().unwrap();

@@ -157,6 +157,9 @@ pub struct EngineStats {
     /// Market updates the engine's books refused (the book is then
     /// untrusted until its next snapshot).
     pub refused_updates: u64,
+    /// Trusted books the market-data venue stopped trusting
+    /// ([`Engine::on_book_distrusted`]).
+    pub books_distrusted: u64,
 }
 
 /// The engine. See the module docs.
@@ -454,6 +457,21 @@ impl Engine {
             }
             MarketEvent::MarketResolved(resolved) => self.resolve(resolved, at),
             MarketEvent::BestBidAsk(_) | MarketEvent::NewMarket(_) => {}
+        }
+        self.flush_if_full()
+    }
+
+    /// The market-data venue stopped trusting `token`'s book (a lost or
+    /// malformed frame, a disconnect, a crossed book, a hash mismatch, a
+    /// stale feed): the engine's copy is untrusted from `at` until its next
+    /// snapshot, so the risk gate refuses orders on it (`book_untrusted`).
+    pub fn on_book_distrusted(&mut self, token: &TokenId, at: TimestampMs) -> Result<(), EngineError> {
+        self.advance_to(at)?;
+        if let Some(t) = self.tokens.get_mut(token) {
+            if t.trusted {
+                self.stats.books_distrusted += 1;
+            }
+            t.trusted = false;
         }
         self.flush_if_full()
     }

@@ -149,6 +149,15 @@ impl PaperRunner {
         self.execute()
     }
 
+    /// The market-data venue stopped trusting `token`'s book at `at` (see
+    /// [`Engine::on_book_distrusted`]); the paper venue's copy goes on
+    /// filling by what it sees, as the exchange would.
+    pub fn on_book_distrusted(&mut self, token: &TokenId, at: TimestampMs) -> Result<(), RunError> {
+        self.advance_to(at)?;
+        self.engine.on_book_distrusted(token, at)?;
+        self.execute()
+    }
+
     /// A market resolved at `at` (for data that has no resolution messages).
     pub fn resolve(&mut self, resolved: MarketResolved, at: TimestampMs) -> Result<(), RunError> {
         self.on_event(&MarketEvent::MarketResolved(resolved), at)

@@ -299,16 +299,19 @@ impl BookStore {
     /// learns the market parameters it carries.
     /// A snapshot older than what a trusted book already shows is ignored
     /// (it was fetched before changes the feed has since delivered).
-    pub fn apply_rest(&mut self, rest: &RestBook, now: TimestampMs, out: &mut Vec<BookAction>) {
-        let Some(s) = self.tokens.get_mut(&rest.snapshot.token) else { return };
+    /// Applies a REST snapshot; `false` when it was not taken (an untracked
+    /// token, or older than what a trusted book already shows).
+    pub fn apply_rest(&mut self, rest: &RestBook, now: TimestampMs, out: &mut Vec<BookAction>) -> bool {
+        let Some(s) = self.tokens.get_mut(&rest.snapshot.token) else { return false };
         s.params.min_order_size = Some(rest.min_order_size.clone());
         s.params.neg_risk = Some(rest.neg_risk);
         s.params.market = Some(rest.snapshot.market);
         if s.trust.is_trusted() && s.last_exchange.is_some_and(|last| rest.snapshot.time.exchange < last) {
             self.stats.stale_snapshots_ignored += 1;
-            return;
+            return false;
         }
         self.apply_snapshot(&rest.snapshot, HashPolicy::Off, now, out);
+        true
     }
 
     /// Whether a REST snapshot shows the exchange's book moved on past what

@@ -29,5 +29,5 @@ pub use parse::{
     FrameKind, FrameOutcome, FrameParser, MessageType, ParseStats, RejectReason, Rejection, TokenIdBuildHasher,
     TokenIdHasher, TokenInterner, classify_frame,
 };
-pub use service::{MarketData, MarketDataConfig};
+pub use service::{FeedEvent, MarketData, MarketDataConfig, Outputs};
 pub use stream::{Control, StreamConfig, StreamEvent, StreamHandle};

@@ -1,12 +1,20 @@
 //! Market data as one service: the supervised stream feeding a
-//! [`BookStore`], for the commands that only watch or record (`pmbot watch`,
-//! `pmbot record`) and for tests. The trading engine will own its own
-//! `BookStore` and consume the stream's events itself, so that a replay
-//! drives exactly the same code.
+//! [`BookStore`], which decides whether each book can be trusted.
+//!
+//! Invariant: a consumer of the [`FeedEvent`]s (the trading engine, live or
+//! paper on live data) sees every market event in the order the venue's
+//! books took it, every REST snapshot they applied (a resync), and every
+//! moment they stopped trusting a book (a lost or malformed frame, a
+//! disconnect, a crossed book, a hash mismatch, a stale feed), so its copy
+//! of a book is never trusted when the venue's is not. Before this, `live`
+//! re-parsed the raw frames into the engine's books and dropped the
+//! parser's refusals: a lost delta, a resync or a disconnect never reached
+//! the engine, which went on trading on a book the venue knew was wrong.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use pmbot_core::events::MarketEvent;
 use pmbot_core::{Clock, TickSize, TimestampMs, TokenId};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
@@ -29,6 +37,26 @@ const STALE_MARGIN_MS: i64 = 2_000;
 
 /// A raw frame for a recorder.
 pub type RawFrame = (TimestampMs, Arc<str>);
+
+/// What a trading engine takes from the feed (see the module docs).
+#[derive(Debug, Clone, PartialEq)]
+pub enum FeedEvent {
+    /// A market message received at `at`, or a REST snapshot the venue's
+    /// books applied, as a `book`.
+    Market { at: TimestampMs, event: MarketEvent },
+    /// The venue stopped trusting `token`'s book: a copy of it is untrusted
+    /// until its next snapshot.
+    Distrusted { at: TimestampMs, token: TokenId, reason: DistrustReason },
+}
+
+/// Where the service sends what it takes in, besides its own books.
+#[derive(Debug, Default)]
+pub struct Outputs {
+    /// Every raw frame (the recorder).
+    pub frames: Option<mpsc::Sender<RawFrame>>,
+    /// The engine's feed.
+    pub feed: Option<mpsc::Sender<FeedEvent>>,
+}
 
 /// What the service keeps, readable at any time.
 pub struct MarketState {
@@ -59,8 +87,19 @@ impl MarketData {
         clock: Arc<dyn Clock>,
         frames: Option<mpsc::Sender<RawFrame>>,
     ) -> Result<MarketData, StreamError> {
+        MarketData::start_with(cfg, tokens, clock, Outputs { frames, feed: None })
+    }
+
+    /// Starts streaming `tokens` into `outputs` (see [`Outputs`]); a full
+    /// channel slows the stream rather than dropping anything.
+    pub fn start_with(
+        cfg: MarketDataConfig,
+        tokens: Vec<TokenId>,
+        clock: Arc<dyn Clock>,
+        outputs: Outputs,
+    ) -> Result<MarketData, StreamError> {
         let mut stream_cfg = cfg.stream.clone();
-        stream_cfg.raw_frames = frames.is_some();
+        stream_cfg.raw_frames = outputs.frames.is_some();
         let (handle, events) = stream::spawn(stream_cfg, tokens.clone(), clock.clone())?;
         let mut books = BookStore::new(cfg.books);
         let now = clock.now();
@@ -69,7 +108,7 @@ impl MarketData {
         }
         let state =
             Arc::new(Mutex::new(MarketState { books, actions: Vec::new(), stale_recycles: 0, rest_failures: 0 }));
-        let task = tokio::spawn(consume(events, handle.clone(), state.clone(), clock.clone(), frames));
+        let task = tokio::spawn(consume(events, handle.clone(), state.clone(), clock.clone(), outputs));
         Ok(MarketData { handle, state, clock, task })
     }
 
@@ -120,9 +159,11 @@ async fn consume(
     handle: StreamHandle,
     state: Arc<Mutex<MarketState>>,
     clock: Arc<dyn Clock>,
-    frames: Option<mpsc::Sender<RawFrame>>,
+    outputs: Outputs,
 ) {
+    let Outputs { frames, feed } = outputs;
     let mut actions = Vec::new();
+    let mut to_feed: Vec<FeedEvent> = Vec::new();
     while let Some(ev) = events.recv().await {
         if let StreamEvent::Frame { received, text } = &ev {
             if let Some(sink) = &frames
@@ -144,7 +185,12 @@ async fn consume(
                     st.books.connection_lost(now, &mut actions)
                 }
                 StreamEvent::Frame { .. } => {}
-                StreamEvent::Market(e) => st.books.apply(&e, now, &mut actions),
+                StreamEvent::Market(e) => {
+                    st.books.apply(&e, now, &mut actions);
+                    if feed.is_some() {
+                        to_feed.push(FeedEvent::Market { at: e.time().received, event: e });
+                    }
+                }
                 StreamEvent::FrameLost { tokens, .. } => st.books.frame_lost(tokens.as_deref(), now, &mut actions),
                 StreamEvent::Rest { book, purpose: RestPurpose::StaleCheck } => {
                     let token = book.snapshot.token.clone();
@@ -155,7 +201,11 @@ async fn consume(
                         recycle = Some(DisconnectReason::StaleFeed);
                     }
                 }
-                StreamEvent::Rest { book, .. } => st.books.apply_rest(&book, now, &mut actions),
+                StreamEvent::Rest { book, .. } => {
+                    if st.books.apply_rest(&book, now, &mut actions) && feed.is_some() {
+                        to_feed.push(FeedEvent::Market { at: now, event: MarketEvent::Book(book.snapshot) });
+                    }
+                }
                 StreamEvent::RestFailed { token, .. } => {
                     st.rest_failures += 1;
                     // Ask again; the stream's fetch already retried with backoff.
@@ -171,6 +221,16 @@ async fn consume(
                     _ => None,
                 })
                 .collect();
+            if feed.is_some() {
+                // After the event that caused it: the engine applies the
+                // event, then stops trusting the book.
+                to_feed.extend(actions.iter().filter_map(|a| match a {
+                    BookAction::Distrusted { token, reason } => {
+                        Some(FeedEvent::Distrusted { at: now, token: token.clone(), reason: *reason })
+                    }
+                    _ => None,
+                }));
+            }
             if st.actions.len() + actions.len() > MAX_ACTIONS_KEPT {
                 st.actions.clear();
             }
@@ -178,6 +238,14 @@ async fn consume(
             drop(st);
             if !resync.is_empty() {
                 let _ = handle.resync(resync);
+            }
+        }
+        if let Some(sink) = &feed {
+            for ev in to_feed.drain(..) {
+                if sink.send(ev).await.is_err() {
+                    // The engine stopped: keep the books, stop feeding.
+                    break;
+                }
             }
         }
         if let Some(reason) = recycle {
