@@ -133,7 +133,11 @@ async fn live_on_the_simulator_journals_exactly_what_the_simulator_holds() {
     cmd.current_dir(&dir).arg("--config").arg(&config);
     cmd.args(["live", "--simulated-exchange", "--clob-url", &sim.rest_url(), "--ws-url", &sim.ws_url()]);
     cmd.args(["--gamma-url", &format!("{}gamma", sim.rest_url())]);
-    cmd.arg("--model").arg(&model).args(["--duration", "75s", "--report", "live-report", "--market"]);
+    // The features warm up for 60 s, which leaves 50 s (10 samples per
+    // market) to enter: with 15 s, a clean CI run once sampled 9 times,
+    // found no edge in two markets and a price outside the band in the
+    // third, and placed nothing.
+    cmd.arg("--model").arg(&model).args(["--duration", "110s", "--report", "live-report", "--market"]);
     cmd.args(&slugs);
     // A webhook that refuses connections: alerts fail and are retried, and
     // its URL must still never show. The logs keep their configured levels.
@@ -412,7 +416,8 @@ async fn live_on_the_simulator_ends_with_its_accounts_to_the_micro() {
     let config = write_config(&dir, &sim, None);
     let slugs = sim.state.open_market_slugs();
 
-    let mut cmd = live_on(&dir, &sim, &config, &model, "75s", &slugs);
+    // 50 s after the 60 s warm-up to enter (see the test above).
+    let mut cmd = live_on(&dir, &sim, &config, &model, "110s", &slugs);
     let out = tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "stdout: {stdout}\nstderr: {}", String::from_utf8_lossy(&out.stderr));
