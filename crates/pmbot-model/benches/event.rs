@@ -19,9 +19,9 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use pmbot_core::{FeatureState, MarketEvent, OrderBook, TickSize, TokenId};
-use pmbot_engine::replay::ResolvedkitFrames;
+use pmbot_feed::FrameParser;
 use pmbot_model::TrainSpec;
-use pmbot_venue::marketdata::FrameParser;
+use pmbot_record::replay::ResolvedkitFrames;
 
 fn report(name: &str, mut ns: Vec<u64>) {
     ns.sort_unstable();

@@ -30,9 +30,9 @@ use pmbot_core::{
     ConditionId, DeltaOutcome, FeatureSpec, FeatureSpecError, FeatureState, FeatureVector, Grid, Label, LabelCounts,
     LabelError, LabelOutcome, LabelSpec, Labeller, MarketEvent, MidPoint, OrderBook, TickSize, TimestampMs, TokenId,
 };
-use pmbot_engine::record::META_FILE;
-use pmbot_engine::replay::{BOOKS_FILE, MARKETS_FILE, RecordingReader, ReplayError, ResolvedkitFrames};
-use pmbot_venue::marketdata::{FrameKind, FrameParser, classify_frame};
+use pmbot_feed::{FrameKind, FrameParser, classify_frame};
+use pmbot_record::record::META_FILE;
+use pmbot_record::replay::{BOOKS_FILE, MARKETS_FILE, RecordingReader, ReplayError, ResolvedkitFrames};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 

@@ -14,7 +14,7 @@ use pmbot_core::{
     Command, MarketEvent, MarketResolved, OrderIntent, OrderStatus, OrderUpdate, PaperConfig, PaperEvent, PaperVenue,
     TimestampMs, TokenId, Usdc,
 };
-use pmbot_venue::marketdata::FrameParser;
+use pmbot_feed::FrameParser;
 
 use super::{Engine, EngineError, EngineStats, MarketInfo, lock};
 use crate::journal::{EngineRow, EventSource, JournalError, PreparedOrder};

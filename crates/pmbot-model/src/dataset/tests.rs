@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use pmbot_core::{Feature, Level, Price, Size};
-use pmbot_engine::record::{MarketRef, Recorder, RecorderConfig, RecordingInfo};
-use pmbot_engine::replay::{Outcome, book_frame, synthetic_token_id};
+use pmbot_record::record::{MarketRef, Recorder, RecorderConfig, RecordingInfo};
+use pmbot_record::replay::{Outcome, book_frame, synthetic_token_id};
 
 use super::*;
 

@@ -5,7 +5,9 @@
 //! type pmbot does not use) or refused (with a reason); a refusal makes the
 //! books it may have touched unknown until resynced.
 //!
-//! - [`parse`]: market-channel frames into `pmbot_core` events.
+//! - [`parse`]: market-channel frames into `pmbot_core` events (the pure
+//!   `pmbot-feed` crate, re-exported: the paper driver, the replays and the
+//!   model's datasets use the same parser without linking this adapter).
 //! - [`stream`]: the supervised connection (heartbeat, silence watchdog,
 //!   reconnect with backoff, resubscription, REST snapshots on request).
 //! - [`books`]: the pure book store that gates deltas on snapshots and says
@@ -17,7 +19,7 @@
 pub mod backoff;
 pub mod books;
 pub mod health;
-pub mod parse;
+pub use pmbot_feed as parse;
 pub mod resolution;
 pub mod rest;
 pub mod service;

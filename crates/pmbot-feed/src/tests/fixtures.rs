@@ -11,7 +11,7 @@ use pmbot_core::{
 };
 
 use super::{RECEIVED, market, one_event, parse, price, size, token};
-use crate::marketdata::MessageType;
+use crate::MessageType;
 
 fn fixtures() -> Option<PathBuf> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/ws-fixtures");

@@ -6,7 +6,7 @@ use pmbot_core::MarketEvent;
 
 use super::shapes::{M, NO, YES};
 use super::{market, parse, token};
-use crate::marketdata::{MessageType, RejectReason, Rejection};
+use crate::{MessageType, RejectReason, Rejection};
 
 /// A current-schema batch of two entries, the second with `entry` spliced
 /// over its default fields.

@@ -10,7 +10,7 @@ use proptest::sample::select;
 
 use super::parse;
 use super::shapes::{M, NO, YES};
-use crate::marketdata::RejectReason;
+use crate::RejectReason;
 
 /// Valid frames of every kind, compact and pretty.
 fn valid_frames() -> Vec<String> {
@@ -363,7 +363,7 @@ fn the_generators_reach_every_outcome() {
     let (mut fast, mut events, mut rejects) = (0, 0, 0);
     for _ in 0..2_000 {
         let frame = message().new_tree(&mut runner).unwrap().current();
-        let mut parser = crate::marketdata::FrameParser::new();
+        let mut parser = crate::FrameParser::new();
         let outcome = parser.parse(&frame, super::RECEIVED, &mut Vec::new());
         fast += u32::from(parser.stats().general_reader_frames == 0);
         events += outcome.events;

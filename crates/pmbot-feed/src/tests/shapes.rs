@@ -5,8 +5,8 @@
 use pmbot_core::{Level, MarketEvent, PriceChange, Side, TickSize, TimestampMs};
 
 use super::{RECEIVED, market, one_event, parse, parse_with, price, size, token};
-use crate::marketdata::parse::MAX_UNKNOWN_TYPE_NAMES;
-use crate::marketdata::{FrameKind, FrameParser, MessageType, TokenInterner, classify_frame};
+use crate::MAX_UNKNOWN_TYPE_NAMES;
+use crate::{FrameKind, FrameParser, MessageType, TokenInterner, classify_frame};
 
 pub(super) const M: &str = "0xdd22472e552920b8438158ea7238bfadfa4f736aa4cee91a6b86c39ead110917";
 pub(super) const YES: &str = "71321045679252212594626385532706912750332728571942532289631379312455583992563";
@@ -294,5 +294,5 @@ fn control_frames_are_recognised() {
     // Given to the parser anyway, a control frame is refused as not JSON.
     let parsed = parse("PONG");
     assert_eq!(parsed.outcome.rejects.len(), 1);
-    assert_eq!(parsed.outcome.rejects[0].reason, crate::marketdata::RejectReason::InvalidJson);
+    assert_eq!(parsed.outcome.rejects[0].reason, crate::RejectReason::InvalidJson);
 }
