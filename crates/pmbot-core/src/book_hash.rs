@@ -84,12 +84,7 @@ pub fn canonical_json(book: &BookHashInput<'_>) -> String {
 
 /// The server-compatible hash: 40 lowercase hex digits.
 pub fn book_hash(book: &BookHashInput<'_>) -> String {
-    let digest = Sha1::digest(canonical_json(book).as_bytes());
-    let mut hex = String::with_capacity(40);
-    for b in digest {
-        let _ = write!(hex, "{b:02x}");
-    }
-    hex
+    hex::encode(Sha1::digest(canonical_json(book).as_bytes()))
 }
 
 /// Checks a stated hash (any case, `0x` prefix tolerated) against the contents.

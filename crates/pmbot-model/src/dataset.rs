@@ -169,7 +169,7 @@ pub fn build_dataset<P: AsRef<Path>>(dirs: &[P], spec: &DatasetSpec) -> Result<D
         }
         sources.push(source);
     }
-    let fingerprint = hex(&fingerprint.finalize());
+    let fingerprint = hex::encode(fingerprint.finalize());
     let dataset = builder.finish(sources, fingerprint)?;
     if dataset.samples.is_empty() {
         let s = &dataset.summary;
@@ -212,10 +212,6 @@ fn hash_file(h: &mut Sha256, path: &Path) -> Result<(), DatasetError> {
         }
         h.update(&buf[..n]);
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// One token followed through the data.

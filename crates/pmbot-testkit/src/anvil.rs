@@ -283,7 +283,8 @@ impl Anvil {
 
     /// A read-only `eth_call` of `data` at `to`; the returned bytes.
     pub async fn call(&self, to: Address, data: &[u8]) -> Result<Vec<u8>, AnvilError> {
-        let out = self.rpc("eth_call", json!([{"to": to, "data": format!("0x{}", hex_of(data))}, "latest"])).await?;
+        let out =
+            self.rpc("eth_call", json!([{"to": to, "data": format!("0x{}", hex::encode(data))}, "latest"])).await?;
         let text = out.as_str().unwrap_or_default().trim_start_matches("0x");
         (0..text.len())
             .step_by(2)
@@ -297,7 +298,7 @@ impl Anvil {
     async fn transact(&self, from: Address, to: Option<Address>, data: Vec<u8>) -> Result<Value, AnvilError> {
         self.rpc("anvil_impersonateAccount", json!([from])).await?;
         self.rpc("anvil_setBalance", json!([from, U256::from(10u64).pow(U256::from(18u64))])).await?;
-        let data = format!("0x{}", hex_of(&data));
+        let data = format!("0x{}", hex::encode(&data));
         // An explicit gas limit: estimation on a freshly impersonated account
         // is one more thing that can differ between runs. A deployment gets
         // more (the ConditionalTokens creation code alone is 15 kB).
@@ -361,7 +362,7 @@ impl Anvil {
 
     /// `balanceOf(holder)` of an ERC-20, read with a raw `eth_call`.
     pub async fn erc20_balance(&self, token: Address, holder: Address) -> Result<U256, AnvilError> {
-        let data = format!("0x{}", hex_of(&calls::balanceOfCall { owner: holder }.abi_encode()));
+        let data = format!("0x{}", hex::encode(calls::balanceOfCall { owner: holder }.abi_encode()));
         let out = self.rpc("eth_call", json!([{"to": token, "data": data}, "latest"])).await?;
         let text = out.as_str().unwrap_or_default();
         U256::from_str_radix(text.trim_start_matches("0x"), 16)
@@ -401,10 +402,6 @@ fn mapping_slot(key: B256, slot: U256) -> B256 {
     buf[..32].copy_from_slice(key.as_slice());
     buf[32..].copy_from_slice(&slot.to_be_bytes::<32>());
     keccak256(buf)
-}
-
-fn hex_of(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Where the anvil binary is, in this order: `ANVIL_BIN` (must exist when

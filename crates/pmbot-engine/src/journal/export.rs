@@ -108,7 +108,7 @@ fn to_json(path: &Path, table: &str, column: &str, value: ValueRef<'_>) -> Resul
                 Value::String(text.to_owned())
             }
         }
-        ValueRef::Blob(bytes) => Value::String(bytes.iter().map(|b| format!("{b:02x}")).collect()),
+        ValueRef::Blob(bytes) => Value::String(hex::encode(bytes)),
     })
 }
 

@@ -250,7 +250,7 @@ fn dec_parse(path: &Path, s: Option<String>, what: &str) -> Result<Option<Decima
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(Sha256::digest(bytes))
 }
 
 /// The hash a run's config gets: of its JSON text, keys in serde_json's

@@ -55,7 +55,7 @@ impl HouseAccount {
     pub fn derive(label: &str) -> HouseAccount {
         let addr = digest("house-account", &[label.as_bytes()]);
         let key = digest("house-api-key", &[label.as_bytes()]);
-        let hex: String = key[..16].iter().map(|b| format!("{b:02x}")).collect();
+        let hex = hex::encode(&key[..16]);
         // Shaped like a v4 uuid (version nibble 4, variant 8..b) because real
         // API keys are uuids and clients may parse them.
         let variant = ['8', '9', 'a', 'b'][usize::from(key[16] & 3)];

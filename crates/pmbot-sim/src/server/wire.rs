@@ -106,11 +106,7 @@ fn summary_hash(
         neg_risk,
         Value::from(ltp)
     );
-    hex_lower(&Sha1::digest(text.as_bytes()))
-}
-
-fn hex_lower(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(Sha1::digest(text.as_bytes()))
 }
 
 /// The hash a `book` or `price_change` message carries for this token's book.

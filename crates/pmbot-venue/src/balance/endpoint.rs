@@ -331,7 +331,7 @@ mod tests {
     fn calldata_uses_the_documented_selectors() {
         let sel = |q| {
             let (to, data) = encode(q, contracts(), FUNDER);
-            (to, format!("{:02x}{:02x}{:02x}{:02x}", data[0], data[1], data[2], data[3]), data.len())
+            (to, hex::encode(&data[..4]), data.len())
         };
         assert_eq!(sel(Query::CollateralBalance), (Address::repeat_byte(1), "70a08231".into(), 4 + 32));
         assert_eq!(sel(Query::Allowance(Address::ZERO)), (Address::repeat_byte(1), "dd62ed3e".into(), 4 + 64));
