@@ -193,48 +193,14 @@ impl Default for RecordingMeta {
     }
 }
 
-/// `url` without user-info, query and fragment: `wss://user:key@host/ws/market?apikey=k#x`
-/// becomes `wss://host/ws/market`. Text that is not a URL keeps only what
-/// precedes a `?` or `#`, and loses anything up to an `@`.
+/// `url` without user-info, query and fragment (`pmbot_core::redact`).
 pub fn redact_url(url: &str) -> String {
-    let cut = url.find(['?', '#']).unwrap_or(url.len());
-    let url = &url[..cut];
-    let (scheme, rest) = match url.split_once("://") {
-        Some((scheme, rest)) => (Some(scheme), rest),
-        None => (None, url),
-    };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(authority_end);
-    let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
-    match scheme {
-        Some(s) => format!("{s}://{host}{path}"),
-        None => format!("{host}{path}"),
-    }
+    pmbot_core::redact::without_credentials(url)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn urls_lose_their_credentials() {
-        let cases = [
-            (
-                "wss://ws-subscriptions-clob.polymarket.com/ws/market",
-                "wss://ws-subscriptions-clob.polymarket.com/ws/market",
-            ),
-            ("wss://user:secret@host:443/ws/market?apikey=k&x=1#frag", "wss://host:443/ws/market"),
-            ("ws://127.0.0.1:8080/ws/market?token=abc", "ws://127.0.0.1:8080/ws/market"),
-            ("wss://key@host", "wss://host"),
-            ("host/path?secret", "host/path"),
-            ("", ""),
-        ];
-        for (input, want) in cases {
-            assert_eq!(redact_url(input), want, "{input}");
-        }
-        // An '@' in the path is not user-info.
-        assert_eq!(redact_url("wss://host/a@b"), "wss://host/a@b");
-    }
 
     fn session(tokens: &[&str], markets: &[(u8, Option<&str>)]) -> SessionMeta {
         SessionMeta {

@@ -160,14 +160,7 @@ pub(crate) fn parse_rpc_url(url: &str) -> Result<reqwest::Url, String> {
 /// `scheme://host[:port]` of an RPC URL: what logs and refusals may show.
 /// Paths, queries and user info are dropped because providers put API keys there.
 pub fn redact_url(url: &str) -> String {
-    match reqwest::Url::parse(url.trim()) {
-        Ok(u) => match (u.host_str(), u.port()) {
-            (Some(host), Some(port)) => format!("{}://{host}:{port}", u.scheme()),
-            (Some(host), None) => format!("{}://{host}", u.scheme()),
-            _ => "<rpc url without host>".to_owned(),
-        },
-        Err(_) => "<unparseable rpc url>".to_owned(),
-    }
+    pmbot_core::redact::origin(url).unwrap_or_else(|| "<unparseable rpc url>".to_owned())
 }
 
 /// A list of URLs, or one string of comma-separated URLs (`PMBOT_*`
