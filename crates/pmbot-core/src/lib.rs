@@ -9,6 +9,7 @@
 //! outcome tokens. No `f64` ever carries what is ordered or owed.
 
 pub mod amount;
+pub mod backoff;
 pub mod book;
 pub mod book_hash;
 pub mod clock;

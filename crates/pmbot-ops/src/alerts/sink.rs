@@ -109,9 +109,8 @@ pub(super) async fn outcome_of(response: reqwest::Response) -> Result<(), SinkEr
 /// each next one twice as long, capped; half of each wait is random so that
 /// several senders do not retry in step.
 pub(super) fn backoff(attempt: u32, base: Duration, cap: Duration) -> Duration {
-    let exp = base.saturating_mul(1u32 << attempt.saturating_sub(1).min(16)).min(cap);
-    let half = exp / 2;
-    half + half.mul_f64(rand::random::<f64>())
+    let ceiling = pmbot_core::backoff::ceiling(base, cap, attempt.saturating_sub(1));
+    pmbot_core::backoff::delay(ceiling, pmbot_core::backoff::Jitter::Equal, rand::random())
 }
 
 #[cfg(test)]

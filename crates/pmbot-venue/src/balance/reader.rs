@@ -13,8 +13,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use alloy::primitives::{Address, U256};
+use pmbot_core::backoff::{self, Jitter};
 use pmbot_core::{Clock, TimestampMs, TokenId};
-use rand::Rng;
 use serde::Serialize;
 
 use super::check::{BuyRequest, MarketKind, Refusal, SellRequest, Spender, Verdict, decide_buy, decide_sell, spenders};
@@ -377,8 +377,8 @@ impl BalanceReader {
     /// `backoff_initial * 2^k`, capped at `backoff_max`, times a random
     /// factor in [0.5, 1] so that several bots do not retry in step.
     fn backoff(&self, k: u32) -> Duration {
-        let base = backoff_base(self.config.backoff_initial, self.config.backoff_max, k);
-        base.mul_f64(rand::rng().random_range(0.5..=1.0))
+        let ceiling = backoff::ceiling(self.config.backoff_initial, self.config.backoff_max, k);
+        backoff::delay(ceiling, Jitter::Equal, rand::random())
     }
 
     fn alert(&self, alert: BalanceAlert) {
@@ -399,10 +399,6 @@ impl BalanceReader {
             }
         }
     }
-}
-
-fn backoff_base(initial: Duration, max: Duration, k: u32) -> Duration {
-    initial.saturating_mul(1u32.checked_shl(k.min(31)).unwrap_or(u32::MAX)).min(max)
 }
 
 /// The readings of a query list come back in query order and kind; these two
@@ -429,15 +425,6 @@ fn oldest(values: &[(Reading, TimestampMs)]) -> TimestampMs {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backoff_doubles_and_caps() {
-        let i = Duration::from_millis(200);
-        let m = Duration::from_secs(2);
-        let got: Vec<_> = (0..6).map(|k| backoff_base(i, m, k).as_millis()).collect();
-        assert_eq!(got, [200, 400, 800, 1600, 2000, 2000]);
-        assert_eq!(backoff_base(i, m, 200), m);
-    }
 
     #[test]
     fn units_format_exactly() {

@@ -49,6 +49,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use alloy_signer_local::Secp256k1Signer;
+use pmbot_core::backoff::{self, Jitter};
 use pmbot_core::events::OrderIntent;
 use pmbot_core::{ClientOrderId, Clock, ConditionId, FeeModel, OrderId, Size, TickSize, TimestampMs, TokenId};
 use polymarket_client_sdk_v2::clob::types::SignatureType;
@@ -526,7 +527,8 @@ async fn authenticate(
     let mut last = String::new();
     for attempt in 0..cfg.retry.attempts {
         if attempt > 0 {
-            tokio::time::sleep(cfg.retry.initial_backoff * 2u32.pow(attempt.min(6))).await;
+            let ceiling = backoff::ceiling(cfg.retry.initial_backoff, cfg.retry.max_backoff, attempt - 1);
+            tokio::time::sleep(backoff::delay(ceiling, Jitter::Full, rand::random())).await;
         }
         let sdk_cfg =
             polymarket_client_sdk_v2::clob::Config::builder().heartbeat_interval(cfg.heartbeat_interval).build();
@@ -604,9 +606,8 @@ impl Inner {
     /// A full-jitter backoff for attempt `n` (from 0).
     fn backoff(&self, n: u32) -> Duration {
         let r = &self.cfg.retry;
-        let ceiling = r.initial_backoff.saturating_mul(1u32 << n.min(16)).min(r.max_backoff);
-        let ms = u64::try_from(ceiling.as_millis()).unwrap_or(u64::MAX);
-        Duration::from_millis(lock(&self.rng).random_range(0..=ms))
+        let ceiling = backoff::ceiling(r.initial_backoff, r.max_backoff, n);
+        backoff::delay(ceiling, Jitter::Full, lock(&self.rng).random())
     }
 }
 

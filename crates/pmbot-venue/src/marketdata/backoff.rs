@@ -66,8 +66,7 @@ impl Backoff {
 
     /// The ceiling of the next delay: `min(cap, initial x 2^attempt)`.
     pub fn ceiling(&self) -> Duration {
-        let factor = 1u32.checked_shl(self.attempt.min(31)).unwrap_or(u32::MAX);
-        self.cfg.initial.saturating_mul(factor).min(self.cfg.cap)
+        pmbot_core::backoff::ceiling(self.cfg.initial, self.cfg.cap, self.attempt)
     }
 
     /// How long to wait before the next attempt, and count the attempt.

@@ -73,7 +73,8 @@ impl RestClient {
             match self.book_once(token, &now).await {
                 Ok(b) => return Ok(b),
                 Err((e, retry_after)) if e.is_retryable() && attempt < ATTEMPTS => {
-                    let backoff = Duration::from_millis(200 << attempt);
+                    let backoff =
+                        pmbot_core::backoff::ceiling(Duration::from_millis(200), Duration::from_secs(5), attempt);
                     tokio::time::sleep(retry_after.unwrap_or(backoff).min(Duration::from_secs(5))).await;
                 }
                 Err((e, _)) => return Err(e),

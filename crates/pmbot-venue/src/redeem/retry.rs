@@ -78,8 +78,7 @@ pub fn next(result: &Result<RedeemOutcome, RedeemError>, failures: u32, cfg: &Re
 
 /// `min(retry_max, retry_initial x 2^(failures - 1))`.
 pub fn backoff(failures: u32, cfg: &RedeemConfig) -> Duration {
-    let factor = 1u32.checked_shl(failures.saturating_sub(1).min(31)).unwrap_or(u32::MAX);
-    cfg.retry_initial.saturating_mul(factor).min(cfg.retry_max)
+    pmbot_core::backoff::ceiling(cfg.retry_initial, cfg.retry_max, failures.saturating_sub(1))
 }
 
 #[cfg(test)]
