@@ -23,6 +23,7 @@ pub mod order_amounts;
 pub mod order_state;
 pub mod paper;
 pub mod price;
+pub mod quantile;
 pub mod redact;
 pub mod risk;
 pub mod side;

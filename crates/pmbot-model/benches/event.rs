@@ -25,7 +25,7 @@ use pmbot_record::replay::ResolvedkitFrames;
 
 fn report(name: &str, mut ns: Vec<u64>) {
     ns.sort_unstable();
-    let q = |p: f64| ns[((ns.len() as f64 - 1.0) * p) as usize];
+    let q = |p: f64| pmbot_core::quantile::quantile(&ns, p).expect("samples");
     println!(
         "{name:<52} n={:>6}  p50 {:>5} ns  p99 {:>5} ns  p99.9 {:>6} ns  max {:>7} ns",
         ns.len(),

@@ -13,7 +13,7 @@ use pmbot_model::synthetic::{self, LAST_MOVE_COLUMN, SyntheticSpec};
 use pmbot_model::{FitSpec, LogisticRegression, ValidationSpec, WalkForwardSpec, validate};
 
 fn percentile(sorted: &[f64], q: f64) -> f64 {
-    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
+    pmbot_core::quantile::quantile(sorted, q).expect("samples")
 }
 
 fn main() {

@@ -93,7 +93,7 @@ fn main() {
 
 fn report(name: &str, samples: &mut [Duration]) {
     samples.sort_unstable();
-    let pick = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
+    let pick = |q: f64| pmbot_core::quantile::quantile(samples, q).expect("samples");
     println!(
         "{name}: n={} p50={:?} p90={:?} p99={:?} max={:?}",
         samples.len(),

@@ -413,7 +413,7 @@ fn forward(mut from: TcpStream, mut to: TcpStream, stamps: Option<Arc<Mutex<Vec<
 
 fn report(name: &str, samples: &mut [Duration]) {
     samples.sort_unstable();
-    let pick = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
+    let pick = |q: f64| pmbot_core::quantile::quantile(samples, q).expect("samples");
     println!(
         "{name}: n={} p50={:?} p90={:?} p99={:?} max={:?}",
         samples.len(),

@@ -80,7 +80,7 @@ fn main() {
 
 fn report(name: &str, v: &mut [u32]) {
     v.sort_unstable();
-    let q = |p: f64| v[((v.len() as f64 * p) as usize).min(v.len() - 1)];
+    let q = |p: f64| pmbot_core::quantile::quantile(v, p).expect("samples");
     println!(
         "{:<18} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9}",
         name,
