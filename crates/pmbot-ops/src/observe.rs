@@ -3,14 +3,14 @@
 //! should know, an alert.
 //!
 //! Invariant: it only counts, formats and appends to bounded lists (see
-//! [`pmbot_engine::journal::JournalObserver`]); the counters it moves are
+//! [`pmbot_rows::JournalObserver`]); the counters it moves are
 //! the journal's rows, so `/metrics` agrees with the journal.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use pmbot_core::OrderStatus;
-use pmbot_engine::journal::{Committed, DecisionAction, EngineRow, JournalObserver, OrderOutcome};
+use pmbot_rows::{Committed, DecisionAction, EngineRow, JournalObserver, OrderOutcome};
 
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;

@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use pmbot_engine::engine::OpenPosition;
+use pmbot_rows::OpenPosition;
 use serde::Serialize;
 
 use crate::health::{self, HealthConfig, HealthInputs, HealthReport};

@@ -75,21 +75,7 @@ pub struct Ledger {
     unredeemed: BTreeMap<ConditionId, Usdc>,
 }
 
-/// An open position as the monitoring side sees it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct OpenPosition {
-    pub market: ConditionId,
-    pub token: TokenId,
-    pub opened: TimestampMs,
-    /// Shares held now.
-    pub shares: Size,
-    /// pUSD paid for the position (fees included) less what its sales brought.
-    pub cost: Usdc,
-    /// The shares at the token's best bid; `None` without a bid.
-    pub value: Option<Usdc>,
-    /// The model's confidence at entry.
-    pub confidence: Option<Decimal>,
-}
+pub use pmbot_rows::OpenPosition;
 
 /// One lot: the smallest size that can be sold.
 const LOT: Size = Size::from_micros(10_000);

@@ -43,7 +43,6 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
-use serde::{Deserialize, Serialize};
 
 pub use error::{Conflict, JournalError};
 pub use export::Location;
@@ -65,49 +64,7 @@ use schema::FileState;
 /// checkpoint, the writer's commit) before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Who told the journal about a status change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EventSource {
-    /// The gateway's own view (the `OrderLog` trait's calls).
-    Gateway,
-    /// A REST reply.
-    Rest,
-    /// The user WebSocket channel.
-    UserChannel,
-    /// Reconciliation with the exchange (start-up, after an ambiguous send).
-    Reconcile,
-    /// A person, through the command line.
-    Operator,
-    /// The paper venue (simulated fills).
-    Paper,
-}
-
-impl EventSource {
-    pub const ALL: [EventSource; 6] = [
-        EventSource::Gateway,
-        EventSource::Rest,
-        EventSource::UserChannel,
-        EventSource::Reconcile,
-        EventSource::Operator,
-        EventSource::Paper,
-    ];
-
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            EventSource::Gateway => "gateway",
-            EventSource::Rest => "rest",
-            EventSource::UserChannel => "user_channel",
-            EventSource::Reconcile => "reconcile",
-            EventSource::Operator => "operator",
-            EventSource::Paper => "paper",
-        }
-    }
-
-    fn parse(s: &str) -> Option<EventSource> {
-        EventSource::ALL.into_iter().find(|e| e.as_str() == s)
-    }
-}
+pub use pmbot_rows::EventSource;
 
 /// Whether this handle may write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

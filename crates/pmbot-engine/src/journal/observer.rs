@@ -9,52 +9,8 @@
 //! be quick and must not block (count, format a log line, hand an alert to a
 //! bounded queue), and it cannot write to the journal itself.
 
-use pmbot_core::{Fill, OrderIntent, OrderUpdate, TimestampMs};
-
-use super::{EngineRow, EventSource, Journal, OrderOutcome, PreparedOrder, RunStart};
-
-/// One committed write.
-#[derive(Debug, Clone, Copy)]
-pub enum Committed<'a> {
-    /// Engine rows written together (decisions, trades, payouts, marks, run orders).
-    Rows(&'a [EngineRow]),
-    /// An order recorded before sending: new, or a resend of the same order.
-    Order {
-        order: &'a PreparedOrder,
-        outcome: OrderOutcome,
-    },
-    Update {
-        update: &'a OrderUpdate,
-        source: EventSource,
-    },
-    /// A fill recorded for the first time.
-    Fill(&'a Fill),
-    /// An intent refused before it was sent (the gateway's checks).
-    Refusal {
-        intent: &'a OrderIntent,
-        reason: &'a str,
-        at: TimestampMs,
-    },
-    Note {
-        kind: &'a str,
-        detail: &'a serde_json::Value,
-        at: TimestampMs,
-    },
-    RunStarted {
-        id: i64,
-        run: &'a RunStart,
-    },
-    RunEnded {
-        run: i64,
-        at: TimestampMs,
-        reason: &'a str,
-    },
-}
-
-/// Hears of every committed write. See the module docs for the rules.
-pub trait JournalObserver: Send {
-    fn committed(&mut self, what: Committed<'_>);
-}
+use super::Journal;
+pub use pmbot_rows::{Committed, JournalObserver};
 
 impl Journal {
     /// Tells `observer` of every write committed from now on (replacing any

@@ -13,86 +13,13 @@ use std::str::FromStr;
 use pmbot_core::{ClientOrderId, ConditionId, Size, TimestampMs, TokenId, Usdc};
 use rusqlite::{OptionalExtension, Row, Transaction, params};
 use rust_decimal::Decimal;
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::codec::size_to_sql;
 use super::error::{JournalError, classify, corrupt};
 use super::{Journal, write::to_json};
 
-/// What kind of run the engine is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RunMode {
-    /// Paper trading: simulated fills, market data as it arrives.
-    Paper,
-    /// Replayed recordings through the paper venue.
-    Backtest,
-    /// Real orders through the gateway.
-    Live,
-}
-
-impl RunMode {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            RunMode::Paper => "paper",
-            RunMode::Backtest => "backtest",
-            RunMode::Live => "live",
-        }
-    }
-
-    fn parse(path: &Path, s: &str) -> Result<RunMode, JournalError> {
-        [RunMode::Paper, RunMode::Backtest, RunMode::Live]
-            .into_iter()
-            .find(|m| m.as_str() == s)
-            .ok_or_else(|| corrupt(path, format!("run mode {s:?}")))
-    }
-}
-
-/// Where a run's market data came from. Only [`DataSource::LiveData`] counts
-/// towards the go-live gate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DataSource {
-    /// Polymarket's own market channel, live.
-    LiveData,
-    /// Recorded data played back.
-    Replay,
-    /// The simulated exchange.
-    Simulator,
-}
-
-impl DataSource {
-    pub const ALL: [DataSource; 3] = [DataSource::LiveData, DataSource::Replay, DataSource::Simulator];
-
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            DataSource::LiveData => "live_data",
-            DataSource::Replay => "replay",
-            DataSource::Simulator => "simulator",
-        }
-    }
-
-    fn parse(path: &Path, s: &str) -> Result<DataSource, JournalError> {
-        DataSource::ALL.into_iter().find(|m| m.as_str() == s).ok_or_else(|| corrupt(path, format!("data source {s:?}")))
-    }
-}
-
-/// What a run is, as it starts.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RunStart {
-    pub mode: RunMode,
-    pub data_source: DataSource,
-    /// Strategy, risk and venue settings (never a secret).
-    pub config: serde_json::Value,
-    pub model_fingerprint: String,
-    /// What the report compares with: horizon, threshold, validated hit rate.
-    pub model: serde_json::Value,
-    pub pmbot_version: String,
-    /// The reason given with `--override-gate`.
-    pub gate_override: Option<String>,
-    pub started: TimestampMs,
-}
+pub use pmbot_rows::{DataSource, Decision, DecisionAction, EngineRow, Mark, PayoutRow, RunMode, RunStart, Trade};
 
 /// A run as the journal holds it.
 #[derive(Debug, Clone, PartialEq)]
@@ -105,140 +32,19 @@ pub struct Run {
     pub end: Option<(TimestampMs, String)>,
 }
 
-/// What came of one look at a market.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DecisionAction {
-    Enter,
-    Exit,
-    Pass,
-    /// The strategy wanted an order; the risk gate refused it.
-    Refused,
-    /// The features were not ready (warm-up, no book).
-    NotReady,
+fn run_mode(path: &Path, s: &str) -> Result<RunMode, JournalError> {
+    [RunMode::Paper, RunMode::Backtest, RunMode::Live]
+        .into_iter()
+        .find(|m| m.as_str() == s)
+        .ok_or_else(|| corrupt(path, format!("run mode {s:?}")))
 }
 
-impl DecisionAction {
-    pub const ALL: [DecisionAction; 5] = [
-        DecisionAction::Enter,
-        DecisionAction::Exit,
-        DecisionAction::Pass,
-        DecisionAction::Refused,
-        DecisionAction::NotReady,
-    ];
-
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            DecisionAction::Enter => "enter",
-            DecisionAction::Exit => "exit",
-            DecisionAction::Pass => "pass",
-            DecisionAction::Refused => "refused",
-            DecisionAction::NotReady => "not_ready",
-        }
-    }
-
-    fn parse(path: &Path, s: &str) -> Result<DecisionAction, JournalError> {
-        DecisionAction::ALL.into_iter().find(|a| a.as_str() == s).ok_or_else(|| corrupt(path, format!("action {s:?}")))
-    }
+fn data_source(path: &Path, s: &str) -> Result<DataSource, JournalError> {
+    DataSource::ALL.into_iter().find(|m| m.as_str() == s).ok_or_else(|| corrupt(path, format!("data source {s:?}")))
 }
 
-/// One sample of one market.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Decision {
-    pub run: i64,
-    pub at: TimestampMs,
-    pub market: ConditionId,
-    pub up_token: TokenId,
-    /// The UP book's best bid + best ask, in pips (twice the mid).
-    pub up_mid2_pips: Option<u32>,
-    pub p_up: Option<Decimal>,
-    pub confidence: Option<Decimal>,
-    pub action: DecisionAction,
-    /// The pass rule, the refusal code, the exit reason, or `entry`.
-    pub reason: String,
-    pub client_order_id: Option<ClientOrderId>,
-    /// Everything else that decided it (the numbers).
-    pub detail: serde_json::Value,
-}
-
-/// A closed position.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Trade {
-    pub run: i64,
-    pub market: ConditionId,
-    pub token: TokenId,
-    pub entry_order: ClientOrderId,
-    pub opened: TimestampMs,
-    pub closed: TimestampMs,
-    /// Shares matched on the buys.
-    pub shares: Size,
-    /// pUSD paid, fees included.
-    pub cost: Usdc,
-    /// pUSD from sells and payouts.
-    pub proceeds: Usdc,
-    /// Fees paid, in pUSD (a trade journaled before schema 4 counted the
-    /// fee shares of its buys at their fill price).
-    pub fees: Usdc,
-    pub close_reason: String,
-    pub confidence: Option<Decimal>,
-    pub probability: Option<Decimal>,
-}
-
-impl Trade {
-    /// Profit after every fee.
-    pub fn pnl(&self) -> Usdc {
-        self.proceeds - self.cost
-    }
-}
-
-/// A resolution payout.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PayoutRow {
-    pub run: i64,
-    pub market: ConditionId,
-    pub token: TokenId,
-    pub shares: Size,
-    pub amount: Usdc,
-    pub at: TimestampMs,
-}
-
-/// The account marked to the best bid.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Mark {
-    pub run: i64,
-    pub at: TimestampMs,
-    pub cash: Usdc,
-    /// Open positions at the best bid, plus `unredeemed`.
-    pub positions: Usdc,
-    /// Of `positions`: shares of resolved markets not yet redeemed, at
-    /// their payout. Not cash until the redemption is confirmed.
-    pub unredeemed: Usdc,
-    /// Realised P&L so far in the run.
-    pub realised: Usdc,
-    /// Fees paid so far in the run.
-    pub fees: Usdc,
-    pub open_positions: u32,
-}
-
-impl Mark {
-    pub fn equity(&self) -> Usdc {
-        self.cash + self.positions
-    }
-}
-
-/// One engine row, for [`Journal::record_rows`].
-#[derive(Debug, Clone, PartialEq)]
-pub enum EngineRow {
-    Decision(Decision),
-    Trade(Trade),
-    Payout(PayoutRow),
-    Mark(Mark),
-    /// The run that placed an order (the order's row must exist).
-    RunOrder {
-        run: i64,
-        client_order_id: ClientOrderId,
-        market: ConditionId,
-    },
+fn decision_action(path: &Path, s: &str) -> Result<DecisionAction, JournalError> {
+    DecisionAction::ALL.into_iter().find(|a| a.as_str() == s).ok_or_else(|| corrupt(path, format!("action {s:?}")))
 }
 
 fn dec_text(d: Option<Decimal>) -> Option<String> {
@@ -541,8 +347,8 @@ fn run_from_row(path: &Path, r: &Row<'_>) -> Result<Run, JournalError> {
     Ok(Run {
         id: get(path, r, 0)?,
         start: RunStart {
-            mode: RunMode::parse(path, &get::<String>(path, r, 1)?)?,
-            data_source: DataSource::parse(path, &get::<String>(path, r, 2)?)?,
+            mode: run_mode(path, &get::<String>(path, r, 1)?)?,
+            data_source: data_source(path, &get::<String>(path, r, 2)?)?,
             config: json(path, get(path, r, 4)?)?,
             model_fingerprint: get(path, r, 5)?,
             model: json(path, get(path, r, 6)?)?,
@@ -565,7 +371,7 @@ fn decision_from_row(path: &Path, r: &Row<'_>) -> Result<Decision, JournalError>
         up_mid2_pips: get(path, r, 4)?,
         p_up: dec_parse(path, get(path, r, 5)?, "p_up")?,
         confidence: dec_parse(path, get(path, r, 6)?, "confidence")?,
-        action: DecisionAction::parse(path, &get::<String>(path, r, 7)?)?,
+        action: decision_action(path, &get::<String>(path, r, 7)?)?,
         reason: get(path, r, 8)?,
         client_order_id: cid.map(|c| ClientOrderId::new(c).map_err(|e| corrupt(path, e.to_string()))).transpose()?,
         detail: json(path, get(path, r, 10)?)?,

@@ -12,15 +12,7 @@ use super::error::{Conflict, JournalError, classify, corrupt};
 use super::order_log::{LoggedOrder, OrderLog, OrderLogError, PreparedOrder};
 use super::{Access, EventSource, Journal};
 
-/// What [`Journal::record_order`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OrderOutcome {
-    /// The order was new and is now recorded (status `new`, attempt 1).
-    Recorded,
-    /// The same signed order was recorded before; this is send attempt
-    /// `attempt` (2, 3, ...), now recorded.
-    Resend { attempt: u32 },
-}
+pub use pmbot_rows::OrderOutcome;
 
 /// What [`Journal::record_fill`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

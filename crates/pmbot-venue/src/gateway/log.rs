@@ -13,23 +13,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use pmbot_core::events::{Fill, OrderIntent, OrderStatus, OrderUpdate};
-use pmbot_core::{ClientOrderId, ConditionId, OrderId, Size, TimestampMs};
+use pmbot_core::{ClientOrderId, OrderId, Size, TimestampMs};
 use serde::{Deserialize, Serialize};
 
-/// An order signed and about to be sent: everything needed to find it again.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PreparedOrder {
-    pub client_order_id: ClientOrderId,
-    /// EIP-712 hash = the exchange's orderID, known before sending.
-    pub order_hash: OrderId,
-    pub salt: u64,
-    pub intent: OrderIntent,
-    pub market: ConditionId,
-    /// The exact JSON body posted (no secrets in it: the signed order, its
-    /// type and flags, and the API key's public id as `owner`).
-    pub body: String,
-    pub created: TimestampMs,
-}
+pub use pmbot_rows::PreparedOrder;
 
 /// Where the journal stands on an order that is not final.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

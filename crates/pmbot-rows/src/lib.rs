@@ -1,0 +1,339 @@
+//! The journal's vocabulary: the rows the engine writes (runs, decisions,
+//! trades, payouts, marks), the order record the gateway writes before
+//! sending, and what the journal's observer hears after each commit.
+//!
+//! Invariant: plain data and one trait, no I/O. The SQLite journal
+//! (`pmbot-engine`) writes and reads these; the monitoring side
+//! (`pmbot-ops`) and the gateway (`pmbot-venue`) name them without linking
+//! the engine, so the crate graph DESIGN.md draws holds.
+
+use pmbot_core::{
+    ClientOrderId, ConditionId, Fill, OrderId, OrderIntent, OrderUpdate, Size, TimestampMs, TokenId, Usdc,
+};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+/// What kind of run the engine is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunMode {
+    /// Paper trading: simulated fills, market data as it arrives.
+    Paper,
+    /// Replayed recordings through the paper venue.
+    Backtest,
+    /// Real orders through the gateway.
+    Live,
+}
+
+impl RunMode {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RunMode::Paper => "paper",
+            RunMode::Backtest => "backtest",
+            RunMode::Live => "live",
+        }
+    }
+}
+
+/// Where a run's market data came from. Only [`DataSource::LiveData`] counts
+/// towards the go-live gate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DataSource {
+    /// Polymarket's own market channel, live.
+    LiveData,
+    /// Recorded data played back.
+    Replay,
+    /// The simulated exchange.
+    Simulator,
+}
+
+impl DataSource {
+    pub const ALL: [DataSource; 3] = [DataSource::LiveData, DataSource::Replay, DataSource::Simulator];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            DataSource::LiveData => "live_data",
+            DataSource::Replay => "replay",
+            DataSource::Simulator => "simulator",
+        }
+    }
+}
+
+/// What a run is, as it starts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunStart {
+    pub mode: RunMode,
+    pub data_source: DataSource,
+    /// Strategy, risk and venue settings (never a secret).
+    pub config: serde_json::Value,
+    pub model_fingerprint: String,
+    /// What the report compares with: horizon, threshold, validated hit rate.
+    pub model: serde_json::Value,
+    pub pmbot_version: String,
+    /// The reason given with `--override-gate`.
+    pub gate_override: Option<String>,
+    pub started: TimestampMs,
+}
+
+/// What came of one look at a market.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecisionAction {
+    Enter,
+    Exit,
+    Pass,
+    /// The strategy wanted an order; the risk gate refused it.
+    Refused,
+    /// The features were not ready (warm-up, no book).
+    NotReady,
+}
+
+impl DecisionAction {
+    pub const ALL: [DecisionAction; 5] = [
+        DecisionAction::Enter,
+        DecisionAction::Exit,
+        DecisionAction::Pass,
+        DecisionAction::Refused,
+        DecisionAction::NotReady,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            DecisionAction::Enter => "enter",
+            DecisionAction::Exit => "exit",
+            DecisionAction::Pass => "pass",
+            DecisionAction::Refused => "refused",
+            DecisionAction::NotReady => "not_ready",
+        }
+    }
+}
+
+/// One sample of one market.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    pub run: i64,
+    pub at: TimestampMs,
+    pub market: ConditionId,
+    pub up_token: TokenId,
+    /// The UP book's best bid + best ask, in pips (twice the mid).
+    pub up_mid2_pips: Option<u32>,
+    pub p_up: Option<Decimal>,
+    pub confidence: Option<Decimal>,
+    pub action: DecisionAction,
+    /// The pass rule, the refusal code, the exit reason, or `entry`.
+    pub reason: String,
+    pub client_order_id: Option<ClientOrderId>,
+    /// Everything else that decided it (the numbers).
+    pub detail: serde_json::Value,
+}
+
+/// A closed position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Trade {
+    pub run: i64,
+    pub market: ConditionId,
+    pub token: TokenId,
+    pub entry_order: ClientOrderId,
+    pub opened: TimestampMs,
+    pub closed: TimestampMs,
+    /// Shares matched on the buys.
+    pub shares: Size,
+    /// pUSD paid, fees included.
+    pub cost: Usdc,
+    /// pUSD from sells and payouts.
+    pub proceeds: Usdc,
+    /// Fees paid, in pUSD (a trade journaled before schema 4 counted the
+    /// fee shares of its buys at their fill price).
+    pub fees: Usdc,
+    pub close_reason: String,
+    pub confidence: Option<Decimal>,
+    pub probability: Option<Decimal>,
+}
+
+impl Trade {
+    /// Profit after every fee.
+    pub fn pnl(&self) -> Usdc {
+        self.proceeds - self.cost
+    }
+}
+
+/// A resolution payout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayoutRow {
+    pub run: i64,
+    pub market: ConditionId,
+    pub token: TokenId,
+    pub shares: Size,
+    pub amount: Usdc,
+    pub at: TimestampMs,
+}
+
+/// The account marked to the best bid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mark {
+    pub run: i64,
+    pub at: TimestampMs,
+    pub cash: Usdc,
+    /// Open positions at the best bid, plus `unredeemed`.
+    pub positions: Usdc,
+    /// Of `positions`: shares of resolved markets not yet redeemed, at
+    /// their payout. Not cash until the redemption is confirmed.
+    pub unredeemed: Usdc,
+    /// Realised P&L so far in the run.
+    pub realised: Usdc,
+    /// Fees paid so far in the run.
+    pub fees: Usdc,
+    pub open_positions: u32,
+}
+
+impl Mark {
+    pub fn equity(&self) -> Usdc {
+        self.cash + self.positions
+    }
+}
+
+/// One engine row, written together with others (`Journal::record_rows`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum EngineRow {
+    Decision(Decision),
+    Trade(Trade),
+    Payout(PayoutRow),
+    Mark(Mark),
+    /// The run that placed an order (the order's row must exist).
+    RunOrder {
+        run: i64,
+        client_order_id: ClientOrderId,
+        market: ConditionId,
+    },
+}
+
+/// Who told the journal about a status change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventSource {
+    /// The gateway's own view (the `OrderLog` trait's calls).
+    Gateway,
+    /// A REST reply.
+    Rest,
+    /// The user WebSocket channel.
+    UserChannel,
+    /// Reconciliation with the exchange (start-up, after an ambiguous send).
+    Reconcile,
+    /// A person, through the command line.
+    Operator,
+    /// The paper venue (simulated fills).
+    Paper,
+}
+
+impl EventSource {
+    pub const ALL: [EventSource; 6] = [
+        EventSource::Gateway,
+        EventSource::Rest,
+        EventSource::UserChannel,
+        EventSource::Reconcile,
+        EventSource::Operator,
+        EventSource::Paper,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            EventSource::Gateway => "gateway",
+            EventSource::Rest => "rest",
+            EventSource::UserChannel => "user_channel",
+            EventSource::Reconcile => "reconcile",
+            EventSource::Operator => "operator",
+            EventSource::Paper => "paper",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<EventSource> {
+        EventSource::ALL.into_iter().find(|e| e.as_str() == s)
+    }
+}
+
+/// What recording an order did (`Journal::record_order`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderOutcome {
+    /// The order was new and is now recorded (status `new`, attempt 1).
+    Recorded,
+    /// The same signed order was recorded before; this is send attempt
+    /// `attempt` (2, 3, ...), now recorded.
+    Resend { attempt: u32 },
+}
+
+/// An order signed and about to be sent: everything needed to find it again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreparedOrder {
+    pub client_order_id: ClientOrderId,
+    /// EIP-712 hash = the exchange's orderID, known before sending.
+    pub order_hash: OrderId,
+    pub salt: u64,
+    pub intent: OrderIntent,
+    pub market: ConditionId,
+    /// The exact JSON body posted (no secrets in it: the signed order, its
+    /// type and flags, and the API key's public id as `owner`).
+    pub body: String,
+    pub created: TimestampMs,
+}
+
+/// An open position as the monitoring side sees it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct OpenPosition {
+    pub market: ConditionId,
+    pub token: TokenId,
+    pub opened: TimestampMs,
+    /// Shares held now.
+    pub shares: Size,
+    /// pUSD paid for the position (fees included) less what its sales brought.
+    pub cost: Usdc,
+    /// The shares at the token's best bid; `None` without a bid.
+    pub value: Option<Usdc>,
+    /// The model's confidence at entry.
+    pub confidence: Option<Decimal>,
+}
+
+// ---- what the journal's observer hears ----------------------------------
+
+/// One committed write.
+#[derive(Debug, Clone, Copy)]
+pub enum Committed<'a> {
+    /// Engine rows written together (decisions, trades, payouts, marks, run orders).
+    Rows(&'a [EngineRow]),
+    /// An order recorded before sending: new, or a resend of the same order.
+    Order {
+        order: &'a PreparedOrder,
+        outcome: OrderOutcome,
+    },
+    Update {
+        update: &'a OrderUpdate,
+        source: EventSource,
+    },
+    /// A fill recorded for the first time.
+    Fill(&'a Fill),
+    /// An intent refused before it was sent (the gateway's checks).
+    Refusal {
+        intent: &'a OrderIntent,
+        reason: &'a str,
+        at: TimestampMs,
+    },
+    Note {
+        kind: &'a str,
+        detail: &'a serde_json::Value,
+        at: TimestampMs,
+    },
+    RunStarted {
+        id: i64,
+        run: &'a RunStart,
+    },
+    RunEnded {
+        run: i64,
+        at: TimestampMs,
+        reason: &'a str,
+    },
+}
+
+/// Hears of every committed write. See the module docs for the rules.
+pub trait JournalObserver: Send {
+    fn committed(&mut self, what: Committed<'_>);
+}
