@@ -24,10 +24,10 @@ use pmbot_core::{FEATURE_NAMES, PaperConfig, RiskConfig, StrategyConfig, Timesta
 use pmbot_engine::engine::runner::PaperRunner;
 use pmbot_engine::engine::{Engine, EngineSettings, KillSwitchFile, MarketInfo};
 use pmbot_engine::journal::{DataSource, Journal, RunMode, RunStart};
+use pmbot_feed::FrameParser;
 use pmbot_model::{ModelFile, TrainSpec, train};
 use pmbot_sim::generate::{FeedStepper, GENERATED_START_MS, generate_recording_from};
 use pmbot_sim::model::synthetic::SyntheticConfig;
-use pmbot_venue::marketdata::FrameParser;
 
 #[path = "../../pmbot-venue/benches/common/mod.rs"]
 pub(crate) mod common;

@@ -7,8 +7,9 @@
 //! (`pmbot-ops`) and the gateway (`pmbot-venue`) name them without linking
 //! the engine, so the crate graph DESIGN.md draws holds.
 
+use alloy_primitives::B256;
 use pmbot_core::{
-    ClientOrderId, ConditionId, Fill, OrderId, OrderIntent, OrderUpdate, Size, TimestampMs, TokenId, Usdc,
+    ClientOrderId, ConditionId, Fill, OrderId, OrderIntent, OrderStatus, OrderUpdate, Size, TimestampMs, TokenId, Usdc,
 };
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -291,6 +292,163 @@ pub struct OpenPosition {
     pub value: Option<Usdc>,
     /// The model's confidence at entry.
     pub confidence: Option<Decimal>,
+}
+
+// ---- the gateway's journal seam ------------------------------------------
+//
+// Invariant: an order is recorded durably (`OrderLog::before_send`) before
+// any byte of it is sent; if that fails, it is not sent. The SQLite journal
+// (`pmbot-engine`) implements the trait; `pmbot-venue` has an in-memory one
+// for tests.
+
+/// Where the journal stands on an order that is not final.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoggedOrder {
+    pub prepared: PreparedOrder,
+    pub status: OrderStatus,
+    pub filled: Size,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OrderLogError {
+    #[error("journal: {0}")]
+    Storage(String),
+    #[error("journal is full: {0}")]
+    Full(String),
+}
+
+pub trait OrderLog: Send {
+    /// Durably records an order about to be sent. If this fails the order must not be sent.
+    fn before_send(&mut self, order: &PreparedOrder) -> Result<(), OrderLogError>;
+    /// A status change (core `OrderUpdate`, keyed by client_order_id and/or order_id).
+    fn update(&mut self, update: &OrderUpdate) -> Result<(), OrderLogError>;
+    /// A fill; Ok(false) if this (trade id, order id) was already recorded (idempotent).
+    fn fill(&mut self, fill: &Fill) -> Result<bool, OrderLogError>;
+    /// An intent refused before sending (kill switch, balance, heartbeat down, ...), with the reason.
+    fn refusal(&mut self, intent: &OrderIntent, reason: &str, at: TimestampMs) -> Result<(), OrderLogError>;
+    /// Free-form journal event (reconciliation findings, alerts, balance reads): kind + JSON.
+    fn note(&mut self, kind: &str, detail: &serde_json::Value, at: TimestampMs) -> Result<(), OrderLogError>;
+    /// The orders start-up reconciles: those not yet in a final state, and
+    /// final ones whose recorded fills add up to less than their filled size
+    /// (a crash between writing an order's status and its fill).
+    fn open_orders(&self) -> Result<Vec<LoggedOrder>, OrderLogError>;
+}
+
+// ---- redemptions ------------------------------------------------------------
+//
+// Invariant: a market has at most one confirmed redemption row, so a payout
+// cannot be counted twice.
+
+/// Where a redemption row stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RedemptionStatus {
+    /// Signed, its hash known, about to be broadcast (or broadcast with no
+    /// answer yet). Not counted anywhere.
+    Sent,
+    /// The payout is in the wallet: mined and succeeded, or the simulator
+    /// answered. Counted once.
+    Confirmed,
+    /// Mined and reverted, or refused: nothing was paid.
+    Failed,
+}
+
+impl RedemptionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RedemptionStatus::Sent => "sent",
+            RedemptionStatus::Confirmed => "confirmed",
+            RedemptionStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<RedemptionStatus> {
+        match s {
+            "sent" => Some(RedemptionStatus::Sent),
+            "confirmed" => Some(RedemptionStatus::Confirmed),
+            "failed" => Some(RedemptionStatus::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// What carried the redemption.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Via {
+    /// A transaction on chain (Polygon, or anvil on loopback).
+    Chain,
+    /// A simulated exchange's `POST /_sim/redeem` (no chain, no hash).
+    Simulator,
+}
+
+impl Via {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Via::Chain => "chain",
+            Via::Simulator => "simulator",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Via> {
+        match s {
+            "chain" => Some(Via::Chain),
+            "simulator" => Some(Via::Simulator),
+            _ => None,
+        }
+    }
+}
+
+/// One journal row of a market's redemption.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RedemptionRow {
+    pub market: ConditionId,
+    pub status: RedemptionStatus,
+    pub via: Via,
+    /// The transaction's hash (chain only).
+    pub tx_hash: Option<B256>,
+    /// Sent: the payout expected; confirmed: the payout received; failed: none.
+    pub payout: Option<Usdc>,
+    /// The shares burned, positions, reasons: never a secret.
+    pub detail: serde_json::Value,
+    pub at: TimestampMs,
+}
+
+/// What the journal knows of one market's redemption.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RedemptionState {
+    /// The one confirmed row, if any.
+    pub confirmed: Option<RedemptionRow>,
+    /// The latest row of any status.
+    pub last: Option<RedemptionRow>,
+}
+
+impl RedemptionState {
+    /// A transaction sent whose fate the journal does not know yet.
+    pub fn in_flight(&self) -> Option<&RedemptionRow> {
+        if self.confirmed.is_some() {
+            return None;
+        }
+        self.last.as_ref().filter(|r| r.status == RedemptionStatus::Sent && r.tx_hash.is_some())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RedemptionLogError {
+    #[error("journal: {0}")]
+    Storage(String),
+    /// The market already has a confirmed redemption (a second would count
+    /// its payout twice).
+    #[error("journal: market {0} already has a confirmed redemption")]
+    AlreadyConfirmed(ConditionId),
+}
+
+pub trait RedemptionLog: Send {
+    /// Where the market's redemption stands.
+    fn redemption_state(&self, market: &ConditionId) -> Result<RedemptionState, RedemptionLogError>;
+    /// Durably appends a row. A second confirmed row for a market is refused
+    /// ([`RedemptionLogError::AlreadyConfirmed`]).
+    fn record_redemption(&mut self, row: &RedemptionRow) -> Result<(), RedemptionLogError>;
 }
 
 // ---- what the journal's observer hears ----------------------------------

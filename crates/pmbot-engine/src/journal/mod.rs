@@ -47,7 +47,7 @@ use rusqlite::{Connection, OpenFlags};
 pub use error::{Conflict, JournalError};
 pub use export::Location;
 pub use observer::{Committed, JournalObserver};
-// Until the gateway branch lands; then these come from `pmbot_venue::gateway::log`.
+// The gateway's journal seam (`pmbot_rows`), implemented by the journal.
 pub use order_log::{LoggedOrder, OrderLog, OrderLogError, PreparedOrder};
 pub use read::{JournalOrder, Note, OrderEvent, Position, Refusal};
 pub use redemptions::Unredeemed;

@@ -1,4 +1,4 @@
-//! The trait between the order gateway and the journal lives with the gateway
-//! (`pmbot_venue::gateway::log`); the journal implements it.
+//! The trait between the order gateway and the journal lives in the
+//! journal's vocabulary (`pmbot_rows`); the journal implements it.
 
-pub use pmbot_venue::gateway::log::{LoggedOrder, OrderLog, OrderLogError, PreparedOrder};
+pub use pmbot_rows::{LoggedOrder, OrderLog, OrderLogError, PreparedOrder};

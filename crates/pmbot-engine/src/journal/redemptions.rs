@@ -1,5 +1,5 @@
 //! Redemptions in the journal: the rows the redeemer writes
-//! (`pmbot_venue::redeem::RedemptionLog`), and what they add up to.
+//! (`pmbot_rows::RedemptionLog`), and what they add up to.
 //!
 //! Invariant: a market has at most one confirmed redemption (a unique index
 //! refuses a second, so a payout cannot be counted twice even by two
@@ -12,7 +12,7 @@ use std::path::Path;
 
 use alloy_primitives::B256;
 use pmbot_core::{ConditionId, TimestampMs, Usdc};
-use pmbot_venue::redeem::{RedemptionLog, RedemptionLogError, RedemptionRow, RedemptionState, RedemptionStatus, Via};
+use pmbot_rows::{RedemptionLog, RedemptionLogError, RedemptionRow, RedemptionState, RedemptionStatus, Via};
 use rusqlite::{OptionalExtension, Row, params};
 
 use super::error::{classify, corrupt};

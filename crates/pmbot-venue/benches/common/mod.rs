@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 
 use pmbot_core::{MarketEvent, OrderBook, TickSize, TimestampMs, TokenId};
-use pmbot_venue::marketdata::TokenIdBuildHasher;
+use pmbot_feed::TokenIdBuildHasher;
 
 /// xorshift64*: no dependency, the same stream on every machine.
 pub struct Rng(u64);

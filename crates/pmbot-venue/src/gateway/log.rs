@@ -14,42 +14,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use pmbot_core::events::{Fill, OrderIntent, OrderStatus, OrderUpdate};
 use pmbot_core::{ClientOrderId, OrderId, Size, TimestampMs};
-use serde::{Deserialize, Serialize};
 
-pub use pmbot_rows::PreparedOrder;
-
-/// Where the journal stands on an order that is not final.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LoggedOrder {
-    pub prepared: PreparedOrder,
-    pub status: OrderStatus,
-    pub filled: Size,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum OrderLogError {
-    #[error("journal: {0}")]
-    Storage(String),
-    #[error("journal is full: {0}")]
-    Full(String),
-}
-
-pub trait OrderLog: Send {
-    /// Durably records an order about to be sent. If this fails the order must not be sent.
-    fn before_send(&mut self, order: &PreparedOrder) -> Result<(), OrderLogError>;
-    /// A status change (core `OrderUpdate`, keyed by client_order_id and/or order_id).
-    fn update(&mut self, update: &OrderUpdate) -> Result<(), OrderLogError>;
-    /// A fill; Ok(false) if this (trade id, order id) was already recorded (idempotent).
-    fn fill(&mut self, fill: &Fill) -> Result<bool, OrderLogError>;
-    /// An intent refused before sending (kill switch, balance, heartbeat down, ...), with the reason.
-    fn refusal(&mut self, intent: &OrderIntent, reason: &str, at: TimestampMs) -> Result<(), OrderLogError>;
-    /// Free-form journal event (reconciliation findings, alerts, balance reads): kind + JSON.
-    fn note(&mut self, kind: &str, detail: &serde_json::Value, at: TimestampMs) -> Result<(), OrderLogError>;
-    /// The orders start-up reconciles: those not yet in a final state, and
-    /// final ones whose recorded fills add up to less than their filled size
-    /// (a crash between writing an order's status and its fill).
-    fn open_orders(&self) -> Result<Vec<LoggedOrder>, OrderLogError>;
-}
+pub use pmbot_rows::{LoggedOrder, OrderLog, OrderLogError, PreparedOrder};
 
 /// What a [`MemoryOrderLog`] holds; read it through [`MemoryOrderLog::snapshot`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -13,121 +13,9 @@
 
 use std::sync::Mutex;
 
-use alloy::primitives::B256;
-use pmbot_core::{ConditionId, TimestampMs, Usdc};
-use serde::Serialize;
+use pmbot_core::ConditionId;
 
-/// Where a redemption row stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RedemptionStatus {
-    /// Signed, its hash known, about to be broadcast (or broadcast with no
-    /// answer yet). Not counted anywhere.
-    Sent,
-    /// The payout is in the wallet: mined and succeeded, or the simulator
-    /// answered. Counted once.
-    Confirmed,
-    /// Mined and reverted, or refused: nothing was paid.
-    Failed,
-}
-
-impl RedemptionStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RedemptionStatus::Sent => "sent",
-            RedemptionStatus::Confirmed => "confirmed",
-            RedemptionStatus::Failed => "failed",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<RedemptionStatus> {
-        match s {
-            "sent" => Some(RedemptionStatus::Sent),
-            "confirmed" => Some(RedemptionStatus::Confirmed),
-            "failed" => Some(RedemptionStatus::Failed),
-            _ => None,
-        }
-    }
-}
-
-/// What carried the redemption.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Via {
-    /// A transaction on chain (Polygon, or anvil on loopback).
-    Chain,
-    /// A simulated exchange's `POST /_sim/redeem` (no chain, no hash).
-    Simulator,
-}
-
-impl Via {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Via::Chain => "chain",
-            Via::Simulator => "simulator",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Via> {
-        match s {
-            "chain" => Some(Via::Chain),
-            "simulator" => Some(Via::Simulator),
-            _ => None,
-        }
-    }
-}
-
-/// One journal row of a market's redemption.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RedemptionRow {
-    pub market: ConditionId,
-    pub status: RedemptionStatus,
-    pub via: Via,
-    /// The transaction's hash (chain only).
-    pub tx_hash: Option<B256>,
-    /// Sent: the payout expected; confirmed: the payout received; failed: none.
-    pub payout: Option<Usdc>,
-    /// The shares burned, positions, reasons: never a secret.
-    pub detail: serde_json::Value,
-    pub at: TimestampMs,
-}
-
-/// What the journal knows of one market's redemption.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct RedemptionState {
-    /// The one confirmed row, if any.
-    pub confirmed: Option<RedemptionRow>,
-    /// The latest row of any status.
-    pub last: Option<RedemptionRow>,
-}
-
-impl RedemptionState {
-    /// A transaction sent whose fate the journal does not know yet.
-    pub fn in_flight(&self) -> Option<&RedemptionRow> {
-        if self.confirmed.is_some() {
-            return None;
-        }
-        self.last.as_ref().filter(|r| r.status == RedemptionStatus::Sent && r.tx_hash.is_some())
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum RedemptionLogError {
-    #[error("journal: {0}")]
-    Storage(String),
-    /// The market already has a confirmed redemption (a second would count
-    /// its payout twice).
-    #[error("journal: market {0} already has a confirmed redemption")]
-    AlreadyConfirmed(ConditionId),
-}
-
-pub trait RedemptionLog: Send {
-    /// Where the market's redemption stands.
-    fn redemption_state(&self, market: &ConditionId) -> Result<RedemptionState, RedemptionLogError>;
-    /// Durably appends a row. A second confirmed row for a market is refused
-    /// ([`RedemptionLogError::AlreadyConfirmed`]).
-    fn record_redemption(&mut self, row: &RedemptionRow) -> Result<(), RedemptionLogError>;
-}
+pub use pmbot_rows::{RedemptionLog, RedemptionLogError, RedemptionRow, RedemptionState, RedemptionStatus, Via};
 
 /// Rows in memory, for tests.
 #[derive(Debug, Default)]
@@ -171,6 +59,9 @@ pub(crate) fn lock(log: &Mutex<dyn RedemptionLog>) -> std::sync::MutexGuard<'_, 
 
 #[cfg(test)]
 mod tests {
+    use alloy::primitives::B256;
+    use pmbot_core::{TimestampMs, Usdc};
+
     use super::*;
 
     fn row(status: RedemptionStatus, hash: Option<u8>) -> RedemptionRow {

@@ -4,7 +4,7 @@
 
 use alloy_primitives::B256;
 use pmbot_core::{Hash32, Size, TimestampMs, TokenId, Usdc};
-use pmbot_venue::redeem::{RedemptionLog, RedemptionLogError, RedemptionRow, RedemptionStatus, Via};
+use pmbot_rows::{RedemptionLog, RedemptionLogError, RedemptionRow, RedemptionStatus, Via};
 use serde_json::json;
 
 use super::{Scratch, fill, market, order};
