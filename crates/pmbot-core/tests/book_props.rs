@@ -152,10 +152,10 @@ fn assert_invariants(book: &OrderBook) -> Result<(), TestCaseError> {
             // Best first: bids strictly falling, asks strictly rising (so no duplicates).
             match side {
                 Side::Buy => {
-                    prop_assert!(w[0].price > w[1].price, "bids out of order: {:?}", levels)
+                    prop_assert!(w[0].price > w[1].price, "bids out of order: {:?}", levels);
                 }
                 Side::Sell => {
-                    prop_assert!(w[0].price < w[1].price, "asks out of order: {:?}", levels)
+                    prop_assert!(w[0].price < w[1].price, "asks out of order: {:?}", levels);
                 }
             }
         }

@@ -50,7 +50,7 @@ fn metadata_of_another_format_version_is_refused() {
     std::fs::write(dir.join("market-2026-11-27T14.jsonl.zst"), zst("{\"t\":1,\"frame\":\"a\"}\n")).unwrap();
     match RecordingReader::open(dir.path()) {
         Err(ReplayError::Meta(MetaError::Unsupported { version: 2, path, .. })) => {
-            assert_eq!(path, dir.join("recording.json"))
+            assert_eq!(path, dir.join("recording.json"));
         }
         Err(e) => panic!("{e}"),
         Ok(_) => panic!("a version-2 recording was accepted"),

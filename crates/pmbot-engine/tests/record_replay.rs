@@ -443,7 +443,7 @@ fn failing_writes_are_typed_and_stop_the_recorder() {
         let err = err.expect("the writer fails eventually");
         match (&err, kind) {
             (RecordError::DiskFull { path, .. }, io::ErrorKind::StorageFull) => {
-                assert_eq!(path, Path::new("/r/market-2026-11-27T14.jsonl.zst"))
+                assert_eq!(path, Path::new("/r/market-2026-11-27T14.jsonl.zst"));
             }
             (RecordError::Io { path, op, source }, _) => {
                 assert_eq!(path, Path::new("/r/market-2026-11-27T14.jsonl.zst"));

@@ -286,9 +286,8 @@ pub(super) enum Element<'a> {
 /// [`Frame::InvalidJson`], and then `fields` means nothing.
 pub(super) fn read_frame<'a>(text: &'a str, interner: &TokenInterner, fields: &mut Fields<'a>) -> Frame<'a> {
     let mut de = serde_json::Deserializer::from_str(text);
-    let frame = match de.deserialize_any(FrameVisitor { interner, fields }) {
-        Ok(frame) => frame,
-        Err(_) => return Frame::InvalidJson,
+    let Ok(frame) = de.deserialize_any(FrameVisitor { interner, fields }) else {
+        return Frame::InvalidJson;
     };
     match de.end() {
         Ok(()) => frame,

@@ -100,7 +100,7 @@ pub fn generate(spec: &SyntheticSpec) -> Vec<Sample> {
         let mut labels: Vec<Label> = Vec::with_capacity(spec.samples_per_market);
         for i in 0..spec.samples_per_market {
             latent = phi * latent + innovation * normal(&mut rng);
-            for n in noise.iter_mut() {
+            for n in &mut noise {
                 *n = phi * *n + innovation * normal(&mut rng);
             }
             let p_up = 1.0 / (1.0 + (-spec.signal * latent).exp());

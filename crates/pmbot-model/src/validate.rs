@@ -468,19 +468,16 @@ pub fn validate(samples: &[Sample], spec: &ValidationSpec) -> Result<ValidationR
     check(samples, spec)?;
     let line = Timeline::new(samples);
     let walk_forward = block_split(&line, spec, Scheme::WalkForward)?;
-    let walk_forward_accuracy = match walk_forward.pooled.accuracy() {
-        Some(a) => a,
-        None => {
-            let reasons = walk_forward
-                .folds
-                .iter()
-                .filter_map(|f| match &f.outcome {
-                    FoldOutcome::Skipped(r) => Some(r.clone()),
-                    FoldOutcome::Scored { .. } => None,
-                })
-                .collect();
-            return Err(ValidateError::NoFoldScored(reasons));
-        }
+    let Some(walk_forward_accuracy) = walk_forward.pooled.accuracy() else {
+        let reasons = walk_forward
+            .folds
+            .iter()
+            .filter_map(|f| match &f.outcome {
+                FoldOutcome::Skipped(r) => Some(r.clone()),
+                FoldOutcome::Scored { .. } => None,
+            })
+            .collect();
+        return Err(ValidateError::NoFoldScored(reasons));
     };
     let purged_kfold = block_split(&line, spec, Scheme::PurgedKFold)?;
     let random_kfold = random_split(&line, spec)?;

@@ -265,7 +265,7 @@ impl JournalObserver for OpsObserver {
                     }
                     _ => {
                         tracing::info!(target: "pmbot::order", client_order_id = cid, order_id, status = update.status.as_str(),
-                        filled = %update.filled, source = source.as_str(), reason = update.reason.as_deref(), "order update")
+                        filled = %update.filled, source = source.as_str(), reason = update.reason.as_deref(), "order update");
                     }
                 }
             }

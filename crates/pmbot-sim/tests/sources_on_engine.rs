@@ -33,14 +33,14 @@ fn apply(ex: &mut Exchange, actions: Vec<ModelAction>, now: i64, tally: &mut Tal
                 Ok(_) => tally.placed += 1,
                 Err(r) => {
                     *tally.refused.entry(format!("{r:?}").split([' ', '{']).next().unwrap().to_owned()).or_default() +=
-                        1
+                        1;
                 }
             },
             ModelAction::Cancel { owner, ids } => {
                 ex.cancel(owner, &ids, now);
             }
             ModelAction::Resolve { market, winning_token } => {
-                ex.resolve(&market, &winning_token, now).expect("resolving")
+                ex.resolve(&market, &winning_token, now).expect("resolving");
             }
             ModelAction::Redeem { account, market } => {
                 // Sources redeem their house accounts after resolving, as

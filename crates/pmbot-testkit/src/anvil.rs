@@ -377,6 +377,7 @@ impl Drop for Anvil {
 }
 
 /// SIGKILL to the child's process group, then reap the child.
+#[allow(unsafe_code, reason = "kill(2) on the process group this crate created; see SAFETY")]
 fn kill_group(child: &mut Child) {
     if let Ok(pid) = libc::pid_t::try_from(child.id()) {
         // SAFETY: kill(2) takes plain integers; a negative pid names the

@@ -12,6 +12,8 @@
 //! dropped. It is measured again after 200,000 more frames of deltas, trades
 //! and re-snapshots, to show the books do not grow at steady depth.
 
+#![allow(unsafe_code, reason = "a counting global allocator measures the heap; it only forwards to System")]
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
 

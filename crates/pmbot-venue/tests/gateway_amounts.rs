@@ -173,7 +173,7 @@ async fn a_fak_whose_amounts_the_exchange_would_refuse_is_never_sent() {
         fak.order_type = OrderType::Fak;
         match gw.place(fak.clone()).await {
             Err(GatewayError::Refused(Refusal::Invalid(why))) => {
-                assert!(why.contains("the largest exact size 18"), "{why}")
+                assert!(why.contains("the largest exact size 18"), "{why}");
             }
             other => panic!("{other:?}"),
         }

@@ -42,7 +42,7 @@ async fn the_hash_computed_before_sending_is_the_exchanges_order_id() {
         sell.post_only = true;
         match gw.place(sell).await {
             Err(GatewayError::ExchangeRefused { kind, .. }) => {
-                assert_eq!(kind, pmbot_venue::gateway::RefusalKind::Balance)
+                assert_eq!(kind, pmbot_venue::gateway::RefusalKind::Balance);
             }
             other => panic!("{other:?}"),
         }

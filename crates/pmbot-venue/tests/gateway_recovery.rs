@@ -79,7 +79,7 @@ async fn start_up_finds_what_happened_while_down() {
 
         // An empty journal while the exchange holds an open order: refuse.
         let empty = MemoryOrderLog::new();
-        let err = start_gateway(sim_cfg(&sim, &dir), 0, &empty, Budget::unlimited()).await.err().expect("refused");
+        let err = start_gateway(sim_cfg(&sim, &dir), 0, &empty, Budget::unlimited()).await.expect_err("refused");
         match &err {
             StartError::Unmapped(list) => {
                 assert_eq!(list.len(), 1);

@@ -136,7 +136,10 @@ pub fn validate(args: ValidateArgs) -> Result<()> {
         match &h.scorecard {
             Some(card) => println!("saved model on {} later samples: {}", card.samples, at_04(card)),
             None => {
-                println!("saved model: no sample after its training span ({} inside it, not scored)", h.inside_training)
+                println!(
+                    "saved model: no sample after its training span ({} inside it, not scored)",
+                    h.inside_training
+                );
             }
         }
     }

@@ -80,7 +80,7 @@ pub async fn run(file: FileConfig, args: PaperArgs, stop: Shutdown) -> Result<()
                 );
             }
             Err(e) => {
-                eprintln!("WARNING: {e}; market {} is traded on paper at fee rate {}", info.market, info.fee.rate)
+                eprintln!("WARNING: {e}; market {} is traded on paper at fee rate {}", info.market, info.fee.rate);
             }
         }
     }
@@ -118,7 +118,7 @@ pub async fn run(file: FileConfig, args: PaperArgs, stop: Shutdown) -> Result<()
             fed = rx.recv() => match fed {
                 Some(FeedEvent::Market { at, event }) => runner.on_event(&event, at).context("paper run")?,
                 Some(FeedEvent::Distrusted { at, token, .. }) => {
-                    runner.on_book_distrusted(&token, at).context("paper run")?
+                    runner.on_book_distrusted(&token, at).context("paper run")?;
                 }
                 None => break "market data stream ended",
             },

@@ -169,7 +169,7 @@ impl SourceArgs {
                         .markets()
                         .iter()
                         .flat_map(|m| m.spec.tokens.iter().map(|t| t.token_id.clone()))
-                        .collect()
+                        .collect();
                 }
                 None => bail!("name what to follow: --tokens ID... or --market SLUG..."),
             }

@@ -451,7 +451,7 @@ async fn sigkill_at_random_points_loses_no_fill_and_doubles_no_order() {
                 );
             }
             None => {
-                assert_eq!(o.status, OrderStatus::Rejected, "{} is not on the simulator", o.prepared.client_order_id)
+                assert_eq!(o.status, OrderStatus::Rejected, "{} is not on the simulator", o.prepared.client_order_id);
             }
         }
     }

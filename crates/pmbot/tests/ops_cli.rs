@@ -161,7 +161,7 @@ fn metrics_parse_and_their_counters_equal_the_journal_rows() {
         })
         .sum();
     assert_eq!(by_state, orders.len() as f64);
-    let last = j.marks().unwrap().last().cloned().unwrap();
+    let last = j.marks().unwrap().last().copied().unwrap();
     let equity = last.equity().micros() as f64 / 1e6;
     assert!((value(&s, "pmbot_equity_usd", None) - equity).abs() < 1e-6);
     assert!(value(&s, "pmbot_market_messages_total", None) > 1000.0);

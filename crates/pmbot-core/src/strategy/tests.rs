@@ -24,7 +24,7 @@ fn sz(s: &str) -> Size {
     Size::parse(s).unwrap()
 }
 fn market(n: u8) -> ConditionId {
-    ConditionId::parse(&format!("0x{:02x}22472e552920b8438158ea7238bfadfa4f736aa4cee91a6b86c39ead110917", n)).unwrap()
+    ConditionId::parse(&format!("0x{n:02x}22472e552920b8438158ea7238bfadfa4f736aa4cee91a6b86c39ead110917")).unwrap()
 }
 fn up_token() -> TokenId {
     TokenId::parse("1111").unwrap()
@@ -329,7 +329,7 @@ fn intents_validate_on_every_tick() {
                     }
                 }
                 StrategyAction::Pass { reason } => {
-                    assert!(matches!(reason, PassReason::BelowMinimumSize { .. }), "{tick} {ask}: {reason:?}")
+                    assert!(matches!(reason, PassReason::BelowMinimumSize { .. }), "{tick} {ask}: {reason:?}");
                 }
                 other => panic!("{other:?}"),
             }

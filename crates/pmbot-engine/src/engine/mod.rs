@@ -191,6 +191,16 @@ pub struct Engine {
     due_redemptions: Vec<ConditionId>,
 }
 
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("run", &self.run)
+            .field("now", &self.now)
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Engine {
     /// Validates the settings, records the run, and writes its first mark.
     pub fn start(
@@ -493,14 +503,8 @@ impl Engine {
     pub fn on_fill(&mut self, fill: &Fill) -> Result<(), EngineError> {
         self.stats.fills += 1;
         let sent = fill.client_order_id.as_ref().and_then(|id| self.sent.get(id));
-        let market = match sent.map(|s| s.market).or_else(|| self.market_of(&fill.token)) {
-            Some(m) => m,
-            None => {
-                return Err(EngineError::Settings(format!(
-                    "a fill for token {} the engine does not follow",
-                    fill.token
-                )));
-            }
+        let Some(market) = sent.map(|s| s.market).or_else(|| self.market_of(&fill.token)) else {
+            return Err(EngineError::Settings(format!("a fill for token {} the engine does not follow", fill.token)));
         };
         let (entry, reason) =
             sent.map_or((EntryContext::default(), "exit".to_owned()), |s| (s.entry.clone(), s.reason.clone()));

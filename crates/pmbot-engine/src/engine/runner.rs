@@ -65,6 +65,7 @@ impl Accounts {
 }
 
 /// The engine trading against the paper venue.
+#[derive(Debug)]
 pub struct PaperRunner {
     engine: Engine,
     venue: PaperVenue,

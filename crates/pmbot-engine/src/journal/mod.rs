@@ -263,7 +263,7 @@ fn writer_lock(path: &Path) -> Result<File, JournalError> {
         match locked {
             Ok(()) => return Ok(file),
             Err(TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
-                std::thread::sleep(std::time::Duration::from_millis(10))
+                std::thread::sleep(std::time::Duration::from_millis(10));
             }
             Err(TryLockError::WouldBlock) => return Err(JournalError::InUse { path: path.to_path_buf(), lock }),
             Err(TryLockError::Error(e)) => return Err(unreadable(e)),

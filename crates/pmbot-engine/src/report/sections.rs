@@ -157,7 +157,7 @@ fn win_rate_verdict(doc: &mut Document<'_>, perf: &Performance, gate: &GateConfi
     match verdict(w, gate.min_win_rate) {
         Verdict::Above => doc.paragraph(vec![text(format!("{measured}: the whole interval is above {target}."))]),
         Verdict::NotAbove => {
-            doc.paragraph(vec![text(format!("{measured}: the whole interval is at or below {target}."))])
+            doc.paragraph(vec![text(format!("{measured}: the whole interval is at or below {target}."))]);
         }
         Verdict::Undecided => doc.caution(vec![text(format!(
             "Too few trades to judge. {measured}, {:.0} points wide, and it contains the {target} target: the true \
@@ -285,7 +285,7 @@ fn hit_rate(doc: &mut Document<'_>, perf: &Performance, gate: &GateConfig) {
         Some(r) => match verdict(r, gate.min_hit_rate) {
             Verdict::Above => doc.paragraph(vec![text(format!("The whole interval is above the {target} target."))]),
             Verdict::NotAbove => {
-                doc.paragraph(vec![text(format!("The whole interval is at or below the {target} target."))])
+                doc.paragraph(vec![text(format!("The whole interval is at or below the {target} target."))]);
             }
             Verdict::Undecided => doc.caution(vec![text(format!(
                 "Too few scored calls to judge: the interval {} contains the {target} target.",

@@ -583,7 +583,7 @@ fn the_file_lands_beside_the_journal_whole_or_is_a_typed_error() {
             assert!(
                 e.to_string().contains(&*dir.0.join("gone").join("pmbot-summary-2025-03-10.md").to_string_lossy()),
                 "{e}"
-            )
+            );
         }
         other => panic!("an unwritable folder: {other:?}"),
     }

@@ -95,6 +95,7 @@ pub enum Paced {
 }
 
 /// A frame source paced against a clock.
+#[derive(Debug)]
 pub struct Replayer<I, C> {
     frames: I,
     clock: C,

@@ -44,6 +44,12 @@ pub struct ZstdFrames<R: Read> {
     truncation: Option<Truncation>,
 }
 
+impl<R: Read> std::fmt::Debug for ZstdFrames<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ZstdFrames").field("path", &self.path).field("line", &self.line).finish_non_exhaustive()
+    }
+}
+
 impl<R: Read> ZstdFrames<R> {
     /// Frames from `reader` (compressed bytes); `path` names it in errors.
     pub fn new(reader: R, path: impl Into<PathBuf>) -> Result<Self, ReplayError> {
@@ -121,6 +127,7 @@ impl<R: Read> Iterator for ZstdFrames<R> {
 
 /// The frames of a recording directory, file after file in (hour, sequence)
 /// order.
+#[derive(Debug)]
 pub struct RecordingReader {
     dir: PathBuf,
     meta: Option<RecordingMeta>,

@@ -85,7 +85,7 @@ fn u256_decimal(bytes: [u8; 32]) -> String {
     let mut chunks = Vec::with_capacity(4);
     while limbs.iter().any(|&l| l != 0) {
         let mut rem: u128 = 0;
-        for limb in limbs.iter_mut() {
+        for limb in &mut limbs {
             let cur = (rem << 64) | u128::from(*limb);
             *limb = (cur / u128::from(CHUNK)) as u64;
             rem = cur % u128::from(CHUNK);
@@ -153,6 +153,7 @@ struct BookRow {
 }
 
 /// The `book` frames of a resolvedkit directory, row by row.
+#[derive(Debug)]
 pub struct ResolvedkitFrames {
     path: PathBuf,
     markets: Vec<ResolvedkitMarket>,

@@ -11,6 +11,7 @@ use crate::record::naming::META_FILE;
 
 /// Frames from a pmbot recording, resolvedkit book snapshots or WebSocket
 /// fixtures.
+#[derive(Debug)]
 pub enum ReplaySource {
     Recording(RecordingReader),
     Resolvedkit(ResolvedkitFrames),

@@ -107,7 +107,7 @@ impl FakeExchange {
             self.problems.push(problem("house accounts only buy".into()));
             return;
         }
-        let Some((cid, index)) = self.token_market.get(&o.token).cloned() else {
+        let Some((cid, index)) = self.token_market.get(&o.token).copied() else {
             self.problems.push(problem("unknown token".into()));
             return;
         };

@@ -161,7 +161,14 @@ pub struct GatewayDeps {
     pub clock: Arc<dyn Clock>,
 }
 
+impl std::fmt::Debug for GatewayDeps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GatewayDeps").finish_non_exhaustive()
+    }
+}
+
 /// A started gateway, its alert stream and what start-up reconciliation found.
+#[derive(Debug)]
 pub struct Started {
     pub gateway: Gateway,
     pub alerts: mpsc::Receiver<GatewayAlert>,

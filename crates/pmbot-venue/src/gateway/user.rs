@@ -53,12 +53,9 @@ impl Inner {
 
     /// Applies one frame's events.
     fn on_frame(&self, text: &str) {
-        let events = match parse_user_frame(text) {
-            Ok(e) => e,
-            Err(_) => {
-                self.stats.user_events_malformed.fetch_add(1, Ordering::Relaxed);
-                return;
-            }
+        let Ok(events) = parse_user_frame(text) else {
+            self.stats.user_events_malformed.fetch_add(1, Ordering::Relaxed);
+            return;
         };
         let mut refresh = false;
         for e in events {

@@ -180,6 +180,15 @@ pub struct BookStore {
     stats: BookStats,
 }
 
+impl std::fmt::Debug for BookStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BookStore")
+            .field("tokens", &self.tokens.len())
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
 impl BookStore {
     pub fn new(cfg: BookStoreConfig) -> BookStore {
         BookStore { cfg, tokens: HashMap::default(), stats: BookStats::default() }

@@ -165,7 +165,7 @@ fn millis(d: Duration) -> i64 {
 
 /// Reads `GET /markets/{condition_id}` through the official SDK (public, no
 /// credentials), with a timeout on every call.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct ResolutionClient {
     sdk: Client,
     timeout: Duration,
@@ -208,6 +208,7 @@ type Answer = (ConditionId, Result<RestResolution, ResolutionError>);
 /// The schedule and the client together, for a real-time driver: call
 /// [`ResolutionFallback::ask_due`] on its tick and await
 /// [`ResolutionFallback::next`] in its select loop.
+#[derive(Debug)]
 pub struct ResolutionFallback {
     schedule: ResolutionSchedule,
     client: Arc<ResolutionClient>,

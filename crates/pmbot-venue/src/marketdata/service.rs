@@ -59,6 +59,7 @@ pub struct Outputs {
 }
 
 /// What the service keeps, readable at any time.
+#[derive(Debug)]
 pub struct MarketState {
     pub books: BookStore,
     /// Every book action, for tests and diagnostics (bounded).
@@ -75,6 +76,12 @@ pub struct MarketData {
     state: Arc<Mutex<MarketState>>,
     clock: Arc<dyn Clock>,
     task: JoinHandle<()>,
+}
+
+impl std::fmt::Debug for MarketData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MarketData").field("handle", &self.handle).finish_non_exhaustive()
+    }
 }
 
 impl MarketData {
@@ -182,7 +189,7 @@ async fn consume(
                 // trusted (a `Connected` without a `Disconnected` before it
                 // means the consumer missed nothing but is treated the same).
                 StreamEvent::Connected { .. } | StreamEvent::Disconnected { .. } => {
-                    st.books.connection_lost(now, &mut actions)
+                    st.books.connection_lost(now, &mut actions);
                 }
                 StreamEvent::Frame { .. } => {}
                 StreamEvent::Market(e) => {

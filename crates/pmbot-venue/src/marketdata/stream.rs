@@ -178,6 +178,12 @@ pub struct StreamHandle {
     subscribed: Arc<Mutex<BTreeSet<TokenId>>>,
 }
 
+impl std::fmt::Debug for StreamHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamHandle").field("subscribed", &self.subscribed).finish_non_exhaustive()
+    }
+}
+
 impl StreamHandle {
     pub fn subscribe(&self, tokens: Vec<TokenId>) -> Result<(), StreamError> {
         let mut subs = self.subscribed.lock().unwrap_or_else(|e| e.into_inner());

@@ -34,6 +34,7 @@ pub struct RedemptionReport {
 
 /// The background redeemer: ask with [`RedemptionScheduler::request`], read
 /// the reports from the receiver [`RedemptionScheduler::start`] returned.
+#[derive(Debug)]
 pub struct RedemptionScheduler {
     requests: mpsc::UnboundedSender<ConditionId>,
     task: JoinHandle<()>,

@@ -218,7 +218,7 @@ fn updates_for_unknown_or_mismatched_orders_are_errors() {
     let e = j.record_update(&wrong_hash, EventSource::Gateway, None).unwrap_err();
     match e {
         JournalError::Conflict { conflict, .. } => {
-            assert_eq!(conflict, Conflict::OrderIdMismatch { recorded: hash(1), given: hash(2) })
+            assert_eq!(conflict, Conflict::OrderIdMismatch { recorded: hash(1), given: hash(2) });
         }
         other => panic!("{other}"),
     }
