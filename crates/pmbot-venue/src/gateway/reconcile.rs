@@ -166,14 +166,17 @@ impl Inner {
         if !absent {
             return Resolution::Unreachable(last);
         }
-        match self.trades_in(market).await {
-            Ok(trades) => {
-                let mine: Vec<VenueTrade> =
-                    trades.into_iter().filter(|t| t.legs.iter().any(|l| l.order_id == hash)).collect();
-                if mine.is_empty() { Resolution::Absent } else { Resolution::FoundTrades(mine) }
-            }
+        match self.trades_of(hash, market).await {
+            Ok(mine) if mine.is_empty() => Resolution::Absent,
+            Ok(mine) => Resolution::FoundTrades(mine),
             Err(e) => Resolution::Unreachable(e),
         }
+    }
+
+    /// The trades in `market` one of whose legs is the order `hash`.
+    pub(crate) async fn trades_of(&self, hash: OrderId, market: ConditionId) -> Result<Vec<VenueTrade>, String> {
+        let trades = self.trades_in(market).await?;
+        Ok(trades.into_iter().filter(|t| t.legs.iter().any(|l| l.order_id == hash)).collect())
     }
 
     /// Applies the exchange's record of an order we track.

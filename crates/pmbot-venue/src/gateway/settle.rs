@@ -49,8 +49,8 @@ impl Inner {
             }
             let out_of_time = started.elapsed() >= timeout;
             if out_of_time || (closed_with.is_some() && started.elapsed() >= TRADES_GRACE) {
-                if let Ok(trades) = self.trades_in(market).await {
-                    for t in trades.iter().filter(|t| t.legs.iter().any(|l| l.order_id == hash)) {
+                if let Ok(trades) = self.trades_of(hash, market).await {
+                    for t in &trades {
                         self.apply_trade(t);
                     }
                 }
