@@ -21,7 +21,7 @@ use std::sync::{Arc, LazyLock, Mutex};
 use divan::Bencher;
 use divan::counter::ItemsCount;
 use pmbot_core::{FEATURE_NAMES, PaperConfig, RiskConfig, StrategyConfig, TimestampMs, Usdc};
-use pmbot_engine::engine::runner::PaperRunner;
+use pmbot_engine::engine::driver::PaperDriver;
 use pmbot_engine::engine::{Engine, EngineSettings, KillSwitchFile, MarketInfo};
 use pmbot_engine::journal::{DataSource, Journal, RunMode, RunStart};
 use pmbot_feed::FrameParser;
@@ -203,7 +203,7 @@ pub(crate) fn run_with(items: &[Item], started: i64, install: impl FnOnce(&mut J
         let engine =
             Engine::start(journal, &run, settings, Box::new(d.model.model.clone()), kill, Usdc::from_whole(300))
                 .unwrap();
-        let mut runner = PaperRunner::new(engine, PaperConfig::default());
+        let mut runner = PaperDriver::paper(engine, PaperConfig::default());
         let mut last = 0;
         for item in items {
             match item {

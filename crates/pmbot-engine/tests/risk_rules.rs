@@ -24,7 +24,7 @@ use pmbot_core::{
     MarketResolved, PaperConfig, Predictor, Price, PriceChange, PriceChangeBatch, RiskConfig, Side, Size,
     StrategyConfig, TickSize, TimestampMs, TokenId, Usdc,
 };
-use pmbot_engine::engine::runner::PaperRunner;
+use pmbot_engine::engine::driver::PaperDriver;
 use pmbot_engine::engine::{Engine, EngineSettings, KillSwitchFile, MarketInfo, Redemption};
 use pmbot_engine::journal::{DataSource, Decision, DecisionAction, Journal, RunMode, RunStart};
 
@@ -151,7 +151,7 @@ const FEATURES: FeatureSpec = FeatureSpec {
 struct Scenario {
     dir: TestDir,
     journal: PathBuf,
-    runner: PaperRunner,
+    runner: PaperDriver,
 }
 
 impl Scenario {
@@ -186,7 +186,7 @@ impl Scenario {
         if setup.live {
             engine.set_redemption(Redemption::OnConfirmation);
         }
-        let runner = PaperRunner::new(engine, PaperConfig::default());
+        let runner = PaperDriver::paper(engine, PaperConfig::default());
         Scenario { dir, journal: path, runner }
     }
 

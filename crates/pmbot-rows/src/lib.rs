@@ -7,12 +7,15 @@
 //! (`pmbot-ops`) and the gateway (`pmbot-venue`) name them without linking
 //! the engine, so the crate graph DESIGN.md draws holds.
 
+mod venue;
+
 use alloy_primitives::B256;
 use pmbot_core::{
     ClientOrderId, ConditionId, Fill, OrderId, OrderIntent, OrderStatus, OrderUpdate, Size, TimestampMs, TokenId, Usdc,
 };
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
+pub use venue::{ExecutionVenue, Holdings, VenueEvent};
 
 /// What kind of run the engine is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

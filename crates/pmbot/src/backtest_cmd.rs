@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use pmbot_core::{MarketResolved, TimestampMs};
-use pmbot_engine::engine::runner::PaperRunner;
+use pmbot_engine::engine::driver::PaperDriver;
+use pmbot_engine::engine::feed_input::FeedInput;
 use pmbot_engine::engine::{Engine, KillSwitchFile, MarketInfo};
 use pmbot_engine::journal::{DataSource, RunMode};
 use pmbot_engine::replay::{Outcome, RecordingReader, ReplaySource, ResolvedkitFrames};
@@ -49,7 +50,8 @@ pub fn run(file: FileConfig, args: BacktestArgs, stop: &Shutdown) -> Result<()> 
         match ReplaySource::open(dir).with_context(|| format!("cannot read {}", dir.display()))? {
             ReplaySource::Resolvedkit(frames) => sources.push((dir.clone(), frames)),
             ReplaySource::Recording(reader) => {
-                let markets = recorded_markets(dir, &reader)?;
+                // A recorded feed lists its markets as it goes.
+                let markets = if is_feed_recording(dir)? { Vec::new() } else { recorded_markets(dir, &reader)? };
                 recordings.push((dir.clone(), reader, markets));
             }
             ReplaySource::Fixtures(_) => {
@@ -79,7 +81,7 @@ pub fn run(file: FileConfig, args: BacktestArgs, stop: &Shutdown) -> Result<()> 
     let engine =
         Engine::start(journal, &run, settings, Box::new(model.file.model.clone()), kill, file.paper.starting_cash)
             .context("the engine did not start")?;
-    let mut runner = PaperRunner::new(engine, file.paper.clone());
+    let mut runner = PaperDriver::paper(engine, file.paper.clone());
     println!(
         "backtest run {} over {} folder(s); journal {}",
         runner.engine().run_id(),
@@ -122,7 +124,7 @@ fn replay_figures(frames: u64) -> MarketDataFigures {
 /// Replays one resolvedkit folder; each market resolves (by its recorded
 /// payout) once the data passes its end. Returns the last time seen.
 fn replay_resolvedkit(
-    runner: &mut PaperRunner,
+    runner: &mut PaperDriver,
     monitor: &mut Monitor,
     dir: &Path,
     frames: ResolvedkitFrames,
@@ -214,10 +216,25 @@ fn recorded_markets(dir: &Path, reader: &RecordingReader) -> Result<Vec<MarketIn
     Ok(infos)
 }
 
+/// Whether `dir` holds a real-time run's feed (`pmbot paper --record`)
+/// rather than raw market-channel frames: its first frame says.
+fn is_feed_recording(dir: &Path) -> Result<bool> {
+    let mut reader = RecordingReader::open(dir).with_context(|| format!("cannot read {}", dir.display()))?;
+    match reader.next() {
+        Some(frame) => {
+            let frame = frame.with_context(|| format!("cannot read {}", dir.display()))?;
+            Ok(FeedInput::from_frame(&frame.text).is_some())
+        }
+        None => Ok(false),
+    }
+}
+
 /// Replays one pmbot recording; markets resolve by the recorded
-/// `market_resolved` messages. Returns the last time seen.
+/// `market_resolved` messages. A recorded feed is given to the driver
+/// input by input, as the run that recorded it was. Returns the last time
+/// seen.
 fn replay_recording(
-    runner: &mut PaperRunner,
+    runner: &mut PaperDriver,
     monitor: &mut Monitor,
     dir: &Path,
     mut reader: RecordingReader,
@@ -235,8 +252,18 @@ fn replay_recording(
             break;
         }
         let frame = frame.with_context(|| format!("cannot read {}", dir.display()))?;
-        last = last.max(frame.received);
-        runner.on_frame(&frame.text, last).context("backtest")?;
+        match FeedInput::from_frame(&frame.text) {
+            // As the recording run's driver took it, at its time.
+            Some(input) => {
+                let (input, at) = input.with_context(|| format!("{}: frame {}", dir.display(), n + 1))?;
+                last = last.max(at);
+                runner.on_input(&input, at).context("backtest")?;
+            }
+            None => {
+                last = last.max(frame.received);
+                runner.on_frame(&frame.text, last).context("backtest")?;
+            }
+        }
         if n % 4096 == 0 {
             if let Some((first, _)) = span {
                 bar.set_position(u64::try_from(last.millis_since(first)).unwrap_or(0) / 1000);

@@ -19,13 +19,14 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use pmbot_core::{Clock, Command, Fill, MarketEvent, OrderIntent, OrderStatus, OrderUpdate, Size, TimestampMs};
+use pmbot_core::{Clock, TimestampMs};
+use pmbot_engine::engine::driver::Driver;
+use pmbot_engine::engine::run_log::RunOrderLog;
 use pmbot_engine::engine::{Engine, KillSwitchFile, Redemption, SharedJournal, lock};
 use pmbot_engine::gate;
-use pmbot_engine::journal::{EngineRow, Journal, RunMode};
+use pmbot_engine::journal::{Journal, RunMode};
 use pmbot_venue::SystemClock;
-use pmbot_venue::gateway::log::{LoggedOrder, OrderLog, OrderLogError, PreparedOrder};
-use pmbot_venue::gateway::{Gateway, GatewayConfig, GatewayError};
+use pmbot_venue::gateway::{Gateway, GatewayAlert, GatewayConfig, Learning, LiveExecution};
 use pmbot_venue::marketdata::StreamConfig;
 use pmbot_venue::marketdata::service::{FeedEvent, MarketData, Outputs};
 use pmbot_venue::redeem::{RedeemOutcome, RedemptionReport, RedemptionScheduler, SharedRedemptionLog};
@@ -33,7 +34,9 @@ use serde_json::json;
 use tokio::sync::mpsc;
 
 use crate::config::FileConfig;
+use crate::monitor::GatewayFigures;
 use crate::paper_live::market_info;
+use crate::realtime::{Aside, Pump, Side};
 use crate::shutdown::Shutdown;
 use crate::source::SourceArgs;
 use crate::trade::{self, LoadedModel};
@@ -63,60 +66,6 @@ pub struct LiveArgs {
     /// money, so no gate, and the run is recorded as simulator data.
     #[arg(long, requires = "clob_url")]
     pub simulated_exchange: bool,
-}
-
-/// What the gateway learns, for the engine.
-enum VenueEvent {
-    Update(OrderUpdate),
-    Fill(Fill),
-}
-
-/// The journal as the gateway's order log: every order also gets its run,
-/// and every update and new fill goes on to the engine.
-struct EngineLog {
-    journal: SharedJournal,
-    run: Arc<std::sync::atomic::AtomicI64>,
-    events: mpsc::UnboundedSender<VenueEvent>,
-}
-
-impl OrderLog for EngineLog {
-    fn before_send(&mut self, order: &PreparedOrder) -> Result<(), OrderLogError> {
-        let mut j = lock(&self.journal);
-        let fresh = j.order(&order.client_order_id)?.is_none();
-        OrderLog::before_send(&mut *j, order)?;
-        let run = self.run.load(std::sync::atomic::Ordering::SeqCst);
-        if fresh && run > 0 {
-            let row = EngineRow::RunOrder { run, client_order_id: order.client_order_id.clone(), market: order.market };
-            j.record_rows(&[row])?;
-        }
-        Ok(())
-    }
-
-    fn update(&mut self, update: &OrderUpdate) -> Result<(), OrderLogError> {
-        OrderLog::update(&mut *lock(&self.journal), update)?;
-        let _ = self.events.send(VenueEvent::Update(update.clone()));
-        Ok(())
-    }
-
-    fn fill(&mut self, fill: &Fill) -> Result<bool, OrderLogError> {
-        let new = OrderLog::fill(&mut *lock(&self.journal), fill)?;
-        if new {
-            let _ = self.events.send(VenueEvent::Fill(fill.clone()));
-        }
-        Ok(new)
-    }
-
-    fn refusal(&mut self, intent: &OrderIntent, reason: &str, at: TimestampMs) -> Result<(), OrderLogError> {
-        OrderLog::refusal(&mut *lock(&self.journal), intent, reason, at)
-    }
-
-    fn note(&mut self, kind: &str, detail: &serde_json::Value, at: TimestampMs) -> Result<(), OrderLogError> {
-        OrderLog::note(&mut *lock(&self.journal), kind, detail, at)
-    }
-
-    fn open_orders(&self) -> Result<Vec<LoggedOrder>, OrderLogError> {
-        OrderLog::open_orders(&*lock(&self.journal))
-    }
 }
 
 /// Runs the gate over the journal (when it exists); refuses on a failure
@@ -218,14 +167,12 @@ pub async fn run(mut file: FileConfig, args: LiveArgs, stop: Shutdown) -> Result
 
     let journal = trade::open_journal(&journal_path)?;
     let mut monitor = crate::monitor::Monitor::start(&file, &journal, args.http.as_deref(), "live", exchange).await?;
-    let (events_tx, mut events) = mpsc::unbounded_channel();
-    let run_id = Arc::new(std::sync::atomic::AtomicI64::new(0));
-    let log = EngineLog { journal: journal.clone(), run: run_id.clone(), events: events_tx.clone() };
-    let (started, balance) = crate::account::start_gateway_with_log(&file, Box::new(log)).await?;
+    let learning = Learning::new();
+    let (log, run_slot) = RunOrderLog::new(journal.clone());
+    let (started, balance) = crate::account::start_gateway_with_log(&file, Box::new(learning.forwarding(log))).await?;
     let paid_out = balance.clone();
     let (balance_slot, balance_task) = crate::monitor::watch_balance(balance, Duration::from_secs(30));
     let gateway = started.gateway;
-    let mut alerts = started.alerts;
 
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let data_source = exchange.data_source();
@@ -234,15 +181,16 @@ pub async fn run(mut file: FileConfig, args: LiveArgs, stop: Shutdown) -> Result
     let mut engine =
         Engine::start(journal.clone(), &run, settings, Box::new(model.file.model.clone()), kill, file.risk.capital_cap)
             .context("the engine did not start")?;
-    run_id.store(engine.run_id(), std::sync::atomic::Ordering::SeqCst);
+    run_slot.set(engine.run_id());
     // Payouts are cash only once redeemed (Polymarket pays nothing at resolution).
     engine.set_redemption(Redemption::OnConfirmation);
-    let (redemption, mut redemptions) = start_redemptions(&file, &journal, clock.clone())?;
+    let (scheduler, redemptions) = start_redemptions(&file, &journal, clock.clone())?;
     if let Some(reason) = &args.override_gate {
         let note = json!({"run": engine.run_id(), "reason": reason, "failed": failed});
         lock(&journal).record_note("gate_override", &note, clock.now()).context("cannot journal the override")?;
     }
-    let mut resolutions = trade::resolution_fallback(&file.gateway.clob_url, &infos)?;
+    let resolutions = trade::resolution_fallback(&file.gateway.clob_url, &infos)?;
+    let mut driver = Driver::new(engine, LiveExecution::new(gateway.clone(), learning, clock.clone()));
     let mut tokens = Vec::new();
     for mut info in infos {
         tokens.push(info.up.clone());
@@ -259,7 +207,7 @@ pub async fn run(mut file: FileConfig, args: LiveArgs, stop: Shutdown) -> Result
                 info.market, info.fee.rate
             ),
         }
-        engine.list_market(info)?;
+        driver.list_market(info)?;
     }
     for t in &tokens {
         // A market whose facts cannot be read now is read at its first order.
@@ -267,7 +215,7 @@ pub async fn run(mut file: FileConfig, args: LiveArgs, stop: Shutdown) -> Result
     }
     println!(
         "live trading run {} on {} ({}); journal {}",
-        engine.run_id(),
+        driver.engine().run_id(),
         source.description,
         if simulated { "simulator: no real money" } else { "REAL MONEY" },
         journal_path.display()
@@ -275,96 +223,38 @@ pub async fn run(mut file: FileConfig, args: LiveArgs, stop: Shutdown) -> Result
 
     // The engine's books follow the venue's: its events, its resyncs and
     // its distrust (see `pmbot_venue::marketdata::service`).
-    let (tx, mut feed) = mpsc::channel::<FeedEvent>(8192);
+    let (tx, feed) = mpsc::channel::<FeedEvent>(8192);
     let mut md_cfg = file.market_data.clone();
     md_cfg.stream = source.stream.clone();
     let outputs = Outputs { frames: None, feed: Some(tx) };
     let md = MarketData::start_with(md_cfg, tokens, clock.clone(), outputs)
         .context("cannot start the market-data stream")?;
     let deadline = args.duration.map(|d| tokio::time::Instant::now() + d);
-    let mut tick = tokio::time::interval(Duration::from_millis(500));
-    let (placed_tx, mut placed) = mpsc::unbounded_channel::<(OrderIntent, Result<(), String>)>();
-    // Placements sent and not yet answered: a stop waits for them, so no
-    // order is left resting that the run never heard of.
-    let mut in_flight = 0usize;
-    let reason = loop {
-        tokio::select! {
-            fed = feed.recv() => match fed {
-                Some(FeedEvent::Market { at, event }) => {
-                    if let MarketEvent::TickSizeChange(c) = &event {
-                        gateway.set_tick_size(&c.token, c.new);
-                    }
-                    engine.on_market_event(&event, at)?;
-                }
-                Some(FeedEvent::Distrusted { at, token, .. }) => engine.on_book_distrusted(&token, at)?,
-                None => break "market data stream ended",
-            },
-            Some(ev) = events.recv() => apply(&mut engine, ev)?,
-            resolved = resolutions.next() => {
-                let now = clock.now();
-                trade::note_rest_resolution(&journal, engine.run_id(), &resolved, now)?;
-                engine.on_market_event(&MarketEvent::MarketResolved(resolved), now)?;
-            }
-            Some((intent, result)) = placed.recv() => {
-                in_flight = in_flight.saturating_sub(1);
-                on_placed(&mut engine, &intent, result, clock.now())?;
-            }
-            Some(alert) = alerts.recv() => monitor.raise(crate::monitor::gateway_alert(&alert, clock.now())),
-            Some(report) = redemptions.recv() => on_redemption(&mut engine, &journal, &paid_out, &report, clock.now())?,
-            _ = tick.tick() => {
-                engine.advance_to(clock.now())?;
-                // Decisions reach the journal (and /metrics, /health, the
-                // dashboard) within a tick; a crash loses at most one.
-                engine.flush()?;
-                engine.forget_resolved();
-                resolutions.ask_due(clock.now(), |m| engine.awaits_resolution(m));
-                monitor.after_step(clock.now());
-                let reading = balance_slot.lock().unwrap_or_else(|e| e.into_inner()).clone();
-                monitor.balance(reading.as_ref(), file.ops.balance_floor, clock.now());
-                monitor.report(&engine, crate::monitor::stream_figures(&md.health()), Some(crate::monitor::gateway_figures(&gateway)));
-            }
-            _ = async { match deadline { Some(d) => tokio::time::sleep_until(d).await, None => std::future::pending().await } } => break "duration",
-            s = stop.wait() => break s.name(),
-        }
-        for command in engine.take_commands()? {
-            in_flight += usize::from(matches!(command, Command::Place(_)));
-            execute(&gateway, command, &placed_tx);
-        }
-        if let Some(scheduler) = &redemption {
-            for market in engine.take_redemptions() {
-                scheduler.request(market);
-            }
-        }
+    let pump = Pump { clock: clock.clone(), md, feed, resolutions, tick: Duration::from_millis(500), deadline };
+    let mut side = LiveSide {
+        alerts: started.alerts,
+        redemptions,
+        scheduler,
+        journal: journal.clone(),
+        paid_out,
+        balance_slot,
+        balance_floor: file.ops.balance_floor,
+        gateway: gateway.clone(),
     };
-    // No new decisions from here on. Placements in flight are answered
-    // first (bounded by the gateway's own timeouts and [shutdown] timeout).
-    let answered_by = tokio::time::Instant::now() + IN_FLIGHT_WAIT;
-    while in_flight > 0 {
-        tokio::select! {
-            Some((intent, result)) = placed.recv() => {
-                in_flight -= 1;
-                on_placed(&mut engine, &intent, result, clock.now())?;
-            }
-            Some(ev) = events.recv() => apply(&mut engine, ev)?,
-            _ = tokio::time::sleep_until(answered_by) => break,
-        }
-    }
-    md.stop().await;
+    let reason = pump.run(&mut driver, &mut side, &mut monitor, &stop, None).await?;
     if file.live.cancel_on_exit {
-        cancel_resting(&gateway, &journal, engine.run_id(), clock.now()).await;
+        cancel_resting(&gateway, &journal, driver.engine().run_id(), clock.now()).await;
     }
     // Let updates and fills in flight arrive before the run's end is written.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    while let Ok(ev) = events.try_recv() {
-        apply(&mut engine, ev)?;
+    driver.take_answers()?;
+    while let Ok(report) = side.redemptions.try_recv() {
+        on_redemption(driver.engine_mut(), &journal, &side.paid_out, &report, clock.now())?;
     }
-    while let Ok(report) = redemptions.try_recv() {
-        on_redemption(&mut engine, &journal, &paid_out, &report, clock.now())?;
-    }
-    if let Some(scheduler) = redemption {
+    if let Some(scheduler) = side.scheduler.take() {
         scheduler.stop();
     }
-    let owed: Vec<_> = engine.ledger().unredeemed_markets().map(|(m, a)| (*m, *a)).collect();
+    let owed: Vec<_> = driver.engine().ledger().unredeemed_markets().map(|(m, a)| (*m, *a)).collect();
     if !owed.is_empty() {
         let total: pmbot_core::Usdc = owed.iter().map(|(_, a)| *a).sum();
         println!(
@@ -372,7 +262,7 @@ pub async fn run(mut file: FileConfig, args: LiveArgs, stop: Shutdown) -> Result
             owed.len()
         );
     }
-    let stats = engine.finish(clock.now(), reason).context("live run")?;
+    let (stats, _) = driver.finish(clock.now(), reason).context("live run")?;
     gateway.shutdown();
     balance_task.abort();
     monitor.run_ended();
@@ -385,6 +275,60 @@ pub async fn run(mut file: FileConfig, args: LiveArgs, stop: Shutdown) -> Result
     let written = crate::report_out::write(&journal_path, &args.report);
     monitor.stop(file.ops.linger, reason, &stop).await;
     written
+}
+
+/// What `live` adds to the real-time loop: the gateway's alerts, the
+/// redemptions' results, the balance, the gateway's figures.
+struct LiveSide {
+    alerts: mpsc::Receiver<GatewayAlert>,
+    redemptions: mpsc::UnboundedReceiver<RedemptionReport>,
+    scheduler: Option<RedemptionScheduler>,
+    journal: SharedJournal,
+    paid_out: crate::account::Balances,
+    balance_slot: crate::monitor::BalanceSlot,
+    balance_floor: pmbot_core::Usdc,
+    gateway: Gateway,
+}
+
+impl Side<LiveExecution> for LiveSide {
+    async fn next(&mut self) -> Aside {
+        tokio::select! {
+            Some(alert) = self.alerts.recv() => Aside::Alert(alert),
+            Some(report) = self.redemptions.recv() => Aside::Redemption(report),
+            // Both closed (no redeemer, gateway gone): nothing more to say.
+            else => std::future::pending().await,
+        }
+    }
+
+    fn on_aside(
+        &mut self,
+        aside: Aside,
+        driver: &mut Driver<LiveExecution>,
+        monitor: &mut crate::monitor::Monitor,
+        now: TimestampMs,
+    ) -> Result<()> {
+        match aside {
+            Aside::Alert(alert) => monitor.raise(crate::monitor::gateway_alert(&alert, now)),
+            Aside::Redemption(report) => {
+                on_redemption(driver.engine_mut(), &self.journal, &self.paid_out, &report, now)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn on_tick(&mut self, monitor: &mut crate::monitor::Monitor, now: TimestampMs) -> Option<GatewayFigures> {
+        let reading = self.balance_slot.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        monitor.balance(reading.as_ref(), self.balance_floor, now);
+        Some(crate::monitor::gateway_figures(&self.gateway))
+    }
+
+    fn after_step(&mut self, driver: &mut Driver<LiveExecution>) {
+        if let Some(scheduler) = &self.scheduler {
+            for market in driver.engine_mut().take_redemptions() {
+                scheduler.request(market);
+            }
+        }
+    }
 }
 
 /// The background redeemer, asked at once for every market the journal
@@ -466,35 +410,6 @@ fn on_redemption(
     Ok(())
 }
 
-/// How long a stop waits for placements in flight to be answered.
-const IN_FLIGHT_WAIT: Duration = Duration::from_secs(10);
-
-/// An order update or fill, to the engine.
-fn apply(engine: &mut Engine, ev: VenueEvent) -> Result<()> {
-    match ev {
-        VenueEvent::Update(u) => engine.on_order_update(&u)?,
-        VenueEvent::Fill(f) => engine.on_fill(&f)?,
-    }
-    Ok(())
-}
-
-/// A placement's answer: one refused or failed before the exchange held it
-/// is a rejection, so the engine never waits for an order that does not
-/// exist (the rest arrive as updates through the order log).
-fn on_placed(engine: &mut Engine, intent: &OrderIntent, result: Result<(), String>, now: TimestampMs) -> Result<()> {
-    if let Err(why) = result {
-        engine.on_order_update(&OrderUpdate {
-            client_order_id: intent.client_order_id.clone(),
-            order_id: None,
-            status: OrderStatus::Rejected,
-            filled: Size::ZERO,
-            reason: Some(why),
-            at: now,
-        })?;
-    }
-    Ok(())
-}
-
 /// `[live] cancel_on_exit`: cancels the orders this run may have left
 /// resting, and journals what it did. A failure is printed and journaled,
 /// never fatal: the run's end must still be written.
@@ -521,33 +436,6 @@ async fn cancel_resting(gateway: &Gateway, journal: &SharedJournal, run: i64, no
     println!("{line}");
     if let Err(e) = lock(journal).record_note("cancel_on_exit", &detail, now) {
         eprintln!("pmbot: cannot journal the cancels on exit: {e}");
-    }
-}
-
-/// Sends one command through the gateway on its own task, so a slow reply
-/// never holds up the loop.
-fn execute(gateway: &Gateway, command: Command, done: &mpsc::UnboundedSender<(OrderIntent, Result<(), String>)>) {
-    match command {
-        Command::Place(intent) => {
-            let (gateway, done) = (gateway.clone(), done.clone());
-            tokio::spawn(async move {
-                let result = match gateway.place(intent.clone()).await {
-                    Ok(_) => Ok(()),
-                    // Ambiguous fates are settled by the gateway's sweep,
-                    // which reports through the order log.
-                    Err(GatewayError::NotTaken { .. }) => Ok(()),
-                    Err(e) => Err(e.to_string()),
-                };
-                let _ = done.send((intent, result));
-            });
-        }
-        Command::Cancel { order_id: Some(id), .. } => {
-            let gateway = gateway.clone();
-            tokio::spawn(async move {
-                let _ = gateway.cancel(id).await;
-            });
-        }
-        Command::Cancel { order_id: None, .. } | Command::CancelAll { .. } => {}
     }
 }
 

@@ -23,6 +23,7 @@ mod offline;
 mod orders_cmd;
 mod paper_cmd;
 mod paper_live;
+mod realtime;
 mod record_cmd;
 mod redeem_cmd;
 mod report_cmd;

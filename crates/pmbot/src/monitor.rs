@@ -13,7 +13,8 @@ use pmbot_core::{Clock, TimestampMs};
 use pmbot_engine::engine::{Engine, SharedJournal, lock};
 use pmbot_engine::summary;
 use pmbot_ops::alerts::{Alert, AlertKind, Alerter, Severity};
-use pmbot_ops::health::{BalanceFigures, GatewayFigures, HealthInputs, JournalFigures, MarketDataFigures};
+pub use pmbot_ops::health::GatewayFigures;
+use pmbot_ops::health::{BalanceFigures, HealthInputs, JournalFigures, MarketDataFigures};
 use pmbot_ops::observe::OpsObserver;
 use pmbot_ops::raise::Raiser;
 use pmbot_ops::server::OpsServer;
@@ -457,10 +458,13 @@ mod tests {
 /// Reads the funder's collateral every `every` on its own task (the chain
 /// reader caches for 30 s; every source fails closed), for `/health` and the
 /// balance-floor alert. The latest reading is in the returned slot.
+/// The latest balance reading, shared with the task that takes it.
+pub type BalanceSlot = Arc<std::sync::Mutex<Option<BalanceReading>>>;
+
 pub fn watch_balance(
     balances: crate::account::Balances,
     every: Duration,
-) -> (Arc<std::sync::Mutex<Option<BalanceReading>>>, tokio::task::JoinHandle<()>) {
+) -> (BalanceSlot, tokio::task::JoinHandle<()>) {
     let slot = Arc::new(std::sync::Mutex::new(None));
     let out = slot.clone();
     let task = tokio::spawn(async move {

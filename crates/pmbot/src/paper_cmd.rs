@@ -10,7 +10,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use pmbot_core::TimestampMs;
-use pmbot_engine::engine::runner::PaperRunner;
+use pmbot_engine::engine::driver::PaperDriver;
 use pmbot_engine::engine::{Engine, KillSwitchFile};
 use pmbot_engine::journal::{DataSource, RunMode};
 use pmbot_engine::record::{Recorder, RecorderConfig, RecordingInfo};
@@ -57,6 +57,11 @@ pub struct PaperArgs {
     /// of [ops] http; "" for none.
     #[arg(long, value_name = "ADDR")]
     pub http: Option<String>,
+    /// On live data: records the feed as the engine takes it (its events,
+    /// the REST resyncs, the books it stopped trusting, the clock) into DIR;
+    /// `pmbot backtest --data DIR` replays the run decision for decision.
+    #[arg(long, value_name = "DIR", conflicts_with = "sim")]
+    pub record: Option<PathBuf>,
 }
 
 pub async fn run(file: FileConfig, args: PaperArgs, stop: Shutdown) -> Result<()> {
@@ -128,7 +133,7 @@ fn run_sim(file: &FileConfig, args: &PaperArgs, stop: &Shutdown) -> Result<()> {
     let engine =
         Engine::start(journal, &run, settings, Box::new(model.file.model.clone()), kill, file.paper.starting_cash)
             .context("the engine did not start")?;
-    let mut runner = PaperRunner::new(engine, file.paper.clone());
+    let mut runner = PaperDriver::paper(engine, file.paper.clone());
     println!(
         "paper trading (simulator, seed {}) run {} for {} of simulated market time; journal {}",
         synthetic.seed,
@@ -245,7 +250,7 @@ fn in_process_figures(messages: u64, market_elapsed_ms: i64) -> MarketDataFigure
     }
 }
 
-fn feed(runner: &mut PaperRunner, frames: &[FeedFrame]) -> Result<()> {
+fn feed(runner: &mut PaperDriver, frames: &[FeedFrame]) -> Result<()> {
     for f in frames {
         runner.on_frame(&f.text, TimestampMs::from_millis(f.at_ms)).context("paper run")?;
     }

@@ -6,19 +6,21 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use pmbot_core::{Clock, FeeModel, TimestampMs};
-use pmbot_engine::engine::runner::PaperRunner;
-use pmbot_engine::engine::{Engine, KillSwitchFile, MarketInfo, lock};
+use pmbot_engine::engine::driver::PaperDriver;
+use pmbot_engine::engine::{Engine, KillSwitchFile, MarketInfo};
 use pmbot_engine::journal::RunMode;
 use pmbot_venue::SystemClock;
 use pmbot_venue::discovery::MarketRef;
 use pmbot_venue::marketdata::service::{FeedEvent, MarketData, Outputs};
-use serde_json::json;
 use tokio::sync::mpsc;
 
 use crate::config::FileConfig;
 use crate::paper_cmd::PaperArgs;
+use crate::realtime::{PaperSide, Pump};
+use crate::record_cmd::FeedRecorder;
 use crate::shutdown::Shutdown;
 use crate::trade::{self, LoadedModel};
+use pmbot_engine::engine::feed_input::FeedInput;
 
 /// How long reading a market's fee schedule may take.
 const FEE_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -90,67 +92,46 @@ pub async fn run(file: FileConfig, args: PaperArgs, stop: Shutdown) -> Result<()
     let engine =
         Engine::start(journal, &run, settings, Box::new(model.file.model.clone()), kill, file.paper.starting_cash)
             .context("the engine did not start")?;
-    let mut runner = PaperRunner::new(engine, file.paper.clone());
-    let mut resolutions = trade::resolution_fallback(&source.stream.rest_url, &infos)?;
+    let mut driver = PaperDriver::paper(engine, file.paper.clone());
+    let resolutions = trade::resolution_fallback(&source.stream.rest_url, &infos)?;
+    let mut record = match &args.record {
+        Some(dir) => {
+            let info = crate::record_cmd::recording_info(&source, driver.engine().now().millis());
+            Some(FeedRecorder::create(dir, info, clock.clone())?)
+        }
+        None => None,
+    };
     for info in infos {
-        runner.list_market(info)?;
+        if let Some(r) = &mut record {
+            r.input(&FeedInput::Market { info: info.clone() }, driver.engine().now()).await?;
+        }
+        driver.list_market(info)?;
     }
     println!(
         "paper trading run {} on {} for {}; journal {}",
-        runner.engine().run_id(),
+        driver.engine().run_id(),
         source.description,
         humantime::format_duration(args.duration),
         journal_path.display()
     );
     // The engine's books follow the venue's: its events, its resyncs and
     // its distrust (see `pmbot_venue::marketdata::service`).
-    let (tx, mut rx) = mpsc::channel::<FeedEvent>(8192);
+    let (tx, feed) = mpsc::channel::<FeedEvent>(8192);
     let mut md_cfg = file.market_data.clone();
     md_cfg.stream = source.stream.clone();
     let outputs = Outputs { frames: None, feed: Some(tx) };
     let md = MarketData::start_with(md_cfg, source.tokens.clone(), clock.clone(), outputs)
         .context("cannot start the market-data stream")?;
-    let deadline = tokio::time::Instant::now() + args.duration;
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
-    let mut reconnects_noted = 0u64;
-    let reason = loop {
-        tokio::select! {
-            fed = rx.recv() => match fed {
-                Some(FeedEvent::Market { at, event }) => runner.on_event(&event, at).context("paper run")?,
-                Some(FeedEvent::Distrusted { at, token, .. }) => {
-                    runner.on_book_distrusted(&token, at).context("paper run")?;
-                }
-                None => break "market data stream ended",
-            },
-            resolved = resolutions.next() => {
-                let now = clock.now();
-                trade::note_rest_resolution(runner.engine().journal(), runner.engine().run_id(), &resolved, now)?;
-                runner.resolve(resolved, now).context("paper run")?;
-            }
-            _ = tick.tick() => {
-                runner.advance_to(clock.now()).context("paper run")?;
-                resolutions.ask_due(clock.now(), |m| runner.engine().awaits_resolution(m));
-                // Decisions reach the journal (and /metrics, /health, the
-                // dashboard) within a tick; a crash loses at most one.
-                runner.flush().context("paper run")?;
-                let health = md.health();
-                monitor.after_step(clock.now());
-                monitor.report(runner.engine(), crate::monitor::stream_figures(&health), None);
-                // A reconnect counts as recovered once the stream is back and
-                // its books were resynced from fresh snapshots.
-                if health.reconnects > reconnects_noted && matches!(health.state, pmbot_venue::marketdata::ConnectionState::Live { .. }) && !health.resyncing {
-                    reconnects_noted = health.reconnects;
-                    let note = json!({"run": runner.engine().run_id(), "recovered": true, "reconnects": health.reconnects});
-                    lock(runner.engine().journal()).record_note("market_data_reconnect", &note, clock.now())
-                        .context("cannot journal the reconnect")?;
-                }
-            }
-            _ = tokio::time::sleep_until(deadline) => break "duration",
-            s = stop.wait() => break s.name(),
-        }
-    };
-    md.stop().await;
-    let (stats, rs) = runner.finish(clock.now(), reason).context("paper run")?;
+    let deadline = Some(tokio::time::Instant::now() + args.duration);
+    let pump = Pump { clock: clock.clone(), md, feed, resolutions, tick: std::time::Duration::from_secs(1), deadline };
+    let reason = pump.run(&mut driver, &mut PaperSide, &mut monitor, &stop, record.as_mut()).await?;
+    let end = clock.now();
+    if let Some(mut r) = record {
+        r.input(&FeedInput::End, end).await?;
+        let summary = r.close().await?;
+        println!("recorded the feed: {} inputs into {}", summary.frames, summary.dir.display());
+    }
+    let (stats, rs) = driver.finish(end, reason).context("paper run")?;
     monitor.run_ended();
     println!(
         "stopped ({reason}): {} books distrusted by the feed, {} samples, {} intents, {} refused by risk, {} fills, {} \

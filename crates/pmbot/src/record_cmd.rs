@@ -1,13 +1,14 @@
 //! `pmbot record`: writes every market-channel frame received, raw, with its
 //! receive time, into hourly zstd JSON-lines files (see `pmbot_engine::record`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
 use clap::Args;
-use pmbot_core::Clock;
+use pmbot_core::{Clock, TimestampMs};
+use pmbot_engine::engine::feed_input::FeedInput;
 use pmbot_engine::record::{MarketRef, OnExisting, Recorder, RecorderConfig, RecordingInfo, RecordingSummary};
 use pmbot_venue::SystemClock;
 use pmbot_venue::marketdata::service::RawFrame;
@@ -37,23 +38,7 @@ const BUFFER: usize = 1 << 16;
 pub async fn run(file: FileConfig, args: RecordArgs, stop: Shutdown) -> Result<()> {
     let source = args.source.resolve(file.market_data.stream.clone(), file.sim.clone()).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let info = RecordingInfo {
-        source_url: source.stream.ws_url.clone(),
-        tokens: source.tokens.clone(),
-        markets: source
-            .recorded_markets()
-            .iter()
-            .map(|m| MarketRef {
-                condition_id: m.condition_id,
-                slug: Some(m.slug.clone()),
-                // Up first, as the backtest reads a recording's tokens; a
-                // market that is not Up/Down keeps Gamma's order.
-                tokens: m.up_down().map_or_else(|_| m.tokens.clone(), |(up, down)| vec![up, down]),
-                end_ms: crate::paper_live::market_info(m).ok().and_then(|i| i.end).map(|t| t.millis()),
-            })
-            .collect(),
-        started_ms: clock.now_ms(),
-    };
+    let info = recording_info(&source, clock.now_ms());
     // Create the recording before connecting, so a bad directory fails fast.
     // Recording again into a folder (a restart, a second day) adds a
     // session beside the earlier ones; their files are never touched.
@@ -91,6 +76,64 @@ pub async fn run(file: FileConfig, args: RecordArgs, stop: Shutdown) -> Result<(
         health.reconnects
     );
     Ok(())
+}
+
+/// What a recording of `source` says about itself.
+pub fn recording_info(source: &crate::source::Source, started_ms: i64) -> RecordingInfo {
+    RecordingInfo {
+        source_url: source.stream.ws_url.clone(),
+        tokens: source.tokens.clone(),
+        markets: source
+            .recorded_markets()
+            .iter()
+            .map(|m| MarketRef {
+                condition_id: m.condition_id,
+                slug: Some(m.slug.clone()),
+                // Up first, as the backtest reads a recording's tokens; a
+                // market that is not Up/Down keeps Gamma's order.
+                tokens: m.up_down().map_or_else(|_| m.tokens.clone(), |(up, down)| vec![up, down]),
+                end_ms: crate::paper_live::market_info(m).ok().and_then(|i| i.end).map(|t| t.millis()),
+            })
+            .collect(),
+        started_ms,
+    }
+}
+
+/// A real-time run's feed, recorded as the driver takes it (see
+/// [`FeedInput`]): each input written before the driver acts on it, by a
+/// thread of its own (a full buffer slows the run rather than losing one).
+pub struct FeedRecorder {
+    tx: mpsc::Sender<RawFrame>,
+    writer: tokio::task::JoinHandle<Result<RecordingSummary>>,
+    /// Frames are stamped in order (the files are hourly by stamp); the
+    /// driver's own time is inside each input.
+    last: TimestampMs,
+}
+
+impl FeedRecorder {
+    /// Starts a recording in `dir` (a new session beside earlier ones).
+    pub fn create(dir: &Path, info: RecordingInfo, clock: Arc<dyn Clock>) -> Result<FeedRecorder> {
+        let started = TimestampMs::from_millis(info.started_ms);
+        let config = RecorderConfig { on_existing: OnExisting::NewName, ..RecorderConfig::default() };
+        let recorder =
+            Recorder::create(dir, config, info).with_context(|| format!("cannot record into {}", dir.display()))?;
+        let (tx, rx) = mpsc::channel::<RawFrame>(BUFFER);
+        let writer = tokio::task::spawn_blocking(move || write_frames(recorder, rx, clock));
+        Ok(FeedRecorder { tx, writer, last: started })
+    }
+
+    /// Records `input`, given to the driver at `at`.
+    pub async fn input(&mut self, input: &FeedInput, at: TimestampMs) -> Result<()> {
+        self.last = self.last.max(at);
+        let frame: Arc<str> = input.to_frame(at).into();
+        self.tx.send((self.last, frame)).await.map_err(|_| anyhow!("the feed recording stopped (see above)"))
+    }
+
+    /// Writes what is buffered and closes the recording.
+    pub async fn close(self) -> Result<RecordingSummary> {
+        drop(self.tx);
+        self.writer.await.map_err(|e| anyhow!("recorder thread failed: {e}"))?
+    }
 }
 
 /// The recorder thread: writes frames as they come and flushes at least every

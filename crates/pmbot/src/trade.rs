@@ -199,7 +199,7 @@ pub fn note_rest_resolution(journal: &SharedJournal, run: i64, r: &MarketResolve
 /// Says, after a paper run or a backtest, whether the journal's ledger and
 /// the paper venue (the run's exchange) end with the same cash, fees and
 /// shares; they must, to the micro.
-pub fn print_accounts(rs: &pmbot_engine::engine::runner::RunnerStats) {
+pub fn print_accounts(rs: &pmbot_engine::engine::driver::DriverStats) {
     let Some(a) = rs.accounts else { return };
     if a.agree() {
         println!(

@@ -1,13 +1,13 @@
 //! What the engine must know of a market before it can trade it.
 
 use pmbot_core::{ConditionId, FeeModel, Size, TickSize, TimestampMs, TokenId};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::replay::ResolvedkitMarket;
 
 /// A binary market: its two tokens (UP/YES first: the model predicts the
 /// first token's mid), when it ends, its fees and order minimum.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MarketInfo {
     pub market: ConditionId,
     pub up: TokenId,

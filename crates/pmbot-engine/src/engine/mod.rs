@@ -14,20 +14,23 @@
 //! - **Every look is journaled**: a sample is a decision row (not ready, pass,
 //!   entry, exit or refusal with the risk rule's code and numbers).
 //!
-//! The engine does not place orders itself: a driver executes its commands
-//! on a venue (the paper venue in [`runner`], the gateway in live mode) and
-//! feeds back order updates and fills. The driver journals orders and fills
-//! (the gateway already does for live orders); the engine journals
-//! decisions, trades, payouts and P&L marks.
+//! The engine does not place orders itself: the [`driver`] executes its
+//! commands on an `ExecutionVenue` (the paper venue in [`paper_venue`], the
+//! exchange's gateway in live mode) and feeds back order updates and fills.
+//! The venue journals orders and fills; the engine journals decisions,
+//! trades, payouts and P&L marks.
 //!
 //! Resolution pays out on paper at once (a simulated redemption: the run's
 //! `payouts` rows); in live trading the payout is owed
 //! until the driver redeems the market on chain and reports it confirmed
 //! ([`Engine::take_redemptions`], [`Engine::on_redeemed`]).
 
+pub mod driver;
+pub mod feed_input;
 mod ledger;
 pub mod market;
-pub mod runner;
+pub mod paper_venue;
+pub mod run_log;
 
 use std::collections::BTreeMap;
 
