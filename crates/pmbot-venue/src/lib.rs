@@ -18,6 +18,7 @@
 
 pub mod balance;
 pub mod discovery;
+pub mod doctor;
 pub mod gateway;
 pub mod market_fee;
 pub mod marketdata;
