@@ -20,6 +20,7 @@ pub mod balance;
 pub mod discovery;
 pub mod doctor;
 pub mod gateway;
+pub mod livetest;
 pub mod market_fee;
 pub mod marketdata;
 pub mod redeem;

@@ -15,7 +15,6 @@ mod gate_cmd;
 mod kill_cmd;
 mod live_cmd;
 mod livetest_cmd;
-mod livetest_taker;
 mod model_cmd;
 mod model_report;
 mod monitor;

@@ -17,17 +17,15 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use super::{Context, LivetestFailed, Result, fail, step};
+use crate::SystemClock;
+use crate::gateway::{Gateway, GatewayError, Refusal};
+use crate::marketdata::rest::RestClient;
 use pmbot_core::order_amounts::{OrderAmounts, OrderKind, Sizing, share_step, size_order};
 use pmbot_core::price::PIPS_PER_UNIT;
 use pmbot_core::{
     ClientOrderId, Clock, DecisionContext, FeeModel, OrderIntent, OrderType, Price, Side, Size, TickSize, TokenId, Usdc,
 };
-use pmbot_venue::SystemClock;
-use pmbot_venue::gateway::{Gateway, GatewayError, Refusal};
-use pmbot_venue::marketdata::rest::RestClient;
-
-use crate::livetest_cmd::step;
 
 /// The least a marketable BUY may spend (see the module docs).
 pub const MIN_MARKET_BUY: Usdc = Usdc::from_whole(1);
@@ -58,7 +56,13 @@ impl TakerPlan {
 
 /// The plan at best ask `ask` and best bid `bid`: the smallest exact market
 /// BUY of at least `min_size` shares and [`MIN_MARKET_BUY`].
-pub fn plan(ask: Price, bid: Price, tick: TickSize, min_size: Size, fee: &FeeModel) -> Result<TakerPlan, String> {
+pub fn plan(
+    ask: Price,
+    bid: Price,
+    tick: TickSize,
+    min_size: Size,
+    fee: &FeeModel,
+) -> std::result::Result<TakerPlan, String> {
     let step = share_step(OrderKind::Market, Side::Buy, ask, tick);
     // Shares that reach the minimum value (pUSD / price), rounded up to
     // whole micro-shares.
@@ -88,7 +92,7 @@ pub async fn run(gateway: &Gateway, rest: &RestClient, token: TokenId, yes: bool
     let t = Instant::now();
     let first = touch(rest, &token).await?;
     let fee = gateway.market_fee(&token).await.context("cannot read the market's fee schedule")?;
-    let plan = plan(first.ask, first.bid, first.tick, first.min_size, &fee).map_err(anyhow::Error::msg)?;
+    let plan = plan(first.ask, first.bid, first.tick, first.min_size, &fee).map_err(LivetestFailed)?;
     step("plan", t, format!("fee rate {} exponent {} (the market's fd)", fee.rate, fee.exponent));
     println!(
         "BUY {} shares FAK at up to {}: at most {} pUSD ({} + fee {}); then SELL them FAK at the best bid {}: about {} \
@@ -103,14 +107,14 @@ pub async fn run(gateway: &Gateway, rest: &RestClient, token: TokenId, yes: bool
         plan.expected_loss()
     );
     if !yes {
-        bail!("nothing placed: add --yes to place these two orders with real money");
+        fail!("nothing placed: add --yes to place these two orders with real money");
     }
 
     let t = Instant::now();
     let bought = take(gateway, &token, (Side::Buy, plan.buy.price, plan.buy.shares), "buy", timeout).await?;
     step("buy", t, format!("{bought} of {} shares filled at up to {}", plan.buy.shares, plan.buy.price));
     if bought.is_zero() {
-        bail!("the marketable BUY filled nothing (the ask moved?): nothing is held; run again");
+        fail!("the marketable BUY filled nothing (the ask moved?): nothing is held; run again");
     }
     // Shares are the exchange's to sell only once the trade settled: wait
     // until its balance shows them (bounded by --timeout).
@@ -121,7 +125,7 @@ pub async fn run(gateway: &Gateway, rest: &RestClient, token: TokenId, yes: bool
     let now = touch(rest, &token).await?;
     let sell = sellable(bought.min(held), now.bid, now.tick);
     if sell.is_zero() {
-        bail!(
+        fail!(
             "bought {bought} shares; the exchange shows {held} within {timeout:?}, too few to sell at {}: sell them on \
              the site",
             now.bid
@@ -132,7 +136,7 @@ pub async fn run(gateway: &Gateway, rest: &RestClient, token: TokenId, yes: bool
     step("sell", t, format!("{sold} of {sell} shares sold at {} or better", now.bid));
     let left = bought.saturating_sub(sold);
     if sold.is_zero() {
-        bail!("the marketable SELL filled nothing (the bid moved?): {bought} shares are held; sell them on the site");
+        fail!("the marketable SELL filled nothing (the bid moved?): {bought} shares are held; sell them on the site");
     }
     println!("PASS: bought {bought} and sold {sold} shares with market orders; {left} shares left over");
     Ok(())
@@ -202,7 +206,7 @@ async fn take(
         Ok(_) => {
             // The post reply is not the fills (see `Gateway::settled`).
             let Some(view) = gateway.settled(&cid, timeout).await else {
-                bail!("the {what} is no longer tracked by the gateway: see `pmbot orders`");
+                fail!("the {what} is no longer tracked by the gateway: see `pmbot orders`");
             };
             if view.filled.is_zero() {
                 let why = view.reason.unwrap_or_else(|| "no reason given".into());
@@ -210,11 +214,11 @@ async fn take(
             }
             Ok(view.filled)
         }
-        Err(GatewayError::Refused(Refusal::KillSwitch(path))) => bail!(
+        Err(GatewayError::Refused(Refusal::KillSwitch(path))) => fail!(
             "refused by the kill switch {} like any order: nothing was sent (`pmbot unkill` after checking why it was set)",
             path.display()
         ),
-        Err(e) => bail!("the {what} was not placed: {e}"),
+        Err(e) => fail!("the {what} was not placed: {e}"),
     }
 }
 
