@@ -74,16 +74,26 @@ pub fn step(name: &str, started: Instant, detail: impl std::fmt::Display) {
     println!("{name:<14} {:>6} ms  {detail}", started.elapsed().as_millis());
 }
 
-/// The resting test's order from the book: the lowest tick (as far from
-/// the touch as a BUY can be) and the minimum size.
-pub async fn resting_order(rest: &RestClient, token: &TokenId) -> Result<(pmbot_core::Price, Size)> {
-    let t = Instant::now();
+/// A token's book over REST, with the two order rules it states: its tick
+/// and its minimum order size.
+pub(crate) async fn book_and_rules(
+    rest: &RestClient,
+    token: &TokenId,
+) -> Result<(crate::marketdata::books::RestBook, pmbot_core::TickSize, Size)> {
     let book = rest.book(token, || SystemClock.now()).await.context("cannot read the book")?;
     let tick = book.snapshot.tick_size.context("the book states no tick size")?;
     let size = Size::parse(&book.min_order_size)
         .ok()
         .filter(|s| !s.is_zero())
         .with_context(|| format!("the book's min_order_size {:?} is not a size", book.min_order_size))?;
+    Ok((book, tick, size))
+}
+
+/// The resting test's order from the book: the lowest tick (as far from
+/// the touch as a BUY can be) and the minimum size.
+pub async fn resting_order(rest: &RestClient, token: &TokenId) -> Result<(pmbot_core::Price, Size)> {
+    let t = Instant::now();
+    let (book, tick, size) = book_and_rules(rest, token).await?;
     let best_bid = book.snapshot.bids.iter().map(|l| l.price).max();
     let best_ask = book.snapshot.asks.iter().map(|l| l.price).min();
     let price = tick.min_price();

@@ -169,12 +169,7 @@ struct Touch {
 }
 
 async fn touch(rest: &RestClient, token: &TokenId) -> Result<Touch> {
-    let book = rest.book(token, || SystemClock.now()).await.context("cannot read the book")?;
-    let tick = book.snapshot.tick_size.context("the book states no tick size")?;
-    let min_size = Size::parse(&book.min_order_size)
-        .ok()
-        .filter(|s| !s.is_zero())
-        .with_context(|| format!("the book's min_order_size {:?} is not a size", book.min_order_size))?;
+    let (book, tick, min_size) = super::book_and_rules(rest, token).await?;
     let ask = book.snapshot.asks.iter().map(|l| l.price).min().context("the book has no ask to buy from")?;
     let bid = book.snapshot.bids.iter().map(|l| l.price).max().context("the book has no bid to sell to")?;
     Ok(Touch { ask, bid, tick, min_size })
