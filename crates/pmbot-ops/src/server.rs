@@ -114,3 +114,11 @@ fn json(code: StatusCode, value: &impl serde::Serialize) -> Response {
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("cannot encode: {e}")).into_response(),
     }
 }
+
+// Its parts are handles, channels and callbacks: the type name is what a
+// log line or a failed assertion needs.
+impl std::fmt::Debug for OpsServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpsServer").finish_non_exhaustive()
+    }
+}

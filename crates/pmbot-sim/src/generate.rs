@@ -308,5 +308,13 @@ pub fn generate_recording_from(
     })
 }
 
+// Its parts are handles, channels and callbacks: the type name is what a
+// log line or a failed assertion needs.
+impl std::fmt::Debug for FeedStepper {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FeedStepper").finish_non_exhaustive()
+    }
+}
+
 #[cfg(test)]
 mod tests;

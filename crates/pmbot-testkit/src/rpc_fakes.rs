@@ -291,3 +291,27 @@ async fn answer(State(state): State<FakeState>, body: Bytes) -> Response {
     let body = if batch { Value::Array(replies) } else { replies.pop().unwrap_or(Value::Null) };
     (StatusCode::OK, [("content-type", "application/json")], body.to_string()).into_response()
 }
+
+// Its parts are handles, channels and callbacks: the type name is what a
+// log line or a failed assertion needs.
+impl std::fmt::Debug for OutageProxy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutageProxy").finish_non_exhaustive()
+    }
+}
+
+// Its parts are handles, channels and callbacks: the type name is what a
+// log line or a failed assertion needs.
+impl std::fmt::Debug for FakeRpc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakeRpc").finish_non_exhaustive()
+    }
+}
+
+// Its parts are handles, channels and callbacks: the type name is what a
+// log line or a failed assertion needs.
+impl std::fmt::Debug for CountingProxy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CountingProxy").finish_non_exhaustive()
+    }
+}

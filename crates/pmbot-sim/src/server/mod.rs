@@ -351,3 +351,27 @@ fn router(state: Arc<SimState>) -> Router {
 pub(crate) fn count_request(state: &SimState) {
     state.stats.rest_requests.fetch_add(1, Ordering::Relaxed);
 }
+
+// Its parts are handles, channels and callbacks: the type name is what a
+// log line or a failed assertion needs.
+impl std::fmt::Debug for SimHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimHandle").finish_non_exhaustive()
+    }
+}
+
+// Its parts are handles, channels and callbacks: the type name is what a
+// log line or a failed assertion needs.
+impl std::fmt::Debug for SimState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimState").finish_non_exhaustive()
+    }
+}
+
+// Its parts are handles, channels and callbacks: the type name is what a
+// log line or a failed assertion needs.
+impl std::fmt::Debug for Sim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sim").finish_non_exhaustive()
+    }
+}

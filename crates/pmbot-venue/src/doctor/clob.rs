@@ -8,6 +8,7 @@ use super::Check;
 use crate::SystemClock;
 
 /// The exchange's clock against ours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClobTime {
     pub round_trip_ms: u64,
     /// Exchange minus local, ms (the exchange answers whole seconds, so

@@ -218,3 +218,11 @@ impl ExecutionVenue for LiveExecution {
         None
     }
 }
+
+// Its parts are handles, channels and callbacks: the type name is what a
+// log line or a failed assertion needs.
+impl<L> std::fmt::Debug for Forwarding<L> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Forwarding").finish_non_exhaustive()
+    }
+}

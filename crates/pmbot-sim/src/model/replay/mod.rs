@@ -581,5 +581,13 @@ impl MarketSource for ReplaySource {
     }
 }
 
+// Its parts are handles, channels and callbacks: the type name is what a
+// log line or a failed assertion needs.
+impl std::fmt::Debug for ReplaySource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReplaySource").finish_non_exhaustive()
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -474,5 +474,13 @@ impl MarketSource for SyntheticMarkets {
     }
 }
 
+// Its parts are handles, channels and callbacks: the type name is what a
+// log line or a failed assertion needs.
+impl std::fmt::Debug for SyntheticMarkets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyntheticMarkets").finish_non_exhaustive()
+    }
+}
+
 #[cfg(test)]
 mod tests;
