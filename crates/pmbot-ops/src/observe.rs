@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use pmbot_core::OrderStatus;
 use pmbot_rows::{Committed, DecisionAction, EngineRow, JournalObserver, OrderOutcome};
+use strum::{EnumCount as _, VariantArray as _};
 
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
@@ -33,7 +34,7 @@ pub struct OpsObserver {
     /// The labelled series this observer moves, looked up once each: a
     /// backtest writes a decision row per market per sample, and a label
     /// lookup allocates.
-    decisions: [Counter; DecisionAction::ALL.len()],
+    decisions: [Counter; DecisionAction::COUNT],
     refusals: HashMap<String, Counter>,
     updates: HashMap<&'static str, Counter>,
     by_state: HashMap<&'static str, Gauge>,
@@ -41,8 +42,10 @@ pub struct OpsObserver {
 
 impl OpsObserver {
     pub fn new(state: Arc<OpsState>) -> OpsObserver {
-        let decisions = DecisionAction::ALL
-            .map(|a| state.metrics.decisions.get_or_create(&ActionLabel { action: a.as_str().to_owned() }).clone());
+        let decisions = std::array::from_fn(|i| {
+            let action = DecisionAction::VARIANTS[i].as_str().to_owned();
+            state.metrics.decisions.get_or_create(&ActionLabel { action }).clone()
+        });
         OpsObserver {
             state,
             orders: HashMap::new(),
@@ -93,7 +96,7 @@ impl OpsObserver {
         for row in rows {
             match row {
                 EngineRow::Decision(d) => {
-                    if let Some(i) = DecisionAction::ALL.iter().position(|a| *a == d.action) {
+                    if let Some(i) = DecisionAction::VARIANTS.iter().position(|a| *a == d.action) {
                         self.decisions[i].inc();
                     }
                     last_decision = Some(d.at.millis());

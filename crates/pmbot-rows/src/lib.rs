@@ -2,7 +2,8 @@
 //! trades, payouts, marks), the order record the gateway writes before
 //! sending, and what the journal's observer hears after each commit.
 //!
-//! Invariant: plain data and one trait, no I/O. The SQLite journal
+//! Invariant: plain data and its traits (the observer, the order and
+//! redemption logs, the execution venue), no I/O. The SQLite journal
 //! (`pmbot-engine`) writes and reads these; the monitoring side
 //! (`pmbot-ops`) and the gateway (`pmbot-venue`) name them without linking
 //! the engine, so the crate graph DESIGN.md draws holds.
@@ -18,8 +19,22 @@ use serde::{Deserialize, Serialize};
 pub use venue::{ExecutionVenue, Holdings, VenueEvent};
 
 /// What kind of run the engine is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::EnumCount,
+    strum::VariantArray,
+    strum::IntoStaticStr,
+    strum::EnumString,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum RunMode {
     /// Paper trading: simulated fills, market data as it arrives.
     Paper,
@@ -30,19 +45,32 @@ pub enum RunMode {
 }
 
 impl RunMode {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            RunMode::Paper => "paper",
-            RunMode::Backtest => "backtest",
-            RunMode::Live => "live",
-        }
+    /// Its text in the journal (snake case, as serde writes it).
+    pub fn as_str(self) -> &'static str {
+        self.into()
     }
 }
 
 /// Where a run's market data came from. Only [`DataSource::LiveData`] counts
 /// towards the go-live gate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    strum::EnumCount,
+    strum::VariantArray,
+    strum::IntoStaticStr,
+    strum::EnumString,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum DataSource {
     /// Polymarket's own market channel, live.
     LiveData,
@@ -53,14 +81,9 @@ pub enum DataSource {
 }
 
 impl DataSource {
-    pub const ALL: [DataSource; 3] = [DataSource::LiveData, DataSource::Replay, DataSource::Simulator];
-
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            DataSource::LiveData => "live_data",
-            DataSource::Replay => "replay",
-            DataSource::Simulator => "simulator",
-        }
+    /// Its text in the journal (snake case, as serde writes it).
+    pub fn as_str(self) -> &'static str {
+        self.into()
     }
 }
 
@@ -81,8 +104,22 @@ pub struct RunStart {
 }
 
 /// What came of one look at a market.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::EnumCount,
+    strum::VariantArray,
+    strum::IntoStaticStr,
+    strum::EnumString,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum DecisionAction {
     Enter,
     Exit,
@@ -94,22 +131,9 @@ pub enum DecisionAction {
 }
 
 impl DecisionAction {
-    pub const ALL: [DecisionAction; 5] = [
-        DecisionAction::Enter,
-        DecisionAction::Exit,
-        DecisionAction::Pass,
-        DecisionAction::Refused,
-        DecisionAction::NotReady,
-    ];
-
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            DecisionAction::Enter => "enter",
-            DecisionAction::Exit => "exit",
-            DecisionAction::Pass => "pass",
-            DecisionAction::Refused => "refused",
-            DecisionAction::NotReady => "not_ready",
-        }
+    /// Its text in the journal (snake case, as serde writes it).
+    pub fn as_str(self) -> &'static str {
+        self.into()
     }
 }
 
@@ -213,8 +237,22 @@ pub enum EngineRow {
 }
 
 /// Who told the journal about a status change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::EnumCount,
+    strum::VariantArray,
+    strum::IntoStaticStr,
+    strum::EnumString,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum EventSource {
     /// The gateway's own view (the `OrderLog` trait's calls).
     Gateway,
@@ -231,28 +269,9 @@ pub enum EventSource {
 }
 
 impl EventSource {
-    pub const ALL: [EventSource; 6] = [
-        EventSource::Gateway,
-        EventSource::Rest,
-        EventSource::UserChannel,
-        EventSource::Reconcile,
-        EventSource::Operator,
-        EventSource::Paper,
-    ];
-
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            EventSource::Gateway => "gateway",
-            EventSource::Rest => "rest",
-            EventSource::UserChannel => "user_channel",
-            EventSource::Reconcile => "reconcile",
-            EventSource::Operator => "operator",
-            EventSource::Paper => "paper",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<EventSource> {
-        EventSource::ALL.into_iter().find(|e| e.as_str() == s)
+    /// Its text in the journal (snake case, as serde writes it).
+    pub fn as_str(self) -> &'static str {
+        self.into()
     }
 }
 
@@ -497,4 +516,34 @@ pub enum Committed<'a> {
 /// Hears of every committed write. See the module docs for the rules.
 pub trait JournalObserver: Send {
     fn committed(&mut self, what: Committed<'_>);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use strum::VariantArray;
+
+    /// serde (the JSON a report and a note carry) and strum (the journal's
+    /// columns) spell every code the same, and the text parses back.
+    fn same_spelling<T>()
+    where
+        T: VariantArray + Serialize + Copy + PartialEq + std::fmt::Debug + std::str::FromStr + Into<&'static str>,
+    {
+        for v in T::VARIANTS {
+            let text: &'static str = (*v).into();
+            assert_eq!(serde_json::to_value(v).unwrap(), serde_json::Value::String(text.to_owned()), "{v:?}");
+            assert_eq!(text.parse::<T>().ok(), Some(*v), "{text}");
+        }
+        assert!("no_such_code".parse::<T>().is_err());
+    }
+
+    #[test]
+    fn every_code_is_spelt_alike_in_the_journal_and_in_json() {
+        same_spelling::<RunMode>();
+        same_spelling::<DataSource>();
+        same_spelling::<DecisionAction>();
+        same_spelling::<EventSource>();
+        assert_eq!(DecisionAction::NotReady.as_str(), "not_ready");
+        assert_eq!(EventSource::UserChannel.as_str(), "user_channel");
+    }
 }

@@ -325,8 +325,7 @@ fn event_from_row(path: &Path, r: &Row<'_>) -> Result<OrderEvent, JournalError> 
         filled: size_from_sql(path, col(path, r, 3)?, "filled")?,
         exchange_status: col(path, r, 4)?,
         reason: col(path, r, 5)?,
-        source: EventSource::parse(&source)
-            .ok_or_else(|| corrupt(path, format!("order_events row {id}: source {source:?}")))?,
+        source: source.parse().map_err(|_| corrupt(path, format!("order_events row {id}: source {source:?}")))?,
         at: TimestampMs(col(path, r, 7)?),
     })
 }

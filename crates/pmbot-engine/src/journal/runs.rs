@@ -33,18 +33,15 @@ pub struct Run {
 }
 
 fn run_mode(path: &Path, s: &str) -> Result<RunMode, JournalError> {
-    [RunMode::Paper, RunMode::Backtest, RunMode::Live]
-        .into_iter()
-        .find(|m| m.as_str() == s)
-        .ok_or_else(|| corrupt(path, format!("run mode {s:?}")))
+    s.parse().map_err(|_| corrupt(path, format!("run mode {s:?}")))
 }
 
 fn data_source(path: &Path, s: &str) -> Result<DataSource, JournalError> {
-    DataSource::ALL.into_iter().find(|m| m.as_str() == s).ok_or_else(|| corrupt(path, format!("data source {s:?}")))
+    s.parse().map_err(|_| corrupt(path, format!("data source {s:?}")))
 }
 
 fn decision_action(path: &Path, s: &str) -> Result<DecisionAction, JournalError> {
-    DecisionAction::ALL.into_iter().find(|a| a.as_str() == s).ok_or_else(|| corrupt(path, format!("action {s:?}")))
+    s.parse().map_err(|_| corrupt(path, format!("action {s:?}")))
 }
 
 fn dec_text(d: Option<Decimal>) -> Option<String> {
