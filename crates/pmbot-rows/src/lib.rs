@@ -18,6 +18,20 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 pub use venue::{ExecutionVenue, Holdings, VenueEvent};
 
+/// `as_str`: a code's text in the journal (snake case, as serde writes it;
+/// the strum derives on each enum).
+macro_rules! journal_codes {
+    ($($code:ty),*) => {$(
+        impl $code {
+            pub fn as_str(self) -> &'static str {
+                self.into()
+            }
+        }
+    )*};
+}
+
+journal_codes!(RunMode, DataSource, DecisionAction, EventSource);
+
 /// What kind of run the engine is.
 #[derive(
     Debug,
@@ -42,13 +56,6 @@ pub enum RunMode {
     Backtest,
     /// Real orders through the gateway.
     Live,
-}
-
-impl RunMode {
-    /// Its text in the journal (snake case, as serde writes it).
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
 }
 
 /// Where a run's market data came from. Only [`DataSource::LiveData`] counts
@@ -78,13 +85,6 @@ pub enum DataSource {
     Replay,
     /// The simulated exchange.
     Simulator,
-}
-
-impl DataSource {
-    /// Its text in the journal (snake case, as serde writes it).
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
 }
 
 /// What a run is, as it starts.
@@ -128,13 +128,6 @@ pub enum DecisionAction {
     Refused,
     /// The features were not ready (warm-up, no book).
     NotReady,
-}
-
-impl DecisionAction {
-    /// Its text in the journal (snake case, as serde writes it).
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
 }
 
 /// One sample of one market.
@@ -266,13 +259,6 @@ pub enum EventSource {
     Operator,
     /// The paper venue (simulated fills).
     Paper,
-}
-
-impl EventSource {
-    /// Its text in the journal (snake case, as serde writes it).
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
 }
 
 /// What recording an order did (`Journal::record_order`).
