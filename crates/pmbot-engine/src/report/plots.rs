@@ -6,21 +6,15 @@
 //! reads a clock. An empty series draws an empty frame that says why, so a
 //! report always has the same files.
 
-use std::error::Error;
-use std::sync::OnceLock;
-
 use chrono::{DateTime, Utc};
-use plotters::coord::Shift;
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
-use plotters::style::register_font;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use pmbot_core::{TimestampMs, Usdc};
+use pmbot_plot::{Area, Drawn, FONT};
 
 use super::ReportError;
 
-type Area<'a> = DrawingArea<BitMapBackend<'a>, Shift>;
-type Drawn = Result<(), Box<dyn Error>>;
 type Chart<'a, 'b> = ChartContext<'a, BitMapBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
 
 const EQUITY: RGBColor = RGBColor(31, 119, 180);
@@ -28,7 +22,6 @@ const LOSS: RGBColor = RGBColor(214, 39, 40);
 const WIN: RGBColor = RGBColor(44, 160, 44);
 const FEES: RGBColor = RGBColor(255, 127, 14);
 const GREY: RGBColor = RGBColor(120, 120, 120);
-const FONT: &str = "sans-serif";
 const SIZE: (u32, u32) = (1000, 480);
 
 /// What a time-series plot shows.
@@ -332,7 +325,7 @@ fn frame<'a, 'b>(
     caption: &str,
     (x0, x1): (f64, f64),
     (y0, y1): (f64, f64),
-) -> Result<Chart<'a, 'b>, Box<dyn Error>> {
+) -> Result<Chart<'a, 'b>, Box<dyn std::error::Error>> {
     Ok(ChartBuilder::on(root)
         .caption(caption, (FONT, 22))
         .margin(14)
@@ -350,36 +343,10 @@ fn nothing(root: &Area<'_>, caption: &str, why: &str) -> Drawn {
     Ok(())
 }
 
-/// Draws into an RGB buffer and encodes it as PNG.
-fn render(
-    plot: &'static str,
-    (width, height): (u32, u32),
-    draw: impl FnOnce(Area<'_>) -> Drawn,
-) -> Result<Vec<u8>, ReportError> {
-    let failed = |message: String| ReportError::Plot { plot, message };
-    load_font().map_err(|()| failed("the embedded DejaVu Sans font did not load".into()))?;
-    let mut pixels = vec![0u8; width as usize * height as usize * 3];
-    {
-        let root = BitMapBackend::with_buffer(&mut pixels, (width, height)).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| failed(e.to_string()))?;
-        draw(root.clone()).map_err(|e| failed(e.to_string()))?;
-        root.present().map_err(|e| failed(e.to_string()))?;
-    }
-    let mut png_bytes = Vec::new();
-    let mut encoder = png::Encoder::new(&mut png_bytes, width, height);
-    encoder.set_color(png::ColorType::Rgb);
-    encoder.set_depth(png::BitDepth::Eight);
-    let mut writer = encoder.write_header().map_err(|e| failed(e.to_string()))?;
-    writer.write_image_data(&pixels).map_err(|e| failed(e.to_string()))?;
-    writer.finish().map_err(|e| failed(e.to_string()))?;
-    Ok(png_bytes)
-}
-
-/// Registers the embedded font as plotters' "sans-serif" once per process.
-fn load_font() -> Result<(), ()> {
-    static LOADED: OnceLock<bool> = OnceLock::new();
-    let ok = *LOADED.get_or_init(|| register_font(FONT, FontStyle::Normal, dejavu::sans::regular()).is_ok());
-    if ok { Ok(()) } else { Err(()) }
+/// Draws with the shared renderer (`pmbot_plot`); its failure as this
+/// report's.
+fn render(plot: &'static str, size: (u32, u32), draw: impl FnOnce(Area<'_>) -> Drawn) -> Result<Vec<u8>, ReportError> {
+    pmbot_plot::render(plot, size, draw).map_err(|e| ReportError::Plot { plot: e.plot, message: e.message })
 }
 
 #[cfg(test)]

@@ -5,27 +5,19 @@
 //! fonts and no fontconfig. Pixels go to a buffer, not a file: the caller
 //! writes the encoded bytes atomically.
 
-use std::error::Error;
-use std::sync::OnceLock;
-
-use plotters::coord::Shift;
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
-use plotters::style::register_font;
+use pmbot_plot::{Area, Drawn, FONT};
 
 use super::{ACCURACY_COVERAGE_PLOT, CLAIM_ACCURACY, CLAIM_CONFIDENCE, FOLDS_PLOT, RELIABILITY_PLOT, ReportError};
 use crate::metrics::{Interval, Scorecard, ThresholdRow, wilson_interval};
 use crate::validate::{FoldOutcome, SplitScore, ValidationReport};
-
-type Area<'a> = DrawingArea<BitMapBackend<'a>, Shift>;
-type Drawn = Result<(), Box<dyn Error>>;
 
 const WALK_FORWARD: RGBColor = RGBColor(31, 119, 180);
 const RANDOM: RGBColor = RGBColor(214, 39, 40);
 const CLAIM: RGBColor = RGBColor(44, 160, 44);
 const GREY: RGBColor = RGBColor(120, 120, 120);
 const ALL_SAMPLES: RGBColor = RGBColor(148, 103, 189);
-const FONT: &str = "sans-serif";
 
 /// Accuracy (with the Wilson band) and coverage against the confidence
 /// threshold, walk-forward beside the naive random k-fold.
@@ -282,34 +274,8 @@ fn legend<'a, 'b: 'a>(chart: &mut Chart<'a, 'b>, position: SeriesLabelPosition) 
     Ok(())
 }
 
-/// Draws into an RGB buffer and encodes it as PNG.
-fn render(
-    plot: &'static str,
-    (width, height): (u32, u32),
-    draw: impl FnOnce(Area<'_>) -> Drawn,
-) -> Result<Vec<u8>, ReportError> {
-    let failed = |message: String| ReportError::Plot { plot, message };
-    load_font().map_err(|()| failed("the embedded DejaVu Sans font did not load".into()))?;
-    let mut pixels = vec![0u8; width as usize * height as usize * 3];
-    {
-        let root = BitMapBackend::with_buffer(&mut pixels, (width, height)).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| failed(e.to_string()))?;
-        draw(root.clone()).map_err(|e| failed(e.to_string()))?;
-        root.present().map_err(|e| failed(e.to_string()))?;
-    }
-    let mut png_bytes = Vec::new();
-    let mut encoder = png::Encoder::new(&mut png_bytes, width, height);
-    encoder.set_color(png::ColorType::Rgb);
-    encoder.set_depth(png::BitDepth::Eight);
-    let mut writer = encoder.write_header().map_err(|e| failed(e.to_string()))?;
-    writer.write_image_data(&pixels).map_err(|e| failed(e.to_string()))?;
-    writer.finish().map_err(|e| failed(e.to_string()))?;
-    Ok(png_bytes)
-}
-
-/// Registers the embedded font as plotters' "sans-serif" once per process.
-fn load_font() -> Result<(), ()> {
-    static LOADED: OnceLock<bool> = OnceLock::new();
-    let ok = *LOADED.get_or_init(|| register_font(FONT, FontStyle::Normal, dejavu::sans::regular()).is_ok());
-    if ok { Ok(()) } else { Err(()) }
+/// Draws with the shared renderer (`pmbot_plot`); its failure as this
+/// report's.
+fn render(plot: &'static str, size: (u32, u32), draw: impl FnOnce(Area<'_>) -> Drawn) -> Result<Vec<u8>, ReportError> {
+    pmbot_plot::render(plot, size, draw).map_err(|e| ReportError::Plot { plot: e.plot, message: e.message })
 }
