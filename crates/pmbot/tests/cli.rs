@@ -181,3 +181,36 @@ fn record_a_market_by_slug_from_a_running_simulator() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no market with slug"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// DESIGN.md's crate table says what each crate depends on; every crate's
+/// Cargo.toml must say the same (its normal `pmbot-*` dependencies), so the
+/// picture cannot drift from the code again (issue 14).
+#[test]
+fn design_md_names_every_crates_pmbot_dependencies() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let design = std::fs::read_to_string(root.join("DESIGN.md")).unwrap();
+    let mut checked = 0;
+    for row in design.lines().filter(|l| l.starts_with("| `pmbot")) {
+        let cells: Vec<&str> = row.split(" | ").collect();
+        let name = cells[0].trim_start_matches("| ").trim_matches('`');
+        let manifest = root.join("crates").join(name).join("Cargo.toml");
+        let Ok(toml) = std::fs::read_to_string(&manifest) else { continue };
+        // The [dependencies] table only (dev-dependencies may reach further).
+        let normal = toml.split("[dependencies]").nth(1).unwrap_or("").split("\n[").next().unwrap_or("");
+        let mut has: Vec<String> = normal
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("pmbot-")?.split(['.', ' ', '=']).next().map(str::to_owned))
+            .collect();
+        has.sort();
+        let said = cells.last().unwrap().trim_end_matches(" |").trim_end_matches('|').trim();
+        let mut says: Vec<String> = if said.starts_with("nothing of pmbot's") {
+            Vec::new()
+        } else {
+            said.split(',').map(|w| w.split_whitespace().next().unwrap_or("").to_owned()).collect()
+        };
+        says.sort();
+        assert_eq!(has, says, "{name}: Cargo.toml depends on {has:?}; DESIGN.md says {said:?}");
+        checked += 1;
+    }
+    assert!(checked >= 12, "the table lists every crate ({checked} checked)");
+}
