@@ -245,9 +245,7 @@ pub async fn run(mut file: FileConfig, args: LiveArgs, stop: Shutdown) -> Result
     if file.live.cancel_on_exit {
         cancel_resting(&gateway, &journal, driver.engine().run_id(), clock.now()).await;
     }
-    // Let updates and fills in flight arrive before the run's end is written.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    driver.take_answers()?;
+    take_owed_fills(&mut driver, &journal).await?;
     while let Ok(report) = side.redemptions.try_recv() {
         on_redemption(driver.engine_mut(), &journal, &side.paid_out, &report, clock.now())?;
     }
@@ -275,6 +273,42 @@ pub async fn run(mut file: FileConfig, args: LiveArgs, stop: Shutdown) -> Result
     let written = crate::report_out::write(&journal_path, &args.report);
     monitor.stop(file.ops.linger, reason, &stop).await;
     written
+}
+
+/// How long a stopping run waits for fills the exchange matched and has not
+/// yet reported (a FAK's trades come after its post reply, over the user
+/// channel or the gateway's REST look-up 2 s later).
+const OWED_FILLS_WAIT: Duration = Duration::from_secs(6);
+
+/// Takes the updates and fills still in flight before the run's end is
+/// written: at least half a second of them, then until no final order in the
+/// journal lacks fills its filled size says it had (bounded by
+/// [`OWED_FILLS_WAIT`]). Without this a fill that came late reached the
+/// journal after the run ended, and the ledger's last mark missed it.
+async fn take_owed_fills(driver: &mut Driver<LiveExecution>, journal: &SharedJournal) -> Result<()> {
+    let started = tokio::time::Instant::now();
+    loop {
+        tokio::select! {
+            () = driver.venue_mut().learnt() => driver.take_answers()?,
+            () = tokio::time::sleep(Duration::from_millis(100)) => {}
+        }
+        driver.take_answers()?;
+        let waited = started.elapsed();
+        if waited < Duration::from_millis(500) {
+            continue;
+        }
+        let owed = lock(journal).final_orders_missing_fills().context("cannot read the journal's orders")?;
+        if owed.is_empty() {
+            return Ok(());
+        }
+        if waited >= OWED_FILLS_WAIT {
+            eprintln!(
+                "pmbot: {} order(s) still lack fills the exchange reported matched; the next start reconciles them",
+                owed.len()
+            );
+            return Ok(());
+        }
+    }
 }
 
 /// What `live` adds to the real-time loop: the gateway's alerts, the
