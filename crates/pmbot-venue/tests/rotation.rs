@@ -5,6 +5,7 @@
 
 #![allow(unsafe_code, reason = "a counting global allocator measures the heap; it only forwards to System")]
 
+#[path = "it/common/mod.rs"]
 mod common;
 
 use std::alloc::{GlobalAlloc, Layout, System};
