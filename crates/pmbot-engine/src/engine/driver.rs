@@ -313,12 +313,15 @@ where
     }
 
     /// The venue's updates and fills, to the engine (already journaled by
-    /// the venue).
+    /// the venue). Called after every step, so the empty case is the hot
+    /// one: nothing is moved then.
     fn hand_over(&mut self) -> Result<(), RunError> {
-        let mut learnt = std::mem::take(&mut self.learnt);
-        self.venue.take_events(&mut learnt);
+        self.venue.take_events(&mut self.learnt);
+        if self.learnt.is_empty() {
+            return Ok(());
+        }
         let mut result = Ok(());
-        for event in learnt.drain(..) {
+        for event in self.learnt.drain(..) {
             if result.is_err() {
                 continue;
             }
@@ -327,7 +330,6 @@ where
                 VenueEvent::Fill(fill) => self.engine.on_fill(fill),
             };
         }
-        self.learnt = learnt;
         Ok(result?)
     }
 }
