@@ -16,6 +16,7 @@
 //! - [`summary`]: the daily summary (one UTC day's figures, as Markdown beside
 //!   the journal and as a short chat text).
 
+pub mod backtest;
 pub mod engine;
 pub mod gate;
 pub mod journal;

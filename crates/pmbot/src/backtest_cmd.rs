@@ -1,16 +1,16 @@
 //! `pmbot backtest`: recorded market data replayed through the whole engine
 //! and the paper venue, as fast as it can be read, then the report.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use pmbot_core::{MarketResolved, TimestampMs};
+use pmbot_core::TimestampMs;
+use pmbot_engine::backtest::{self, Watch};
 use pmbot_engine::engine::driver::PaperDriver;
-use pmbot_engine::engine::feed_input::FeedInput;
-use pmbot_engine::engine::{Engine, KillSwitchFile, MarketInfo};
+use pmbot_engine::engine::{Engine, KillSwitchFile};
 use pmbot_engine::journal::{DataSource, RunMode};
-use pmbot_engine::replay::{Outcome, RecordingReader, ReplaySource, ResolvedkitFrames};
+use pmbot_engine::replay::{ReplaySource, ResolvedkitFrames};
 
 use crate::config::FileConfig;
 use crate::monitor::Monitor;
@@ -51,7 +51,11 @@ pub fn run(file: FileConfig, args: BacktestArgs, stop: &Shutdown) -> Result<()> 
             ReplaySource::Resolvedkit(frames) => sources.push((dir.clone(), frames)),
             ReplaySource::Recording(reader) => {
                 // A recorded feed lists its markets as it goes.
-                let markets = if is_feed_recording(dir)? { Vec::new() } else { recorded_markets(dir, &reader)? };
+                let markets = if backtest::is_feed_recording(dir)? {
+                    Vec::new()
+                } else {
+                    backtest::recorded_markets(dir, &reader)?
+                };
                 recordings.push((dir.clone(), reader, markets));
             }
             ReplaySource::Fixtures(_) => {
@@ -90,10 +94,19 @@ pub fn run(file: FileConfig, args: BacktestArgs, stop: &Shutdown) -> Result<()> 
     );
     let mut last = started;
     for (dir, frames) in sources {
-        last = replay_resolvedkit(&mut runner, &mut monitor, &dir, frames, stop)?.max(last);
+        let span =
+            frames.markets().iter().map(|m| m.start_ms).min().zip(frames.markets().iter().map(|m| m.end_ms).max());
+        let mut watch = Watching::new(&mut monitor, span, stop);
+        last = backtest::replay_resolvedkit(&mut runner, &dir, frames, &mut watch)?.max(last);
     }
-    for (dir, reader, markets) in recordings {
-        last = replay_recording(&mut runner, &mut monitor, &dir, reader, markets, stop)?.max(last);
+    for (dir, mut reader, markets) in recordings {
+        let span = reader.meta().and_then(|m| m.started_ms().zip(m.ended_ms()));
+        let mut watch = Watching::new(&mut monitor, span, stop);
+        last = backtest::replay_recording(&mut runner, &dir, &mut reader, markets, &mut watch)?.max(last);
+        drop(watch);
+        for cut in reader.truncations() {
+            eprintln!("warning: {} ends in a partial frame ({} bytes dropped)", cut.path.display(), cut.dropped_bytes);
+        }
     }
     monitor.report(runner.engine(), replay_figures(runner.stats().frames), None);
     let reason = stop.requested().map_or("end_of_data", |s| s.name());
@@ -121,163 +134,41 @@ fn replay_figures(frames: u64) -> MarketDataFigures {
     }
 }
 
-/// Replays one resolvedkit folder; each market resolves (by its recorded
-/// payout) once the data passes its end. Returns the last time seen.
-fn replay_resolvedkit(
-    runner: &mut PaperDriver,
-    monitor: &mut Monitor,
-    dir: &Path,
-    frames: ResolvedkitFrames,
-    stop: &Shutdown,
-) -> Result<TimestampMs> {
-    let markets = frames.markets().to_vec();
-    for m in &markets {
-        runner.list_market(MarketInfo::from_resolvedkit(m))?;
-    }
-    let mut pending: Vec<(TimestampMs, MarketResolved)> = markets
-        .iter()
-        .filter_map(|m| {
-            let winner = m.winner?;
-            let outcome = match winner {
-                Outcome::Up => 0,
-                Outcome::Down => 1,
-            };
-            Some((
-                m.end_ms,
-                MarketResolved {
-                    market: m.condition_id,
-                    tokens: m.tokens.to_vec(),
-                    winning_token: m.tokens[outcome].clone(),
-                    winning_outcome: m.outcomes[outcome].clone(),
-                    time: pmbot_core::EventTime { received: m.end_ms, exchange: m.end_ms },
-                },
-            ))
-        })
-        .collect();
-    pending.sort_by_key(|(end, r)| (*end, r.market));
-    pending.reverse();
-    let span = markets.iter().map(|m| m.start_ms).min().zip(markets.iter().map(|m| m.end_ms).max());
-    let bar = crate::paper_cmd::progress(span.map_or(0, |(a, b)| b.millis_since(a)));
-    let mut last = TimestampMs::ZERO;
-    for (n, frame) in frames.enumerate() {
-        if stop.requested().is_some() {
-            // Stopped: what has not ended by now does not resolve.
-            return Ok(last);
-        }
-        let frame = frame.with_context(|| format!("cannot read {}", dir.display()))?;
-        while pending.last().is_some_and(|(end, _)| *end < frame.received) {
-            let (end, resolved) = pending.pop().expect("checked");
-            runner.resolve(resolved, end.max(last))?;
-        }
-        last = last.max(frame.received);
-        runner.on_frame(&frame.text, last).context("backtest")?;
-        if n % 4096 == 0 {
-            if let Some((first, _)) = span {
-                bar.set_position(u64::try_from(last.millis_since(first)).unwrap_or(0) / 1000);
-            }
-            if monitor.due() {
-                monitor.report(runner.engine(), replay_figures(runner.stats().frames), None);
-            }
-        }
-    }
-    while let Some((end, resolved)) = pending.pop() {
-        last = last.max(end);
-        runner.resolve(resolved, last)?;
-    }
-    bar.finish_and_clear();
-    Ok(last)
+/// Progress on the terminal and the ops side, and the stop signal.
+struct Watching<'a> {
+    monitor: &'a mut Monitor,
+    bar: indicatif::ProgressBar,
+    first: Option<TimestampMs>,
+    stop: &'a Shutdown,
 }
 
-/// The markets a recording lists with their tokens and end time (what
-/// `pmbot record` and the simulator's generator write). Fees are taken at
-/// Polymarket's highest category rate, so they are never underestimated.
-fn recorded_markets(dir: &Path, reader: &RecordingReader) -> Result<Vec<MarketInfo>> {
-    let listed = reader.meta().map(|m| m.markets()).unwrap_or_default();
-    let infos: Vec<MarketInfo> = listed
-        .iter()
-        .filter(|m| m.tokens.len() == 2)
-        .map(|m| MarketInfo {
-            market: m.condition_id,
-            up: m.tokens[0].clone(),
-            down: m.tokens[1].clone(),
-            end: m.end_ms.map(TimestampMs::from_millis),
-            fee: pmbot_core::FeeModel::crypto(),
-            min_order_size: trade::DEFAULT_MIN_ORDER,
-            tick: trade::DEFAULT_TICK,
-        })
-        .collect();
-    if infos.is_empty() {
-        bail!(
-            "{}: the recording lists no market with its two tokens (recorded with --tokens, or by an older pmbot); \
-             record with --market SLUG to backtest it",
-            dir.display()
-        );
-    }
-    Ok(infos)
-}
-
-/// Whether `dir` holds a real-time run's feed (`pmbot paper --record`)
-/// rather than raw market-channel frames: its first frame says.
-fn is_feed_recording(dir: &Path) -> Result<bool> {
-    let mut reader = RecordingReader::open(dir).with_context(|| format!("cannot read {}", dir.display()))?;
-    match reader.next() {
-        Some(frame) => {
-            let frame = frame.with_context(|| format!("cannot read {}", dir.display()))?;
-            Ok(FeedInput::from_frame(&frame.text).is_some())
-        }
-        None => Ok(false),
+impl Watching<'_> {
+    /// Replaying a span of market time from `first` to `last` (when known).
+    fn new<'a>(monitor: &'a mut Monitor, span: Option<(TimestampMs, TimestampMs)>, stop: &'a Shutdown) -> Watching<'a> {
+        let bar = crate::paper_cmd::progress(span.map_or(0, |(a, b)| b.millis_since(a)));
+        Watching { monitor, bar, first: span.map(|(a, _)| a), stop }
     }
 }
 
-/// Replays one pmbot recording; markets resolve by the recorded
-/// `market_resolved` messages. A recorded feed is given to the driver
-/// input by input, as the run that recorded it was. Returns the last time
-/// seen.
-fn replay_recording(
-    runner: &mut PaperDriver,
-    monitor: &mut Monitor,
-    dir: &Path,
-    mut reader: RecordingReader,
-    markets: Vec<MarketInfo>,
-    stop: &Shutdown,
-) -> Result<TimestampMs> {
-    for info in markets {
-        runner.list_market(info)?;
-    }
-    let span = reader.meta().and_then(|m| m.started_ms().zip(m.ended_ms()));
-    let bar = crate::paper_cmd::progress(span.map_or(0, |(a, b)| b.millis_since(a)));
-    let mut last = TimestampMs::ZERO;
-    for (n, frame) in reader.by_ref().enumerate() {
-        if stop.requested().is_some() {
-            break;
+impl Watch for Watching<'_> {
+    fn progress(&mut self, driver: &PaperDriver, last: TimestampMs) {
+        if let Some(first) = self.first {
+            self.bar.set_position(u64::try_from(last.millis_since(first)).unwrap_or(0) / 1000);
         }
-        let frame = frame.with_context(|| format!("cannot read {}", dir.display()))?;
-        match FeedInput::from_frame(&frame.text) {
-            // As the recording run's driver took it, at its time.
-            Some(input) => {
-                let (input, at) = input.with_context(|| format!("{}: frame {}", dir.display(), n + 1))?;
-                last = last.max(at);
-                runner.on_input(&input, at).context("backtest")?;
-            }
-            None => {
-                last = last.max(frame.received);
-                runner.on_frame(&frame.text, last).context("backtest")?;
-            }
-        }
-        if n % 4096 == 0 {
-            if let Some((first, _)) = span {
-                bar.set_position(u64::try_from(last.millis_since(first)).unwrap_or(0) / 1000);
-            }
-            if monitor.due() {
-                monitor.report(runner.engine(), replay_figures(runner.stats().frames), None);
-            }
+        if self.monitor.due() {
+            self.monitor.report(driver.engine(), replay_figures(driver.stats().frames), None);
         }
     }
-    bar.finish_and_clear();
-    for cut in reader.truncations() {
-        eprintln!("warning: {} ends in a partial frame ({} bytes dropped)", cut.path.display(), cut.dropped_bytes);
+
+    fn stop(&self) -> bool {
+        self.stop.requested().is_some()
     }
-    Ok(last)
+}
+
+impl Drop for Watching<'_> {
+    fn drop(&mut self) {
+        self.bar.finish_and_clear();
+    }
 }
 
 /// A model trained on the very data it is tested on looks better than it is.

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use pmbot_core::{FEATURE_NAMES, MarketResolved, Size, TickSize, TimestampMs};
+use pmbot_core::{FEATURE_NAMES, MarketResolved, TimestampMs};
 use pmbot_engine::engine::{EngineSettings, MarketInfo, SharedJournal};
 use pmbot_engine::journal::{DataSource, Journal, RunMode, RunStart};
 use pmbot_model::ModelFile;
@@ -160,9 +160,7 @@ pub fn sim_market(spec: &pmbot_sim::engine::MarketSpec) -> MarketInfo {
     }
 }
 
-/// Polymarket's usual minimum when a market does not say.
-pub const DEFAULT_MIN_ORDER: Size = Size::from_micros(5_000_000);
-pub const DEFAULT_TICK: TickSize = TickSize::Hundredth;
+pub use pmbot_engine::engine::market::{DEFAULT_MIN_ORDER, DEFAULT_TICK};
 
 /// The REST fallback for resolutions the feed misses (it does not replay
 /// `market_resolved` after a reconnect), asking the CLOB at `rest_url` about

@@ -20,6 +20,11 @@ pub struct MarketInfo {
     pub tick: TickSize,
 }
 
+/// Polymarket's usual minimum order size when a market does not say.
+pub const DEFAULT_MIN_ORDER: Size = Size::from_micros(5_000_000);
+/// Polymarket's usual tick when a market does not say.
+pub const DEFAULT_TICK: TickSize = TickSize::Hundredth;
+
 impl MarketInfo {
     /// A market of the resolvedkit data set: BTC 15-minute markets (crypto
     /// fees, tick 0.01, Polymarket's 5-share minimum).
@@ -30,8 +35,8 @@ impl MarketInfo {
             down: m.tokens[1].clone(),
             end: Some(m.end_ms),
             fee: FeeModel::crypto(),
-            min_order_size: Size::from_micros(5_000_000),
-            tick: TickSize::Hundredth,
+            min_order_size: DEFAULT_MIN_ORDER,
+            tick: DEFAULT_TICK,
         }
     }
 }

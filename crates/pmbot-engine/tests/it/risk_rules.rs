@@ -753,3 +753,37 @@ fn a_live_payout_is_owed_until_its_redemption_is_confirmed() {
         [(a.market, payout)]
     );
 }
+
+/// A recorded feed whose frame claims to be a feed input and is not stops
+/// the backtest with one line naming the folder and the frame, after the
+/// inputs before it were taken (the market it listed is followed).
+#[test]
+fn a_malformed_feed_input_is_one_line_naming_its_frame() {
+    use pmbot_engine::backtest::{self, BacktestError, Watch};
+    use pmbot_engine::engine::feed_input::FeedInput;
+    use pmbot_engine::record::{Recorder, RecorderConfig};
+    use pmbot_engine::replay::RecordingReader;
+
+    struct Quiet;
+    impl Watch for Quiet {
+        fn progress(&mut self, _: &PaperDriver, _: pmbot_core::TimestampMs) {}
+        fn stop(&self) -> bool {
+            false
+        }
+    }
+
+    let mut s = Scenario::start("feed-input", Setup::default());
+    let rec = s.dir.join("feed");
+    let mut recorder = Recorder::create(&rec, RecorderConfig::default(), common::info(T0)).unwrap();
+    recorder.record(T0, &FeedInput::Market { info: market(1) }.to_frame(at(0))).unwrap();
+    recorder.record(T0 + 1, r#"{"pmbot_feed":{"input":"teleport"},"at":1}"#).unwrap();
+    recorder.close().unwrap();
+
+    assert!(backtest::is_feed_recording(&rec).unwrap());
+    let mut reader = RecordingReader::open(&rec).unwrap();
+    let err = backtest::replay_recording(&mut s.runner, &rec, &mut reader, Vec::new(), &mut Quiet).unwrap_err();
+    assert!(matches!(err, BacktestError::Input { frame: 2, .. }), "{err:?}");
+    let line = err.to_string();
+    assert!(line.contains("frame 2: a malformed feed input") && !line.contains('\n'), "{line}");
+    assert_eq!(s.runner.engine().market_count(), 1, "the input before it was taken");
+}
