@@ -28,7 +28,6 @@ use pmbot_engine::journal::{Journal, RunMode};
 use pmbot_venue::SystemClock;
 use pmbot_venue::gateway::{Gateway, GatewayAlert, GatewayConfig, Learning, LiveExecution};
 use pmbot_venue::marketdata::StreamConfig;
-use pmbot_venue::marketdata::service::{FeedEvent, MarketData, Outputs};
 use pmbot_venue::redeem::{RedeemOutcome, RedemptionReport, RedemptionScheduler, SharedRedemptionLog};
 use serde_json::json;
 use tokio::sync::mpsc;
@@ -221,16 +220,10 @@ pub async fn run(mut file: FileConfig, args: LiveArgs, stop: Shutdown) -> Result
         journal_path.display()
     );
 
-    // The engine's books follow the venue's: its events, its resyncs and
-    // its distrust (see `pmbot_venue::marketdata::service`).
-    let (tx, feed) = mpsc::channel::<FeedEvent>(8192);
     let mut md_cfg = file.market_data.clone();
     md_cfg.stream = source.stream.clone();
-    let outputs = Outputs { frames: None, feed: Some(tx) };
-    let md = MarketData::start_with(md_cfg, tokens, clock.clone(), outputs)
-        .context("cannot start the market-data stream")?;
     let deadline = args.duration.map(|d| tokio::time::Instant::now() + d);
-    let pump = Pump { clock: clock.clone(), md, feed, resolutions, tick: Duration::from_millis(500), deadline };
+    let pump = Pump::start(md_cfg, tokens, clock.clone(), resolutions, Duration::from_millis(500), deadline)?;
     let mut side = LiveSide {
         alerts: started.alerts,
         redemptions,

@@ -11,8 +11,6 @@ use pmbot_engine::engine::{Engine, KillSwitchFile, MarketInfo};
 use pmbot_engine::journal::RunMode;
 use pmbot_venue::SystemClock;
 use pmbot_venue::discovery::MarketRef;
-use pmbot_venue::marketdata::service::{FeedEvent, MarketData, Outputs};
-use tokio::sync::mpsc;
 
 use crate::config::FileConfig;
 use crate::paper_cmd::PaperArgs;
@@ -114,16 +112,11 @@ pub async fn run(file: FileConfig, args: PaperArgs, stop: Shutdown) -> Result<()
         humantime::format_duration(args.duration),
         journal_path.display()
     );
-    // The engine's books follow the venue's: its events, its resyncs and
-    // its distrust (see `pmbot_venue::marketdata::service`).
-    let (tx, feed) = mpsc::channel::<FeedEvent>(8192);
     let mut md_cfg = file.market_data.clone();
     md_cfg.stream = source.stream.clone();
-    let outputs = Outputs { frames: None, feed: Some(tx) };
-    let md = MarketData::start_with(md_cfg, source.tokens.clone(), clock.clone(), outputs)
-        .context("cannot start the market-data stream")?;
     let deadline = Some(tokio::time::Instant::now() + args.duration);
-    let pump = Pump { clock: clock.clone(), md, feed, resolutions, tick: std::time::Duration::from_secs(1), deadline };
+    let tick = std::time::Duration::from_secs(1);
+    let pump = Pump::start(md_cfg, source.tokens.clone(), clock.clone(), resolutions, tick, deadline)?;
     let reason = pump.run(&mut driver, &mut PaperSide, &mut monitor, &stop, record.as_mut()).await?;
     let end = clock.now();
     if let Some(mut r) = record {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use pmbot_core::{Clock, TimestampMs};
+use pmbot_core::{Clock, TimestampMs, TokenId};
 use pmbot_engine::engine::driver::ExecutionVenue;
 use pmbot_engine::engine::driver::{Driver, RunError};
 use pmbot_engine::engine::feed_input::FeedInput;
@@ -19,7 +19,7 @@ use pmbot_engine::engine::paper_venue::PaperExecution;
 use pmbot_venue::gateway::LiveExecution;
 use pmbot_venue::marketdata::ConnectionState;
 use pmbot_venue::marketdata::resolution::ResolutionFallback;
-use pmbot_venue::marketdata::service::{FeedEvent, MarketData};
+use pmbot_venue::marketdata::service::{FeedEvent, MarketData, MarketDataConfig, Outputs};
 use serde_json::json;
 use tokio::sync::mpsc;
 
@@ -88,18 +88,38 @@ impl<V> Side<V> for PaperSide {
 
 /// The loop's inputs.
 pub struct Pump {
-    pub clock: Arc<dyn Clock>,
-    pub md: MarketData,
-    pub feed: mpsc::Receiver<FeedEvent>,
-    pub resolutions: ResolutionFallback,
-    pub tick: Duration,
-    pub deadline: Option<tokio::time::Instant>,
+    clock: Arc<dyn Clock>,
+    md: MarketData,
+    feed: mpsc::Receiver<FeedEvent>,
+    resolutions: ResolutionFallback,
+    tick: Duration,
+    deadline: Option<tokio::time::Instant>,
 }
 
 /// How long a stop waits for placements in flight to be answered.
 const IN_FLIGHT_WAIT: Duration = Duration::from_secs(10);
 
 impl Pump {
+    /// Starts the market-data service on `tokens` (`cfg`: the stream and
+    /// book settings), feeding the loop: the engine's books follow the
+    /// venue's, its events, its resyncs and its distrust (see
+    /// `pmbot_venue::marketdata::service`). The loop ticks every `tick` and
+    /// ends at `deadline`, if any.
+    pub fn start(
+        cfg: MarketDataConfig,
+        tokens: Vec<TokenId>,
+        clock: Arc<dyn Clock>,
+        resolutions: ResolutionFallback,
+        tick: Duration,
+        deadline: Option<tokio::time::Instant>,
+    ) -> Result<Pump> {
+        let (tx, feed) = mpsc::channel::<FeedEvent>(8192);
+        let outputs = Outputs { frames: None, feed: Some(tx) };
+        let md = MarketData::start_with(cfg, tokens, clock.clone(), outputs)
+            .context("cannot start the market-data stream")?;
+        Ok(Pump { clock, md, feed, resolutions, tick, deadline })
+    }
+
     /// Runs `driver` until the deadline, a stop signal or the feed's end;
     /// then waits (bounded) for placements in flight, and stops the feed.
     /// Returns why it stopped.

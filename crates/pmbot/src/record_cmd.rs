@@ -40,16 +40,7 @@ pub async fn run(file: FileConfig, args: RecordArgs, stop: Shutdown) -> Result<(
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let info = recording_info(&source, clock.now_ms());
     // Create the recording before connecting, so a bad directory fails fast.
-    // Recording again into a folder (a restart, a second day) adds a
-    // session beside the earlier ones; their files are never touched.
-    let config = RecorderConfig { on_existing: OnExisting::NewName, ..RecorderConfig::default() };
-    let recorder = Recorder::create(&args.out, config, info)
-        .with_context(|| format!("cannot record into {}", args.out.display()))?;
-    let (tx, rx) = mpsc::channel::<RawFrame>(BUFFER);
-    let writer = tokio::task::spawn_blocking({
-        let clock = clock.clone();
-        move || write_frames(recorder, rx, clock)
-    });
+    let (tx, writer) = start_writer(&args.out, info, clock.clone())?;
     let cfg = MarketDataConfig { stream: source.stream.clone(), books: file.market_data.books };
     let md = MarketData::start(cfg, source.tokens.clone(), clock.clone(), Some(tx))
         .context("cannot start the market stream")?;
@@ -114,11 +105,7 @@ impl FeedRecorder {
     /// Starts a recording in `dir` (a new session beside earlier ones).
     pub fn create(dir: &Path, info: RecordingInfo, clock: Arc<dyn Clock>) -> Result<FeedRecorder> {
         let started = TimestampMs::from_millis(info.started_ms);
-        let config = RecorderConfig { on_existing: OnExisting::NewName, ..RecorderConfig::default() };
-        let recorder =
-            Recorder::create(dir, config, info).with_context(|| format!("cannot record into {}", dir.display()))?;
-        let (tx, rx) = mpsc::channel::<RawFrame>(BUFFER);
-        let writer = tokio::task::spawn_blocking(move || write_frames(recorder, rx, clock));
+        let (tx, writer) = start_writer(dir, info, clock)?;
         Ok(FeedRecorder { tx, writer, last: started })
     }
 
@@ -134,6 +121,23 @@ impl FeedRecorder {
         drop(self.tx);
         self.writer.await.map_err(|e| anyhow!("recorder thread failed: {e}"))?
     }
+}
+
+/// The thread that writes frames sent to the returned channel into a new
+/// recording session in `dir`. Recording again into a folder (a restart, a
+/// second day) adds a session beside the earlier ones; their files are
+/// never touched. It ends, with the summary, when the channel closes.
+fn start_writer(
+    dir: &Path,
+    info: RecordingInfo,
+    clock: Arc<dyn Clock>,
+) -> Result<(mpsc::Sender<RawFrame>, tokio::task::JoinHandle<Result<RecordingSummary>>)> {
+    let config = RecorderConfig { on_existing: OnExisting::NewName, ..RecorderConfig::default() };
+    let recorder =
+        Recorder::create(dir, config, info).with_context(|| format!("cannot record into {}", dir.display()))?;
+    let (tx, rx) = mpsc::channel::<RawFrame>(BUFFER);
+    let writer = tokio::task::spawn_blocking(move || write_frames(recorder, rx, clock));
+    Ok((tx, writer))
 }
 
 /// The recorder thread: writes frames as they come and flushes at least every
