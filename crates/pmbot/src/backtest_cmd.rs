@@ -13,10 +13,10 @@ use pmbot_engine::journal::{DataSource, RunMode};
 use pmbot_engine::replay::{ReplaySource, ResolvedkitFrames};
 
 use crate::config::FileConfig;
-use crate::monitor::Monitor;
-use crate::shutdown::Shutdown;
-use crate::trade::{self, LoadedModel};
 use pmbot_ops::health::MarketDataFigures;
+use pmbot_run::monitor::Monitor;
+use pmbot_run::settings::{self as trade, LoadedModel};
+use pmbot_run::shutdown::Shutdown;
 
 #[derive(Debug, Args)]
 pub struct BacktestArgs {
@@ -71,7 +71,8 @@ pub fn run(file: FileConfig, args: BacktestArgs, stop: &Shutdown) -> Result<()> 
         .relax_durability_for_replay()
         .with_context(|| format!("cannot set up the journal {}", journal_path.display()))?;
     let handle = tokio::runtime::Handle::current();
-    let mut monitor = handle.block_on(crate::monitor::Monitor::start_replay(&file, &journal, args.http.as_deref()))?;
+    let mut monitor =
+        handle.block_on(pmbot_run::monitor::Monitor::start_replay(&file, &journal, args.http.as_deref()))?;
     warn_if_in_sample(&model, &sources);
     let started = sources
         .iter()
@@ -116,10 +117,10 @@ pub fn run(file: FileConfig, args: BacktestArgs, stop: &Shutdown) -> Result<()> 
         "stopped ({reason}): {} frames, {} samples, {} intents, {} refused by risk, {} fills, {} closed trades",
         rs.frames, stats.samples, stats.intents, stats.refusals, stats.fills, stats.trades
     );
-    crate::trade::print_accounts(&rs);
-    let written = crate::report_out::write(&journal_path, &args.out);
+    pmbot_run::settings::print_accounts(&rs);
+    let written = pmbot_run::report_out::write(&journal_path, &args.out);
     handle.block_on(monitor.stop(file.ops.linger, reason, stop));
-    written
+    Ok(written?)
 }
 
 /// Replayed data as a market-data stream: connected, every frame read.
@@ -145,7 +146,7 @@ struct Watching<'a> {
 impl Watching<'_> {
     /// Replaying a span of market time from `first` to `last` (when known).
     fn new<'a>(monitor: &'a mut Monitor, span: Option<(TimestampMs, TimestampMs)>, stop: &'a Shutdown) -> Watching<'a> {
-        let bar = crate::paper_cmd::progress(span.map_or(0, |(a, b)| b.millis_since(a)));
+        let bar = pmbot_run::paper::progress(span.map_or(0, |(a, b)| b.millis_since(a)));
         Watching { monitor, bar, first: span.map(|(a, _)| a), stop }
     }
 }

@@ -21,8 +21,8 @@ use pmbot_engine::journal::{Journal, JournalError, Position, Unredeemed};
 use pmbot_venue::SystemClock;
 use pmbot_venue::balance::{BalanceReader, CollateralView, MarketKind, SharesView, format_units6};
 
-use crate::account;
 use crate::config::FileConfig;
+use pmbot_run::account;
 
 #[derive(Debug, Args)]
 pub struct BalanceArgs {

@@ -12,18 +12,18 @@ use crate::doctor_cmd::{self, DoctorArgs};
 use crate::drill_cmd::{self, DrillArgs};
 use crate::gate_cmd::{self, GateArgs};
 use crate::kill_cmd::{self, KillArgs};
-use crate::live_cmd::{self, LiveArgs};
 use crate::livetest_cmd::{self, LivetestArgs};
 use crate::model_cmd::{self, TrainArgs, ValidateArgs};
 use crate::orders_cmd::{self, OrdersArgs};
-use crate::paper_cmd::{self, PaperArgs};
-use crate::record_cmd::{self, RecordArgs};
 use crate::redeem_cmd::{self, RedeemArgs};
 use crate::report_cmd::{self, ReportArgs};
-use crate::shutdown::Shutdown;
 use crate::sim_cmd::{self, SimArgs};
 use crate::summary_cmd::{self, SummaryArgs};
 use crate::watch_cmd::{self, WatchArgs};
+use pmbot_run::live::{self, LiveArgs};
+use pmbot_run::paper::{self, PaperArgs};
+use pmbot_run::record::{self, RecordArgs};
+use pmbot_run::shutdown::Shutdown;
 
 /// pmbot trades Polymarket's order books under hard risk limits, on paper
 /// first. This build provides the simulated exchange that every other mode
@@ -150,14 +150,14 @@ pub async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Sim(args) => sim_cmd::run(file.sim, args, stop).await,
         Command::Watch(args) => watch_cmd::run(file, args, stop).await,
-        Command::Record(args) => record_cmd::run(file, args, stop).await,
+        Command::Record(args) => Ok(record::run(file, args, stop).await?),
         Command::Balance(args) => balance_cmd::run(file, args).await,
         Command::Orders(args) => orders_cmd::run(file, args).await,
         Command::Redeem(args) => redeem_cmd::run(file, args).await,
         Command::Drill(args) => drill_cmd::run(file, args).await,
         Command::Train(args) => model_cmd::train(args),
-        Command::Paper(args) => paper_cmd::run(file, args, stop).await,
-        Command::Live(args) => live_cmd::run(file, args, stop).await,
+        Command::Paper(args) => Ok(paper::run(file, args, stop).await?),
+        Command::Live(args) => Ok(live::run(file, args, stop).await?),
         Command::Backtest(args) => tokio::task::block_in_place(|| backtest_cmd::run(file, args, &stop)),
         Command::Validate(args) => model_cmd::validate(args),
         Command::Report(args) => {

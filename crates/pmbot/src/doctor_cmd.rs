@@ -24,9 +24,9 @@ use pmbot_venue::SystemClock;
 use pmbot_venue::balance::ConfigError;
 use pmbot_venue::doctor::{self, Check, Checks, Named};
 
-use crate::account;
 use crate::config::FileConfig;
-use crate::source::GAMMA_URL;
+use pmbot_run::account;
+use pmbot_run::source::GAMMA_URL;
 
 #[derive(Debug, Args)]
 pub struct DoctorArgs {

@@ -26,9 +26,9 @@ use pmbot_core::{ClientOrderId, Price, Side, Size, TokenId};
 use pmbot_engine::journal::Journal;
 use pmbot_venue::gateway::{GatewayError, Refusal};
 
-use crate::account;
 use crate::config::FileConfig;
-use crate::offline::{is_loopback_url, url_host};
+use pmbot_run::account;
+use pmbot_run::offline::{is_loopback_url, url_host};
 
 #[derive(Debug, Args)]
 pub struct DrillArgs {

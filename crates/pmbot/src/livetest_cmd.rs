@@ -14,9 +14,9 @@ use pmbot_venue::discovery::market_by_slug;
 use pmbot_venue::livetest::{self, step};
 use pmbot_venue::marketdata::rest::RestClient;
 
-use crate::account;
 use crate::config::FileConfig;
-use crate::source::GAMMA_URL;
+use pmbot_run::account;
+use pmbot_run::source::GAMMA_URL;
 
 #[derive(Debug, Args)]
 pub struct LivetestArgs {

@@ -4,7 +4,6 @@
 //! exits non-zero with a one-line reason on bad input, and never prints a
 //! secret.
 
-mod account;
 mod backtest_cmd;
 mod balance_cmd;
 mod cli;
@@ -13,25 +12,14 @@ mod doctor_cmd;
 mod drill_cmd;
 mod gate_cmd;
 mod kill_cmd;
-mod live_cmd;
 mod livetest_cmd;
 mod model_cmd;
 mod model_report;
-mod monitor;
-mod offline;
 mod orders_cmd;
-mod paper_cmd;
-mod paper_live;
-mod realtime;
-mod record_cmd;
 mod redeem_cmd;
 mod report_cmd;
-mod report_out;
-mod shutdown;
 mod sim_cmd;
-mod source;
 mod summary_cmd;
-mod trade;
 mod watch_cmd;
 
 use std::process::ExitCode;
@@ -63,23 +51,9 @@ fn main() -> ExitCode {
     }
 }
 
-/// The error and its causes on one line. Many errors already print their
-/// cause (`{path}: {source}`); a cause whose text the line holds is not
-/// repeated.
+/// The error and its causes on one line (`pmbot_run::error::one_line`).
 pub(crate) fn one_line(e: &anyhow::Error) -> String {
-    let mut line = String::new();
-    for cause in e.chain() {
-        // Some parsers (TOML's) spread one error over lines; keep it on one.
-        let text = cause.to_string().split_whitespace().collect::<Vec<_>>().join(" ");
-        if line.contains(&text) {
-            continue;
-        }
-        if !line.is_empty() {
-            line.push_str(": ");
-        }
-        line.push_str(&text);
-    }
-    line
+    pmbot_run::error::one_line(e.as_ref())
 }
 
 #[cfg(test)]

@@ -14,8 +14,8 @@ use clap::Args;
 use pmbot_engine::journal::Journal;
 use pmbot_venue::gateway::wire::VenueOrder;
 
-use crate::account;
 use crate::config::FileConfig;
+use pmbot_run::account;
 
 #[derive(Debug, Args)]
 pub struct OrdersArgs {

@@ -24,9 +24,9 @@ use pmbot_venue::SystemClock;
 use pmbot_venue::discovery::market_by_slug;
 use pmbot_venue::redeem::{Next, RedeemError, RedeemOutcome, RedemptionLog, redeem_market, retry};
 
-use crate::account;
 use crate::config::FileConfig;
-use crate::source::GAMMA_URL;
+use pmbot_run::account;
+use pmbot_run::source::GAMMA_URL;
 
 #[derive(Debug, Args)]
 pub struct RedeemArgs {

@@ -8,7 +8,7 @@ use clap::Args;
 use pmbot_core::Usdc;
 use pmbot_sim::{SimConfig, SourceConfig};
 
-use crate::shutdown::Shutdown;
+use pmbot_run::shutdown::Shutdown;
 
 #[derive(Debug, Args)]
 pub struct SimArgs {
@@ -74,18 +74,10 @@ pub async fn run(file_cfg: SimConfig, args: SimArgs, stop: Shutdown) -> Result<(
     println!("websocket {} (market: /ws/market, user: /ws/user)", handle.ws_url());
     println!("source: {}", handle.state.lock().source.describe());
     let why = tokio::select! {
-        _ = sleep_or_forever(args.duration) => "duration",
+        _ = pmbot_run::shutdown::sleep_or_forever(args.duration) => "duration",
         s = stop.wait() => s.name(),
     };
     handle.shutdown().await;
     println!("simulator stopped ({why})");
     Ok(())
-}
-
-/// Sleeps for `d`, or forever when there is no limit.
-pub async fn sleep_or_forever(d: Option<Duration>) {
-    match d {
-        Some(d) => tokio::time::sleep(d).await,
-        None => std::future::pending().await,
-    }
 }

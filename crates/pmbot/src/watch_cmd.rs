@@ -12,8 +12,8 @@ use pmbot_venue::SystemClock;
 use pmbot_venue::marketdata::{MarketData, MarketDataConfig, StreamHealth, Trust};
 
 use crate::config::FileConfig;
-use crate::shutdown::Shutdown;
-use crate::source::SourceArgs;
+use pmbot_run::shutdown::Shutdown;
+use pmbot_run::source::SourceArgs;
 
 #[derive(Debug, Args)]
 pub struct WatchArgs {

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result, anyhow};
+use crate::error::{Context, Result, RunError};
 use clap::Args;
 use pmbot_core::{Clock, TimestampMs};
 use pmbot_engine::engine::feed_input::FeedInput;
@@ -47,13 +47,13 @@ pub async fn run(file: FileConfig, args: RecordArgs, stop: Shutdown) -> Result<(
     eprintln!("recording {} tokens from {} into {}", source.tokens.len(), source.description, args.out.display());
 
     let why = tokio::select! {
-        _ = crate::sim_cmd::sleep_or_forever(args.duration) => "duration",
+        _ = crate::shutdown::sleep_or_forever(args.duration) => "duration",
         s = stop.wait() => s.name(),
     };
     let health = md.health();
     md.stop().await;
     // The stream is gone, so the frame channel closes and the writer finishes.
-    let summary = writer.await.map_err(|e| anyhow!("recorder thread failed: {e}"))??;
+    let summary = writer.await.context("the recorder thread failed")??;
     if let Some(sim) = source.sim {
         sim.shutdown().await;
     }
@@ -93,6 +93,7 @@ pub fn recording_info(source: &crate::source::Source, started_ms: i64) -> Record
 /// A real-time run's feed, recorded as the driver takes it (see
 /// [`FeedInput`]): each input written before the driver acts on it, by a
 /// thread of its own (a full buffer slows the run rather than losing one).
+#[derive(Debug)]
 pub struct FeedRecorder {
     tx: mpsc::Sender<RawFrame>,
     writer: tokio::task::JoinHandle<Result<RecordingSummary>>,
@@ -113,13 +114,16 @@ impl FeedRecorder {
     pub async fn input(&mut self, input: &FeedInput, at: TimestampMs) -> Result<()> {
         self.last = self.last.max(at);
         let frame: Arc<str> = input.to_frame(at).into();
-        self.tx.send((self.last, frame)).await.map_err(|_| anyhow!("the feed recording stopped (see above)"))
+        self.tx
+            .send((self.last, frame))
+            .await
+            .map_err(|_| RunError::Refused("the feed recording stopped (see above)".to_owned()))
     }
 
     /// Writes what is buffered and closes the recording.
     pub async fn close(self) -> Result<RecordingSummary> {
         drop(self.tx);
-        self.writer.await.map_err(|e| anyhow!("recorder thread failed: {e}"))?
+        self.writer.await.context("the recorder thread failed")?
     }
 }
 

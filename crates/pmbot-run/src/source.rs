@@ -9,7 +9,8 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use crate::error::refuse;
+use crate::error::{Context, Result};
 use clap::Args;
 use pmbot_core::TokenId;
 use pmbot_sim::engine::MarketInfo as SimMarket;
@@ -46,6 +47,7 @@ pub const GAMMA_URL: &str = "https://gamma-api.polymarket.com";
 
 /// The resolved source: stream settings, the markets and tokens to follow,
 /// and the embedded simulator if one was started (kept alive by the caller).
+#[derive(Debug)]
 pub struct Source {
     pub stream: StreamConfig,
     pub tokens: Vec<TokenId>,
@@ -171,7 +173,7 @@ impl SourceArgs {
                         .flat_map(|m| m.spec.tokens.iter().map(|t| t.token_id.clone()))
                         .collect();
                 }
-                None => bail!("name what to follow: --tokens ID... or --market SLUG..."),
+                None => refuse!("name what to follow: --tokens ID... or --market SLUG..."),
             }
         }
         tokens.dedup();

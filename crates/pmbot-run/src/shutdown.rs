@@ -177,6 +177,14 @@ fn arm_timeout(timeout: Duration, signal: StopSignal) {
     });
 }
 
+/// Sleeps for `d`, or forever when there is no limit.
+pub async fn sleep_or_forever(d: Option<Duration>) {
+    match d {
+        Some(d) => tokio::time::sleep(d).await,
+        None => std::future::pending().await,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

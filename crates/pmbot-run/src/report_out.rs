@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use crate::error::{Context, Result};
 use pmbot_engine::journal::Journal;
 use pmbot_engine::performance::{self, Scope};
 use pmbot_engine::report;

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use crate::error::{Context, Result};
 use pmbot_core::{Clock, TimestampMs};
 use pmbot_engine::engine::{Engine, SharedJournal, lock};
 use pmbot_engine::summary;
@@ -32,6 +32,7 @@ use crate::shutdown::Shutdown;
 /// How often the drivers report.
 pub const REPORT_EVERY: Duration = Duration::from_millis(500);
 
+#[derive(Debug)]
 pub struct Monitor {
     pub state: Arc<OpsState>,
     server: Option<OpsServer>,
@@ -150,7 +151,7 @@ impl Monitor {
             md_alerted: false,
             stale_after: file.ops.stale_after,
             what: what.to_owned(),
-            summary_minute: file.ops.summary_minute()?,
+            summary_minute: file.ops.summary_minute().context("invalid [ops] summary_at")?,
             next_summary: None,
             balance_state: BalanceState::Fine,
         })

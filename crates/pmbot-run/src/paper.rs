@@ -6,7 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use crate::error::refuse;
+use crate::error::{Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use pmbot_core::TimestampMs;
@@ -21,9 +22,9 @@ use pmbot_sim::model::synthetic::SyntheticConfig;
 
 use crate::config::FileConfig;
 use crate::monitor::Monitor;
+use crate::settings::{self as trade, LoadedModel};
 use crate::shutdown::Shutdown;
 use crate::source::SourceArgs;
-use crate::trade::{self, LoadedModel};
 use pmbot_ops::health::MarketDataFigures;
 
 #[derive(Debug, Args)]
@@ -74,7 +75,7 @@ pub async fn run(file: FileConfig, args: PaperArgs, stop: Shutdown) -> Result<()
 fn ms(d: Duration, what: &str) -> Result<i64> {
     let v = i64::try_from(d.as_millis()).with_context(|| format!("--{what} is too long"))?;
     if v <= 0 {
-        bail!("--{what} must be positive");
+        refuse!("--{what} must be positive");
     }
     Ok(v)
 }
@@ -82,7 +83,9 @@ fn ms(d: Duration, what: &str) -> Result<i64> {
 fn synthetic_config(file: &FileConfig) -> Result<SyntheticConfig> {
     match &file.sim.source {
         SourceConfig::Synthetic(cfg) => Ok((**cfg).clone()),
-        SourceConfig::Replay { .. } => bail!("paper --sim needs the synthetic market source ([sim.source] synthetic)"),
+        SourceConfig::Replay { .. } => {
+            refuse!("paper --sim needs the synthetic market source ([sim.source] synthetic)")
+        }
     }
 }
 
@@ -108,7 +111,7 @@ fn run_sim(file: &FileConfig, args: &PaperArgs, stop: &Shutdown) -> Result<()> {
     if let Some(speed) = args.speed
         && !(speed.is_finite() && speed > 0.0)
     {
-        bail!("--speed must be a positive number (market time per wall-clock time)");
+        refuse!("--speed must be a positive number (market time per wall-clock time)");
     }
     let journal = trade::open_journal(&journal_path)?;
     let handle = tokio::runtime::Handle::current();
@@ -146,7 +149,7 @@ fn run_sim(file: &FileConfig, args: &PaperArgs, stop: &Shutdown) -> Result<()> {
     let (open, books) = stepper.open_books();
     stepper.take_listed();
     for spec in &open {
-        runner.list_market(trade::sim_market(spec))?;
+        runner.list_market(trade::sim_market(spec)).context("cannot list a market")?;
     }
     feed(&mut runner, &books)?;
 
@@ -169,7 +172,7 @@ fn run_sim(file: &FileConfig, args: &PaperArgs, stop: &Shutdown) -> Result<()> {
         frames.clear();
         stepper.step_at(at, &mut frames);
         for spec in stepper.take_listed() {
-            runner.list_market(trade::sim_market(&spec))?;
+            runner.list_market(trade::sim_market(&spec)).context("cannot list a market")?;
         }
         feed(&mut runner, &frames)?;
         monitor.after_step(runner.engine().now());
@@ -206,7 +209,7 @@ fn run_sim(file: &FileConfig, args: &PaperArgs, stop: &Shutdown) -> Result<()> {
         runner_stats.frames,
         runner_stats.rejected_messages
     );
-    crate::trade::print_accounts(&runner_stats);
+    crate::settings::print_accounts(&runner_stats);
     monitor.run_ended();
     let written = crate::report_out::write(&journal_path, &args.report);
     handle.block_on(monitor.stop(file.ops.linger, reason, stop));

@@ -4,7 +4,8 @@
 
 use std::sync::Arc;
 
-use anyhow::{Context, Result, bail};
+use crate::error::refuse;
+use crate::error::{Context, Result, RunError};
 use pmbot_core::{Clock, FeeModel, TimestampMs};
 use pmbot_engine::engine::driver::PaperDriver;
 use pmbot_engine::engine::{Engine, KillSwitchFile, MarketInfo};
@@ -13,11 +14,11 @@ use pmbot_venue::SystemClock;
 use pmbot_venue::discovery::MarketRef;
 
 use crate::config::FileConfig;
-use crate::paper_cmd::PaperArgs;
+use crate::paper::PaperArgs;
 use crate::realtime::{PaperSide, Pump};
-use crate::record_cmd::FeedRecorder;
+use crate::record::FeedRecorder;
+use crate::settings::{self as trade, LoadedModel};
 use crate::shutdown::Shutdown;
-use crate::trade::{self, LoadedModel};
 use pmbot_engine::engine::feed_input::FeedInput;
 
 /// How long reading a market's fee schedule may take.
@@ -28,7 +29,7 @@ const FEE_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10)
 /// so a fee is never underestimated.
 pub fn market_info(m: &MarketRef) -> Result<MarketInfo> {
     if m.tokens.len() != 2 {
-        bail!("market {} has {} outcome tokens; pmbot trades binary markets", m.slug, m.tokens.len());
+        refuse!("market {} has {} outcome tokens; pmbot trades binary markets", m.slug, m.tokens.len());
     }
     let end = match &m.end_date {
         Some(text) => Some(
@@ -39,7 +40,7 @@ pub fn market_info(m: &MarketRef) -> Result<MarketInfo> {
         None => None,
     };
     // By the outcome names, not by position (see `MarketRef::up_down`).
-    let (up, down) = m.up_down()?;
+    let (up, down) = m.up_down().map_err(|e| RunError::Refused(e.to_string()))?;
     Ok(MarketInfo {
         market: m.condition_id,
         up,
@@ -53,10 +54,10 @@ pub fn market_info(m: &MarketRef) -> Result<MarketInfo> {
 
 pub async fn run(file: FileConfig, args: PaperArgs, stop: Shutdown) -> Result<()> {
     let Some(model_path) = &args.model else {
-        bail!("paper trading on live data needs --model FILE (train one with `pmbot train`)");
+        refuse!("paper trading on live data needs --model FILE (train one with `pmbot train`)");
     };
     if args.source.markets.is_empty() {
-        bail!("name the markets to trade: --market SLUG... (each a binary market)");
+        refuse!("name the markets to trade: --market SLUG... (each a binary market)");
     }
     let model = LoadedModel::load(model_path)?;
     let settings = trade::engine_settings(&file, &model)?;
@@ -94,7 +95,7 @@ pub async fn run(file: FileConfig, args: PaperArgs, stop: Shutdown) -> Result<()
     let resolutions = trade::resolution_fallback(&source.stream.rest_url, &infos)?;
     let mut record = match &args.record {
         Some(dir) => {
-            let info = crate::record_cmd::recording_info(&source, driver.engine().now().millis());
+            let info = crate::record::recording_info(&source, driver.engine().now().millis());
             Some(FeedRecorder::create(dir, info, clock.clone())?)
         }
         None => None,
@@ -103,7 +104,7 @@ pub async fn run(file: FileConfig, args: PaperArgs, stop: Shutdown) -> Result<()
         if let Some(r) = &mut record {
             r.input(&FeedInput::Market { info: info.clone() }, driver.engine().now()).await?;
         }
-        driver.list_market(info)?;
+        driver.list_market(info).context("cannot list a market")?;
     }
     println!(
         "paper trading run {} on {} for {}; journal {}",
@@ -131,7 +132,7 @@ pub async fn run(file: FileConfig, args: PaperArgs, stop: Shutdown) -> Result<()
          closed trades",
         stats.books_distrusted, stats.samples, stats.intents, stats.refusals, stats.fills, stats.trades
     );
-    crate::trade::print_accounts(&rs);
+    crate::settings::print_accounts(&rs);
     drop(source);
     let written = crate::report_out::write(&journal_path, &args.report);
     monitor.stop(file.ops.linger, reason, &stop).await;

@@ -14,8 +14,8 @@
 
 use std::sync::Arc;
 
+use crate::error::{Context, Result, RunError};
 use alloy_primitives::Address;
-use anyhow::{Context, Result};
 use pmbot_core::Clock;
 use pmbot_engine::journal::Journal;
 use pmbot_venue::SystemClock;
@@ -33,7 +33,7 @@ use crate::offline::{Exchange, SimulatedBalances};
 /// the one-line message that names `[balance] rpc_urls` and its variable.
 pub fn require_rpc(file: &FileConfig) -> Result<()> {
     if file.balance.rpc_urls.is_empty() {
-        return Err(ConfigError::NoRpcUrl.into());
+        return Err(RunError::Refused(ConfigError::NoRpcUrl.to_string()));
     }
     Ok(())
 }
@@ -135,7 +135,7 @@ impl Balances {
 
     /// The collateral of a standard market's order path, as read now (or
     /// from the chain reader's cache).
-    pub async fn collateral(&self) -> Result<CollateralView, String> {
+    pub async fn collateral(&self) -> std::result::Result<CollateralView, String> {
         match self {
             Balances::Chain(reader) => reader.collateral(MarketKind::Standard).await.map_err(|e| e.to_string()),
             Balances::Exchange(ledger) => ledger.collateral(MarketKind::Standard).await.map_err(|e| e.to_string()),

@@ -13,7 +13,8 @@
 
 use std::net::IpAddr;
 
-use anyhow::{Result, bail};
+use crate::error::Result;
+use crate::error::refuse;
 use pmbot_engine::journal::DataSource;
 use pmbot_ops::alerts::AlertConfig;
 use pmbot_venue::balance::redact_rpc_url;
@@ -60,7 +61,7 @@ pub fn require_loopback(named: &[(&str, &str)]) -> Result<()> {
         .map(|(name, url)| format!("{name} ({})", url_host(url).unwrap_or("no host")))
         .collect();
     if !far.is_empty() {
-        bail!("a simulated run talks to loopback only (127.0.0.1, ::1, localhost); not loopback: {}", far.join(", "));
+        refuse!("a simulated run talks to loopback only (127.0.0.1, ::1, localhost); not loopback: {}", far.join(", "));
     }
     Ok(())
 }

@@ -17,7 +17,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use crate::error::refuse;
+use crate::error::{Context, Result};
 use clap::Args;
 use pmbot_core::{Clock, TimestampMs};
 use pmbot_engine::engine::driver::Driver;
@@ -36,9 +37,9 @@ use crate::config::FileConfig;
 use crate::monitor::GatewayFigures;
 use crate::paper_live::market_info;
 use crate::realtime::{Aside, Pump, Side};
+use crate::settings::{self as trade, LoadedModel};
 use crate::shutdown::Shutdown;
 use crate::source::SourceArgs;
-use crate::trade::{self, LoadedModel};
 
 #[derive(Debug, Args)]
 pub struct LiveArgs {
@@ -89,8 +90,8 @@ fn check_gate(file: &FileConfig, journal: &std::path::Path, over: Option<&str>) 
             tracing::error!(reason, failed = failed.len(), "go-live gate overridden");
             Ok(failed)
         }
-        Some(_) => bail!("--override-gate needs a reason"),
-        None => bail!(
+        Some(_) => refuse!("--override-gate needs a reason"),
+        None => refuse!(
             "live trading refused: {} of {} go-live gate items failed (listed above); paper trade on live data until \
              they pass, or start with --override-gate \"REASON\"",
             failed.len(),
@@ -153,7 +154,7 @@ pub async fn run(mut file: FileConfig, args: LiveArgs, stop: Shutdown) -> Result
     let source = args.source.resolve(file.market_data.stream.clone(), file.sim.clone()).await?;
     exchange_urls(&mut file.gateway, &args.source, &source.stream, simulated);
     if source.markets.is_empty() && source.sim.is_none() {
-        bail!("name the markets to trade: --market SLUG...");
+        refuse!("name the markets to trade: --market SLUG...");
     }
     let infos = if source.markets.is_empty() {
         // The embedded simulator's markets.
@@ -206,7 +207,7 @@ pub async fn run(mut file: FileConfig, args: LiveArgs, stop: Shutdown) -> Result
                 info.market, info.fee.rate
             ),
         }
-        driver.list_market(info)?;
+        driver.list_market(info).context("cannot list a market")?;
     }
     for t in &tokens {
         // A market whose facts cannot be read now is read at its first order.
@@ -282,10 +283,10 @@ async fn take_owed_fills(driver: &mut Driver<LiveExecution>, journal: &SharedJou
     let started = tokio::time::Instant::now();
     loop {
         tokio::select! {
-            () = driver.venue_mut().learnt() => driver.take_answers()?,
+            () = driver.venue_mut().learnt() => driver.take_answers().context("live run")?,
             () = tokio::time::sleep(Duration::from_millis(100)) => {}
         }
-        driver.take_answers()?;
+        driver.take_answers().context("live run")?;
         let waited = started.elapsed();
         if waited < Duration::from_millis(500) {
             continue;
@@ -372,7 +373,7 @@ fn start_redemptions(
     let redeemer = match crate::account::redeemer(file, &key, funder) {
         Ok((redeemer, _)) => redeemer,
         Err(e) => {
-            let why = crate::one_line(&e);
+            let why = crate::error::one_line(&e);
             eprintln!("pmbot: warning: resolved markets will not be redeemed automatically: {why}");
             let note = json!({"automatic": false, "why": why});
             let _ = lock(journal).record_note("redemption_off", &note, clock.now());
@@ -403,7 +404,7 @@ fn on_redemption(
     let market = report.market;
     match &report.result {
         Ok(RedeemOutcome::Redeemed { tx_hash, payout }) | Ok(RedeemOutcome::AlreadyRedeemed { tx_hash, payout }) => {
-            let credited = engine.on_redeemed(&market, now)?;
+            let credited = engine.on_redeemed(&market, now).context("cannot book a redemption")?;
             // The pre-check's cached pUSD predates the payout.
             balances.invalidate();
             tracing::info!(target: "pmbot::redeem", market = %market, payout = %payout,

@@ -9,7 +9,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use crate::error::{Context, Result};
 use pmbot_core::{Clock, TimestampMs, TokenId};
 use pmbot_engine::engine::driver::ExecutionVenue;
 use pmbot_engine::engine::driver::{Driver, RunError};
@@ -24,7 +24,7 @@ use serde_json::json;
 use tokio::sync::mpsc;
 
 use crate::monitor::{GatewayFigures, Monitor};
-use crate::record_cmd::FeedRecorder;
+use crate::record::FeedRecorder;
 use crate::shutdown::Shutdown;
 
 /// A venue that may answer on its own time.
@@ -68,6 +68,7 @@ pub enum Aside {
 }
 
 /// `paper`: nothing besides the feed.
+#[derive(Debug)]
 pub struct PaperSide;
 
 impl<V> Side<V> for PaperSide {
@@ -94,6 +95,12 @@ pub struct Pump {
     resolutions: ResolutionFallback,
     tick: Duration,
     deadline: Option<tokio::time::Instant>,
+}
+
+impl std::fmt::Debug for Pump {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pump").field("md", &self.md).field("tick", &self.tick).finish_non_exhaustive()
+    }
 }
 
 /// How long a stop waits for placements in flight to be answered.
@@ -159,7 +166,7 @@ impl Pump {
                 () = driver.venue_mut().answered() => driver.poll_venue().context("trading run")?,
                 resolved = self.resolutions.next() => {
                     let now = self.clock.now();
-                    crate::trade::note_rest_resolution(driver.engine().journal(), driver.engine().run_id(), &resolved, now)?;
+                    crate::settings::note_rest_resolution(driver.engine().journal(), driver.engine().run_id(), &resolved, now)?;
                     let event = pmbot_core::MarketEvent::MarketResolved(resolved);
                     if let Some(r) = record.as_deref_mut() {
                         r.input(&FeedInput::Event { event: event.clone() }, now).await?;

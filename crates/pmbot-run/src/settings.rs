@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use crate::error::refuse;
+use crate::error::{Context, Result, RunError};
 use pmbot_core::{FEATURE_NAMES, MarketResolved, TimestampMs};
 use pmbot_engine::engine::{EngineSettings, MarketInfo, SharedJournal};
 use pmbot_engine::journal::{DataSource, Journal, RunMode, RunStart};
@@ -35,6 +36,7 @@ impl Default for EngineTable {
 }
 
 /// A model file, loaded and checked against this build's features.
+#[derive(Debug)]
 pub struct LoadedModel {
     pub file: ModelFile,
     /// sha256 of the file's bytes: which model made a decision.
@@ -96,10 +98,10 @@ pub fn validate_config(file: &FileConfig) -> Result<i64> {
     file.risk.validate().context("invalid [risk] configuration")?;
     let mark_ms = i64::try_from(file.engine.mark_interval.as_millis()).unwrap_or(i64::MAX);
     if mark_ms <= 0 {
-        bail!("invalid [engine] configuration: mark_interval must be positive");
+        refuse!("invalid [engine] configuration: mark_interval must be positive");
     }
     if file.engine.batch_rows == 0 {
-        bail!("invalid [engine] configuration: batch_rows must be at least 1");
+        refuse!("invalid [engine] configuration: batch_rows must be at least 1");
     }
     Ok(mark_ms)
 }
@@ -166,7 +168,7 @@ pub use pmbot_engine::engine::market::{DEFAULT_MIN_ORDER, DEFAULT_TICK};
 /// `market_resolved` after a reconnect), asking the CLOB at `rest_url` about
 /// each of `markets` once it has ended.
 pub fn resolution_fallback(rest_url: &str, markets: &[MarketInfo]) -> Result<ResolutionFallback> {
-    let client = ResolutionClient::new(rest_url, REST_TIMEOUT).map_err(anyhow::Error::msg)?;
+    let client = ResolutionClient::new(rest_url, REST_TIMEOUT).map_err(RunError::Refused)?;
     let mut fallback = ResolutionFallback::new(client);
     for m in markets {
         if let Some(end) = m.end {
