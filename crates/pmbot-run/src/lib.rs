@@ -6,6 +6,9 @@
 //! - [`live`] trades real money through the gateway, after the go-live gate.
 //! - [`record`] records the market channel (and, for `paper --record`, the
 //!   driver's inputs).
+//! - [`redeem`] redeems resolved markets' winning shares on chain; [`drill`]
+//!   streams deterministic intents through the real gateway (loopback
+//!   only) for crash-recovery drills.
 //! - [`realtime`] is the loop `live` and `paper` on live data share;
 //!   [`monitor`] joins a run to alerts, health, metrics and the dashboard.
 //! - [`config`] is `pmbot.toml` as types; [`settings`] turns it and a model
@@ -17,6 +20,7 @@
 
 pub mod account;
 pub mod config;
+pub mod drill;
 pub mod error;
 pub mod live;
 pub mod monitor;
@@ -25,6 +29,7 @@ pub mod paper;
 mod paper_live;
 pub mod realtime;
 pub mod record;
+pub mod redeem;
 pub mod report_out;
 pub mod settings;
 pub mod shutdown;

@@ -9,20 +9,20 @@ use crate::backtest_cmd::{self, BacktestArgs};
 use crate::balance_cmd::{self, BalanceArgs};
 use crate::config;
 use crate::doctor_cmd::{self, DoctorArgs};
-use crate::drill_cmd::{self, DrillArgs};
 use crate::gate_cmd::{self, GateArgs};
 use crate::kill_cmd::{self, KillArgs};
 use crate::livetest_cmd::{self, LivetestArgs};
 use crate::model_cmd::{self, TrainArgs, ValidateArgs};
 use crate::orders_cmd::{self, OrdersArgs};
-use crate::redeem_cmd::{self, RedeemArgs};
 use crate::report_cmd::{self, ReportArgs};
 use crate::sim_cmd::{self, SimArgs};
 use crate::summary_cmd::{self, SummaryArgs};
 use crate::watch_cmd::{self, WatchArgs};
+use pmbot_run::drill::{self, DrillArgs};
 use pmbot_run::live::{self, LiveArgs};
 use pmbot_run::paper::{self, PaperArgs};
 use pmbot_run::record::{self, RecordArgs};
+use pmbot_run::redeem::{self, RedeemArgs};
 use pmbot_run::shutdown::Shutdown;
 
 /// pmbot trades Polymarket's order books under hard risk limits, on paper
@@ -153,8 +153,8 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Record(args) => Ok(record::run(file, args, stop).await?),
         Command::Balance(args) => balance_cmd::run(file, args).await,
         Command::Orders(args) => orders_cmd::run(file, args).await,
-        Command::Redeem(args) => redeem_cmd::run(file, args).await,
-        Command::Drill(args) => drill_cmd::run(file, args).await,
+        Command::Redeem(args) => Ok(redeem::run(file, args).await?),
+        Command::Drill(args) => Ok(drill::run(file, args).await?),
         Command::Train(args) => model_cmd::train(args),
         Command::Paper(args) => Ok(paper::run(file, args, stop).await?),
         Command::Live(args) => Ok(live::run(file, args, stop).await?),

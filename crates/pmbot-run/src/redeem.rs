@@ -16,7 +16,8 @@
 
 use std::sync::{Arc, Mutex};
 
-use anyhow::{Context, Result, bail};
+use crate::error::refuse;
+use crate::error::{Context, Result};
 use clap::Args;
 use pmbot_core::{Clock, ConditionId};
 use pmbot_engine::journal::{Journal, JournalError};
@@ -24,9 +25,9 @@ use pmbot_venue::SystemClock;
 use pmbot_venue::discovery::market_by_slug;
 use pmbot_venue::redeem::{Next, RedeemError, RedeemOutcome, RedemptionLog, redeem_market, retry};
 
+use crate::account;
 use crate::config::FileConfig;
-use pmbot_run::account;
-use pmbot_run::source::GAMMA_URL;
+use crate::source::GAMMA_URL;
 
 #[derive(Debug, Args)]
 pub struct RedeemArgs {
@@ -79,7 +80,7 @@ pub async fn run(file: FileConfig, args: RedeemArgs) -> Result<()> {
     }
     match failed.first() {
         None => Ok(()),
-        Some((market, e)) => bail!(
+        Some((market, e)) => refuse!(
             "{} of {} market(s) not redeemed; {market}: {e}{}",
             failed.len(),
             markets.len(),
@@ -101,7 +102,7 @@ async fn redeem_one(
     clock: &dyn Clock,
     market: &ConditionId,
     cfg: &retry::RedeemConfig,
-) -> Result<RedeemOutcome, RedeemError> {
+) -> std::result::Result<RedeemOutcome, RedeemError> {
     let mut failures = 0u32;
     loop {
         let result = redeem_market(redeemer, log, clock, market).await;

@@ -19,16 +19,17 @@
 use std::io::Write as _;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use crate::error::refuse;
+use crate::error::{Context, Result};
 use clap::Args;
 use pmbot_core::events::{DecisionContext, OrderIntent, OrderType};
 use pmbot_core::{ClientOrderId, Price, Side, Size, TokenId};
 use pmbot_engine::journal::Journal;
 use pmbot_venue::gateway::{GatewayError, Refusal};
 
+use crate::account;
 use crate::config::FileConfig;
-use pmbot_run::account;
-use pmbot_run::offline::{is_loopback_url, url_host};
+use crate::offline::{is_loopback_url, url_host};
 
 #[derive(Debug, Args)]
 pub struct DrillArgs {
@@ -67,7 +68,7 @@ pub fn require_loopback(file: &FileConfig) -> Result<()> {
         .map(|(k, u)| format!("{k} = {}", url_host(u).unwrap_or(u)))
         .collect();
     if !far.is_empty() {
-        bail!("pmbot drill only runs against loopback (127.0.0.1, ::1, localhost); not loopback: {}", far.join(", "));
+        refuse!("pmbot drill only runs against loopback (127.0.0.1, ::1, localhost); not loopback: {}", far.join(", "));
     }
     Ok(())
 }
@@ -95,7 +96,7 @@ fn splitmix(state: &mut u64) -> u64 {
 fn cents(what: &str, s: &str) -> Result<u32> {
     let p = Price::parse(s).with_context(|| format!("--{what} {s:?} is not a price"))?;
     if !p.pips().is_multiple_of(100) {
-        bail!("--{what} {s} is not on the 0.01 grid");
+        refuse!("--{what} {s} is not on the 0.01 grid");
     }
     Ok(u32::from(p.pips() / 100))
 }
@@ -110,7 +111,7 @@ impl Plan {
         let rest_max_cents = cents("rest-max", &args.rest_max)?;
         let cross_min_cents = cents("cross-min", &args.cross_min)?;
         if !(5..=99).contains(&rest_max_cents) || !(1..=94).contains(&cross_min_cents) {
-            bail!("--rest-max must be within 0.05..0.99 and --cross-min within 0.01..0.94");
+            refuse!("--rest-max must be within 0.05..0.99 and --cross-min within 0.01..0.94");
         }
         Ok(Plan { seed: args.seed, tokens, rest_max_cents, cross_min_cents, cross_percent: args.cross_percent.into() })
     }
