@@ -51,7 +51,7 @@ pub use ids::{ConditionId, Hash32, IdError, OrderId, TokenId};
 pub use labels::{Grid, Label, LabelCounts, LabelError, LabelOutcome, LabelSpec, Labeller, MidPoint};
 pub use level::{Level, LevelError, LevelErrorKind, RawLevel, parse_levels, parse_levels_json, parse_touch_price};
 pub use order_amounts::{OrderAmounts, OrderKind, Sizing};
-pub use paper::{PaperConfig, PaperError, PaperEvent, PaperVenue, Payout, QueueModel};
+pub use paper::{Funds, PaperConfig, PaperError, PaperEvent, PaperVenue, QueueModel};
 pub use price::{Price, PriceError, TickSize};
 pub use risk::{
     BalanceCheck, BookStatus, CloseOutcome, Position, PositionChange, RiskConfig, RiskConfigError, RiskContext,

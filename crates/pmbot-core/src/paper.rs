@@ -2,8 +2,10 @@
 //! have been, erring against us where the data cannot tell.
 //!
 //! Invariants:
-//! - cash and positions change only by fills, fees and resolution payouts, in
-//!   exact micro-units (a BUY's cost rounded up, a SELL's proceeds down);
+//! - the venue keeps no money: the account's one owner (the run's ledger)
+//!   gives its cash and the order's token's shares with each order
+//!   ([`Funds`]); the venue checks them against what its open orders
+//!   reserve, and reports each fill (price, size, fee) for the owner to book;
 //! - a share of visible liquidity fills at most one of our orders: what a
 //!   marketable order took is remembered per level ("consumed") until the
 //!   book shows that much size gone;
@@ -41,8 +43,8 @@
 //! - A BUY reserves `limit x remaining` pUSD plus its taker fee at the limit
 //!   (unless post-only), a SELL its remaining shares, while open (no short
 //!   selling: outcome tokens are sold only when held).
-//! - Resolution pays 1 pUSD per share of the winning token, 0 for the others,
-//!   and cancels open orders on the market's tokens.
+//! - Resolution cancels open orders on the market's tokens (what it pays is
+//!   the owner's to book: 1 pUSD per winning share once redeemed).
 
 use rustc_hash::FxHashMap as HashMap;
 
@@ -127,15 +129,14 @@ pub enum PaperError {
     Book(#[from] BookError),
 }
 
-/// A resolution payout.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Payout {
-    pub token: TokenId,
-    /// Shares held at resolution.
+/// What the account holds when an order is placed, as its owner (the run's
+/// ledger) says: all of its collateral (open BUYs' reservations included)
+/// and its shares of the order's token. The venue keeps no money of its own,
+/// so there is one account, not two to keep in agreement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Funds {
+    pub cash: Usdc,
     pub shares: Size,
-    /// 1 pUSD per share for the winning token, 0 otherwise.
-    pub amount: Usdc,
-    pub at: TimestampMs,
 }
 
 /// What the paper venue reports, in the order it happened.
@@ -144,7 +145,6 @@ pub struct Payout {
 pub enum PaperEvent {
     Order(OrderUpdate),
     Fill(Fill),
-    Payout(Payout),
 }
 
 /// Where an order is in its trip to the venue.
@@ -193,8 +193,6 @@ enum Due {
 pub struct PaperVenue {
     config: PaperConfig,
     now: TimestampMs,
-    cash: Usdc,
-    positions: HashMap<TokenId, Size>,
     books: HashMap<TokenId, OrderBook>,
     /// Each token's market fee schedule.
     fees: HashMap<TokenId, FeeModel>,
@@ -208,16 +206,13 @@ pub struct PaperVenue {
     /// Part of every paper order and trade id, so several runs can share
     /// one journal without their ids colliding.
     id_space: u32,
-    fees_paid: Usdc,
 }
 
 impl PaperVenue {
     pub fn new(config: PaperConfig) -> PaperVenue {
         PaperVenue {
-            cash: config.starting_cash,
             config,
             now: TimestampMs::ZERO,
-            positions: HashMap::default(),
             books: HashMap::default(),
             fees: HashMap::default(),
             orders: Vec::new(),
@@ -225,7 +220,6 @@ impl PaperVenue {
             traded_unseen: HashMap::default(),
             next_seq: 0,
             id_space: 0,
-            fees_paid: Usdc::ZERO,
         }
     }
 
@@ -251,29 +245,16 @@ impl PaperVenue {
         self.now
     }
 
-    /// Collateral held, including what open BUYs reserve.
-    pub fn cash(&self) -> Usdc {
-        self.cash
-    }
-
-    /// Collateral not reserved by open BUYs.
-    pub fn free_cash(&self) -> Usdc {
-        self.cash - self.reserved_cash()
-    }
-
-    /// Shares of `token` held.
-    pub fn position(&self, token: &TokenId) -> Size {
-        self.positions.get(token).copied().unwrap_or(Size::ZERO)
-    }
-
-    /// Every non-zero position.
-    pub fn positions(&self) -> impl Iterator<Item = (&TokenId, Size)> {
-        self.positions.iter().map(|(t, s)| (t, *s))
-    }
-
-    /// Fees paid so far, in pUSD.
-    pub fn fees_paid(&self) -> Usdc {
-        self.fees_paid
+    /// What open BUYs reserve: each one's remaining `limit x size` plus its
+    /// taker fee at the limit (unless post-only).
+    pub fn reserved_cash(&self) -> Usdc {
+        self.orders
+            .iter()
+            .filter(|o| o.intent.side == Side::Buy)
+            .map(|o| {
+                self.fee_of(&o.intent.token).max_buy_cost(o.intent.limit_price, o.remaining(), o.intent.may_take())
+            })
+            .sum()
     }
 
     /// The book of `token` as the venue sees it.
@@ -303,8 +284,9 @@ impl PaperVenue {
 
     /// Sends an order at `at`; it reaches the venue at `at + latency_ms`.
     /// Checked now against the token's tick and the exchange's amount rules,
-    /// free cash (BUY, at its limit with its fee) and free shares (SELL).
-    pub fn place(&mut self, intent: OrderIntent, at: TimestampMs) -> Result<Vec<PaperEvent>, PaperError> {
+    /// and the account's `funds` less what open orders reserve: free cash
+    /// (BUY, at its limit with its fee) and free shares (SELL).
+    pub fn place(&mut self, intent: OrderIntent, at: TimestampMs, funds: Funds) -> Result<Vec<PaperEvent>, PaperError> {
         self.check_time(at)?;
         let book = self.books.get(&intent.token).ok_or_else(|| PaperError::NoBook(intent.token.clone()))?;
         intent.validate(book.tick_size())?;
@@ -315,13 +297,13 @@ impl PaperVenue {
         match intent.side {
             Side::Buy => {
                 let needed = fee.max_buy_cost(intent.limit_price, intent.size, intent.may_take());
-                let available = self.free_cash();
+                let available = funds.cash - self.reserved_cash();
                 if needed > available {
                     return Err(PaperError::InsufficientCash { needed, available });
                 }
             }
             Side::Sell => {
-                let available = self.free_shares(&intent.token);
+                let available = self.free_shares(&intent.token, funds.shares);
                 if intent.size > available {
                     return Err(PaperError::InsufficientShares { token: intent.token, needed: intent.size, available });
                 }
@@ -443,29 +425,20 @@ impl PaperVenue {
         self.orders.iter().find(|o| &o.intent.client_order_id == id)
     }
 
-    fn reserved_cash(&self) -> Usdc {
-        self.orders
-            .iter()
-            .filter(|o| o.intent.side == Side::Buy)
-            .map(|o| {
-                self.fee_of(&o.intent.token).max_buy_cost(o.intent.limit_price, o.remaining(), o.intent.may_take())
-            })
-            .sum()
-    }
-
     /// The schedule of a token an order was placed for (checked at placing).
     fn fee_of(&self, token: &TokenId) -> FeeModel {
         *self.fees.get(token).expect("an order's token has a fee schedule: place checked it")
     }
 
-    fn free_shares(&self, token: &TokenId) -> Size {
+    /// Of `held` shares of `token`, those no open SELL reserves.
+    fn free_shares(&self, token: &TokenId, held: Size) -> Size {
         let reserved: Size = self
             .orders
             .iter()
             .filter(|o| o.intent.side == Side::Sell && &o.intent.token == token)
             .map(PaperOrder::remaining)
             .sum();
-        self.position(token).saturating_sub(reserved)
+        held.saturating_sub(reserved)
     }
 
     /// Removes order `i` with a final status.
@@ -538,7 +511,8 @@ impl PaperVenue {
         takes
     }
 
-    /// Books a fill of order `i`: cash, position, fee, and the `Fill` event.
+    /// A fill of order `i`: its filled size, and the `Fill` event (price,
+    /// size and fee, for the account's owner to book).
     fn fill(
         &mut self,
         i: usize,
@@ -559,22 +533,6 @@ impl PaperVenue {
             Liquidity::Taker => fee_model.taker_fee(price, size),
             Liquidity::Maker => fee_model.maker_fee(price, size),
         };
-        let position = self.positions.entry(token.clone()).or_insert(Size::ZERO);
-        match side {
-            Side::Buy => {
-                self.cash -= Usdc::from_price_size_ceil(price, size);
-                *position += size;
-            }
-            Side::Sell => {
-                self.cash += Usdc::from_price_size_floor(price, size);
-                *position -= size;
-            }
-        }
-        self.cash -= fee;
-        self.fees_paid += fee;
-        if position.is_zero() {
-            self.positions.remove(&token);
-        }
         let order = &self.orders[i];
         out.push(PaperEvent::Fill(Fill {
             order_id: order.order_id,
@@ -760,16 +718,6 @@ impl PaperVenue {
                 i += 1;
             }
         }
-        for token in &resolved.tokens {
-            let Some(shares) = self.positions.remove(token) else { continue };
-            let amount = if *token == resolved.winning_token {
-                Usdc::from_micros(i64::try_from(shares.micros()).expect("a position fits in i64 micro-shares"))
-            } else {
-                Usdc::ZERO
-            };
-            self.cash += amount;
-            out.push(PaperEvent::Payout(Payout { token: token.clone(), shares, amount, at }));
-        }
     }
 }
 
@@ -907,15 +855,99 @@ mod tests {
         ClientOrderId::new(id).unwrap()
     }
 
+    /// The venue with its account's owner, as a run has them: each order is
+    /// placed with what the account holds, and each reported fill is booked
+    /// as the run's ledger books it (a BUY's cost rounded up, a SELL's
+    /// proceeds down, the fee in pUSD on both sides).
+    struct Paper {
+        venue: PaperVenue,
+        cash: Usdc,
+        shares: HashMap<TokenId, Size>,
+        fees: Usdc,
+    }
+
+    impl std::ops::Deref for Paper {
+        type Target = PaperVenue;
+        fn deref(&self) -> &PaperVenue {
+            &self.venue
+        }
+    }
+
+    impl Paper {
+        fn new(venue: PaperVenue) -> Paper {
+            Paper { venue, cash: usdc("300"), shares: HashMap::default(), fees: Usdc::ZERO }
+        }
+
+        fn set_fee(&mut self, token: TokenId, fee: FeeModel) {
+            self.venue.set_fee(token, fee);
+        }
+
+        fn place(&mut self, intent: OrderIntent, at: TimestampMs) -> Result<Vec<PaperEvent>, PaperError> {
+            let funds = Funds { cash: self.cash, shares: self.position(&intent.token) };
+            let out = self.venue.place(intent, at, funds)?;
+            Ok(self.book_fills(out))
+        }
+
+        fn cancel(&mut self, id: &ClientOrderId, at: TimestampMs) -> Result<Vec<PaperEvent>, PaperError> {
+            let out = self.venue.cancel(id, at)?;
+            Ok(self.book_fills(out))
+        }
+
+        fn advance_to(&mut self, at: TimestampMs) -> Result<Vec<PaperEvent>, PaperError> {
+            let out = self.venue.advance_to(at)?;
+            Ok(self.book_fills(out))
+        }
+
+        fn on_market_event(&mut self, event: &MarketEvent) -> Result<Vec<PaperEvent>, PaperError> {
+            let out = self.venue.on_market_event(event)?;
+            Ok(self.book_fills(out))
+        }
+
+        fn book_fills(&mut self, events: Vec<PaperEvent>) -> Vec<PaperEvent> {
+            for f in fills(&events) {
+                let held = self.shares.entry(f.token.clone()).or_insert(Size::ZERO);
+                match f.side {
+                    Side::Buy => {
+                        self.cash -= Usdc::from_price_size_ceil(f.price, f.size);
+                        *held += f.size;
+                    }
+                    Side::Sell => {
+                        self.cash += Usdc::from_price_size_floor(f.price, f.size);
+                        *held -= f.size;
+                    }
+                }
+                self.cash -= f.fee;
+                self.fees += f.fee;
+            }
+            events
+        }
+
+        fn cash(&self) -> Usdc {
+            self.cash
+        }
+
+        fn free_cash(&self) -> Usdc {
+            self.cash - self.venue.reserved_cash()
+        }
+
+        fn position(&self, token: &TokenId) -> Size {
+            self.shares.get(token).copied().unwrap_or(Size::ZERO)
+        }
+
+        fn fees_paid(&self) -> Usdc {
+            self.fees
+        }
+    }
+
     /// A venue whose two tokens pay crypto fees (0.07, taker only).
-    fn new_venue(config: PaperConfig) -> PaperVenue {
-        let mut v = PaperVenue::new(config);
+    fn new_venue(config: PaperConfig) -> Paper {
+        let mut v = Paper::new(PaperVenue::new(config));
         v.set_fee(token(YES), FeeModel::crypto());
         v.set_fee(token(NO), FeeModel::crypto());
         v
     }
 
-    fn venue() -> PaperVenue {
+    fn venue() -> Paper {
         new_venue(PaperConfig { latency_ms: 100, ..PaperConfig::default() })
     }
 
@@ -939,13 +971,13 @@ mod tests {
             .collect()
     }
 
-    fn feed(v: &mut PaperVenue, e: MarketEvent) -> Vec<PaperEvent> {
+    fn feed(v: &mut Paper, e: MarketEvent) -> Vec<PaperEvent> {
         v.on_market_event(&e).unwrap()
     }
 
     /// A venue with a YES book (bid 0.50 x 100, ask 0.52 x 100) and a resting
     /// GTC BUY of 10 at 0.50 behind the 100 shares bid there.
-    fn resting_bid_behind_100() -> PaperVenue {
+    fn resting_bid_behind_100() -> Paper {
         let mut v = venue();
         feed(&mut v, snapshot(YES, &[("0.50", "100")], &[("0.52", "100")], 0));
         v.place(intent("b1", YES, Side::Buy, "0.50", "10", OrderType::Gtc), t(10)).unwrap();
@@ -1209,16 +1241,18 @@ mod tests {
     }
 
     #[test]
-    fn resolution_pays_winners_one_and_losers_zero() {
-        let mut v = PaperVenue::new(PaperConfig { latency_ms: 0, ..PaperConfig::default() });
+    fn resolution_cancels_open_orders_and_leaves_the_payout_to_the_owner() {
+        let mut v = Paper::new(PaperVenue::new(PaperConfig { latency_ms: 0, ..PaperConfig::default() }));
         v.set_fee(token(YES), FeeModel::FREE);
         v.set_fee(token(NO), FeeModel::FREE);
         feed(&mut v, snapshot(YES, &[], &[("0.60", "100")], 0));
         feed(&mut v, snapshot(NO, &[], &[("0.41", "100")], 0));
         v.place(intent("y", YES, Side::Buy, "0.60", "10", OrderType::Fak), t(0)).unwrap();
         v.place(intent("n", NO, Side::Buy, "0.41", "20", OrderType::Fak), t(0)).unwrap();
+        v.place(intent("r", NO, Side::Buy, "0.30", "5", OrderType::Gtc), t(0)).unwrap();
         v.advance_to(t(0)).unwrap();
         assert_eq!(v.cash(), usdc("300") - usdc("6") - usdc("8.2"));
+        assert!(v.open_order_filled(&cid("r")).is_some(), "the bid below the ask rests");
         let out = feed(
             &mut v,
             MarketEvent::MarketResolved(MarketResolved {
@@ -1229,16 +1263,10 @@ mod tests {
                 time: time(10),
             }),
         );
-        let payouts: Vec<(Size, Usdc)> = out
-            .iter()
-            .filter_map(|e| match e {
-                PaperEvent::Payout(p) => Some((p.shares, p.amount)),
-                _ => None,
-            })
-            .collect();
-        assert_eq!(payouts, vec![(sz("10"), usdc("10")), (sz("20"), Usdc::ZERO)]);
-        assert_eq!(v.cash(), usdc("295.8"));
-        assert_eq!(v.positions().count(), 0);
+        assert_eq!(statuses(&out), vec![(OrderStatus::Cancelled, Size::ZERO)]);
+        assert!(fills(&out).is_empty(), "a resolution fills nothing; the ledger books the payout");
+        assert_eq!(v.open_order_filled(&cid("r")), None);
+        assert_eq!(v.reserved_cash(), Usdc::ZERO);
     }
 
     #[test]
@@ -1264,7 +1292,7 @@ mod tests {
         assert!(matches!(inexact, Err(PaperError::Intent(IntentError::InexactAmounts { .. }))), "{inexact:?}");
         // A market whose fee schedule was never given trades nothing (it is
         // never taken as free).
-        let mut bare = PaperVenue::new(PaperConfig::default());
+        let mut bare = Paper::new(PaperVenue::new(PaperConfig::default()));
         feed(&mut bare, snapshot(YES, &[("0.50", "100")], &[("0.52", "100")], 0));
         let no_fee = bare.place(intent("x", YES, Side::Buy, "0.50", "1", OrderType::Gtc), t(0));
         assert_eq!(no_fee, Err(PaperError::NoFeeSchedule(token(YES))));
@@ -1358,8 +1386,9 @@ mod tests {
         proptest! {
             #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
-            /// Cash and positions are exactly what the reported fills and
-            /// payouts say; no order fills beyond its size; each update's
+            /// The account, booked from the reported fills alone, never goes
+            /// below zero (the venue's reservations at placing cover every
+            /// fill); no order fills beyond its size; each update's
             /// `filled` is the sum of that order's fills; a refused call
             /// changes nothing.
             #[test]
@@ -1367,8 +1396,6 @@ mod tests {
                 let mut v = new_venue(PaperConfig { latency_ms: 50, ..PaperConfig::default() });
                 let mut ms = 0;
                 feed(&mut v, snapshot(YES, &[("0.45", "100")], &[("0.55", "100")], ms));
-                let mut cash = v.cash();
-                let mut pos = Size::ZERO;
                 let mut filled: HashMap<ClientOrderId, Size> = HashMap::default();
                 let mut sizes: HashMap<ClientOrderId, Size> = HashMap::default();
                 let mut placed: Vec<ClientOrderId> = Vec::new();
@@ -1404,17 +1431,6 @@ mod tests {
                     for e in &events {
                         match e {
                             PaperEvent::Fill(f) => {
-                                match f.side {
-                                    Side::Buy => {
-                                        cash -= Usdc::from_price_size_ceil(f.price, f.size);
-                                        pos += f.size;
-                                    }
-                                    Side::Sell => {
-                                        cash += Usdc::from_price_size_floor(f.price, f.size);
-                                        pos -= f.size;
-                                    }
-                                }
-                                cash -= f.fee;
                                 let id = f.client_order_id.clone().unwrap();
                                 *filled.entry(id).or_insert(Size::ZERO) += f.size;
                             }
@@ -1423,11 +1439,11 @@ mod tests {
                                 prop_assert_eq!(u.filled, sum);
                                 prop_assert!(u.filled <= sizes[&u.client_order_id]);
                             }
-                            PaperEvent::Payout(_) => unreachable!("no resolution in this test"),
                         }
                     }
-                    prop_assert_eq!(v.cash(), cash);
-                    prop_assert_eq!(v.position(&token(YES)), pos);
+                    prop_assert!(v.cash() >= Usdc::ZERO, "cash {}", v.cash());
+                    prop_assert!(v.free_cash() >= Usdc::ZERO, "free cash {}", v.free_cash());
+                    prop_assert!(v.position(&token(YES)) >= Size::ZERO);
                 }
             }
         }

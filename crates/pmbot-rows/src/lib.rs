@@ -16,7 +16,7 @@ use pmbot_core::{
 };
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-pub use venue::{ExecutionVenue, Holdings, VenueEvent};
+pub use venue::{ExecutionVenue, VenueEvent};
 
 /// `as_str`: a code's text in the journal (snake case, as serde writes it;
 /// the strum derives on each enum).

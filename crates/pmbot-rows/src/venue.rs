@@ -8,22 +8,13 @@
 //! sent); the driver only passes [`VenueEvent`]s on to the engine. So an
 //! event the engine acts on is always one the journal already holds.
 
-use pmbot_core::{Command, ConditionId, FeeModel, Fill, MarketEvent, OrderUpdate, Size, TimestampMs, TokenId, Usdc};
+use pmbot_core::{Command, ConditionId, FeeModel, Fill, Funds, MarketEvent, OrderUpdate, TimestampMs, TokenId};
 
 /// What a venue learnt about the engine's orders.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VenueEvent {
     Update(OrderUpdate),
     Fill(Fill),
-}
-
-/// What a venue that keeps its own accounts (a simulated one) holds: the
-/// driver compares it with the engine's ledger at the end of a run.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Holdings {
-    pub cash: Usdc,
-    pub fees: Usdc,
-    pub shares: Vec<(TokenId, Size)>,
 }
 
 /// A place where the engine's commands are carried out.
@@ -37,8 +28,12 @@ pub trait ExecutionVenue {
 
     /// Carries out one command decided at `at`. Answers (an update, a fill,
     /// a refusal as a rejection) arrive through [`Self::take_events`]: at
-    /// once from a simulated venue, later from a real one.
-    fn execute(&mut self, command: Command, at: TimestampMs) -> Result<(), Self::Error>;
+    /// once from a simulated venue, later from a real one. `funds` is what
+    /// the run's account holds as its one owner, the engine's ledger, says
+    /// (its cash, and its shares of a placed order's token): a simulated
+    /// venue checks an order against them, as the exchange checks the
+    /// wallet; a real one has the wallet.
+    fn execute(&mut self, command: Command, at: TimestampMs, funds: Funds) -> Result<(), Self::Error>;
 
     /// A market event, as the engine will see it next (a simulated venue
     /// matches its resting orders against it; a real one follows tick-size
@@ -59,7 +54,4 @@ pub trait ExecutionVenue {
     /// Placements sent and not yet answered (a stop waits for them, so no
     /// order is left resting that the run never heard of).
     fn in_flight(&self) -> usize;
-
-    /// The venue's own accounts, when it keeps them.
-    fn holdings(&self) -> Option<Holdings>;
 }

@@ -209,7 +209,7 @@ fn run_sim(file: &FileConfig, args: &PaperArgs, stop: &Shutdown) -> Result<()> {
         runner_stats.frames,
         runner_stats.rejected_messages
     );
-    crate::settings::print_accounts(&runner_stats);
+    crate::settings::print_account(&runner_stats);
     monitor.run_ended();
     let written = crate::report_out::write(&journal_path, &args.report);
     handle.block_on(monitor.stop(file.ops.linger, reason, stop));

@@ -132,7 +132,7 @@ pub async fn run(file: FileConfig, args: PaperArgs, stop: Shutdown) -> Result<()
          closed trades",
         stats.books_distrusted, stats.samples, stats.intents, stats.refusals, stats.fills, stats.trades
     );
-    crate::settings::print_accounts(&rs);
+    crate::settings::print_account(&rs);
     drop(source);
     let written = crate::report_out::write(&journal_path, &args.report);
     monitor.stop(file.ops.linger, reason, &stop).await;

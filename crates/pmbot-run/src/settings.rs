@@ -196,21 +196,12 @@ pub fn note_rest_resolution(journal: &SharedJournal, run: i64, r: &MarketResolve
     Ok(())
 }
 
-/// Says, after a paper run or a backtest, whether the journal's ledger and
-/// the paper venue (the run's exchange) end with the same cash, fees and
-/// shares; they must, to the micro.
-pub fn print_accounts(rs: &pmbot_engine::engine::driver::DriverStats) {
-    let Some(a) = rs.accounts else { return };
-    if a.agree() {
-        println!(
-            "accounts: the ledger and the paper venue agree: cash {} pUSD, fees {} pUSD, {} token(s) held",
-            a.ledger_cash, a.ledger_fees, a.tokens
-        );
-    } else {
-        eprintln!(
-            "WARNING: the ledger (cash {}, fees {}) and the paper venue (cash {}, fees {}) disagree; {} of {} token(s) \
-             held differ",
-            a.ledger_cash, a.ledger_fees, a.venue_cash, a.venue_fees, a.share_mismatches, a.tokens
-        );
-    }
+/// Prints the run's account as it ended: the ledger's cash, fees and
+/// positions (the journal's last mark says the same).
+pub fn print_account(rs: &pmbot_engine::engine::driver::DriverStats) {
+    let a = rs.account;
+    println!(
+        "account: cash {} pUSD, fees {} pUSD, {} unredeemed, {} position(s) open",
+        a.cash, a.fees, a.unredeemed, a.open_positions
+    );
 }

@@ -117,7 +117,7 @@ pub fn run(file: FileConfig, args: BacktestArgs, stop: &Shutdown) -> Result<()> 
         "stopped ({reason}): {} frames, {} samples, {} intents, {} refused by risk, {} fills, {} closed trades",
         rs.frames, stats.samples, stats.intents, stats.refusals, stats.fills, stats.trades
     );
-    pmbot_run::settings::print_accounts(&rs);
+    pmbot_run::settings::print_account(&rs);
     let written = pmbot_run::report_out::write(&journal_path, &args.out);
     handle.block_on(monitor.stop(file.ops.linger, reason, stop));
     Ok(written?)

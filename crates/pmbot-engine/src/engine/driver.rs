@@ -12,12 +12,11 @@
 //! [`ExecutionVenue`]); the engine journals its decisions before the
 //! commands they lead to.
 
-use std::collections::BTreeSet;
 use std::convert::Infallible;
 
-use pmbot_core::{MarketEvent, MarketResolved, TimestampMs, TokenId, Usdc};
+use pmbot_core::{Command, Funds, MarketEvent, MarketResolved, Size, TimestampMs, TokenId, Usdc};
 use pmbot_feed::FrameParser;
-pub use pmbot_rows::{ExecutionVenue, Holdings, VenueEvent};
+pub use pmbot_rows::{ExecutionVenue, VenueEvent};
 
 use super::feed_input::FeedInput;
 use super::paper_venue::PaperExecution;
@@ -45,31 +44,23 @@ pub struct DriverStats {
     pub frames: u64,
     /// Messages the parser refused (named in its stats).
     pub rejected_messages: u64,
-    /// The accounts at the end of the run ([`Driver::finish`]), when the
-    /// venue keeps its own.
-    pub accounts: Option<Accounts>,
+    /// The run's account as it ends ([`Driver::finish`]): the engine's
+    /// ledger, its one owner.
+    pub account: Account,
 }
 
-/// The engine's ledger beside the venue's own accounts (the exchange of a
-/// paper run). They must agree to the micro: the ledger is what the journal
-/// says the run holds, the venue what it really filled; fees are pUSD on
-/// both sides in both (CLOB V2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Accounts {
-    pub ledger_cash: Usdc,
-    pub venue_cash: Usdc,
-    pub ledger_fees: Usdc,
-    pub venue_fees: Usdc,
-    /// Tokens held (by either).
-    pub tokens: usize,
-    /// Tokens whose shares differ between the two.
-    pub share_mismatches: usize,
-}
-
-impl Accounts {
-    pub fn agree(&self) -> bool {
-        self.ledger_cash == self.venue_cash && self.ledger_fees == self.venue_fees && self.share_mismatches == 0
-    }
+/// The ledger's account at a moment: what the run holds. There is one
+/// account, the ledger's; a paper venue keeps none of its own (it checks
+/// orders against the funds the driver passes from the ledger).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Account {
+    /// pUSD in the wallet (payouts not yet redeemed are not cash).
+    pub cash: Usdc,
+    /// Fees paid, in pUSD (on both sides: CLOB V2).
+    pub fees: Usdc,
+    /// Resolved markets' payouts not yet redeemed.
+    pub unredeemed: Usdc,
+    pub open_positions: usize,
 }
 
 /// The engine trading on the paper venue.
@@ -265,24 +256,15 @@ where
         Ok(())
     }
 
-    /// The ledger's cash, fees and shares beside the venue's, when it keeps
-    /// its own.
-    pub fn accounts(&self) -> Option<Accounts> {
-        let Holdings { cash, fees, shares } = self.venue.holdings()?;
+    /// The run's account now, as its ledger holds it.
+    pub fn account(&self) -> Account {
         let ledger = self.engine.ledger();
-        // The venue lists the tokens it holds; the ledger's open trades
-        // must be among them.
-        let tokens: BTreeSet<&TokenId> = shares.iter().map(|(t, _)| t).collect();
-        let ledger_only = self.engine.positions().into_iter().filter(|p| !tokens.contains(&p.token)).count();
-        let differ = shares.iter().filter(|(t, held)| ledger.held(t) != *held).count();
-        Some(Accounts {
-            ledger_cash: ledger.cash(),
-            venue_cash: cash,
-            ledger_fees: ledger.fees(),
-            venue_fees: fees,
-            tokens: tokens.len() + ledger_only,
-            share_mismatches: differ + ledger_only,
-        })
+        Account {
+            cash: ledger.cash(),
+            fees: ledger.fees(),
+            unredeemed: ledger.unredeemed(),
+            open_positions: ledger.open_positions(),
+        }
     }
 
     /// Ends the run: a last mark and the end row; the accounts as they end
@@ -294,7 +276,7 @@ where
             self.advance_to(at)?;
         }
         let mut stats = self.stats;
-        stats.accounts = self.accounts();
+        stats.account = self.account();
         Ok((self.engine.finish(at, reason)?, stats))
     }
 
@@ -306,10 +288,23 @@ where
                 return Ok(());
             }
             for command in commands {
-                self.venue.execute(command, self.engine.now())?;
+                let funds = self.funds(&command);
+                self.venue.execute(command, self.engine.now(), funds)?;
                 self.hand_over()?;
             }
         }
+    }
+
+    /// What the ledger holds for `command`: its cash, and its shares of a
+    /// placed order's token (the venue's updates and fills so far are all
+    /// booked: `hand_over` runs after every step).
+    fn funds(&self, command: &Command) -> Funds {
+        let ledger = self.engine.ledger();
+        let shares = match command {
+            Command::Place(intent) => ledger.held(&intent.token),
+            _ => Size::ZERO,
+        };
+        Funds { cash: ledger.cash(), shares }
     }
 
     /// The venue's updates and fills, to the engine (already journaled by

@@ -3,14 +3,18 @@
 //! before the venue sees it and every update and fill journaled as it is
 //! made (the journal's source `paper`). A refusal by the venue is journaled
 //! as the order's rejection.
+//!
+//! It keeps no money: each order is checked against the funds the driver
+//! passes from the engine's ledger, the run's one account, which books the
+//! fills this venue reports (and the payouts at resolution).
 
 use std::collections::BTreeMap;
 
 use pmbot_core::{
-    Command, ConditionId, FeeModel, MarketEvent, OrderIntent, OrderStatus, OrderUpdate, PaperConfig, PaperEvent,
+    Command, ConditionId, FeeModel, Funds, MarketEvent, OrderIntent, OrderStatus, OrderUpdate, PaperConfig, PaperEvent,
     PaperVenue, Size, TimestampMs, TokenId,
 };
-use pmbot_rows::{ExecutionVenue, Holdings, VenueEvent};
+use pmbot_rows::{ExecutionVenue, VenueEvent};
 
 use super::{SharedJournal, lock};
 use crate::journal::{EngineRow, EventSource, JournalError, PreparedOrder};
@@ -58,7 +62,7 @@ impl PaperExecution {
         self.refused_orders
     }
 
-    fn place(&mut self, intent: OrderIntent, at: TimestampMs) -> Result<(), JournalError> {
+    fn place(&mut self, intent: OrderIntent, at: TimestampMs, funds: Funds) -> Result<(), JournalError> {
         let Some(market) = self.markets.get(&intent.token).copied() else {
             // The engine orders only on the markets it was given, which the
             // driver lists here too: refused (and journaled as a refusal),
@@ -87,7 +91,7 @@ impl PaperExecution {
                 market,
             }])?;
         }
-        match self.venue.place(intent.clone(), at) {
+        match self.venue.place(intent.clone(), at, funds) {
             Ok(out) => self.journal_events(out),
             Err(refused) => {
                 self.refused_orders += 1;
@@ -131,10 +135,6 @@ impl PaperExecution {
                     lock(&self.journal).record_fill(&fill)?;
                     self.learnt.push(VenueEvent::Fill(fill));
                 }
-                // The engine pays out from its own ledger on the market's
-                // resolution (as it must live); the two agree (the run's
-                // accounts check says so at its end).
-                PaperEvent::Payout(_) => {}
             }
         }
         Ok(())
@@ -151,10 +151,10 @@ impl ExecutionVenue for PaperExecution {
         }
     }
 
-    fn execute(&mut self, command: Command, at: TimestampMs) -> Result<(), JournalError> {
+    fn execute(&mut self, command: Command, at: TimestampMs, funds: Funds) -> Result<(), JournalError> {
         let at = at.max(self.venue.now());
         match command {
-            Command::Place(intent) => self.place(intent, at),
+            Command::Place(intent) => self.place(intent, at, funds),
             Command::Cancel { client_order_id, .. } => match self.venue.cancel(&client_order_id, at) {
                 Ok(out) => self.journal_events(out),
                 Err(_) => Ok(()),
@@ -192,13 +192,5 @@ impl ExecutionVenue for PaperExecution {
 
     fn in_flight(&self) -> usize {
         0
-    }
-
-    fn holdings(&self) -> Option<Holdings> {
-        Some(Holdings {
-            cash: self.venue.cash(),
-            fees: self.venue.fees_paid(),
-            shares: self.venue.positions().map(|(t, s)| (t.clone(), s)).collect(),
-        })
     }
 }

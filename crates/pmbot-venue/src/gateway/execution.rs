@@ -10,10 +10,10 @@
 use std::sync::Arc;
 
 use pmbot_core::{
-    Clock, Command, ConditionId, FeeModel, Fill, MarketEvent, OrderIntent, OrderStatus, OrderUpdate, Size, TimestampMs,
-    TokenId,
+    Clock, Command, ConditionId, FeeModel, Fill, Funds, MarketEvent, OrderIntent, OrderStatus, OrderUpdate, Size,
+    TimestampMs, TokenId,
 };
-use pmbot_rows::{ExecutionVenue, Holdings, LoggedOrder, OrderLog, OrderLogError, PreparedOrder, VenueEvent};
+use pmbot_rows::{ExecutionVenue, LoggedOrder, OrderLog, OrderLogError, PreparedOrder, VenueEvent};
 use tokio::sync::mpsc;
 
 use super::{Gateway, GatewayError};
@@ -168,7 +168,9 @@ impl ExecutionVenue for LiveExecution {
     /// before its first order.
     fn list_market(&mut self, _market: ConditionId, _tokens: [&TokenId; 2], _fee: FeeModel) {}
 
-    fn execute(&mut self, command: Command, _at: TimestampMs) -> Result<(), Self::Error> {
+    /// The wallet is the exchange's to check (and the gateway's balance
+    /// pre-check reads it on chain), so the ledger's `funds` are not used.
+    fn execute(&mut self, command: Command, _at: TimestampMs, _funds: Funds) -> Result<(), Self::Error> {
         match command {
             Command::Place(intent) => self.place(intent),
             Command::Cancel { order_id: Some(id), .. } => {
@@ -210,12 +212,6 @@ impl ExecutionVenue for LiveExecution {
 
     fn in_flight(&self) -> usize {
         self.in_flight
-    }
-
-    /// The exchange's accounts are read by the balance check and the
-    /// account commands, not kept here.
-    fn holdings(&self) -> Option<Holdings> {
-        None
     }
 }
 
