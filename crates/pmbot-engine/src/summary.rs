@@ -33,7 +33,6 @@ use pmbot_core::{TimestampMs, Usdc};
 
 use crate::journal::{DataSource, Journal, JournalError, Run, RunMode};
 use crate::performance::{self, Proportion};
-use crate::report::{self, ReportError};
 
 /// Milliseconds in a UTC day (UTC has no daylight saving).
 pub const DAY_MS: i64 = 86_400_000;
@@ -449,11 +448,11 @@ pub fn write_beside(journal_path: &Path, s: &DailySummary) -> Result<PathBuf, Su
 
 /// Writes the summary's Markdown to `path` atomically (temporary file, then rename).
 pub fn write_to(path: &Path, s: &DailySummary) -> Result<(), SummaryError> {
-    report::write_atomic(path, s.markdown().as_bytes()).map_err(|e| match e {
-        ReportError::Io { path, source } if source.kind() == io::ErrorKind::StorageFull => {
-            SummaryError::DiskFull { path }
+    pmbot_report::files::write_atomic(path, s.markdown().as_bytes()).map_err(|e| {
+        if e.source.kind() == io::ErrorKind::StorageFull {
+            SummaryError::DiskFull { path: e.path }
+        } else {
+            SummaryError::Write { path: e.path, source: e.source }
         }
-        ReportError::Io { path, source } => SummaryError::Write { path, source },
-        other => SummaryError::Write { path: path.to_path_buf(), source: io::Error::other(other.to_string()) },
     })
 }

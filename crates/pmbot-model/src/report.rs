@@ -1,4 +1,6 @@
-//! The validation report a trader reads: `report.md` and three PNG plots.
+//! The validation report a trader reads: `report.md`, the same document as
+//! a self-contained `report.html`, and three PNG plots (rendered by
+//! `pmbot_report`, as the trading report is).
 //!
 //! Invariants:
 //! - **Every figure comes from the structs it is given.** Nothing here fits,
@@ -6,8 +8,9 @@
 //!   table are read off the [`ValidationReport`] and the [`DatasetSummary`].
 //! - **No half-written files.** Every file is rendered in memory, written to
 //!   a temporary name in the report directory and renamed into place; the
-//!   plots go first and `report.md` last, so a `report.md` that exists was
-//!   written whole and the plots it embeds were written by the same run.
+//!   plots go first, then `report.html`, and `report.md` last, so a
+//!   `report.md` that exists was written whole and the plots it embeds were
+//!   written by the same run.
 //! - **Only paths the user gave.** The report prints the data directories and
 //!   the command line as passed, and links the plots by file name; it never
 //!   resolves a path to its absolute form.
@@ -16,15 +19,16 @@
 //! verdict is read from the Wilson 95% interval of walk-forward pooled
 //! accuracy at that threshold ([`ClaimVerdict`]).
 
-mod markdown;
 mod plots;
+mod sections;
 #[cfg(test)]
 mod tests;
 
-use std::fs::{self, File};
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+
+use pmbot_report::files::{WriteError, create_dir, write_atomic};
+use pmbot_report::{html, markdown};
 
 use crate::dataset::DatasetSummary;
 use crate::metrics::Scorecard;
@@ -37,6 +41,7 @@ pub const CLAIM_ACCURACY: f64 = 0.9;
 
 /// File names written into the report directory.
 pub const REPORT_FILE: &str = "report.md";
+pub const HTML_FILE: &str = "report.html";
 pub const ACCURACY_COVERAGE_PLOT: &str = "accuracy_coverage.png";
 pub const RELIABILITY_PLOT: &str = "reliability.png";
 pub const FOLDS_PLOT: &str = "folds.png";
@@ -73,6 +78,7 @@ pub struct ReportInput<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReportFiles {
     pub report: PathBuf,
+    pub html: PathBuf,
     pub accuracy_coverage: PathBuf,
     pub reliability: PathBuf,
     pub folds: PathBuf,
@@ -82,6 +88,7 @@ impl ReportFiles {
     fn in_dir(dir: &Path) -> ReportFiles {
         ReportFiles {
             report: dir.join(REPORT_FILE),
+            html: dir.join(HTML_FILE),
             accuracy_coverage: dir.join(ACCURACY_COVERAGE_PLOT),
             reliability: dir.join(RELIABILITY_PLOT),
             folds: dir.join(FOLDS_PLOT),
@@ -106,6 +113,20 @@ pub enum ReportError {
     /// The input contradicts itself (e.g. coefficient names and weights of different lengths).
     #[error("inconsistent report input: {0}")]
     Inconsistent(String),
+}
+
+impl From<WriteError> for ReportError {
+    fn from(e: WriteError) -> ReportError {
+        ReportError::Io { path: e.path, source: e.source }
+    }
+}
+
+/// The PNG bytes of the three plots.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Pngs {
+    accuracy_coverage: Vec<u8>,
+    reliability: Vec<u8>,
+    folds: Vec<u8>,
 }
 
 /// What the walk-forward interval says about "accuracy >= 90% at confidence >= 0.4".
@@ -142,21 +163,27 @@ impl ClaimVerdict {
     }
 }
 
-/// Writes `report.md` and the three plots into `dir` (created if missing).
+/// Writes `report.md`, `report.html` and the three plots into `dir`
+/// (created if missing).
 /// On error, `report.md` is either absent or the previous run's, whole.
 pub fn write_report(dir: &Path, input: &ReportInput<'_>) -> Result<ReportFiles, ReportError> {
     check(input)?;
     // Render everything before touching the disk: a drawing error writes nothing.
-    let accuracy_coverage = plots::accuracy_coverage(input.validation)?;
-    let reliability = plots::reliability(&input.validation.walk_forward.pooled)?;
-    let folds = plots::folds(&input.validation.walk_forward)?;
-    let markdown = markdown::render(input);
+    let pngs = Pngs {
+        accuracy_coverage: plots::accuracy_coverage(input.validation)?,
+        reliability: plots::reliability(&input.validation.walk_forward.pooled)?,
+        folds: plots::folds(&input.validation.walk_forward)?,
+    };
+    let doc = sections::document(input, &pngs);
+    let markdown = markdown::render(&doc);
+    let html = html::render(&doc);
 
-    fs::create_dir_all(dir).map_err(|source| ReportError::Io { path: dir.to_path_buf(), source })?;
+    create_dir(dir)?;
     let files = ReportFiles::in_dir(dir);
-    write_atomic(&files.accuracy_coverage, &accuracy_coverage)?;
-    write_atomic(&files.reliability, &reliability)?;
-    write_atomic(&files.folds, &folds)?;
+    write_atomic(&files.accuracy_coverage, &pngs.accuracy_coverage)?;
+    write_atomic(&files.reliability, &pngs.reliability)?;
+    write_atomic(&files.folds, &pngs.folds)?;
+    write_atomic(&files.html, html.as_bytes())?;
     write_atomic(&files.report, markdown.as_bytes())?;
     Ok(files)
 }
@@ -170,38 +197,6 @@ fn check(input: &ReportInput<'_>) -> Result<(), ReportError> {
             c.names.len(),
             c.weights.len()
         )));
-    }
-    Ok(())
-}
-
-/// Writes `bytes` to `path` through a temporary file in the same directory
-/// and a rename, so `path` is never seen half-written.
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
-    write_atomic_with(path, bytes, |file, bytes| file.write_all(bytes))
-}
-
-/// [`write_atomic`] with the write step given, so tests can make it fail
-/// the way a full disk does.
-fn write_atomic_with(
-    path: &Path,
-    bytes: &[u8],
-    write: impl FnOnce(&mut File, &[u8]) -> io::Result<()>,
-) -> Result<(), ReportError> {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    // Process id and a counter: two writers (processes or threads) never share a temporary.
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let unique = NEXT.fetch_add(1, Ordering::Relaxed);
-    let temp = path.with_file_name(format!(".{name}.{}-{unique}.tmp", std::process::id()));
-    let io_error = |source| ReportError::Io { path: path.to_path_buf(), source };
-    let result = File::create(&temp).and_then(|mut file| {
-        write(&mut file, bytes)?;
-        // Flushed to disk before the rename, so a crash cannot leave the new name on empty data.
-        file.sync_all()
-    });
-    if let Err(source) = result.and_then(|()| fs::rename(&temp, path)) {
-        // Best effort: the temporary may not exist (create failed); the write error is what matters.
-        let _ = fs::remove_file(&temp);
-        return Err(io_error(source));
     }
     Ok(())
 }

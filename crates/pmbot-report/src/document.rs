@@ -3,34 +3,34 @@
 
 /// A run of inline text.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Span {
+pub enum Span {
     Text(String),
     Strong(String),
     /// A code, an identifier or a hash: shown verbatim.
     Code(String),
 }
 
-pub(crate) fn text(s: impl Into<String>) -> Span {
+pub fn text(s: impl Into<String>) -> Span {
     Span::Text(s.into())
 }
 
-pub(crate) fn strong(s: impl Into<String>) -> Span {
+pub fn strong(s: impl Into<String>) -> Span {
     Span::Strong(s.into())
 }
 
-pub(crate) fn code(s: impl Into<String>) -> Span {
+pub fn code(s: impl Into<String>) -> Span {
     Span::Code(s.into())
 }
 
 /// How a table column lines up (numbers to the right).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Align {
+pub enum Align {
     Left,
     Right,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Table {
+pub struct Table {
     pub header: Vec<(String, Align)>,
     /// Each row has one cell per header column.
     pub rows: Vec<Vec<Span>>,
@@ -50,7 +50,7 @@ impl Table {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Block<'a> {
+pub enum Block<'a> {
     /// Level 1 is the page title.
     Heading(u8, String),
     Paragraph(Vec<Span>),
@@ -59,6 +59,8 @@ pub(crate) enum Block<'a> {
     Caution(Vec<Span>),
     List(Vec<Vec<Span>>),
     Table(Table),
+    /// Text shown verbatim in a block of its own (a command line).
+    Preformatted(String),
     /// A PNG plot: linked by file name in markdown, embedded in HTML.
     Image {
         file: &'static str,
@@ -69,7 +71,7 @@ pub(crate) enum Block<'a> {
 
 /// The whole report.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct Document<'a> {
+pub struct Document<'a> {
     pub title: String,
     pub blocks: Vec<Block<'a>>,
 }
@@ -93,6 +95,10 @@ impl<'a> Document<'a> {
 
     pub fn table(&mut self, table: Table) {
         self.blocks.push(Block::Table(table));
+    }
+
+    pub fn preformatted(&mut self, s: impl Into<String>) {
+        self.blocks.push(Block::Preformatted(s.into()));
     }
 
     pub fn image(&mut self, file: &'static str, alt: impl Into<String>, png: &'a [u8]) {

@@ -7,7 +7,7 @@ use std::fmt::Write;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
-use super::document::{Align, Block, Document, Span, Table};
+use crate::document::{Align, Block, Document, Span, Table};
 
 const STYLE: &str = "\
 body{font-family:-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;color:#1b1f23;background:#fff;margin:0}
@@ -20,12 +20,13 @@ th{background:#f6f8fa}
 td.r,th.r{text-align:right;font-variant-numeric:tabular-nums}
 code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.92em;background:#f6f8fa;padding:1px 4px;border-radius:4px}
 .caution{border-left:4px solid #d4a72c;background:#fff8c5;padding:8px 12px;margin:1em 0}
+pre{background:#f6f8fa;padding:8px 12px;border-radius:4px;overflow-x:auto}
 figure{margin:1em 0}
 img{max-width:100%;height:auto;border:1px solid #d0d7de}
 ";
 
 /// The whole page.
-pub(super) fn render(doc: &Document<'_>) -> String {
+pub fn render(doc: &Document<'_>) -> String {
     let mut out = String::new();
     let title = escape(&doc.title);
     let _ = write!(
@@ -54,6 +55,9 @@ pub(super) fn render(doc: &Document<'_>) -> String {
                 out.push_str("</ul>\n");
             }
             Block::Table(t) => table(&mut out, t),
+            Block::Preformatted(t) => {
+                let _ = writeln!(out, "<pre><code>{}</code></pre>", escape(t));
+            }
             Block::Image { file, alt, png } => {
                 let _ = writeln!(
                     out,
@@ -119,8 +123,8 @@ fn escape(t: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::document::{code, strong, text};
     use super::*;
+    use crate::document::{code, strong, text};
 
     #[test]
     fn text_is_escaped() {

@@ -4,10 +4,10 @@
 
 use std::fmt::Write;
 
-use super::document::{Align, Block, Document, Span, Table};
+use crate::document::{Align, Block, Document, Span, Table};
 
 /// The whole file. `write!` into a String cannot fail, hence the `let _`.
-pub(crate) fn render(doc: &Document<'_>) -> String {
+pub fn render(doc: &Document<'_>) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# {}\n", escape(&doc.title));
     for block in &doc.blocks {
@@ -30,6 +30,12 @@ pub(crate) fn render(doc: &Document<'_>) -> String {
             Block::Table(t) => {
                 table(&mut out, t);
                 out.push('\n');
+            }
+            Block::Preformatted(t) => {
+                // A fence longer than any run of backticks inside.
+                let longest = t.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+                let fence = "`".repeat(longest.max(2) + 1);
+                let _ = writeln!(out, "{fence}text\n{t}\n{fence}\n");
             }
             Block::Image { file, alt, .. } => {
                 let _ = writeln!(out, "![{}]({file})\n", escape(alt));
@@ -93,7 +99,7 @@ fn code(t: &str) -> String {
 /// so only such a `]` is escaped and an interval reads "[20.8%, 93.9%]".
 /// Block markers (`#`, `>`, `-` at a line's start) need no escape: every
 /// block starts with this module's own words.
-pub(super) fn escape(t: &str) -> String {
+pub fn escape(t: &str) -> String {
     let mut out = String::with_capacity(t.len());
     let mut chars = t.chars().peekable();
     while let Some(c) = chars.next() {
@@ -112,8 +118,8 @@ pub(super) fn escape(t: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::document::{code as c, strong, text};
     use super::*;
+    use crate::document::{code as c, strong, text};
 
     #[test]
     fn markup_in_text_is_escaped() {

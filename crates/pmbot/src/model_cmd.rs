@@ -44,7 +44,7 @@ pub struct ValidateArgs {
     /// after its training span.
     #[arg(long, value_name = "FILE")]
     pub model: Option<PathBuf>,
-    /// Folder for report.md and the plots.
+    /// Folder for report.md, report.html and the plots.
     #[arg(long, value_name = "DIR")]
     pub report: PathBuf,
 }

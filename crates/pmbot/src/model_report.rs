@@ -1,4 +1,4 @@
-//! The validation report on disk: `report.md` and its plots, written by
+//! The validation report on disk: `report.md`, `report.html` and its plots, written by
 //! `pmbot_model::report` from what `pmbot validate` found.
 
 use std::path::{Path, PathBuf};
@@ -31,7 +31,7 @@ pub fn write(dir: &Path, done: &Validated, model: Option<&ModelFile>, data_dirs:
         pmbot_version: env!("CARGO_PKG_VERSION"),
     };
     let files = write_report(dir, &input).with_context(|| format!("cannot write the report into {}", dir.display()))?;
-    let mut out = vec![files.report.clone()];
+    let mut out = vec![files.report.clone(), files.html.clone()];
     out.extend(files.plots().iter().map(|p| p.to_path_buf()));
     Ok(out)
 }

@@ -17,21 +17,18 @@
 //! - **Replays never pass for live.** The report names each run's data
 //!   source and says that only live market data counts for the gate.
 
-pub(crate) mod document;
-mod html;
-pub(crate) mod markdown;
 mod plots;
 pub(crate) mod sections;
 #[cfg(test)]
 mod tests;
 
 use std::collections::BTreeSet;
-use std::fs::{self, File};
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use pmbot_core::{TimestampMs, Usdc};
+use pmbot_report::files::{WriteError, create_dir, write_atomic};
+pub(crate) use pmbot_report::{document, html, markdown};
 
 use crate::journal::{Journal, JournalError};
 use crate::performance::{Performance, RunSummary};
@@ -98,6 +95,12 @@ pub enum ReportError {
     Journal(#[from] JournalError),
 }
 
+impl From<WriteError> for ReportError {
+    fn from(e: WriteError) -> ReportError {
+        ReportError::Io { path: e.path, source: e.source }
+    }
+}
+
 /// The PNG bytes of every plot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Plots {
@@ -128,7 +131,7 @@ pub fn write_report(dir: &Path, perf: &Performance, journal_path: &Path) -> Resu
     let markdown = markdown::render(&doc);
     let html = html::render(&doc);
 
-    fs::create_dir_all(dir).map_err(|source| ReportError::Io { path: dir.to_path_buf(), source })?;
+    create_dir(dir)?;
     let files = ReportFiles::in_dir(dir);
     write_atomic(&files.equity, &plots.equity)?;
     write_atomic(&files.drawdown, &plots.drawdown)?;
@@ -154,25 +157,4 @@ pub(crate) fn fee_curve(journal: &Journal, runs: &[RunSummary]) -> Result<Vec<(T
         curve.push((trade.closed, paid));
     }
     Ok(curve)
-}
-
-/// Writes `bytes` to `path` through a temporary file in the same directory
-/// and a rename, so `path` is never seen half-written.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    // Process id and a counter: two writers (processes or threads) never share a temporary.
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let unique = NEXT.fetch_add(1, Ordering::Relaxed);
-    let temp = path.with_file_name(format!(".{name}.{}-{unique}.tmp", std::process::id()));
-    let result = File::create(&temp).and_then(|mut file| {
-        file.write_all(bytes)?;
-        // Flushed to disk before the rename, so a crash cannot leave the new name on empty data.
-        file.sync_all()
-    });
-    if let Err(source) = result.and_then(|()| fs::rename(&temp, path)) {
-        // Best effort: the temporary may not exist (create failed); the write error is what matters.
-        let _ = fs::remove_file(&temp);
-        return Err(ReportError::Io { path: path.to_path_buf(), source });
-    }
-    Ok(())
 }

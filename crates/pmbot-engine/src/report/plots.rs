@@ -11,7 +11,7 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use pmbot_core::{TimestampMs, Usdc};
-use pmbot_plot::{Area, Drawn, FONT};
+use pmbot_report::plot::{Area, Drawn, FONT};
 
 use super::ReportError;
 
@@ -343,10 +343,10 @@ fn nothing(root: &Area<'_>, caption: &str, why: &str) -> Drawn {
     Ok(())
 }
 
-/// Draws with the shared renderer (`pmbot_plot`); its failure as this
+/// Draws with the shared renderer (`pmbot_report::plot`); its failure as this
 /// report's.
 fn render(plot: &'static str, size: (u32, u32), draw: impl FnOnce(Area<'_>) -> Drawn) -> Result<Vec<u8>, ReportError> {
-    pmbot_plot::render(plot, size, draw).map_err(|e| ReportError::Plot { plot: e.plot, message: e.message })
+    pmbot_report::plot::render(plot, size, draw).map_err(|e| ReportError::Plot { plot: e.plot, message: e.message })
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
-use pmbot_plot::{Area, Drawn, FONT};
+use pmbot_report::plot::{Area, Drawn, FONT};
 
 use super::{ACCURACY_COVERAGE_PLOT, CLAIM_ACCURACY, CLAIM_CONFIDENCE, FOLDS_PLOT, RELIABILITY_PLOT, ReportError};
 use crate::metrics::{Interval, Scorecard, ThresholdRow, wilson_interval};
@@ -274,8 +274,8 @@ fn legend<'a, 'b: 'a>(chart: &mut Chart<'a, 'b>, position: SeriesLabelPosition) 
     Ok(())
 }
 
-/// Draws with the shared renderer (`pmbot_plot`); its failure as this
+/// Draws with the shared renderer (`pmbot_report::plot`); its failure as this
 /// report's.
 fn render(plot: &'static str, size: (u32, u32), draw: impl FnOnce(Area<'_>) -> Drawn) -> Result<Vec<u8>, ReportError> {
-    pmbot_plot::render(plot, size, draw).map_err(|e| ReportError::Plot { plot: e.plot, message: e.message })
+    pmbot_report::plot::render(plot, size, draw).map_err(|e| ReportError::Plot { plot: e.plot, message: e.message })
 }

@@ -3,13 +3,14 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use pmbot_core::TimestampMs;
+use pmbot_report::document::Span;
 
-use super::markdown::{count, duration, utc};
+use super::sections::{count, duration, utc};
 use super::*;
 use crate::dataset::{DatasetSpec, DatasetSummary};
 use crate::logistic::{LogisticRegression, Prediction};
@@ -194,14 +195,21 @@ fn report_states_the_headline_every_threshold_and_the_verdict() {
     )));
     assert!(md.contains("| Last move continues |"));
     // The planted signal is the largest coefficient, so it heads the table.
-    assert!(md.contains("|---|---:|\n| signal | +"), "coefficients not sorted by size");
+    assert!(md.contains("|---|--:|\n| signal | +"), "coefficients not sorted by size");
     for plot in [ACCURACY_COVERAGE_PLOT, RELIABILITY_PLOT, FOLDS_PLOT] {
         assert!(md.contains(&format!("]({plot})")), "plot {plot} not embedded");
     }
     // Arguments as typed, quoted where a shell needs it; the report's own absolute path never appears.
     assert!(md.contains("pmbot validate --data data/synthetic --report 'out dir'"));
     assert!(!md.contains(&*scratch.0.to_string_lossy()), "absolute report path leaked into the report");
-    assert_eq!(entries(&dir), ["accuracy_coverage.png", "folds.png", "reliability.png", "report.md"]);
+    assert_eq!(entries(&dir), ["accuracy_coverage.png", "folds.png", "reliability.png", "report.html", "report.md"]);
+
+    // report.html is the same document: its headline, every plot embedded.
+    let html = fs::read_to_string(&files.html).unwrap();
+    assert!(html.contains("<h1>pmbot model validation report</h1>"));
+    assert!(html.contains(&format!("(95% Wilson interval {:.1}–{:.1}%)", 100.0 * i.low, 100.0 * i.high)));
+    assert_eq!(html.matches("src=\"data:image/png;base64,").count(), 3, "three plots, embedded");
+    assert!(html.contains("pmbot validate --data data/synthetic --report &#39;out dir&#39;"), "{html}");
 }
 
 #[test]
@@ -248,31 +256,6 @@ fn unwritable_directory_is_a_typed_error_naming_it() {
 }
 
 #[test]
-fn a_full_disk_leaves_no_half_written_report_and_keeps_the_old_one() {
-    let scratch = Scratch::new("full-disk");
-    let path = scratch.0.join(REPORT_FILE);
-    let full = |file: &mut File, bytes: &[u8]| -> io::Result<()> {
-        file.write_all(&bytes[..bytes.len() / 2])?;
-        Err(io::Error::from(io::ErrorKind::StorageFull))
-    };
-    let err = write_atomic_with(&path, b"# new report, long enough to be cut in half", full).unwrap_err();
-    match &err {
-        ReportError::Io { path: p, source } => {
-            assert_eq!(p, &path);
-            assert_eq!(source.kind(), io::ErrorKind::StorageFull);
-        }
-        other => panic!("expected Io, got {other:?}"),
-    }
-    assert!(entries(&scratch.0).is_empty(), "left behind: {:?}", entries(&scratch.0));
-
-    // A previous report survives a failed rewrite whole.
-    write_atomic(&path, b"# old report").unwrap();
-    write_atomic_with(&path, b"# new report", full).unwrap_err();
-    assert_eq!(fs::read(&path).unwrap(), b"# old report");
-    assert_eq!(entries(&scratch.0), ["report.md"]);
-}
-
-#[test]
 fn a_report_name_taken_by_a_directory_fails_cleanly() {
     let f = fixture();
     let scratch = Scratch::new("taken");
@@ -283,7 +266,10 @@ fn a_report_name_taken_by_a_directory_fails_cleanly() {
         other => panic!("expected Io, got {other:?}"),
     }
     // The plots were written whole before; no temporary file is left.
-    assert_eq!(entries(&scratch.0), ["accuracy_coverage.png", "folds.png", "reliability.png", "report.md"]);
+    assert_eq!(
+        entries(&scratch.0),
+        ["accuracy_coverage.png", "folds.png", "reliability.png", "report.html", "report.md"]
+    );
     assert!(scratch.0.join(REPORT_FILE).is_dir());
 }
 
@@ -318,7 +304,13 @@ fn claim_verdict_follows_the_interval() {
     let none = card(100, 0, 0.2);
     assert_eq!(ClaimVerdict::of(&none), ClaimVerdict::NoSamples);
     assert_eq!(ClaimVerdict::NoSamples.answer(), "inconclusive");
-    assert!(markdown::headline_sentence(&none).contains("No walk-forward test sample (of 100) reached confidence 0.4"));
+    let sentence: String = sections::headline_sentence(&none)
+        .iter()
+        .map(|s| match s {
+            Span::Text(t) | Span::Strong(t) | Span::Code(t) => t.as_str(),
+        })
+        .collect();
+    assert!(sentence.contains("No walk-forward test sample (of 100) reached confidence 0.4"), "{sentence}");
 }
 
 #[test]

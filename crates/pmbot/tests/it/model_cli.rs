@@ -55,6 +55,8 @@ fn train_then_validate_on_the_real_data_writes_a_model_and_a_report() {
     assert!(stdout.contains("no sample after its training span"), "the model is not scored in-sample: {stdout}");
     let md = std::fs::read_to_string(report.join("report.md")).unwrap();
     assert!(md.contains("Does the model support"), "{md}");
+    let html = std::fs::read_to_string(report.join("report.html")).unwrap();
+    assert!(html.contains("Does the model support"), "the same document as a page");
     for png in ["accuracy_coverage.png", "reliability.png", "folds.png"] {
         let bytes = std::fs::read(report.join(png)).unwrap();
         assert!(bytes.starts_with(b"\x89PNG") && bytes.len() > 10_000, "{png}");
