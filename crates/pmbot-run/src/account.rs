@@ -14,7 +14,6 @@
 
 use std::sync::Arc;
 
-use crate::error::{Context, Result, RunError};
 use alloy_primitives::Address;
 use pmbot_core::Clock;
 use pmbot_engine::journal::Journal;
@@ -27,6 +26,7 @@ use pmbot_venue::gateway::{
 use pmbot_venue::redeem::{ChainRedeemer, Redeemer, SimRedeemer};
 
 use crate::config::FileConfig;
+use crate::error::{Context, Result, RunError};
 use crate::offline::{Exchange, SimulatedBalances};
 
 /// Stops a command that needs the chain when no RPC is configured, with

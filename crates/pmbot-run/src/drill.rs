@@ -19,8 +19,6 @@
 use std::io::Write as _;
 use std::time::Duration;
 
-use crate::error::refuse;
-use crate::error::{Context, Result};
 use clap::Args;
 use pmbot_core::events::{DecisionContext, OrderIntent, OrderType};
 use pmbot_core::{ClientOrderId, Price, Side, Size, TokenId};
@@ -29,6 +27,8 @@ use pmbot_venue::gateway::{GatewayError, Refusal};
 
 use crate::account;
 use crate::config::FileConfig;
+use crate::error::refuse;
+use crate::error::{Context, Result};
 use crate::offline::{is_loopback_url, url_host};
 
 #[derive(Debug, Args)]

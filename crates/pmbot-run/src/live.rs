@@ -17,8 +17,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::error::refuse;
-use crate::error::{Context, Result};
 use clap::Args;
 use pmbot_core::{Clock, TimestampMs};
 use pmbot_engine::engine::driver::Driver;
@@ -34,6 +32,8 @@ use serde_json::json;
 use tokio::sync::mpsc;
 
 use crate::config::FileConfig;
+use crate::error::refuse;
+use crate::error::{Context, Result};
 use crate::monitor::GatewayFigures;
 use crate::paper_live::market_info;
 use crate::realtime::{Aside, Pump, Side};

@@ -8,7 +8,6 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::error::{Context, Result};
 use pmbot_core::{Clock, TimestampMs};
 use pmbot_engine::engine::{Engine, SharedJournal, lock};
 use pmbot_engine::summary;
@@ -26,6 +25,7 @@ use pmbot_venue::gateway::{Gateway, GatewayAlert};
 use pmbot_venue::marketdata::{ConnectionState, StreamHealth};
 
 use crate::config::FileConfig;
+use crate::error::{Context, Result};
 use crate::offline::Exchange;
 use crate::shutdown::Shutdown;
 

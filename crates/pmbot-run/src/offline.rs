@@ -13,11 +13,12 @@
 
 use std::net::IpAddr;
 
-use crate::error::Result;
-use crate::error::refuse;
 use pmbot_engine::journal::DataSource;
 use pmbot_ops::alerts::AlertConfig;
 use pmbot_venue::balance::redact_rpc_url;
+
+use crate::error::Result;
+use crate::error::refuse;
 
 /// What the exchange of a run is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,8 +6,6 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::error::refuse;
-use crate::error::{Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use pmbot_core::TimestampMs;
@@ -21,6 +19,8 @@ use pmbot_sim::generate::{FeedFrame, FeedStepper, GENERATED_START_MS};
 use pmbot_sim::model::synthetic::SyntheticConfig;
 
 use crate::config::FileConfig;
+use crate::error::refuse;
+use crate::error::{Context, Result};
 use crate::monitor::Monitor;
 use crate::settings::{self as trade, LoadedModel};
 use crate::shutdown::Shutdown;

@@ -4,8 +4,6 @@
 
 use std::sync::Arc;
 
-use crate::error::refuse;
-use crate::error::{Context, Result, RunError};
 use pmbot_core::{Clock, FeeModel, TimestampMs};
 use pmbot_engine::engine::driver::PaperDriver;
 use pmbot_engine::engine::{Engine, KillSwitchFile, MarketInfo};
@@ -14,6 +12,8 @@ use pmbot_venue::SystemClock;
 use pmbot_venue::discovery::MarketRef;
 
 use crate::config::FileConfig;
+use crate::error::refuse;
+use crate::error::{Context, Result, RunError};
 use crate::paper::PaperArgs;
 use crate::realtime::{PaperSide, Pump};
 use crate::record::FeedRecorder;

@@ -9,7 +9,6 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::error::{Context, Result};
 use pmbot_core::{Clock, TimestampMs, TokenId};
 use pmbot_engine::engine::driver::ExecutionVenue;
 use pmbot_engine::engine::driver::{Driver, RunError};
@@ -23,6 +22,7 @@ use pmbot_venue::marketdata::service::{FeedEvent, MarketData, MarketDataConfig, 
 use serde_json::json;
 use tokio::sync::mpsc;
 
+use crate::error::{Context, Result};
 use crate::monitor::{GatewayFigures, Monitor};
 use crate::record::FeedRecorder;
 use crate::shutdown::Shutdown;

@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::error::{Context, Result, RunError};
 use clap::Args;
 use pmbot_core::{Clock, TimestampMs};
 use pmbot_engine::engine::feed_input::FeedInput;
@@ -16,6 +15,7 @@ use pmbot_venue::marketdata::{MarketData, MarketDataConfig};
 use tokio::sync::mpsc;
 
 use crate::config::FileConfig;
+use crate::error::{Context, Result, RunError};
 use crate::shutdown::Shutdown;
 use crate::source::SourceArgs;
 

@@ -16,8 +16,6 @@
 
 use std::sync::{Arc, Mutex};
 
-use crate::error::refuse;
-use crate::error::{Context, Result};
 use clap::Args;
 use pmbot_core::{Clock, ConditionId};
 use pmbot_engine::journal::{Journal, JournalError};
@@ -27,6 +25,8 @@ use pmbot_venue::redeem::{Next, RedeemError, RedeemOutcome, RedemptionLog, redee
 
 use crate::account;
 use crate::config::FileConfig;
+use crate::error::refuse;
+use crate::error::{Context, Result};
 use crate::source::GAMMA_URL;
 
 #[derive(Debug, Args)]

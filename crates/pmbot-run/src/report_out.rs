@@ -3,10 +3,11 @@
 
 use std::path::Path;
 
-use crate::error::{Context, Result};
 use pmbot_engine::journal::Journal;
 use pmbot_engine::performance::{self, Scope};
 use pmbot_engine::report;
+
+use crate::error::{Context, Result};
 
 /// Prints the journal's headline figures and writes the report into `dir`.
 pub fn write(journal: &Path, dir: &Path) -> Result<()> {

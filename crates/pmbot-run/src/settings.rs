@@ -5,8 +5,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::error::refuse;
-use crate::error::{Context, Result, RunError};
 use pmbot_core::{FEATURE_NAMES, MarketResolved, TimestampMs};
 use pmbot_engine::engine::{EngineSettings, MarketInfo, SharedJournal};
 use pmbot_engine::journal::{DataSource, Journal, RunMode, RunStart};
@@ -17,6 +15,8 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::config::FileConfig;
+use crate::error::refuse;
+use crate::error::{Context, Result, RunError};
 
 /// The `[engine]` table.
 #[derive(Debug, Clone, Deserialize)]

@@ -9,8 +9,6 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use crate::error::refuse;
-use crate::error::{Context, Result};
 use clap::Args;
 use pmbot_core::TokenId;
 use pmbot_sim::engine::MarketInfo as SimMarket;
@@ -18,6 +16,8 @@ use pmbot_sim::{SimConfig, SimHandle};
 use pmbot_venue::discovery::{MarketRef, market_by_slug};
 use pmbot_venue::marketdata::StreamConfig;
 
+use crate::error::refuse;
+use crate::error::{Context, Result};
 use crate::offline::{self, Exchange};
 
 #[derive(Debug, Args)]
