@@ -561,7 +561,22 @@ async fn live_on_the_simulator_redeems_what_resolved_and_ends_with_its_accounts_
     markets.probability.floor_fraction = 1.0;
     markets.probability.vol_scale = 0.65;
     let start_cash = Usdc::from_whole(1_000);
+    // The exchange publishes a market's end to the second (`end_date_iso`)
+    // and the engine samples on a 5 s grid: a sample at the published end,
+    // before the simulator's own end (to the millisecond), sees no time
+    // left and exits (`market_end`) what this test holds to resolution.
+    // The four ends are 37.5 s apart, so they fall at two phases of the
+    // grid, 2.5 s apart; started so that the last end is 1.75 s after a
+    // grid time, every published end is 1 to 4 s after one, never on it.
+    let wall = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let phase = (wall() + markets.market_duration_ms).rem_euclid(5_000);
+    tokio::time::sleep(std::time::Duration::from_millis((1_750 - phase).rem_euclid(5_000) as u64)).await;
     let sim = funded_sim(markets, start_cash).await;
+    let off_grid = sim.state.with_exchange(|ex, _| {
+        ex.markets().iter().all(|m| (m.spec.end_ms.unwrap() - m.spec.end_ms.unwrap().rem_euclid(1_000)) % 5_000 != 0)
+    });
+    let ends = sim.state.with_exchange(|ex, _| ex.markets().iter().map(|m| m.spec.end_ms).collect::<Vec<_>>());
+    assert!(off_grid, "every market's published end falls between the engine's sample times: {ends:?}");
     let config = write_config(&dir, &sim, None);
     // Hold to the end: no exit by time, price or the market's end (1 ms
     // before it is never sampled in practice), so whatever the run enters
