@@ -10,7 +10,6 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use pmbot_core::TimestampMs;
 use pmbot_engine::engine::driver::PaperDriver;
-use pmbot_engine::engine::{Engine, KillSwitchFile};
 use pmbot_engine::journal::{DataSource, RunMode};
 use pmbot_engine::record::{Recorder, RecorderConfig, RecordingInfo};
 use pmbot_model::{TrainSpec, train};
@@ -132,11 +131,7 @@ fn run_sim(file: &FileConfig, args: &PaperArgs, stop: &Shutdown) -> Result<()> {
     let settings = trade::engine_settings(file, &model)?;
     let started = TimestampMs::from_millis(stepper.now_ms());
     let run = trade::run_start(RunMode::Paper, DataSource::Simulator, file, &model, None, started);
-    let kill = Box::new(KillSwitchFile(file.gateway.kill_switch.clone()));
-    let engine =
-        Engine::start(journal, &run, settings, Box::new(model.file.model.clone()), kill, file.paper.starting_cash)
-            .context("the engine did not start")?;
-    let mut runner = PaperDriver::paper(engine, file.paper.clone());
+    let mut runner = trade::paper_driver(file, journal, &run, &model, settings)?;
     println!(
         "paper trading (simulator, seed {}) run {} for {} of simulated market time; journal {}",
         synthetic.seed,

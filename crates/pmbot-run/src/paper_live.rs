@@ -5,8 +5,7 @@
 use std::sync::Arc;
 
 use pmbot_core::{Clock, FeeModel, TimestampMs};
-use pmbot_engine::engine::driver::PaperDriver;
-use pmbot_engine::engine::{Engine, KillSwitchFile, MarketInfo};
+use pmbot_engine::engine::MarketInfo;
 use pmbot_engine::journal::RunMode;
 use pmbot_venue::SystemClock;
 use pmbot_venue::discovery::MarketRef;
@@ -87,11 +86,7 @@ pub async fn run(file: FileConfig, args: PaperArgs, stop: Shutdown) -> Result<()
     }
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let run = trade::run_start(RunMode::Paper, exchange.data_source(), &file, &model, None, clock.now());
-    let kill = Box::new(KillSwitchFile(file.gateway.kill_switch.clone()));
-    let engine =
-        Engine::start(journal, &run, settings, Box::new(model.file.model.clone()), kill, file.paper.starting_cash)
-            .context("the engine did not start")?;
-    let mut driver = PaperDriver::paper(engine, file.paper.clone());
+    let mut driver = trade::paper_driver(&file, journal, &run, &model, settings)?;
     let resolutions = trade::resolution_fallback(&source.stream.rest_url, &infos)?;
     let mut record = match &args.record {
         Some(dir) => {

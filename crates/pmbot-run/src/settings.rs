@@ -6,7 +6,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use pmbot_core::{FEATURE_NAMES, MarketResolved, TimestampMs};
-use pmbot_engine::engine::{EngineSettings, MarketInfo, SharedJournal};
+use pmbot_engine::engine::driver::PaperDriver;
+use pmbot_engine::engine::{Engine, EngineSettings, KillSwitchFile, MarketInfo, SharedJournal};
 use pmbot_engine::journal::{DataSource, Journal, RunMode, RunStart};
 use pmbot_model::ModelFile;
 use pmbot_venue::marketdata::resolution::{ResolutionClient, ResolutionFallback};
@@ -144,6 +145,23 @@ pub fn run_start(
 pub fn open_journal(path: &Path) -> Result<SharedJournal> {
     let journal = Journal::open(path).with_context(|| format!("cannot open the journal {}", path.display()))?;
     Ok(Arc::new(Mutex::new(journal)))
+}
+
+/// The engine started for `run` with `model` and `settings`, on a paper
+/// venue of its own (`[paper]`, starting with `[paper] starting_cash`): the
+/// one start of `paper` (simulated or live data) and `backtest`.
+pub fn paper_driver(
+    file: &FileConfig,
+    journal: SharedJournal,
+    run: &RunStart,
+    model: &LoadedModel,
+    settings: EngineSettings,
+) -> Result<PaperDriver> {
+    let kill = Box::new(KillSwitchFile(file.gateway.kill_switch.clone()));
+    let engine =
+        Engine::start(journal, run, settings, Box::new(model.file.model.clone()), kill, file.paper.starting_cash)
+            .context("the engine did not start")?;
+    Ok(PaperDriver::paper(engine, file.paper.clone()))
 }
 
 /// A simulator market as the engine needs it. The simulator keeps its own

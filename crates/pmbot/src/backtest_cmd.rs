@@ -8,7 +8,6 @@ use clap::Args;
 use pmbot_core::TimestampMs;
 use pmbot_engine::backtest::{self, Watch};
 use pmbot_engine::engine::driver::PaperDriver;
-use pmbot_engine::engine::{Engine, KillSwitchFile};
 use pmbot_engine::journal::{DataSource, RunMode};
 use pmbot_engine::replay::{ReplaySource, ResolvedkitFrames};
 
@@ -82,11 +81,7 @@ pub fn run(file: FileConfig, args: BacktestArgs, stop: &Shutdown) -> Result<()> 
         .unwrap_or(TimestampMs::ZERO)
         .plus_millis(-3_600_000);
     let run = trade::run_start(RunMode::Backtest, DataSource::Replay, &file, &model, None, started);
-    let kill = Box::new(KillSwitchFile(file.gateway.kill_switch.clone()));
-    let engine =
-        Engine::start(journal, &run, settings, Box::new(model.file.model.clone()), kill, file.paper.starting_cash)
-            .context("the engine did not start")?;
-    let mut runner = PaperDriver::paper(engine, file.paper.clone());
+    let mut runner = trade::paper_driver(&file, journal, &run, &model, settings)?;
     println!(
         "backtest run {} over {} folder(s); journal {}",
         runner.engine().run_id(),
